@@ -1,0 +1,72 @@
+"""Rotation conversions in pyhpe's convention (see docs/conventions.md).
+
+A rotation matrix maps head coordinates to camera coordinates. Euler angles are
+(pitch, yaw, roll) with R = Rz(roll) @ Ry(yaw) @ Rx(pitch) (6DRepNet's ``get_R``), each
+factor a right-handed active rotation. The 6D representation is the first two columns
+of R (Zhou et al.), stored as ``[c0, c1]`` = ``[R00, R10, R20, R01, R11, R21]``.
+
+The batched hot-path conversions (6D -> matrix, matrix -> Euler) are native kernels in
+:mod:`pyhpe.ops`; this module re-exports them so that callers have one place to look.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pyhpe.ops import gram_schmidt, matrix_to_euler
+
+__all__ = [
+    "euler_to_matrix",
+    "flip_rotation_horizontal",
+    "matrix_to_euler",
+    "matrix_to_sixd",
+    "sixd_to_matrix",
+]
+
+sixd_to_matrix = gram_schmidt
+
+
+def euler_to_matrix(angles: torch.Tensor | np.ndarray, degrees: bool = False):
+    """(…, 3) pitch, yaw, roll -> (…, 3, 3) R = Rz(roll) Ry(yaw) Rx(pitch).
+
+    Accepts a torch tensor (returns a tensor of the same dtype/device) or anything
+    NumPy can read (returns a float64 ndarray).
+    """
+    if isinstance(angles, torch.Tensor):
+        a = torch.deg2rad(angles) if degrees else angles
+        p, y, r = a.unbind(-1)
+        cp, sp, cy, sy, cr, sr = p.cos(), p.sin(), y.cos(), y.sin(), r.cos(), r.sin()
+        rows = [
+            cy * cr, cr * sy * sp - sr * cp, cr * sy * cp + sr * sp,
+            sr * cy, sr * sy * sp + cr * cp, sr * sy * cp - cr * sp,
+            -sy, cy * sp, cy * cp,
+        ]
+        return torch.stack(rows, dim=-1).reshape(*a.shape[:-1], 3, 3)
+    a = np.asarray(angles, dtype=np.float64)
+    if a.shape[-1:] != (3,):
+        raise ValueError(f"angles must have a last dimension of 3, got shape {a.shape}")
+    return euler_to_matrix(torch.from_numpy(a), degrees=degrees).numpy()
+
+
+def matrix_to_sixd(R: torch.Tensor) -> torch.Tensor:
+    """(…, 3, 3) -> (…, 6): the first two columns, column-major ([c0, c1])."""
+    if R.shape[-2:] != (3, 3):
+        raise ValueError(f"R must end in (3, 3), got {tuple(R.shape)}")
+    return torch.cat([R[..., :, 0], R[..., :, 1]], dim=-1)
+
+
+_FLIP = torch.diag(torch.tensor([-1.0, 1.0, 1.0]))
+
+
+def flip_rotation_horizontal(R: torch.Tensor | np.ndarray):
+    """The label of a horizontally mirrored image: M R M with M = diag(-1, 1, 1).
+
+    In Euler terms this negates yaw and roll and keeps pitch (6DRepNet's flip rule).
+    """
+    if isinstance(R, np.ndarray):
+        m = np.diag([-1.0, 1.0, 1.0])
+        return m @ R @ m
+    m = _FLIP.to(R)
+    return m @ R @ m
+
