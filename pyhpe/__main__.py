@@ -1,0 +1,5 @@
+import sys
+
+from pyhpe.cli import main
+
+sys.exit(main())
