@@ -1,0 +1,4 @@
+"""One module per backbone family; importing them fills the model registry."""
+
+from pyhpe.models.backbones import repnext  # noqa: F401
+from pyhpe.models.backbones import repvgg  # noqa: F401
