@@ -151,7 +151,9 @@ class Backbone(nn.Module):
     - ``forward_features(x)``: the last feature map; ``forward`` is the same;
     - ``input_size``: the native square input side (MACs and latency are measured there);
     - ``fixed_input_size``: True when the model only runs at ``input_size`` (e.g. learned
-      attention biases sized for one resolution); tests then use that size instead of 64.
+      attention biases sized for one resolution); tests then use that size instead of 64;
+    - ``classifier_prefixes``: key prefixes of the official classifier, dropped when an ImageNet
+      checkpoint is loaded (e.g. ``("head.",)``).
     """
 
     num_features: int
@@ -159,6 +161,7 @@ class Backbone(nn.Module):
     stage_strides: tuple[int, ...]
     input_size: int = 224
     fixed_input_size: bool = False
+    classifier_prefixes: tuple[str, ...] = ()  # official ImageNet-head keys, dropped on loading
 
     def forward_stages(self, x: Tensor) -> list[Tensor]:
         raise NotImplementedError

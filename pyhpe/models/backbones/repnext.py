@@ -245,6 +245,8 @@ class RepNeXtStage(nn.Module):
 class RepNeXt(Backbone):
     """RepNeXt trunk without the classifier: stem (/4) and four stages (/4, /8, /16, /32)."""
 
+    classifier_prefixes = ("head.",)  # official head.head.*, head.head_dist.* (fused: head.*)
+
     def __init__(self, embed_dims: tuple[int, ...], depths: tuple[int, ...], mlp_ratio: int = 2) -> None:
         super().__init__()
         if len(embed_dims) != len(depths):

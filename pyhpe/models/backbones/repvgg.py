@@ -82,6 +82,8 @@ class RepVGG(Backbone):
     (2, 4, ..., 26; stage1's first block is index 1), as in the g2/g4 variants.
     """
 
+    classifier_prefixes = ("linear.",)
+
     def __init__(
         self,
         num_blocks: tuple[int, int, int, int],
