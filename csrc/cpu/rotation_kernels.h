@@ -1,0 +1,38 @@
+// The table of batched CPU rotation kernels one build of cpu/rotation_kernels.cpp provides.
+// The file is compiled once per instruction set (baseline SSE2 and AVX2+FMA on x86-64, NEON on
+// aarch64); the bindings pick the best table the running CPU supports.
+#pragma once
+
+#include <stdint.h>
+
+namespace pyhpe {
+namespace cpu {
+
+template <class T>
+struct RotationKernelsT {
+  void (*gram_schmidt)(const T* x6, T* R, int64_t n, int threads);
+  void (*gram_schmidt_backward)(const T* x6, const T* gR, T* gx6, int64_t n, int threads);
+  void (*geodesic_distance)(const T* R1, const T* R2, T* theta, int64_t n, double eps,
+                            int threads);
+  void (*geodesic_distance_backward)(const T* R1, const T* R2, const T* grad, T* g1, T* g2,
+                                     int64_t n, double eps, int threads);
+  void (*sixd_geodesic_distance)(const T* x6, const T* Rgt, T* theta, T* grad6, int64_t n,
+                                 double eps, int threads);
+  void (*matrix_to_euler)(const T* R, T* out, int64_t n, bool degrees, int threads);
+};
+
+struct RotationKernels {
+  const char* isa;  // "avx2", "sse2", "neon", "scalar"
+  int64_t parallel_threshold;  // batches from this size on are split across threads
+  RotationKernelsT<float> f32;
+  RotationKernelsT<double> f64;
+};
+
+// One per compiled instruction set (defined in cpu/rotation_kernels.cpp builds).
+extern const RotationKernels kRotationKernelsBaseline;
+#if defined(PYHPE_HAVE_AVX2_BUILD)
+extern const RotationKernels kRotationKernelsAvx2;
+#endif
+
+}  // namespace cpu
+}  // namespace pyhpe

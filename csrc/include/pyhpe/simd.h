@@ -1,0 +1,182 @@
+// SIMD pack types for the CPU kernels, each with the VecOps interface of scalar_ops.h.
+//
+//  * x86 (and any GCC/Clang target): GCC vector extensions. The width follows the compile
+//    flags of the translation unit: 32-byte packs when __AVX__ is on (AVX2 build), 16-byte packs
+//    otherwise (SSE2 baseline). Arithmetic is written with operators and lowered by the compiler;
+//    sqrt uses the SSE/AVX intrinsics.
+//  * aarch64: float32x4_t with NEON intrinsics (vld1q/vst1q, vsqrtq, vcltq, vbslq, vdupq).
+//
+// float packs evaluate acos and atan2 with range-reduced minimax polynomials (Cephes-style
+// coefficients, a few ulp); double packs call libm lane by lane, so float64 stays exact.
+#pragma once
+
+#include <math.h>
+#include <string.h>
+
+#include "pyhpe/config.h"
+#include "pyhpe/scalar_ops.h"
+
+#if defined(__ARM_NEON)
+#include <arm_neon.h>
+#elif defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+namespace pyhpe {
+
+// ---------------------------------------------------------------------------------------------
+// Polynomial transcendental functions for float packs (written once on the VecOps interface).
+
+template <class V>
+inline V poly_acos_f32(V x) {
+  using O = VecOps<V>;
+  const V one = O::splat(1.0f), half = O::splat(0.5f), zero = O::splat(0.0f);
+  V ax = O::select(O::lt(x, zero), zero - x, x);
+  auto big = O::lt(half, ax);
+  V z = O::select(big, (one - ax) * half, x * x);
+  V s = O::select(big, O::sqrt(z), ax);
+  // asin(s) = s + s z P(z) on |s| <= 0.5
+  V p = O::splat(4.2163199048e-2f);
+  p = p * z + O::splat(2.4181311049e-2f);
+  p = p * z + O::splat(4.5470025998e-2f);
+  p = p * z + O::splat(7.4953002686e-2f);
+  p = p * z + O::splat(1.6666752422e-1f);
+  V asin_s = s + s * z * p;
+  auto neg = O::lt(x, zero);
+  V two_asin = asin_s + asin_s;
+  V r_big = O::select(neg, O::splat(static_cast<float>(kPi)) - two_asin, two_asin);
+  V r_small = O::splat(static_cast<float>(kPi / 2)) - O::select(neg, zero - asin_s, asin_s);
+  return O::select(big, r_big, r_small);
+}
+
+template <class V>
+inline V poly_atan2_f32(V y, V x) {
+  using O = VecOps<V>;
+  const V zero = O::splat(0.0f), one = O::splat(1.0f);
+  V ax = O::select(O::lt(x, zero), zero - x, x);
+  V ay = O::select(O::lt(y, zero), zero - y, y);
+  auto y_big = O::lt(ax, ay);
+  V mx = O::select(y_big, ay, ax);
+  V mn = O::select(y_big, ax, ay);
+  V a = O::select(O::le(mx, zero), zero, mn / mx);  // atan2(0, 0) = 0; NaN inputs stay NaN
+  // atan(a) for a in [0, 1]: reduce a > tan(pi/8) by atan(a) = pi/4 + atan((a-1)/(a+1)).
+  auto reduce = O::lt(O::splat(0.41421356237309503f), a);
+  V t = O::select(reduce, (a - one) / (a + one), a);
+  V off = O::select(reduce, O::splat(static_cast<float>(kPi / 4)), zero);
+  V z = t * t;
+  V p = O::splat(8.05374449538e-2f);
+  p = p * z - O::splat(1.38776856032e-1f);
+  p = p * z + O::splat(1.99777106478e-1f);
+  p = p * z - O::splat(3.33329491539e-1f);
+  V r = off + (t + t * z * p);
+  r = O::select(y_big, O::splat(static_cast<float>(kPi / 2)) - r, r);
+  r = O::select(O::lt(x, zero), O::splat(static_cast<float>(kPi)) - r, r);
+  return O::select(O::lt(y, zero), zero - r, r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GCC vector-extension packs (x86 SSE2/AVX2, and any other GCC target without NEON).
+
+#if !defined(__ARM_NEON) && !defined(__CUDACC__)
+
+#if defined(__AVX__)
+constexpr int kPackBytes = 32;
+#else
+constexpr int kPackBytes = 16;
+#endif
+
+typedef float f32pack __attribute__((vector_size(kPackBytes)));
+typedef double f64pack __attribute__((vector_size(kPackBytes)));
+
+template <class P, class T, int N>
+struct GccPackOps {
+  using Mask = decltype(P{} < P{});
+  static constexpr int kLanes = N;
+  static inline P splat(T c) { return P{} + c; }
+  static inline P load(const T* p) {
+    P v;
+    memcpy(&v, p, sizeof(P));
+    return v;
+  }
+  static inline void store(T* p, P v) { memcpy(p, &v, sizeof(P)); }
+  static inline Mask lt(P a, P b) { return a < b; }
+  static inline Mask le(P a, P b) { return a <= b; }
+  static inline Mask both(Mask a, Mask b) { return a & b; }
+  static inline P select(Mask m, P a, P b) { return m ? a : b; }
+};
+
+template <>
+struct VecOps<f32pack> : GccPackOps<f32pack, float, kPackBytes / 4> {
+  using T = float;
+  static inline f32pack sqrt(f32pack x) {
+#if defined(__AVX__)
+    return _mm256_sqrt_ps(x);
+#elif defined(__SSE2__)
+    return _mm_sqrt_ps(x);
+#else
+    for (int i = 0; i < kLanes; ++i) x[i] = sqrtf(x[i]);
+    return x;
+#endif
+  }
+  static inline f32pack acos(f32pack x) { return poly_acos_f32(x); }
+  static inline f32pack atan2(f32pack y, f32pack x) { return poly_atan2_f32(y, x); }
+};
+
+template <>
+struct VecOps<f64pack> : GccPackOps<f64pack, double, kPackBytes / 8> {
+  using T = double;
+  static inline f64pack sqrt(f64pack x) {
+#if defined(__AVX__)
+    return _mm256_sqrt_pd(x);
+#elif defined(__SSE2__)
+    return _mm_sqrt_pd(x);
+#else
+    for (int i = 0; i < kLanes; ++i) x[i] = ::sqrt(x[i]);
+    return x;
+#endif
+  }
+  static inline f64pack acos(f64pack x) {
+    for (int i = 0; i < kLanes; ++i) x[i] = ::acos(x[i]);
+    return x;
+  }
+  static inline f64pack atan2(f64pack y, f64pack x) {
+    for (int i = 0; i < kLanes; ++i) y[i] = ::atan2(y[i], x[i]);
+    return y;
+  }
+};
+
+using F32Pack = f32pack;
+using F64Pack = f64pack;
+
+#endif  // GCC vector packs
+
+// ---------------------------------------------------------------------------------------------
+// NEON packs (aarch64). float64 uses the scalar path there.
+
+#if defined(__ARM_NEON) && !defined(__CUDACC__)
+
+template <>
+struct VecOps<float32x4_t> {
+  using T = float;
+  using Mask = uint32x4_t;
+  static constexpr int kLanes = 4;
+  static inline float32x4_t splat(float c) { return vdupq_n_f32(c); }
+  static inline float32x4_t load(const float* p) { return vld1q_f32(p); }
+  static inline void store(float* p, float32x4_t v) { vst1q_f32(p, v); }
+  static inline float32x4_t sqrt(float32x4_t x) { return vsqrtq_f32(x); }
+  static inline Mask lt(float32x4_t a, float32x4_t b) { return vcltq_f32(a, b); }
+  static inline Mask le(float32x4_t a, float32x4_t b) { return vcleq_f32(a, b); }
+  static inline Mask both(Mask a, Mask b) { return vandq_u32(a, b); }
+  static inline float32x4_t select(Mask m, float32x4_t a, float32x4_t b) {
+    return vbslq_f32(m, a, b);
+  }
+  static inline float32x4_t acos(float32x4_t x) { return poly_acos_f32(x); }
+  static inline float32x4_t atan2(float32x4_t y, float32x4_t x) { return poly_atan2_f32(y, x); }
+};
+
+using F32Pack = float32x4_t;
+using F64Pack = double;  // scalar
+
+#endif  // NEON
+
+}  // namespace pyhpe
