@@ -246,3 +246,13 @@ def test_unsafe_or_empty_files_are_refused(tmp_path):
     torch.save({"epoch": 3}, empty)
     with pytest.raises(ValueError, match="no state_dict"):
         read_state_dict(empty)
+
+
+@pytest.mark.parametrize("variant", ["A0", "B0", "B1", "B1g2", "B1g4", "B2"])
+def test_repvgg_keys_and_shapes_equal_official(official, variant):
+    """Every variant, training and deploy form: the official state_dict minus its classifier."""
+    for deploy in (False, True):
+        ref = getattr(official.repvgg, f"create_RepVGG_{variant}")(deploy=deploy)
+        expected = {k: tuple(v.shape) for k, v in ref.state_dict().items() if not k.startswith("linear.")}
+        ours = create_model(f"repvgg_{variant.lower()}", deploy=deploy)
+        assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == expected
