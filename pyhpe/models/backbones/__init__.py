@@ -5,3 +5,5 @@ from pyhpe.models.backbones import repvgg  # noqa: F401
 from pyhpe.models.backbones import mobilenetv3  # noqa: F401
 from pyhpe.models.backbones import repvit  # noqa: F401
 from pyhpe.models.backbones import resnet  # noqa: F401
+from pyhpe.models.backbones import efficientformerv2  # noqa: F401
+from pyhpe.models.backbones import mobilevig  # noqa: F401
