@@ -1,0 +1,156 @@
+"""Raw BIWI Kinect Head Pose for 6DoF: frames, pose files, RGB calibration, per-sequence mesh.
+
+Pose in the RGB camera as TRG/PerspNet compute it: R = R_cal·R_head, t = R_cal·T_head + T_cal
+(mm -> m). See docs/data.md for the layout.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pyhpe.data.base import FileDataset
+from pyhpe.data.biwi import euler_from_fsa_label, fsa_label_from_pose_matrix
+from pyhpe.data.files import DataFileError, read_image_rgb, read_number_rows, require_file
+from pyhpe.data.landmarks import box_from_points, project_points
+from pyhpe.data.pose import euler_degrees_from_matrix
+from pyhpe.data.sample import Sample
+
+FRAME_RE = re.compile(r"^frame_(\d+)_rgb\.png$")
+
+
+@dataclass
+class RGBCalibration:
+    K: np.ndarray  # (3, 3)
+    distortion: np.ndarray  # (4,)
+    R: np.ndarray  # (3, 3) depth camera -> RGB camera
+    T: np.ndarray  # (3,) mm
+    size: tuple[int, int]  # (width, height)
+
+
+def read_pose_txt(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(R_head (3, 3), T_head (3,) mm) from ``frame_XXXXX_pose.txt`` (depth camera frame)."""
+    rows = read_number_rows(path)
+    if len(rows) != 4 or any(len(r) != 3 for r in rows):
+        raise DataFileError(path, f"expected 3 rotation rows and 1 translation row of 3 numbers, got {rows}")
+    return np.array(rows[:3]), np.array(rows[3])
+
+
+def read_rgb_cal(path: str | os.PathLike) -> RGBCalibration:
+    """BIWI ``rgb.cal``: K (3 rows), distortion (4), R (3 rows), T (mm), ``width height``."""
+    rows = read_number_rows(path)
+    shape = [len(r) for r in rows]
+    if shape != [3, 3, 3, 4, 3, 3, 3, 3, 2]:
+        raise DataFileError(path, f"unexpected layout (numbers per non-empty line {shape})")
+    return RGBCalibration(
+        K=np.array(rows[0:3]), distortion=np.array(rows[3]), R=np.array(rows[4:7]),
+        T=np.array(rows[7]), size=(int(rows[8][0]), int(rows[8][1])),
+    )
+
+
+def read_obj(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices (V, 3), triangles (F, 3) zero-based) of a Wavefront .obj (polygons fanned)."""
+    p = require_file(path)
+    verts, faces = [], []
+    try:
+        for line in p.read_text().splitlines():
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0] == "v":
+                verts.append([float(v) for v in parts[1:4]])
+            elif parts[0] == "f":
+                ids = [int(tok.split("/")[0]) - 1 for tok in parts[1:]]
+                faces += [[ids[0], ids[i], ids[i + 1]] for i in range(1, len(ids) - 1)]
+    except (ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise DataFileError(p, f"not a readable .obj ({exc})") from exc
+    v = np.array(verts, dtype=np.float64).reshape(-1, 3)
+    f = np.array(faces, dtype=np.int64).reshape(-1, 3)
+    if len(v) == 0 or (len(f) and (f.min() < 0 or f.max() >= len(v))):
+        raise DataFileError(p, f"no vertices or face indices out of range ({len(v)} vertices)")
+    return v, f
+
+
+def biwi_sequence_dirs(root: str | os.PathLike) -> list[Path]:
+    """The sequence folders (two-digit names) under ``root/hpdb`` or ``root``."""
+    root = Path(root)
+    base = root / "hpdb" if (root / "hpdb").is_dir() else root
+    if not base.is_dir():
+        raise DataFileError(root, "BIWI folder not found")
+    return sorted(p for p in base.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+class BIWIRaw(FileDataset):
+    """Frames of raw BIWI with 6DoF labels in the RGB camera frame (metres).
+
+    ``sequences``: names like ``"01"`` to keep (default all). Frames without a pose file are
+    skipped, as TRG does. ``extra["fsa_euler"]`` holds FSA-Net's 3DoF label for the frame.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        sequences: Sequence[str] | None = None,
+        load_mesh: bool = True,
+        transform: Callable[[Sample], Any] | None = None,
+        skip_bad: bool = False,
+    ):
+        self.root = Path(root)
+        self.load_mesh = load_mesh
+        items = []
+        for seq_dir in biwi_sequence_dirs(self.root):
+            if sequences is not None and seq_dir.name not in sequences:
+                continue
+            for name in sorted(os.listdir(seq_dir)):
+                m = FRAME_RE.match(name)
+                if m and (seq_dir / f"frame_{m.group(1)}_pose.txt").is_file():
+                    items.append((seq_dir, m.group(1)))
+        self._calibration: dict[Path, RGBCalibration] = {}
+        self._mesh: dict[Path, tuple[np.ndarray, np.ndarray] | None] = {}
+        super().__init__(items, transform, skip_bad)
+
+    def item_files(self, item: tuple[Path, str]) -> Sequence[str]:
+        seq_dir, frame = item
+        return (str(seq_dir / f"frame_{frame}_rgb.png"), str(seq_dir / "rgb.cal"))
+
+    def calibration(self, seq_dir: Path) -> RGBCalibration:
+        if seq_dir not in self._calibration:
+            self._calibration[seq_dir] = read_rgb_cal(seq_dir / "rgb.cal")
+        return self._calibration[seq_dir]
+
+    def mesh(self, seq_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
+        """(vertices in m, faces) of ``<seq>.obj`` beside the sequence folder, or None if absent."""
+        if seq_dir not in self._mesh:
+            path = seq_dir.parent / f"{seq_dir.name}.obj"
+            if self.load_mesh and path.is_file():
+                v, f = read_obj(path)
+                self._mesh[seq_dir] = (v * 1e-3, f)
+            else:
+                self._mesh[seq_dir] = None
+        return self._mesh[seq_dir]
+
+    def load_sample(self, item: tuple[Path, str]) -> Sample:
+        seq_dir, frame = item
+        R_head, T_head = read_pose_txt(seq_dir / f"frame_{frame}_pose.txt")
+        cal = self.calibration(seq_dir)
+        image = read_image_rgb(seq_dir / f"frame_{frame}_rgb.png")
+        R = cal.R @ R_head
+        t = (cal.R @ T_head + cal.T) * 1e-3
+        mesh = self.mesh(seq_dir)
+        vertices, faces = mesh if mesh is not None else (None, None)
+        bbox = box_from_points(project_points(vertices, R, t, cal.K)) if vertices is not None else None
+        return Sample(
+            image=image, R=R, euler=euler_degrees_from_matrix(R), t=t, K=cal.K.copy(), bbox=bbox,
+            vertices=vertices, faces=faces, subject=seq_dir.name,
+            source=str(seq_dir / f"frame_{frame}_rgb.png"),
+            extra={
+                "fsa_euler": euler_from_fsa_label(fsa_label_from_pose_matrix(R_head)),
+                "R_depth": R_head, "T_depth_mm": T_head, "distortion": cal.distortion,
+            },
+        )

@@ -1,0 +1,1 @@
+"""The ``pyhpe data`` subcommands, one module each (``add_arguments``, ``run``)."""

@@ -1,0 +1,36 @@
+"""``pyhpe data show SOURCE --n 16 --out grid.png``: a picture of samples with their labels."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from pyhpe.data.draw import save_sample_grid
+from pyhpe.data.sources import FORMATS, open_source
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="dataset folder, file list or npz")
+    parser.add_argument("--format", default="auto", choices=("auto",) + FORMATS)
+    parser.add_argument("--split", default="train", help="ARKitFace split (train/test)")
+    parser.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
+    parser.add_argument("--out", default="grid.png", help="PNG to write (default grid.png)")
+    parser.add_argument("--seed", type=int, help="pick random samples with this seed (default: evenly spaced)")
+    parser.add_argument("--tile", type=int, default=256, help="tile side in pixels")
+    parser.add_argument("--skip-bad", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    data = open_source(args.source, args.format, split=args.split, skip_bad=args.skip_bad)
+    n = min(args.n, len(data))
+    if n == 0:
+        print(f"{args.source}: no samples")
+        return 1
+    if args.seed is None:
+        indices = np.linspace(0, len(data) - 1, n).round().astype(int)
+    else:
+        indices = np.random.default_rng(args.seed).choice(len(data), n, replace=False)
+    out = save_sample_grid([data.sample(int(i)) for i in indices], args.out, tile=args.tile)
+    print(f"{out}: {n} of {len(data)} samples" + (f" ({data.skipped} bad skipped)" if data.skipped else ""))
+    return 0

@@ -1,0 +1,69 @@
+"""Open any supported source by format name, or guess the format from what is on disk."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from pyhpe.data.base import FileDataset
+
+FORMATS = ("300wlp", "aflw2000", "biwi-npz", "biwi-raw", "arkitface", "sixdof", "ddpose")
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format name for ``path`` (see docs/data.md), or ValueError if nothing matches."""
+    p = Path(path)
+    if p.is_file() and p.suffix == ".npz":
+        return "biwi-npz"
+    if p.is_file() and p.suffix == ".txt":
+        return "300wlp"  # a file list; its folder is the root
+    if not p.is_dir():
+        raise ValueError(f"{p}: no such file or folder")
+    if (p / "samples.csv").is_file():
+        return "sixdof"
+    if (p / "ARKitFace_list").is_dir():
+        return "arkitface"
+    if any(p.glob("subject-*/scenario-*")):
+        return "ddpose"
+    if (p / "hpdb").is_dir() or any(p.glob("[0-9][0-9]/rgb.cal")):
+        return "biwi-raw"
+    if next(p.rglob("*.mat"), None) is not None:
+        return "300wlp"
+    raise ValueError(f"{p}: cannot tell the dataset format; pass --format ({', '.join(FORMATS)})")
+
+
+def open_source(path: str | os.PathLike, fmt: str = "auto", split: str = "train",
+                skip_bad: bool = False, transform: Callable | None = None) -> FileDataset:
+    """A loader for ``path``. ``split`` is used by ARKitFace. For 300W-LP/AFLW2000 ``path`` may be
+    the dataset folder or a file list inside it."""
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    p = Path(path)
+    kw = dict(skip_bad=skip_bad, transform=transform)
+    if fmt in ("300wlp", "aflw2000"):
+        from pyhpe.data.aflw2000 import AFLW2000
+        from pyhpe.data.w300lp import W300LP
+
+        cls = W300LP if fmt == "300wlp" else AFLW2000
+        return cls(p.parent, filelist=p, **kw) if p.is_file() else cls(p, **kw)
+    if fmt == "biwi-npz":
+        from pyhpe.data.biwi import BIWINpz
+
+        return BIWINpz(p, **kw)
+    if fmt == "biwi-raw":
+        from pyhpe.data.biwi_raw import BIWIRaw
+
+        return BIWIRaw(p, **kw)
+    if fmt == "arkitface":
+        from pyhpe.data.arkitface import ARKitFace
+
+        return ARKitFace(p, split=split, **kw)
+    if fmt == "sixdof":
+        from pyhpe.data.sixdof import SixDoFFolder
+
+        return SixDoFFolder(p, **kw)
+    if fmt == "ddpose":
+        from pyhpe.data.ddpose import DDPose
+
+        return DDPose(p, **kw)
+    raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
