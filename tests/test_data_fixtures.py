@@ -1,0 +1,164 @@
+"""Writers of small dataset fixtures in each format's exact on-disk layout (docs/data.md).
+
+Imported by the tests/test_data_*.py modules; the two tests here check the writers themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import scipy.io
+
+from pyhpe.geometry.rotation import euler_to_matrix
+
+# a colour that survives JPEG: flat patches decode to within a few grey levels
+BGR_COLOUR = (30, 90, 200)  # as cv2 writes it; RGB = (200, 90, 30)
+
+
+def face_like_points(centre=(80.0, 70.0), scale=30.0, rng=None) -> np.ndarray:
+    """68 distinct 2D points spread around ``centre`` (not a real face, just labelled points)."""
+    rng = rng or np.random.default_rng(0)
+    return np.asarray(centre) + scale * rng.uniform(-1, 1, size=(68, 2))
+
+
+def write_pose_mat_pair(root: Path, stem: str, euler_deg, pt2d: np.ndarray,
+                        size=(160, 120), extra: dict | None = None) -> Path:
+    """``<root>/<stem>.jpg`` (flat BGR_COLOUR) + ``.mat`` with Pose_Para (1×7, rad) and pt2d (2×68)."""
+    path = root / stem
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = np.zeros((size[1], size[0], 3), np.uint8)
+    img[:] = BGR_COLOUR
+    assert cv2.imwrite(str(path) + ".jpg", img)
+    pose = np.zeros((1, 7))
+    pose[0, :3] = np.deg2rad(euler_deg)
+    pose[0, 3:] = [size[0] / 2, size[1] / 2, 0.0, 1e-3]
+    mat = {"Pose_Para": pose.astype(np.float32), "pt2d": np.asarray(pt2d, np.float32).T}
+    mat.update(extra or {})
+    scipy.io.savemat(str(path) + ".mat", mat)
+    return path
+
+
+BIWI_K = np.array([[517.679, 0.0, 320.0], [0.0, 517.679, 240.5], [0.0, 0.0, 1.0]])
+BIWI_R_CAL = euler_to_matrix([1.0, -2.0, 0.5], degrees=True)
+BIWI_T_CAL = np.array([-24.0, 3.5, -12.0])  # mm
+
+
+def write_rgb_cal(path: Path, K=BIWI_K, R=BIWI_R_CAL, T=BIWI_T_CAL) -> None:
+    rows = lambda m: "\n".join(" ".join(f"{v:.9g}" for v in r) for r in np.atleast_2d(m))  # noqa: E731
+    path.write_text(f"{rows(K)}\n\n0 0 0 0\n\n{rows(R)}\n\n{rows(T)}\n\n640 480\n")
+
+
+def write_pose_txt(path: Path, R: np.ndarray, T: np.ndarray) -> None:
+    rows = "\n".join(" ".join(f"{v:.9g}" for v in r) + " " for r in R)
+    path.write_text(rows + "\n\n" + " ".join(f"{v:.9g}" for v in T) + " \n")
+
+
+CUBE_V = np.array([[x, y, z] for x in (-80, 80) for y in (-90, 90) for z in (-60, 60)], float)  # mm
+CUBE_F = np.array([[1, 2, 4], [5, 6, 8], [1, 3, 5], [2, 4, 6]])  # 1-based, as .obj
+
+
+def biwi_head_pose(seq: int, frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """A deterministic pose (R_head, T_head mm) for a fixture frame."""
+    R = euler_to_matrix([5.0 * frame - 10, 7.0 * seq - 20, 3.0 * frame], degrees=True)
+    return R, np.array([10.0 * seq, -5.0 * frame, 900.0 + 10 * frame])
+
+
+def write_biwi_raw(root: Path, sequences=(1, 2), frames=(3, 4, 5), image=None,
+                   missing_pose: tuple = (), with_mesh: bool = True) -> Path:
+    """``<root>/hpdb/NN/frame_XXXXX_{rgb.png,pose.txt}``, ``rgb.cal``, ``hpdb/NN.obj``."""
+    hpdb = root / "hpdb"
+    for seq in sequences:
+        d = hpdb / f"{seq:02d}"
+        d.mkdir(parents=True, exist_ok=True)
+        write_rgb_cal(d / "rgb.cal")
+        (d / "depth.cal").write_text("unused\n")
+        for f in frames:
+            img = image if image is not None else np.full((480, 640, 3), 40 + 10 * f, np.uint8)
+            assert cv2.imwrite(str(d / f"frame_{f:05d}_rgb.png"), img)
+            if (seq, f) not in missing_pose:
+                write_pose_txt(d / f"frame_{f:05d}_pose.txt", *biwi_head_pose(seq, f))
+        if with_mesh:
+            lines = [f"v {x} {y} {z}" for x, y, z in CUBE_V] + [f"f {a}/{a} {b}/{b} {c}/{c}" for a, b, c in CUBE_F]
+            (hpdb / f"{seq:02d}.obj").write_text("# fixture mesh\n" + "\n".join(lines) + "\n")
+    return root
+
+
+def arkit_pose_gl(i: int) -> tuple[np.ndarray, np.ndarray]:
+    """(R_gl, t_gl) of fixture frame i, OpenGL camera (t_z < 0)."""
+    R = euler_to_matrix([4.0 * i - 6, 9.0 * i - 15, 2.0 - i], degrees=True)
+    return R, np.array([0.01 * i, -0.02, -0.45 - 0.05 * i])
+
+
+def arkit_verts_gl(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-0.08, 0.08, size=(1220, 3))
+
+
+def write_arkitface(root: Path, split: str = "test", n: int = 3, size: int = 200) -> list[tuple]:
+    """ARKitFace layout: csv, ``_ar.jpg`` and ``_info.npz`` (verts, R_t row-vector GL) per row."""
+    rows = [("225579", "09_LeftToRight_Frown", str(1616212233525 + i)) for i in range(n)]
+    lst = root / "ARKitFace_list" / "list"
+    lst.mkdir(parents=True, exist_ok=True)
+    with open(lst / f"ARKitFace_{split}.csv", "w") as fh:
+        fh.write("subject_id,facial_action,img_id\n" + "".join(",".join(r) + "\n" for r in rows))
+    for i, (s, a, img_id) in enumerate(rows):
+        img_dir = root / f"ARKitFace_image_{split}" / "image" / s / a
+        info_dir = root / f"ARKitFace_info_{split}" / "info" / s / a
+        img_dir.mkdir(parents=True, exist_ok=True)
+        info_dir.mkdir(parents=True, exist_ok=True)
+        assert cv2.imwrite(str(img_dir / f"{img_id}_ar.jpg"), np.full((size, size, 3), 128, np.uint8))
+        R, t = arkit_pose_gl(i)
+        R_t = np.eye(4)
+        R_t[:3, :3], R_t[3, :3] = R.T, t
+        np.savez(info_dir / f"{img_id}_info.npz", verts=arkit_verts_gl(i), R_t=R_t)
+    return rows
+
+
+DDPOSE_K = np.array([[1200.0, 0.0, 512.0], [0.0, 1210.0, 300.0], [0.0, 0.0, 1.0]])
+
+
+def ddpose_transform(stamp: int) -> np.ndarray:
+    T = np.eye(4)
+    T[:3, :3] = euler_to_matrix([stamp % 7 - 3.0, stamp % 11 - 5.0, 1.0], degrees=True)
+    T[:3, 3] = [0.05, -0.1, 0.7]
+    return T
+
+
+def write_ddpose(root: Path, subject=1, scenario=2, stamps=(1000, 1100, 1200), labelled=(1000, 1200),
+                 k_nested: bool = False, size=(64, 48)) -> Path:
+    """One DD-Pose item: stamps.txt, t-camdriver-head.json, 16-bit left images + camera json."""
+    item = root / f"subject-{subject:02d}" / f"scenario-{scenario:02d}" / "tango-alpha-bravo"
+    img_dir = item / "small-resolution" / "driver-left-img"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    (item / "stamps.txt").write_text("\n".join(str(s) for s in stamps) + "\n")
+    (item / "t-camdriver-head.json").write_text(
+        json.dumps({str(s): ddpose_transform(s).tolist() for s in labelled}))
+    (item / "occlusion-labels.json").write_text(json.dumps({str(s): "none" for s in stamps}))
+    for s in stamps:
+        img = np.full((size[1], size[0]), (s // 100) * 256 + 77, np.uint16)
+        assert cv2.imwrite(str(img_dir / f"{s}.png"), img)
+        K = DDPOSE_K.tolist() if k_nested else DDPOSE_K.reshape(-1).tolist()
+        cam = {"height": size[1], "width": size[0], "distortion_model": "plumb_bob", "D": [0.0] * 5,
+               "K": K, "R": np.eye(3).reshape(-1).tolist(), "P": np.zeros(12).tolist(),
+               "binning_x": 0, "binning_y": 0}
+        (img_dir / f"{s}.json").write_text(json.dumps(cam))
+    return item
+
+
+def write_garbage(path: Path, data: bytes = b"this is not the file you expect\x00\x01") -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_pose_mat_writer_uses_matlab_layout(tmp_path):
+    write_pose_mat_pair(tmp_path, "a/x", [1, 2, 3], face_like_points())
+    mat = scipy.io.loadmat(tmp_path / "a" / "x.mat")
+    assert mat["Pose_Para"].shape == (1, 7) and mat["pt2d"].shape == (2, 68)
+
+
+def test_biwi_cal_writer_has_the_published_line_structure(tmp_path):
+    write_rgb_cal(tmp_path / "rgb.cal")
+    lines = (tmp_path / "rgb.cal").read_text().splitlines()
+    assert [len(line.split()) for line in lines] == [3, 3, 3, 0, 4, 0, 3, 3, 3, 0, 3, 0, 2]
