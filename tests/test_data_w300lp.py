@@ -123,3 +123,15 @@ def test_missing_root_and_list_name_the_path(tmp_path):
         W300LP(tmp_path / "nowhere")
     with pytest.raises(DataFileError, match="files.txt: file not found"):
         W300LP(tmp_path, filelist=tmp_path / "files.txt")
+
+
+def test_dataloader_batches_transformed_samples(w300lp_root):
+    import torch
+    from torch.utils.data import DataLoader
+
+    from pyhpe.data.transforms import SixDRepNetTest
+
+    data = W300LP(w300lp_root, transform=SixDRepNetTest())
+    batch = next(iter(DataLoader(data, batch_size=4)))
+    assert batch["image"].shape == (4, 3, 224, 224) and batch["image"].dtype == torch.float32
+    assert batch["R"].shape == (4, 3, 3) and batch["euler"].shape == (4, 3)
