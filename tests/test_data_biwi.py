@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_data_fixtures import (
+    BIWI_K,
+    BIWI_R_CAL,
+    BIWI_T_CAL,
+    CUBE_F,
+    CUBE_V,
+    biwi_head_pose,
+    write_biwi_raw,
+    write_garbage,
+)
 
-from pyhpe.data.biwi import BIWINpz, euler_from_fsa_label, fsa_label_from_pose_matrix, write_biwi_npz
+from pyhpe.data.biwi import (
+    BIWINpz,
+    euler_from_fsa_label,
+    fsa_label_from_pose_matrix,
+    write_biwi_npz,
+)
 from pyhpe.data.biwi_raw import BIWIRaw, read_obj, read_rgb_cal
 from pyhpe.data.files import DataFileError
 from pyhpe.data.landmarks import project_points
 from pyhpe.geometry.rotation import euler_to_matrix
-from test_data_fixtures import (
-    BIWI_K, BIWI_R_CAL, BIWI_T_CAL, CUBE_F, CUBE_V, biwi_head_pose, write_biwi_raw, write_garbage,
-)
 
 F = np.diag([-1.0, 1.0, 1.0])
 
@@ -64,7 +76,7 @@ def _npz(tmp_path, n=4, size=32, name="BIWI_test.npz"):
 
 
 def test_npz_reads_back_labels_and_converts_bgr(tmp_path):
-    path, images, poses = _npz(tmp_path)
+    path, _images, poses = _npz(tmp_path)
     with np.load(path) as raw:  # the exact FSA key set and types
         assert sorted(raw.files) == ["image", "img_size", "pose"] and int(raw["img_size"]) == 32
     data = BIWINpz(path)

@@ -9,13 +9,13 @@ import cv2
 import matplotlib.cbook
 import numpy as np
 import pytest
+from test_data_fixtures import biwi_head_pose, write_biwi_raw
 
 from pyhpe.cli import main
 from pyhpe.data.biwi import BIWINpz, fsa_label_from_pose_matrix
 from pyhpe.data.biwi_preprocess import preprocess_biwi, split_sequences
 from pyhpe.data.face_detect import HaarFaceDetector, choose_box, enlarge_box
 from pyhpe.data.files import read_image_rgb
-from test_data_fixtures import biwi_head_pose, write_biwi_raw
 
 
 def _frame_of(image):  # fixture frames are filled with 40 + 10·frame
@@ -79,7 +79,7 @@ def test_split_is_seeded_and_by_sequence():
 
 def test_split_outputs(tmp_path):
     write_biwi_raw(tmp_path / "biwi", sequences=(1, 2, 3, 4, 5), frames=(3,), with_mesh=False)
-    kw = dict(img_size=16, split=0.7, seed=3, progress=False)
+    kw = {"img_size": 16, "split": 0.7, "seed": 3, "progress": False}
     r1 = preprocess_biwi(tmp_path / "biwi", tmp_path / "a", fake_detector(), **kw)
     r2 = preprocess_biwi(tmp_path / "biwi", tmp_path / "b", fake_detector(), **kw)
     assert r1.train_sequences == r2.train_sequences and len(r1.train_sequences) == 4

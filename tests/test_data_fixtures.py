@@ -47,7 +47,7 @@ BIWI_T_CAL = np.array([-24.0, 3.5, -12.0])  # mm
 
 
 def write_rgb_cal(path: Path, K=BIWI_K, R=BIWI_R_CAL, T=BIWI_T_CAL) -> None:
-    rows = lambda m: "\n".join(" ".join(f"{v:.9g}" for v in r) for r in np.atleast_2d(m))  # noqa: E731
+    rows = lambda m: "\n".join(" ".join(f"{v:.9g}" for v in r) for r in np.atleast_2d(m))
     path.write_text(f"{rows(K)}\n\n0 0 0 0\n\n{rows(R)}\n\n{rows(T)}\n\n640 480\n")
 
 

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_data_fixtures import (
+    face_like_points,
+    write_arkitface,
+    write_biwi_raw,
+    write_ddpose,
+    write_pose_mat_pair,
+)
 
 from pyhpe.cli import main
 from pyhpe.data.biwi import write_biwi_npz
@@ -12,9 +19,6 @@ from pyhpe.data.files import read_image_rgb
 from pyhpe.data.sample import Sample
 from pyhpe.data.sources import detect_format, open_source
 from pyhpe.geometry.rotation import euler_to_matrix
-from test_data_fixtures import (
-    face_like_points, write_arkitface, write_biwi_raw, write_ddpose, write_pose_mat_pair,
-)
 
 
 def _make(fmt, root):

@@ -6,6 +6,15 @@ import json
 
 import numpy as np
 import pytest
+from test_data_fixtures import (
+    DDPOSE_K,
+    arkit_pose_gl,
+    arkit_verts_gl,
+    ddpose_transform,
+    write_arkitface,
+    write_ddpose,
+    write_garbage,
+)
 
 from pyhpe.data.arkitface import ARKIT_LANDMARK_IDS, ARKitFace, arkit_intrinsics
 from pyhpe.data.ddpose import DDPose
@@ -14,9 +23,6 @@ from pyhpe.data.landmarks import project_points
 from pyhpe.data.sample import Sample
 from pyhpe.data.sixdof import SixDoFFolder, write_sixdof_dataset
 from pyhpe.geometry.rotation import euler_to_matrix
-from test_data_fixtures import (
-    DDPOSE_K, arkit_pose_gl, arkit_verts_gl, ddpose_transform, write_arkitface, write_ddpose, write_garbage,
-)
 
 PERSPNET_PROJECTION = np.array([[1.57443701, 0, 0, 0], [0, 1.57443701, 0, 0],
                                 [0, 0, -0.99999976, -1], [0, 0, -0.001, 0]])
@@ -84,7 +90,7 @@ def _six_samples(n=3):
         t = np.array([0.01 * i, 0.0, 0.6])
         K = np.array([[300.0, 0, 80], [0, 300.0, 60], [0, 0, 1]])
         verts = rng.uniform(-0.08, 0.08, (30, 3))
-        lm = project_points(verts[:68 if len(verts) >= 68 else len(verts)], R, t, K)
+        lm = project_points(verts[:min(68, len(verts))], R, t, K)
         img = np.zeros((120, 160, 3), np.uint8)
         img[:] = (200, 90, 30)
         out.append(Sample(image=img, R=R, euler=np.zeros(3), t=t, K=K, vertices=verts, landmarks=lm,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.io
+from test_data_fixtures import face_like_points, write_garbage, write_pose_mat_pair
 
 from pyhpe.cli import main
 from pyhpe.data.aflw2000 import AFLW2000
 from pyhpe.data.filelist import build_filelist, read_filelist, write_filelist
 from pyhpe.data.files import DataFileError
 from pyhpe.data.w300lp import W300LP
-from test_data_fixtures import face_like_points, write_garbage, write_pose_mat_pair
 
 
 def _closed_form_R(p, y, r):

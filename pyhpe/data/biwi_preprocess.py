@@ -15,8 +15,8 @@ from tqdm import tqdm
 
 from pyhpe.data.biwi import fsa_label_from_pose_matrix, write_biwi_npz
 from pyhpe.data.biwi_raw import BIWIRaw
-from pyhpe.data.files import DataFileError
 from pyhpe.data.face_detect import choose_box, enlarge_box
+from pyhpe.data.files import DataFileError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def split_sequences(sequences: list[str], seed: int, train_fraction: float = 0.7
                     train_count: int | None = None) -> tuple[list[str], list[str]]:
     """A seeded random split of sequence names: round(fraction·n) (or ``train_count``) for train."""
     seqs = sorted(sequences)
-    n_train = train_count if train_count is not None else int(round(train_fraction * len(seqs)))
+    n_train = train_count if train_count is not None else round(train_fraction * len(seqs))
     if not 0 < n_train < len(seqs):
         raise ValueError(f"a split needs 0 < train count < {len(seqs)}, got {n_train}")
     order = np.random.default_rng(seed).permutation(len(seqs))
@@ -73,7 +73,7 @@ def preprocess_biwi(
     """Write ``<out>.npz`` (or ``<out>_train.npz``/``<out>_test.npz`` + ``<out>_split.json``)."""
     if on_miss not in ("drop", "reuse"):
         raise ValueError(f"on_miss must be 'drop' or 'reuse', got {on_miss!r}")
-    out = str(out)[:-4] if str(out).endswith(".npz") else str(out)
+    out = str(out).removesuffix(".npz")
     data = BIWIRaw(root, load_mesh=False, skip_bad=skip_bad)
     report = PreprocessReport(seed=seed if (split or train_count) else None)
     crops: dict[str, list[np.ndarray]] = {}

@@ -38,7 +38,7 @@ def draw_sample(sample: Sample, thickness: int | None = None) -> np.ndarray:
     h, w = img.shape[:2]
     th = thickness or max(1, round(min(h, w) / 160))
     if sample.bbox is not None:
-        x0, y0, x1, y1 = (int(round(v)) for v in sample.bbox)
+        x0, y0, x1, y1 = (round(v) for v in sample.bbox)
         cv2.rectangle(img, (x0, y0), (x1, y1), (255, 220, 0), th)
         centre, size = ((x0 + x1) / 2, (y0 + y1) / 2), max(x1 - x0, y1 - y0)
     else:
@@ -47,11 +47,11 @@ def draw_sample(sample: Sample, thickness: int | None = None) -> np.ndarray:
         vis = sample.landmarks_visible
         for i, (x, y) in enumerate(np.asarray(sample.landmarks)):
             colour = (0, 230, 230) if vis is None or vis[i] else (140, 140, 140)
-            cv2.circle(img, (int(round(x)), int(round(y))), th + 1, colour, -1)
+            cv2.circle(img, (round(x), round(y)), th + 1, colour, -1)
     origin, ends = axis_endpoints(sample.R, centre, 0.5 * size, sample.K, sample.t)
-    o = tuple(int(round(v)) for v in origin)
+    o = tuple(round(v) for v in origin)
     for end, colour in zip(ends, AXIS_COLOURS):
-        cv2.arrowedLine(img, o, tuple(int(round(v)) for v in end), colour, th + 1, tipLength=0.15)
+        cv2.arrowedLine(img, o, tuple(round(v) for v in end), colour, th + 1, tipLength=0.15)
     p, y, r = np.asarray(sample.euler, dtype=np.float64)
     text = f"p{p:+.0f} y{y:+.0f} r{r:+.0f}"
     scale = max(0.35, min(h, w) / 500)

@@ -12,7 +12,7 @@ FRONTAL = "haarcascade_frontalface_default.xml"
 PROFILE = "haarcascade_profileface.xml"
 
 
-def _cascade(name: str) -> "cv2.CascadeClassifier":
+def _cascade(name: str) -> cv2.CascadeClassifier:
     if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
         raise RuntimeError(
             f"OpenCV {cv2.__version__} has no CascadeClassifier / shipped cascades; "
@@ -35,8 +35,8 @@ class HaarFaceDetector:
                  profile: bool = True):
         self.frontal = _cascade(FRONTAL)
         self.profile = _cascade(PROFILE) if profile else None
-        self.kwargs = dict(scaleFactor=scale_factor, minNeighbors=min_neighbors,
-                           minSize=(min_size, min_size))
+        self.kwargs = {"scaleFactor": scale_factor, "minNeighbors": min_neighbors,
+                           "minSize": (min_size, min_size)}
 
     def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
         gray = cv2.equalizeHist(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))

@@ -84,7 +84,7 @@ def center_crop(sample: Sample, size: int | tuple[int, int]) -> Sample:
     """torchvision ``CenterCrop``: (width, height) or a square side, offsets rounded."""
     tw, th = (size, size) if isinstance(size, int) else size
     h, w = sample.image.shape[:2]
-    top, left = int(round((h - th) / 2.0)), int(round((w - tw) / 2.0))
+    top, left = round((h - th) / 2.0), round((w - tw) / 2.0)
     return crop(sample, (left, top, left + tw, top + th))
 
 
@@ -174,17 +174,17 @@ def random_resized_crop_box(height: int, width: int, rng: np.random.Generator,
     for _ in range(10):
         target = area * rng.uniform(*scale)
         aspect = np.exp(rng.uniform(*log_ratio))
-        w = int(round(np.sqrt(target * aspect)))
-        h = int(round(np.sqrt(target / aspect)))
+        w = round(np.sqrt(target * aspect))
+        h = round(np.sqrt(target / aspect))
         if 0 < w <= width and 0 < h <= height:
             top = int(rng.integers(0, height - h + 1))
             left = int(rng.integers(0, width - w + 1))
             return np.array([left, top, left + w, top + h])
     in_ratio = width / height
     if in_ratio < min(ratio):
-        w, h = width, int(round(width / min(ratio)))
+        w, h = width, round(width / min(ratio))
     elif in_ratio > max(ratio):
-        h, w = height, int(round(height * max(ratio)))
+        h, w = height, round(height * max(ratio))
     else:
         w, h = width, height
     top, left = (height - h) // 2, (width - w) // 2

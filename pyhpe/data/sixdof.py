@@ -15,7 +15,14 @@ import numpy as np
 from tqdm import tqdm
 
 from pyhpe.data.base import FileDataset
-from pyhpe.data.files import DataFileError, expect_shape, load_npz, read_image_rgb, require_file, write_image_rgb
+from pyhpe.data.files import (
+    DataFileError,
+    expect_shape,
+    load_npz,
+    read_image_rgb,
+    require_file,
+    write_image_rgb,
+)
 from pyhpe.data.landmarks import box_from_points
 from pyhpe.data.pose import euler_degrees_from_matrix, is_rotation
 from pyhpe.data.sample import Sample

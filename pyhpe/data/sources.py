@@ -39,7 +39,7 @@ def open_source(path: str | os.PathLike, fmt: str = "auto", split: str = "train"
     the dataset folder or a file list inside it."""
     fmt = detect_format(path) if fmt == "auto" else fmt
     p = Path(path)
-    kw = dict(skip_bad=skip_bad, transform=transform)
+    kw = {"skip_bad": skip_bad, "transform": transform}
     if fmt in ("300wlp", "aflw2000"):
         from pyhpe.data.aflw2000 import AFLW2000
         from pyhpe.data.w300lp import W300LP

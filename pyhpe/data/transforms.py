@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pyhpe.data.geometric import (  # noqa: F401 (re-exported)
+from pyhpe.data.geometric import (
     center_crop,
     crop,
     hflip,
