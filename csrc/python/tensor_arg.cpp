@@ -94,7 +94,9 @@ void TensorArg::check_supported() const {
   if (dev != dlpack::kCPU && dev != dlpack::kCUDA) {
     throw py::value_error(where() + " is on an unsupported device (" + device_name(dev) + ")");
   }
-  if (t_->strides) {  // contiguous row-major, ignoring strides of size-1 dims
+  int64_t numel = 1;
+  for (int i = 0; i < t_->ndim; ++i) numel *= t_->shape[i];
+  if (t_->strides && numel > 0) {  // contiguous row-major, ignoring strides of size-1 dims
     int64_t expected = 1;
     for (int i = t_->ndim - 1; i >= 0; --i) {
       if (t_->shape[i] != 1 && t_->strides[i] != expected) {
@@ -103,10 +105,8 @@ void TensorArg::check_supported() const {
       expected *= t_->shape[i];
     }
   }
-  if (t_->data == nullptr) {
-    int64_t numel = 1;
-    for (int i = 0; i < t_->ndim; ++i) numel *= t_->shape[i];
-    if (numel != 0) throw py::value_error(where() + " has a null data pointer");
+  if (t_->data == nullptr && numel != 0) {
+    throw py::value_error(where() + " has a null data pointer");
   }
 }
 
