@@ -77,3 +77,13 @@ def test_draw_and_grid_shapes():
     drawn = draw_sample(s)
     assert drawn.shape == s.image.shape and drawn.any() and not s.image.any()
     assert make_grid([drawn] * 5, tile=32).shape == (64, 96, 3)
+
+
+def test_check_reports_bad_files(tmp_path, capsys):
+    src = _make("300wlp", tmp_path / "src")
+    assert main(["data", "check", str(src), "--no-progress"]) == 0
+    (src / "AFW" / "img_1.jpg").write_bytes(b"broken")
+    (src / "AFW" / "img_2.mat").unlink()
+    assert main(["data", "check", str(src), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "2 items, 2 bad file(s)" in out and "img_1.jpg" in out and "img_2.mat" in out

@@ -80,6 +80,21 @@ class FileDataset(Dataset):
                 self.record_bad(exc)
         raise DataFileError(type(self).__name__, f"no readable item among {n}")
 
+    def scan(self, progress: bool = True) -> list[str]:
+        """Read every item once; returns the bad files (raises on the first one unless skip_bad)."""
+        from tqdm import tqdm
+
+        bad = []
+        for item in tqdm(self.items, desc=f"check {type(self).__name__}", unit="item", disable=not progress):
+            try:
+                self.load_sample(item)
+            except DataFileError as exc:
+                if not self.skip_bad:
+                    raise
+                self.record_bad(exc)
+                bad.append(exc.path)
+        return bad
+
     def __getitem__(self, index: int):
         s = self.sample(index)
         return self.transform(s) if self.transform is not None else s

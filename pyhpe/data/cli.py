@@ -12,7 +12,8 @@ SUBCOMMANDS: dict[str, str] = {
     "filelist": "pyhpe.data.commands.filelist",
     "biwi-preprocess": "pyhpe.data.commands.biwi_preprocess",
     "show": "pyhpe.data.commands.show",
-    # "synth": "pyhpe.data.synthetic.cli",   <- helper D adds the synthetic renderer here
+    "check": "pyhpe.data.commands.check",
+    "synth": "pyhpe.data.synthetic.cli",
 }
 # ---------------------------------------------------------------------------------------------
 
@@ -20,6 +21,7 @@ HELP = {
     "filelist": "6DRepNet file list for 300W-LP / AFLW2000 (±99° filter)",
     "biwi-preprocess": "raw BIWI -> FSA-Net-style npz (offline face detection, 7:3 split by sequence)",
     "show": "draw samples of any source (axes, box, landmarks) into a PNG grid",
+    "check": "read every sample of a source once and report bad files",
     "synth": "synthetic head renderer",
 }
 
