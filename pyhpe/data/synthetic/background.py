@@ -1,0 +1,70 @@
+"""Random textured backgrounds and occluders (nothing constant, nothing tied to the pose)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from pyhpe.data.synthetic.noise import add_grain
+
+
+def _rand_colour(rng: np.random.Generator) -> tuple[float, float, float]:
+    return tuple(float(c) for c in rng.uniform(0, 255, 3))
+
+
+def random_background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """(size, size, 3) uint8: a smooth colour field, random shapes, stripes and grain."""
+    k = int(rng.integers(2, 6))
+    img = cv2.resize(rng.integers(0, 256, (k, k, 3), dtype=np.uint8), (size, size), interpolation=cv2.INTER_LINEAR)
+    for _ in range(int(rng.integers(2, 8))):
+        kind = rng.integers(0, 4)
+        c = _rand_colour(rng)
+        x, y = (int(v) for v in rng.integers(-size // 4, size + size // 4, 2))
+        r = int(rng.integers(size // 16, size // 2))
+        if kind == 0:
+            cv2.rectangle(img, (x, y), (x + r, y + int(rng.integers(size // 16, size))), c, -1)
+        elif kind == 1:
+            cv2.circle(img, (x, y), r, c, -1 if rng.random() < 0.7 else int(rng.integers(2, 8)), cv2.LINE_AA)
+        elif kind == 2:
+            x2, y2 = (int(v) for v in rng.integers(0, size, 2))
+            cv2.line(img, (x, y), (x2, y2), c, int(rng.integers(1, 10)), cv2.LINE_AA)
+        else:
+            pts = rng.integers(-size // 4, size + size // 4, (int(rng.integers(3, 6)), 2)).astype(np.int32)
+            cv2.fillPoly(img, [pts], c, cv2.LINE_AA)
+    if rng.random() < 0.25:  # stripes / tiles
+        step = int(rng.integers(6, 30))
+        c = _rand_colour(rng)
+        vertical = rng.random() < 0.5
+        for p in range(0, size, step):
+            a, b = ((p, 0), (p, size)) if vertical else ((0, p), (size, p))
+            cv2.line(img, a, b, c, max(1, step // 3))
+    img = add_grain(rng, img, float(rng.uniform(3, 30)), int(rng.choice([1, 2, 4, 8])))
+    if rng.random() < 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(1.0, 3.0)))
+    return img
+
+
+def draw_occluders(rng: np.random.Generator, image: np.ndarray, box: np.ndarray, count: int) -> np.ndarray:
+    """Draw ``count`` textured shapes overlapping ``box`` (x0, y0, x1, y1) in place; returns their mask."""
+    h, w = image.shape[:2]
+    mask = np.zeros((h, w), bool)
+    bw, bh = max(box[2] - box[0], 8.0), max(box[3] - box[1], 8.0)
+    for _ in range(count):
+        cx = box[0] + rng.uniform(-0.2, 1.2) * bw
+        cy = box[1] + rng.uniform(-0.2, 1.2) * bh
+        rx, ry = rng.uniform(0.12, 0.4) * bw, rng.uniform(0.12, 0.4) * bh
+        layer = np.zeros((h, w), np.uint8)
+        if rng.random() < 0.5:
+            cv2.ellipse(layer, (int(cx), int(cy)), (int(rx), int(ry)), float(rng.uniform(0, 180)), 0, 360, 255, -1, cv2.LINE_AA)
+        else:
+            n = int(rng.integers(3, 7))
+            ang = np.sort(rng.uniform(0, 2 * np.pi, n))
+            pts = np.stack([cx + rx * np.cos(ang), cy + ry * np.sin(ang)], 1).astype(np.int32)
+            cv2.fillPoly(layer, [pts], 255, cv2.LINE_AA)
+        fill = np.empty_like(image)
+        fill[:] = rng.integers(0, 256, 3, dtype=np.uint8)
+        fill = add_grain(rng, fill, float(rng.uniform(5, 40)), int(rng.choice([1, 2, 4])))
+        hit = layer > 127
+        image[hit] = fill[hit]
+        mask |= hit
+    return mask

@@ -1,0 +1,257 @@
+"""The parametric head mesh: a (theta, phi) grid deformed by an identity, plus two ears.
+
+Head frame (metres): origin at the centre of the skull ellipsoid; x toward the head's left ear
+(image right for a frontal face), y down (chin), z from the face into the head (away from the camera
+for a frontal face). R = I is therefore a frontal, upright face looking into the camera.
+
+Parameter sphere: theta in [0, pi] is the polar angle from the crown (pi/2 = eye level), phi in
+[-pi, pi] the longitude, phi = 0 at the front and phi > 0 toward +x. Grid rows and columns are spaced
+denser on the face. The same parameters are the texture coordinates (see :mod:`.texture`), so a
+feature painted at (theta, phi) is rendered exactly where :func:`surface_points` puts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from pyhpe.data.synthetic.identity import Identity
+
+ATLAS_W, ATLAS_H_HEAD, ATLAS_STRIP = 256, 192, 40  # texture atlas: head region + a strip for ears/glasses
+EAR_RINGS, EAR_SEGMENTS = 3, 10
+EAR_CENTRE_UV = (20.0, ATLAS_H_HEAD + 20.0)
+EAR_RADIUS_UV = 18.0
+FRAME_UV = (60.0, ATLAS_H_HEAD + 20.0)
+
+
+def _warp_table(lo: float, hi: float, density, n: int = 2049) -> tuple[np.ndarray, np.ndarray]:
+    """(angle, s) table of a monotone map s in [0, 1] -> angle with grid density ``density(angle)``."""
+    a = np.linspace(lo, hi, n)
+    w = density(a)
+    s = np.concatenate([[0.0], np.cumsum(0.5 * (w[1:] + w[:-1]) * np.diff(a))])
+    return a, s / s[-1]
+
+
+_PHI_TABLE = _warp_table(-np.pi, np.pi, lambda p: 0.3 + np.exp(-((p / 0.9) ** 2)) + 0.25 * np.exp(-(((np.abs(p) - 1.57) / 0.3) ** 2)))
+_THETA_TABLE = _warp_table(0.0, np.pi, lambda t: 0.35 + np.exp(-(((t - 0.62 * np.pi) / 0.9) ** 2)))
+
+
+def phi_of_s(s: np.ndarray) -> np.ndarray:
+    return np.interp(s, _PHI_TABLE[1], _PHI_TABLE[0])
+
+
+def theta_of_s(s: np.ndarray) -> np.ndarray:
+    return np.interp(s, _THETA_TABLE[1], _THETA_TABLE[0])
+
+
+def s_of_phi(phi: np.ndarray) -> np.ndarray:
+    return np.interp(phi, _PHI_TABLE[0], _PHI_TABLE[1])
+
+
+def s_of_theta(theta: np.ndarray) -> np.ndarray:
+    return np.interp(theta, _THETA_TABLE[0], _THETA_TABLE[1])
+
+
+def atlas_xy(theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Texture-atlas pixel coordinates (x, y) of parameter points (..., 2)."""
+    x = s_of_phi(np.asarray(phi)) * (ATLAS_W - 1)
+    y = s_of_theta(np.asarray(theta)) * (ATLAS_H_HEAD - 1)
+    return np.stack([x, y], axis=-1)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Index structure shared by every identity with the same grid size."""
+
+    n_lat: int
+    n_lon: int
+    theta: np.ndarray  # (n_lat + 1,) row angles
+    phi: np.ndarray  # (n_lon + 1,) column angles; the last column repeats the first (seam at the back)
+    quads: np.ndarray  # (Q, 4) render-vertex indices, counter-clockwise seen from outside (y down image)
+    double_sided: np.ndarray  # (Q,) bool: ears, never back-face culled
+    uv: np.ndarray  # (Vr, 2) atlas pixel coordinates per render vertex
+    dense_index: np.ndarray  # (Vd,) render-vertex index of each dense (unique) vertex
+    faces: np.ndarray  # (F, 3) triangles over dense vertices
+    flip_index: np.ndarray  # (Vd,) dense vertex mirrored by x -> -x
+
+    @property
+    def n_grid(self) -> int:
+        return (self.n_lat + 1) * (self.n_lon + 1)
+
+    @property
+    def n_render(self) -> int:
+        return len(self.uv)
+
+
+@lru_cache(maxsize=8)
+def topology(n_lat: int, n_lon: int) -> Topology:
+    """The fixed topology for an ``n_lat`` x ``n_lon`` head grid (cached)."""
+    s_v = np.linspace(0.0, 1.0, n_lat + 1)
+    s_u = np.linspace(0.0, 1.0, n_lon + 1)
+    theta, phi = theta_of_s(s_v), phi_of_s(s_u)
+    ncol = n_lon + 1
+    i, j = np.meshgrid(np.arange(n_lat), np.arange(n_lon), indexing="ij")
+    v0 = (i * ncol + j).ravel()
+    head_quads = np.stack([v0, v0 + 1, v0 + 1 + ncol, v0 + ncol], axis=1)
+    uv_grid = np.stack(np.meshgrid(s_u * (ATLAS_W - 1), s_v * (ATLAS_H_HEAD - 1), indexing="xy"), -1).reshape(-1, 2)
+
+    n_ear = EAR_RINGS * EAR_SEGMENTS
+    r = np.repeat(np.linspace(0.0, 1.0, EAR_RINGS), EAR_SEGMENTS)
+    a = np.tile(np.linspace(0.0, 2 * np.pi, EAR_SEGMENTS, endpoint=False), EAR_RINGS)
+    uv_ear = np.stack([EAR_CENTRE_UV[0] + EAR_RADIUS_UV * r * np.cos(a), EAR_CENTRE_UV[1] + EAR_RADIUS_UV * r * np.sin(a)], -1)
+    k, s = np.meshgrid(np.arange(EAR_RINGS - 1), np.arange(EAR_SEGMENTS), indexing="ij")
+    e0, e1 = (k * EAR_SEGMENTS + s).ravel(), (k * EAR_SEGMENTS + (s + 1) % EAR_SEGMENTS).ravel()
+    ear_quads = np.stack([e0, e1, e1 + EAR_SEGMENTS, e0 + EAR_SEGMENTS], axis=1)
+    n_grid = (n_lat + 1) * ncol
+    quads = np.concatenate([head_quads, ear_quads + n_grid, ear_quads + n_grid + n_ear])
+    double = np.zeros(len(quads), bool)
+    double[len(head_quads):] = True
+    uv = np.concatenate([uv_grid, uv_ear, uv_ear]).astype(np.float64)
+
+    # Dense (unique) vertices: crown, interior rows without the seam copy, chin-bottom pole, ears
+    # without repeated centres.
+    interior = (np.arange(1, n_lat)[:, None] * ncol + np.arange(n_lon)[None, :]).ravel()
+    ear_unique = np.concatenate([[0], np.arange(EAR_SEGMENTS, n_ear)])
+    dense_index = np.concatenate([[0], interior, [n_lat * ncol], n_grid + ear_unique, n_grid + n_ear + ear_unique])
+    render_to_dense = np.full(len(uv), -1, np.int64)
+    render_to_dense[dense_index] = np.arange(len(dense_index))
+    grid_ids = np.arange(n_grid).reshape(n_lat + 1, ncol)
+    grid_dense = np.empty_like(grid_ids)
+    grid_dense[0, :] = 0
+    grid_dense[-1, :] = render_to_dense[n_lat * ncol]
+    grid_dense[1:-1, :n_lon] = render_to_dense[grid_ids[1:-1, :n_lon]]
+    grid_dense[1:-1, n_lon] = grid_dense[1:-1, 0]
+    for base in (n_grid, n_grid + n_ear):
+        centre = render_to_dense[base]
+        render_to_dense[base + 1: base + EAR_SEGMENTS] = centre
+    render_to_dense[:n_grid] = grid_dense.ravel()
+    tris = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
+    faces = render_to_dense[tris]
+    keep = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
+    faces = faces[keep]
+
+    # Mirror x -> -x: column phi_j <-> -phi_j (the phi warp is symmetric), left ear <-> right ear.
+    col_mirror = (n_lon - np.arange(ncol)) % n_lon
+    mirror_render = np.arange(len(uv))
+    mirror_render[:n_grid] = (grid_ids[:, col_mirror]).ravel()
+    mirror_render[n_grid: n_grid + n_ear] = np.arange(n_grid + n_ear, n_grid + 2 * n_ear)
+    mirror_render[n_grid + n_ear:] = np.arange(n_grid, n_grid + n_ear)
+    flip_index = render_to_dense[mirror_render[dense_index]]
+    return Topology(n_lat, n_lon, theta, phi, quads, double, uv, dense_index, faces, flip_index)
+
+
+def _smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def hairline(identity: Identity, phi: np.ndarray) -> np.ndarray:
+    """Polar angle of the hair boundary at longitude ``phi`` (hair where theta is smaller)."""
+    back = ((1 - np.cos(phi)) / 2) ** 0.8
+    return identity.hair_front + (identity.hair_back - identity.hair_front) * back
+
+
+def surface_points(identity: Identity, theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Head-frame points (..., 3) of the continuous head surface at parameters (theta, phi)."""
+    idt = identity
+    theta, phi = np.asarray(theta, float), np.asarray(phi, float)  # broadcast lazily: (n, 1) x (1, m) stays cheap
+    st, ct, sp, cp = np.sin(theta), np.cos(theta), np.sin(phi), np.cos(phi)
+    dx, dy, dz = st * sp, -ct, -st * cp
+    front = np.maximum(cp, 0.0)
+    low = _smoothstep(0.5 * np.pi, 0.95 * np.pi, theta)
+    x = idt.ax * dx * (1 - idt.jaw_taper * low * (0.5 + 0.5 * front))
+    y = idt.ay * dy
+    z = np.where(cp > 0, idt.az_front, idt.az_back * (1 - 0.35 * low)) * dz
+
+    def bump(t0, p0, wt, wp):
+        return np.exp(-(((theta - t0) / wt) ** 2)) * np.exp(-(((phi - p0) / wp) ** 2))
+
+    # Chin and jaw pushed forward, eye sockets back, brow ridge, cheekbones, lips forward.
+    z = z - idt.chin_forward * np.exp(-(((theta - idt.chin_theta + 0.08) / 0.22) ** 2)) * front**2
+    for side in (-1.0, 1.0):
+        z += 0.006 * bump(idt.eye_theta, side * idt.eye_phi, 0.09, 0.17)
+        z -= 0.004 * bump(idt.eye_theta - idt.brow_gap, side * idt.eye_phi, 0.07, 0.25)
+        z -= 0.004 * bump(idt.eye_theta + 0.17, side * (idt.eye_phi + 0.12), 0.1, 0.15)
+        z -= 0.3 * idt.nose_len * bump(idt.nose_tip_theta + 0.01, side * 0.75 * idt.nose_w, 0.05, 0.06)
+    z -= 0.005 * np.exp(-(((theta - idt.mouth_theta) / 0.07) ** 2)) * np.exp(-((phi / idt.mouth_w) ** 4))
+
+    # Nose: a ridge from the bridge to the tip, then a quick fall to the upper lip.
+    span = idt.nose_tip_theta - idt.nose_bridge_theta
+    u = np.clip((theta - idt.nose_bridge_theta) / span, 0.0, 1.0)
+    ridge = np.where(
+        theta < idt.nose_bridge_theta,
+        0.25 * np.exp(-(((theta - idt.nose_bridge_theta) / 0.08) ** 2)),
+        np.where(theta <= idt.nose_tip_theta, 0.25 + 0.75 * u**1.6, np.exp(-(((theta - idt.nose_tip_theta) / 0.045) ** 2))),
+    )
+    width = idt.nose_w * (0.3 + 0.45 * u)
+    z = z - idt.nose_len * ridge * np.exp(-((phi / width) ** 2))
+
+    # Hair volume: push the hair region outward.
+    hair = 1.0 - _smoothstep(-0.04, 0.04, theta - hairline(idt, phi))
+    h = idt.hair_thick * hair
+    x, y, z = np.broadcast_arrays(x + h * dx, y + h * dy, z + h * dz)
+    return np.stack([x, y, z], axis=-1)
+
+
+def ear_points(identity: Identity, side: float) -> np.ndarray:
+    """(EAR_RINGS * EAR_SEGMENTS, 3) vertices of one ear; ``side`` +1 = +x ear, -1 = -x ear."""
+    attach = surface_points(identity, identity.ear_theta, side * 0.5 * np.pi)
+    r = np.repeat(np.linspace(0.0, 1.0, EAR_RINGS), EAR_SEGMENTS)
+    a = np.tile(np.linspace(0.0, 2 * np.pi, EAR_SEGMENTS, endpoint=False), EAR_RINGS)
+    size = identity.ear_size
+    y = attach[1] + r * size * np.sin(a)
+    z = attach[2] + 0.25 * size + r * 0.55 * size * np.cos(a)
+    x = attach[0] - side * 0.004 + side * identity.ear_out * r * (0.7 + 0.3 * np.cos(a))
+    return np.stack([x, y, z], axis=-1)
+
+
+def render_vertices(identity: Identity, topo: Topology) -> np.ndarray:
+    """(Vr, 3) head-frame positions of every render vertex (grid, then the +x ear, then the -x ear)."""
+    grid = surface_points(identity, topo.theta[:, None], topo.phi[None, :]).reshape(-1, 3)
+    return np.concatenate([grid, ear_points(identity, 1.0), ear_points(identity, -1.0)])
+
+
+def vertex_normals(vertices: np.ndarray, topo: Topology) -> np.ndarray:
+    """Outward unit normals of render vertices (grid by central differences; ears face sideways)."""
+    g = vertices[: topo.n_grid].reshape(topo.n_lat + 1, topo.n_lon + 1, 3)
+    core = g[:, :-1]
+    d_phi = np.roll(core, -1, axis=1) - np.roll(core, 1, axis=1)
+    d_theta = np.empty_like(core)
+    d_theta[1:-1] = core[2:] - core[:-2]
+    d_theta[0], d_theta[-1] = core[1] - core[0], core[-1] - core[-2]
+    n = np.stack([d_phi[..., 1] * d_theta[..., 2] - d_phi[..., 2] * d_theta[..., 1],
+                  d_phi[..., 2] * d_theta[..., 0] - d_phi[..., 0] * d_theta[..., 2],
+                  d_phi[..., 0] * d_theta[..., 1] - d_phi[..., 1] * d_theta[..., 0]], axis=-1)
+    radial = core / np.linalg.norm(core, axis=-1, keepdims=True)
+    norm = np.linalg.norm(n, axis=-1, keepdims=True)
+    n = np.where(norm > 1e-9, n / np.maximum(norm, 1e-12), radial)
+    n = np.where((n * radial).sum(-1, keepdims=True) < 0, -n, n)
+    n[0], n[-1] = radial[0], radial[-1]
+    n = np.concatenate([n, n[:, :1]], axis=1).reshape(-1, 3)
+    ears = vertices[topo.n_grid:]
+    ear_n = np.zeros_like(ears)
+    ear_n[:, 0] = np.sign(ears[:, 0])
+    ear_n[:, 2] = 0.35
+    ear_n /= np.linalg.norm(ear_n, axis=-1, keepdims=True)
+    return np.concatenate([n, ear_n])
+
+
+def grid_points(vertices: np.ndarray, topo: Topology, theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Points of the *rendered* (piecewise-flat) head grid at parameters (theta, phi), shape (N, 3).
+
+    Uses the rasteriser's split of each quad (v0, v1, v2, v3) along the diagonal v0-v2.
+    """
+    fi = s_of_theta(np.asarray(theta, float)) * topo.n_lat
+    fj = s_of_phi(np.asarray(phi, float)) * topo.n_lon
+    i = np.clip(np.floor(fi).astype(int), 0, topo.n_lat - 1)
+    j = np.clip(np.floor(fj).astype(int), 0, topo.n_lon - 1)
+    b, a = fi - i, fj - j
+    ncol = topo.n_lon + 1
+    v0, v1 = vertices[i * ncol + j], vertices[i * ncol + j + 1]
+    v2, v3 = vertices[(i + 1) * ncol + j + 1], vertices[(i + 1) * ncol + j]
+    a_, b_ = a[:, None], b[:, None]
+    upper = (1 - a_) * v0 + (a_ - b_) * v1 + b_ * v2
+    lower = (1 - b_) * v0 + (b_ - a_) * v3 + a_ * v2
+    return np.where(a_ >= b_, upper, lower)

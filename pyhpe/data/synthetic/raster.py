@@ -1,0 +1,98 @@
+"""A small quad rasteriser: painter's-order ID buffer drawn by OpenCV, attributes by plane equations.
+
+1. Quads (v0, v1, v2, v3) are back-face culled by their signed image area (unless double-sided),
+   sorted far to near, and filled with their index into an int32 ID buffer by
+   ``cv2.fillConvexPoly`` (sub-pixel vertices). Later (nearer) quads overwrite earlier ones.
+2. Each quad is split along v0-v2 into two triangles; for each triangle an affine map
+   (x, y, 1) -> attributes is solved once. A covered pixel picks its triangle by the side of the
+   diagonal and evaluates the map: texture coordinates, shading, 1/z (exact for a plane in 3D).
+Pixel centres are at integer coordinates (OpenCV's convention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+SHIFT = 4
+_ONE = float(1 << SHIFT)
+
+
+def signed_areas(xy: np.ndarray, quads: np.ndarray) -> np.ndarray:
+    """Shoelace area of each projected quad; > 0 when it faces the camera (x right, y down)."""
+    p = xy[quads]
+    x, y = p[..., 0], p[..., 1]
+    return 0.5 * (x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y).sum(axis=1)
+
+
+def draw_ids(xy: np.ndarray, quads: np.ndarray, order: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """ID buffer (H, W) int32: quad index of the last quad drawn at each pixel, -1 where none."""
+    buf = np.full(shape, -1, np.int32)
+    fixed = np.round(xy[quads[order]] * _ONE).astype(np.int32)
+    fill = cv2.fillConvexPoly
+    for q, pts in zip(order.tolist(), fixed):
+        fill(buf, pts, q, cv2.LINE_8, SHIFT)
+    return buf
+
+
+@dataclass
+class QuadPlanes:
+    """Per-triangle affine maps pixel -> attributes, and the diagonal that picks the triangle."""
+
+    diagonal: np.ndarray  # (Q, 3) float32: a*x + b*y + c >= 0 selects triangle (v0, v1, v2)
+    planes: np.ndarray  # (2Q, 3K) float32: attributes = cx * x + cy * y + c0, blocks [cx | cy | c0]
+
+    @property
+    def n_attributes(self) -> int:
+        return self.planes.shape[1] // 3
+
+    def triangle_of(self, quad: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        d = self.diagonal[quad]
+        side = d[:, 0] * x + d[:, 1] * y + d[:, 2]
+        return 2 * quad + (side < 0)
+
+    def evaluate(self, quad: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """(N, K) float32 attributes at pixels (x, y) covered by quads ``quad``."""
+        x = np.asarray(x, np.float32)
+        y = np.asarray(y, np.float32)
+        k = self.n_attributes
+        p = self.planes[self.triangle_of(quad, x, y)]
+        return p[:, :k] * x[:, None] + p[:, k: 2 * k] * y[:, None] + p[:, 2 * k:]
+
+
+def quad_planes(xy: np.ndarray, attrs: np.ndarray, quads: np.ndarray) -> QuadPlanes:
+    """Solve the affine attribute maps of every quad's two triangles (closed form, vectorised).
+
+    A degenerate triangle (zero image area, e.g. at a pole) borrows its sibling's map and the
+    diagonal test then always picks the sibling.
+    """
+    v = xy[quads]  # (Q, 4, 2)
+    a = attrs[quads]  # (Q, 4, K)
+    p0, a0 = v[:, 0], a[:, 0]
+    out = []
+    oks = []
+    for i1, i2 in ((1, 2), (2, 3)):
+        e1, e2 = v[:, i1] - p0, v[:, i2] - p0
+        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        ok = np.abs(det) > 1e-6
+        inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)[:, None]
+        d1, d2 = a[:, i1] - a0, a[:, i2] - a0
+        # [dx, dy] . G = attribute change, G = inverse([e1; e2]) @ [d1; d2]
+        cx = (e2[:, 1:2] * d1 - e1[:, 1:2] * d2) * inv
+        cy = (-e2[:, 0:1] * d1 + e1[:, 0:1] * d2) * inv
+        c0 = a0 - p0[:, 0:1] * cx - p0[:, 1:2] * cy
+        out.append(np.concatenate([cx, cy, c0], axis=1))
+        oks.append(ok)
+    first, second = out
+    first[~oks[0]] = second[~oks[0]]
+    second[~oks[1]] = first[~oks[1]]
+    planes = np.stack([first, second], axis=1).reshape(2 * len(quads), -1)
+    d = v[:, 2] - v[:, 0]
+    diag = np.stack([-d[:, 1], d[:, 0], d[:, 1] * v[:, 0, 0] - d[:, 0] * v[:, 0, 1]], axis=1)
+    s1 = (diag[:, :2] * v[:, 1]).sum(1) + diag[:, 2]
+    diag *= np.where(s1 < 0, -1.0, 1.0)[:, None]
+    diag[~oks[0]] = (0.0, 0.0, -1.0)
+    diag[~oks[1] & oks[0]] = (0.0, 0.0, 1.0)
+    return QuadPlanes(diag.astype(np.float32), planes.astype(np.float32))

@@ -1,0 +1,192 @@
+"""Scene sampling and rendering of one synthetic image with its exact labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pyhpe.data.sample import Sample
+from pyhpe.data.synthetic import mesh
+from pyhpe.data.synthetic.background import draw_occluders, random_background
+from pyhpe.data.synthetic.camera import project, sample_pose_and_camera, to_camera
+from pyhpe.data.synthetic.config import SynthConfig
+from pyhpe.data.synthetic.glasses import glasses_geometry
+from pyhpe.data.synthetic.identity import Identity, sample_identity
+from pyhpe.data.synthetic.landmarks import landmark_params
+from pyhpe.data.synthetic.noise import add_grain
+from pyhpe.data.synthetic.raster import draw_ids, quad_planes, signed_areas
+from pyhpe.data.synthetic.texture import paint_atlas
+
+VISIBILITY_TOLERANCE_M = 0.006  # a landmark within this depth of the visible surface counts as visible
+
+
+@dataclass
+class Scene:
+    """Everything random about one image; :func:`render_scene` is a pure function of it."""
+
+    identity: Identity
+    euler: np.ndarray
+    R: np.ndarray
+    t: np.ndarray
+    K: np.ndarray
+    light: np.ndarray  # unit vector toward the light, camera frame
+    ambient: float
+    diffuse: float
+    specular: float
+    tint: np.ndarray  # light colour gains (3,)
+    background: np.ndarray  # (S, S, 3) uint8
+    occluders: int
+    blur_sigma: float  # 0 = no blur
+    noise_sigma: float
+    detail_seed: int  # seeds texture grain, occluders and sensor noise
+
+
+def sample_scene(cfg: SynthConfig, rng: np.random.Generator) -> Scene:
+    """Draw identity, pose, camera, light, background and degradations from ``rng``."""
+    idt = sample_identity(rng, cfg.glasses_prob)
+    euler, R, t, K = sample_pose_and_camera(cfg, rng, 2.0 * idt.ay)
+    light = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(-1.2, 0.3)])
+    light /= np.linalg.norm(light)
+    return Scene(
+        identity=idt, euler=euler, R=R, t=t, K=K, light=light,
+        ambient=float(rng.uniform(*cfg.ambient)), diffuse=float(rng.uniform(*cfg.diffuse)),
+        specular=float(rng.uniform(0.0, 0.25)), tint=rng.uniform(0.85, 1.15, 3),
+        background=random_background(rng, cfg.size),
+        occluders=int(rng.integers(1, 3)) if rng.random() < cfg.occluder_prob else 0,
+        blur_sigma=float(rng.uniform(*cfg.blur_sigma)) if rng.random() < cfg.blur_prob else 0.0,
+        noise_sigma=float(rng.uniform(*cfg.noise_sigma)),
+        detail_seed=int(rng.integers(0, 2**31)),
+    )
+
+
+def _shading(scene: Scene, normals_head: np.ndarray, points_cam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = normals_head @ scene.R.T
+    lambert = np.clip(n @ scene.light, 0.0, None)
+    view = -points_cam / np.linalg.norm(points_cam, axis=1, keepdims=True)
+    half = view + scene.light
+    half /= np.linalg.norm(half, axis=1, keepdims=True)
+    spec = scene.specular * np.clip((n * half).sum(1), 0.0, None) ** 20
+    return scene.ambient + scene.diffuse * lambert, spec
+
+
+def _layer(xy, attrs, quads, keep, depth, shape):
+    """Rasterise the kept quads far-to-near; returns (pixel ys, xs, attributes) of covered pixels."""
+    idx = np.nonzero(keep)[0]
+    sub = quads[idx]
+    planes = quad_planes(xy, attrs, sub)
+    order = np.argsort(-depth[sub].mean(axis=1), kind="stable")
+    ids = draw_ids(xy, sub, order, shape)
+    flat_ids = ids.ravel()
+    flat = np.flatnonzero(flat_ids >= 0)
+    ys, xs = np.divmod(flat, shape[1])
+    values = planes.evaluate(flat_ids[flat], xs, ys)
+    return ids, planes, flat, ys, xs, values
+
+
+def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
+    """Render ``scene`` to a :class:`Sample` with R, t, K, box, landmarks, visibility and vertices."""
+    rng = np.random.default_rng(scene.detail_seed)
+    idt, size = scene.identity, cfg.size
+    shape = (size, size)
+    topo = mesh.topology(cfg.n_lat, cfg.n_lon)
+    verts = mesh.render_vertices(idt, topo)
+    normals = mesh.vertex_normals(verts, topo)
+    lm_tp = landmark_params(idt)
+    atlas = paint_atlas(idt, lm_tp, rng)
+
+    cam = to_camera(verts, scene.R, scene.t)
+    xy = project(cam, scene.K)
+    shade, spec = _shading(scene, normals, cam)
+    attrs = np.column_stack([topo.uv, shade, spec, 1.0 / cam[:, 2]])
+    keep = (signed_areas(xy, topo.quads) > 0) | topo.double_sided
+    ids, planes, flat, ys, xs, val = _layer(xy, attrs, topo.quads, keep, cam[:, 2], shape)
+    tex = cv2.remap(atlas, val[:, 0:1], val[:, 1:2], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0]
+    colour = tex * (val[:, 2:3] * scene.tint.astype(np.float32)) + 255.0 * val[:, 3:4]
+    image = scene.background.copy()
+    image.reshape(-1, 3)[flat] = np.clip(colour, 0, 255).astype(np.uint8)
+    head_mask = ids >= 0
+
+    if idt.glasses:
+        g_verts, g_normals, g_quads = glasses_geometry(idt)
+        g_cam = to_camera(g_verts, scene.R, scene.t)
+        g_xy = project(g_cam, scene.K)
+        g_shade, g_spec = _shading(scene, g_normals, g_cam)
+        g_attrs = np.column_stack([g_shade, g_spec, 1.0 / g_cam[:, 2]])
+        _, _, _, gy, gx, gval = _layer(g_xy, g_attrs, g_quads, np.ones(len(g_quads), bool), g_cam[:, 2], shape)
+        under = ids[gy, gx]
+        head_inv_z = np.full(len(gy), -np.inf)
+        covered = under >= 0
+        if covered.any():
+            head_inv_z[covered] = planes.evaluate(under[covered], gx[covered], gy[covered])[:, 4]
+        front = gval[:, 2] > head_inv_z
+        frame = idt.frame[None, :] * (gval[front, 0:1] * scene.tint) + 255.0 * gval[front, 1:2]
+        image[gy[front], gx[front]] = np.clip(frame, 0, 255).astype(np.uint8)
+
+    # Landmarks: points of the rendered mesh; visible if nothing nearer covers them and they face us.
+    lm3d = mesh.grid_points(verts, topo, lm_tp[:, 0], lm_tp[:, 1])
+    lm_cam = to_camera(lm3d, scene.R, scene.t)
+    lm2d = project(lm_cam, scene.K)
+    lm_n = mesh.grid_points(normals, topo, lm_tp[:, 0], lm_tp[:, 1]) @ scene.R.T
+    visible = _landmark_visibility(lm2d, lm_cam, lm_n, ids, planes, size)
+    bbox = np.array([lm2d[:, 0].min(), lm2d[:, 1].min(), lm2d[:, 0].max(), lm2d[:, 1].max()])
+
+    occluder_mask = np.zeros(shape, bool)
+    if scene.occluders:
+        occluder_mask = draw_occluders(rng, image, bbox, scene.occluders)
+    px = np.clip(np.round(lm2d).astype(int), 0, size - 1)
+    occluded = occluder_mask[px[:, 1], px[:, 0]]
+
+    if scene.blur_sigma > 0:
+        image = cv2.GaussianBlur(image, (0, 0), scene.blur_sigma)
+    if scene.noise_sigma > 0.5:
+        image = add_grain(rng, image, scene.noise_sigma)
+
+    return Sample(
+        image=image,
+        R=scene.R.copy(),
+        euler=scene.euler.copy(),
+        t=scene.t.copy(),
+        K=scene.K.copy(),
+        bbox=bbox,
+        landmarks=lm2d,
+        landmarks_visible=visible & ~occluded,
+        vertices=verts[topo.dense_index],
+        faces=topo.faces,
+        extra={
+            "landmarks_self_visible": visible,
+            "landmarks_3d": lm3d,
+            "head_mask": head_mask,
+            "occluder_mask": occluder_mask,
+            "vertex_flip_index": topo.flip_index,
+        },
+    )
+
+
+def _landmark_visibility(lm2d, lm_cam, lm_normals, ids, planes, size) -> np.ndarray:
+    px = np.round(lm2d).astype(int)
+    inside = (px[:, 0] >= 0) & (px[:, 0] < size) & (px[:, 1] >= 0) & (px[:, 1] < size)
+    visible = np.zeros(len(lm2d), bool)
+    facing = (lm_normals * lm_cam).sum(1) < 0
+    cand = np.nonzero(inside & facing)[0]
+    if len(cand) == 0:
+        return visible
+    q = ids[px[cand, 1], px[cand, 0]]
+    hit = q >= 0
+    cand, q = cand[hit], q[hit]
+    inv_z = planes.evaluate(q, lm2d[cand, 0], lm2d[cand, 1])[:, 4]
+    surface_z = 1.0 / np.maximum(inv_z, 1e-9)
+    visible[cand] = lm_cam[cand, 2] <= surface_z + VISIBILITY_TOLERANCE_M
+    return visible
+
+
+def render_index(cfg: SynthConfig, seed: int, index: int) -> Sample:
+    """Sample ``index`` of the stream with seed ``seed`` (always the same image)."""
+    if index < 0:
+        raise IndexError(f"sample index must be >= 0, got {index}")
+    rng = np.random.default_rng([int(seed), int(index)])
+    sample = render_scene(sample_scene(cfg, rng), cfg)
+    sample.subject = f"synth-s{seed}-{index}"
+    sample.source = f"synthetic:seed={seed}:index={index}"
+    return sample
