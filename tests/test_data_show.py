@@ -87,3 +87,16 @@ def test_check_reports_bad_files(tmp_path, capsys):
     assert main(["data", "check", str(src), "--no-progress"]) == 1
     out = capsys.readouterr().out
     assert "2 items, 2 bad file(s)" in out and "img_1.jpg" in out and "img_2.mat" in out
+
+
+def test_tools_scripts_are_thin_wrappers(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = _make("300wlp", tmp_path / "src")
+    script = Path(__file__).resolve().parents[1] / "tools" / "create_filelist.py"
+    run = subprocess.run([sys.executable, str(script), str(src), "--no-progress"],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert (src / "files.txt").read_text().splitlines() == [f"./AFW/img_{i}" for i in range(3)]

@@ -59,6 +59,10 @@ def test_arkitface_converts_gl_to_cv_exactly(tmp_path):
         np.testing.assert_allclose(s.bbox, [*gl.min(0), *gl.max(0)], atol=1e-6)
         assert s.subject == "225579" and s.extra["facial_action"] == "09_LeftToRight_Frown"
     assert len(ARKIT_LANDMARK_IDS) == 68 and len(set(ARKIT_LANDMARK_IDS.tolist())) == 68
+    assert s.faces is None
+    (tmp_path / "ARKitFace_resources").mkdir()
+    np.save(tmp_path / "ARKitFace_resources" / "triangles.npy", np.array([[0, 1, 2], [1, 2, 3]], np.int32))
+    np.testing.assert_array_equal(ARKitFace(tmp_path, split="test")[0].faces, [[0, 1, 2], [1, 2, 3]])
 
 
 def test_arkitface_bad_files(tmp_path):
