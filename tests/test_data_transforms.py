@@ -216,3 +216,11 @@ def test_square_crop_pipeline_keeps_6dof_consistent():
         assert_consistent(out)
     tensors = T.SquareCrop()(s)
     assert tensors["K"].dtype == torch.float32 and tensors["landmarks_visible"].dtype == torch.bool
+
+
+def test_train_pipeline_keeps_6dof_consistent():
+    s = six_dof_sample(4)
+    for seed in range(6):
+        out = T.SixDRepNetTrain(flip_p=0.5, output="sample", seed=seed)(s)
+        assert out.image.shape == (224, 224, 3)
+        assert_consistent(out)

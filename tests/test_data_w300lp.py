@@ -132,6 +132,6 @@ def test_dataloader_batches_transformed_samples(w300lp_root):
     from pyhpe.data.transforms import SixDRepNetTest
 
     data = W300LP(w300lp_root, transform=SixDRepNetTest())
-    batch = next(iter(DataLoader(data, batch_size=4)))
+    batch = next(iter(DataLoader(data, batch_size=4, num_workers=2)))
     assert batch["image"].shape == (4, 3, 224, 224) and batch["image"].dtype == torch.float32
     assert batch["R"].shape == (4, 3, 3) and batch["euler"].shape == (4, 3)
