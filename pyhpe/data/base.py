@@ -33,6 +33,7 @@ class FileDataset(Dataset):
         self.transform = transform
         self.skip_bad = skip_bad
         self.bad_files: list[str] = []
+        self._bad_indices: set[int] = set()  # items found bad when read (each counted once)
         items = list(items)
         if skip_bad:
             kept = []
@@ -72,11 +73,15 @@ class FileDataset(Dataset):
         if not -n <= index < n:
             raise IndexError(f"index {index} out of range for {n} items")
         for step in range(n):
+            i = (index + step) % n
+            if i in self._bad_indices:
+                continue
             try:
-                return self.load_sample(self.items[(index + step) % n])
+                return self.load_sample(self.items[i])
             except DataFileError as exc:
                 if not self.skip_bad:
                     raise
+                self._bad_indices.add(i)
                 self.record_bad(exc)
         raise DataFileError(type(self).__name__, f"no readable item among {n}")
 
@@ -85,12 +90,16 @@ class FileDataset(Dataset):
         from tqdm import tqdm
 
         bad = []
-        for item in tqdm(self.items, desc=f"check {type(self).__name__}", unit="item", disable=not progress):
+        for i in tqdm(range(len(self.items)), desc=f"check {type(self).__name__}", unit="item",
+                      disable=not progress):
+            if i in self._bad_indices:
+                continue
             try:
-                self.load_sample(item)
+                self.load_sample(self.items[i])
             except DataFileError as exc:
                 if not self.skip_bad:
                     raise
+                self._bad_indices.add(i)
                 self.record_bad(exc)
                 bad.append(exc.path)
         return bad
