@@ -7,9 +7,7 @@ CI (CI=true), where .ci/run installs them: a missing reference there is a failur
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import types
 from pathlib import Path
 
 import pytest
@@ -27,26 +25,13 @@ def require(condition: bool, what: str) -> None:
     pytest.skip(f"{what} is not available")
 
 
-def load_module_from_file(name: str, path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
-def official_sixdrepnet() -> types.SimpleNamespace:
-    """``utils`` and ``loss`` of the official package sixdrepnet==0.1.6, loaded by file path.
+def official_sixdrepnet():
+    """``utils`` and ``loss`` of the official package sixdrepnet==0.1.6 (see pyhpe.official)."""
+    from pyhpe.official import INSTALL_HINT, load_official_functions, official_root
 
-    The package is installed with ``pip install --no-deps`` (its dependencies would pull
-    torchvision); its ``__init__`` imports modules we do not install, so it is not imported.
-    """
-    spec = importlib.util.find_spec("sixdrepnet")
-    require(spec is not None, "the official 6DRepNet package (pip install --no-deps sixdrepnet==0.1.6)")
-    root = Path(spec.submodule_search_locations[0])
-    utils = load_module_from_file("_official_6drepnet_utils", root / "utils.py")
-    loss = load_module_from_file("_official_6drepnet_loss", root / "loss.py")
-    return types.SimpleNamespace(utils=utils, loss=loss, root=root)
+    require(official_root() is not None, f"the official 6DRepNet package ({INSTALL_HINT})")
+    return load_official_functions()
 
 
 def pytest_report_header(config) -> list[str]:

@@ -36,6 +36,8 @@ _lib.define(
 _lib.define("matrix_to_euler(Tensor R, bool degrees) -> Tensor")
 
 _ops = torch.ops.pyhpe
+_C = _native._C
+_get_num_threads = torch.get_num_threads
 
 
 def _impl(name: str, fn) -> None:
@@ -45,12 +47,19 @@ def _impl(name: str, fn) -> None:
 
 
 def _call_native(op: str, lead: Tensor, *args) -> bool:
-    """Run ``_C.<op>`` on DLPack views of the tensors in ``args``; False if no native kernel."""
-    if not _native.available(lead.device):
+    """Run ``_C.<op>`` on DLPack views of the tensors in ``args``; False if no native kernel.
+
+    This is on every call's path, so it is kept lean (~1 µs over the kernel at small batches).
+    """
+    if lead.is_cpu and _C is not None:
+        stream = 0
+    elif _native.available(lead.device):
+        stream = _native.stream_of(lead)
+    else:
         _native.warn_fallback(op, lead.device)
         return False
-    dl = [to_dlpack(a) if isinstance(a, Tensor) else a for a in args]
-    getattr(_native._C, op)(*dl, torch.get_num_threads(), _native.stream_of(lead))
+    getattr(_C, op)(*[to_dlpack(a) if isinstance(a, Tensor) else a for a in args],
+                    _get_num_threads(), stream)
     return True
 
 
@@ -229,6 +238,26 @@ class _SixdGeodesicFn(torch.autograd.Function):
         return local * grad.unsqueeze(-1), None, None
 
 
+class _SixdGeodesicLossFn(torch.autograd.Function):
+    """The eager training path: distances, their gradients and the reduction in one autograd
+    node, calling the kernel directly (torch.compile goes through the op instead)."""
+
+    @staticmethod
+    def forward(ctx, x6: Tensor, R_gt: Tensor, eps: float, reduction: str) -> Tensor:
+        dist, local = _sixd_geodesic_with_grad_kernel(x6, R_gt, eps)
+        ctx.save_for_backward(local)
+        ctx.reduction = reduction
+        return ref.reduce_loss(dist, reduction)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (local,) = ctx.saved_tensors
+        if ctx.reduction == "none":
+            return local * grad.unsqueeze(-1), None, None, None
+        scale = grad / local.shape[0] if ctx.reduction == "mean" else grad
+        return local * scale, None, None, None
+
+
 def _gram_schmidt_autograd(x6: Tensor) -> Tensor:
     if _wants_grad(x6):
         return _GramSchmidtFn.apply(x6)
@@ -241,12 +270,16 @@ def _geodesic_autograd(R1: Tensor, R2: Tensor, eps: float) -> Tensor:
     return _below_autograd(_ops.geodesic_distance.default, R1, R2, eps)
 
 
-def _sixd_geodesic_autograd(x6: Tensor, R_gt: Tensor, eps: float) -> Tensor:
+def _refuse_label_grad(R_gt: Tensor) -> None:
     if R_gt.requires_grad and torch.is_grad_enabled():
         raise ValueError(
             "R_gt requires grad, but sixd_geodesic_loss differentiates w.r.t. x6 only; use "
             "geodesic_loss(gram_schmidt(x6), R_gt) for gradients w.r.t. both"
         )
+
+
+def _sixd_geodesic_autograd(x6: Tensor, R_gt: Tensor, eps: float) -> Tensor:
+    _refuse_label_grad(R_gt)
     if _wants_grad(x6):
         return _SixdGeodesicFn.apply(x6, R_gt, eps)
     return _below_autograd(_ops.sixd_geodesic_distance.default, x6, R_gt, eps)
@@ -299,6 +332,17 @@ def _check_pair(n1: str, a: Tensor, n2: str, b: Tensor) -> tuple[Tensor, Tensor]
     return a, b
 
 
+def _run(op, *args):
+    """Call ``op``; in eager mode when no input needs a gradient, skip the Autograd kernel's
+    Python hop (a few µs at small batches). torch.compile always sees the plain op call."""
+    if torch.compiler.is_compiling() or (
+        torch.is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad for a in args)
+    ):
+        return op(*args)
+    with torch._C._AutoDispatchBelowAutograd():
+        return op(*args)
+
+
 def _check_eps(eps: float) -> float:
     eps = float(eps)
     if not 0.0 <= eps < 1.0:
@@ -312,13 +356,13 @@ def gram_schmidt(x6: Tensor) -> Tensor:
     ``x6[:, :3]`` and ``x6[:, 3:]`` are the raw first and second columns a1, a2. With norms
     floored at 1e-8: x = a1/|a1|, z = (x × a2)/|x × a2|, y = z × x, R = [x | y | z] (columns).
     """
-    return _ops.gram_schmidt.default(_as_input("x6", x6, (6,)))
+    return _run(_ops.gram_schmidt.default, _as_input("x6", x6, (6,)))
 
 
 def geodesic_distance(R1: Tensor, R2: Tensor, eps: float = 1e-7) -> Tensor:
     """(B,3,3),(B,3,3) -> (B,) angle in radians: arccos(clamp((tr(R1 R2ᵀ)-1)/2, -1+eps, 1-eps))."""
     a, b = _check_pair("R1", _as_input("R1", R1, (3, 3)), "R2", _as_input("R2", R2, (3, 3)))
-    return _ops.geodesic_distance.default(a, b, _check_eps(eps))
+    return _run(_ops.geodesic_distance.default, a, b, _check_eps(eps))
 
 
 def geodesic_loss(
@@ -340,7 +384,11 @@ def sixd_geodesic_loss(
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     x, r = _check_pair("x6", _as_input("x6", x6, (6,)), "R_gt", _as_input("R_gt", R_gt, (3, 3)))
-    return ref.reduce_loss(_ops.sixd_geodesic_distance.default(x, r, _check_eps(eps)), reduction)
+    eps = _check_eps(eps)
+    if x.requires_grad and torch.is_grad_enabled() and not torch.compiler.is_compiling():
+        _refuse_label_grad(r)
+        return _SixdGeodesicLossFn.apply(x, r, eps, reduction)
+    return ref.reduce_loss(_run(_ops.sixd_geodesic_distance.default, x, r, eps), reduction)
 
 
 def matrix_to_euler(R: Tensor, degrees: bool = False) -> Tensor:
@@ -348,4 +396,4 @@ def matrix_to_euler(R: Tensor, degrees: bool = False) -> Tensor:
 
     Yaw lies in [-90°, 90°]; at gimbal lock (sqrt(R00²+R10²) < 1e-6) roll is 0, as in 6DRepNet.
     """
-    return _ops.matrix_to_euler.default(_as_input("R", R, (3, 3)), bool(degrees))
+    return _run(_ops.matrix_to_euler.default, _as_input("R", R, (3, 3)), bool(degrees))

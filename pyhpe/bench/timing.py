@@ -1,0 +1,60 @@
+"""Interleaved micro-benchmark timing: several implementations of one case, sampled in turn.
+
+Each sample runs a callable ``reps`` times back to back, with ``reps`` chosen so that a sample
+lasts about ``target_s``; the per-call time is the sample time / reps. Samples of the
+implementations alternate (round robin), so a machine that slows down for a while affects all
+of them alike. The reported figure is the median per-call time.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+
+def calibrate(fn: Callable[[], object], target_s: float) -> int:
+    """Warm up ``fn`` and return how many calls fill about ``target_s`` seconds."""
+    for _ in range(3):
+        fn()
+    reps, elapsed = 1, 0.0
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        elapsed = time.perf_counter() - t0
+        if elapsed >= target_s / 4 or reps >= 1 << 16:
+            break
+        reps *= 4
+    return max(1, int(reps * target_s / max(elapsed, 1e-9)))
+
+
+def time_interleaved(
+    fns: dict[str, Callable[[], object]], samples: int, target_s: float = 2e-3
+) -> dict[str, float]:
+    """Median seconds per call of each callable, sampled round robin."""
+    reps = {name: calibrate(fn, target_s) for name, fn in fns.items()}
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(samples):
+        for name, fn in fns.items():
+            n = reps[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            times[name].append((time.perf_counter() - t0) / n)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def copy_bandwidth(nbytes: int = 256 << 20, samples: int = 5) -> float:
+    """Bytes/s of a large tensor copy (read + write counted), the memory-bandwidth yardstick."""
+    import torch
+
+    src = torch.empty(nbytes // 4, dtype=torch.float32).fill_(1.0)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    best = float("inf")
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        dst.copy_(src)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * nbytes / best
