@@ -1,0 +1,179 @@
+"""``pyhpe models``: parameters, MACs and CPU latency of every registered model.
+
+Per model: parameters in training form and in deploy form (after ``reparameterize``), MACs of
+both forms at the model's native input size (``torch.utils.flop_counter``: convolutions and
+matrix products; BatchNorm, activations and additions are not counted; MACs = FLOPs / 2), and the
+median CPU forward latency of the deploy form at batch 1 with 1 and 2 threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import fnmatch
+import json
+import os
+import platform
+import statistics
+import time
+import warnings
+
+import torch
+import torch.nn as nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from pyhpe.models import create_model, list_models, reparameterize
+
+__all__ = ["count_parameters", "count_macs", "measure_latency", "model_stats", "add_arguments", "run"]
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of parameter values (buffers such as BN running statistics excluded)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module, input_size: int, batch: int = 1) -> int:
+    """Multiply-accumulates of one eval forward at (batch, 3, input_size, input_size)."""
+    was_training = model.training
+    model.eval()
+    x = torch.zeros(batch, 3, input_size, input_size)
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(x)
+    finally:
+        model.train(was_training)
+    return counter.get_total_flops() // 2
+
+
+def measure_latency(
+    model: nn.Module, input_size: int, threads: int, *, warmup: int = 3, min_runs: int = 10, min_seconds: float = 1.0
+) -> dict[str, float]:
+    """Wall time (ms) of an eval forward at batch 1 with ``threads`` intra-op threads:
+    ``{"min": ..., "median": ...}``.
+
+    Runs at least ``min_runs`` times and at least ``min_seconds`` in total, after ``warmup`` runs.
+    The minimum is what the table compares: on a shared machine other jobs only ever add time,
+    so the fastest run is the best estimate of the model's own cost; the median shows the noise.
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    model.eval()
+    x = torch.randn(1, 3, input_size, input_size)
+    times: list[float] = []
+    try:
+        with torch.inference_mode():
+            for _ in range(warmup):
+                model(x)
+            start = time.perf_counter()
+            while len(times) < min_runs or time.perf_counter() - start < min_seconds:
+                t0 = time.perf_counter()
+                model(x)
+                times.append(time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(before)
+    return {"min": 1e3 * min(times), "median": 1e3 * statistics.median(times)}
+
+
+def model_stats(name: str, *, latency: bool = True, threads: tuple[int, ...] = (1, 2)) -> dict:
+    """One table row for the registered model ``name``."""
+    model = create_model(name).eval()
+    size = int(getattr(model, "input_size", 224))
+    row: dict = {"model": name, "input": size}
+    row["params_train"] = count_parameters(model)
+    row["macs_train"] = count_macs(model, size)
+    reparameterize(model)
+    row["params_deploy"] = count_parameters(model)
+    row["macs_deploy"] = count_macs(model, size)
+    if latency:
+        for n in threads:
+            timing = measure_latency(model, size, n)
+            row[f"latency_ms_{n}t"] = timing["min"]
+            row[f"latency_median_ms_{n}t"] = timing["median"]
+    return row
+
+
+def format_table(rows: list[dict], threads: tuple[int, ...]) -> str:
+    """Markdown table (params in millions, MACs in G, latency in ms as min / median)."""
+    lat = [f"latency {n}T min / median (ms)" for n in threads if any(f"latency_ms_{n}t" in r for r in rows)]
+    head = ["model", "input", "params train (M)", "params deploy (M)", "GMACs train", "GMACs deploy", *lat]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [
+            r["model"],
+            str(r["input"]),
+            f"{r['params_train'] / 1e6:.3f}",
+            f"{r['params_deploy'] / 1e6:.3f}",
+            f"{r['macs_train'] / 1e9:.3f}",
+            f"{r['macs_deploy'] / 1e9:.3f}",
+        ]
+        cells += [
+            f"{r[f'latency_ms_{n}t']:.1f} / {r[f'latency_median_ms_{n}t']:.1f}"
+            for n in threads
+            if f"latency_ms_{n}t" in r
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def environment() -> dict:
+    """What the numbers depend on: torch, CPU, threads available, load while measuring."""
+    return {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--list", action="store_true", help="only print the registered model names")
+    parser.add_argument("--filter", default="*", metavar="GLOB", help="models to include (fnmatch glob)")
+    parser.add_argument("--no-latency", action="store_true", help="skip the CPU latency measurement")
+    parser.add_argument(
+        "--threads", default="1,2", help="comma-separated thread counts for latency (default 1,2)"
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the rows and environment as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    names = [n for n in list_models() if fnmatch.fnmatch(n, args.filter)]
+    if args.list:
+        print("\n".join(names))
+        return 0
+    if not names:
+        print(f"no registered model matches {args.filter!r} (see `pyhpe models --list`)")
+        return 1
+    try:
+        threads = tuple(int(t) for t in str(args.threads).split(",") if t.strip())
+    except ValueError:
+        raise SystemExit(f"--threads must be comma-separated integers, got {args.threads!r}")
+    env = environment()
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # pure-torch ops fallback notice
+        for name in names:
+            rows.append(model_stats(name, latency=not args.no_latency, threads=threads))
+            print(f"measured {name}", flush=True)
+    env["loadavg_1m_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    print(format_table(rows, threads))
+    print(f"\n{env}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"environment": env, "rows": rows}, f, indent=2)
+    return 0
