@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from pyhpe.models import create_model, reparameterize
+from pyhpe.models import create_model, list_models, reparameterize
 from pyhpe.models.checkpoints import CheckpointMismatchError, load_checkpoint, read_state_dict
 
 pytestmark = [
@@ -266,3 +266,17 @@ def test_repvgg_keys_and_shapes_equal_official(official, variant):
         expected = {k: tuple(v.shape) for k, v in ref.state_dict().items() if not k.startswith("linear.")}
         ours = create_model(f"repvgg_{variant.lower()}", deploy=deploy)
         assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == expected
+
+
+def test_6drepnet360_resnet50_layout(tmp_path):
+    """6DRepNet360 releases: a plain state_dict of 320 tensors (conv1/bn1/layerN.../linear_reg)."""
+    if "sixdrepnet_resnet50" not in list_models():
+        pytest.skip("resnet50 backbone not registered")
+    src = randomize_bn(create_model("sixdrepnet_resnet50"), seed=11).eval()
+    official = {k.removeprefix("backbone."): v for k, v in src.state_dict().items()}
+    assert len(official) == 320 and "conv1.weight" in official and "linear_reg.bias" in official
+    path = tmp_path / "6DRepNet360_300W_LP.pth"
+    torch.save(official, path)
+    dst = create_model("sixdrepnet_resnet50", pretrained=path).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(dst(X64), src(X64), atol=0, rtol=0)
