@@ -59,6 +59,16 @@ EXPECTED_STAGES = {  # channels per stage; strides are 4, 8, 16, 32 for all
 }
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small inputs gain nothing from intra-op threads; one thread keeps the suite quick on a
+    shared 2-core machine. Restored afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def build(name: str, **kw) -> Backbone:
     if name.startswith("efficientformerv2"):
         kw.setdefault("img_size", SIDE)
@@ -304,3 +314,30 @@ def test_bad_inputs_are_named(bad):
     model = build("mobilenetv3_small")
     with pytest.raises(ValueError, match="expected|empty"):
         model(bad)
+
+
+@pytest.mark.parametrize(
+    "name", ["mobilevig_ti", "repvit_m0_9", "resnet18", "efficientformerv2_s0"]
+)
+def test_checkpoint_with_official_classifier_loads(name):
+    """A state_dict laid out like an official release (classifier keys included) loads strictly,
+    in training form and in fused form, and reproduces the source model's features."""
+    from pyhpe.models.checkpoints import load_checkpoint
+
+    source = build(name)
+    randomize(source, seed=4)
+    source.eval()
+    state = dict(source.state_dict())
+    for prefix in source.classifier_prefixes:
+        state[prefix + "weight"] = torch.zeros(10, source.num_features)
+    x = images()
+    with torch.no_grad():
+        want = source.forward_features(x)
+    target = load_checkpoint(build(name), state).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(target.forward_features(x), want, rtol=0, atol=0)
+    fused_state = dict(reparameterize(source).state_dict())
+    fused_target = load_checkpoint(build(name), fused_state).eval()  # reparameterizes, then loads
+    with torch.no_grad():
+        got = fused_target.forward_features(x)
+    assert (got - want).abs().max().item() <= 1e-4 * max(1.0, want.abs().max().item())
