@@ -159,9 +159,10 @@ class RepViTBlock(nn.Module):
 
 
 def _rows(widths: tuple[int, int, int, int]) -> list[RowConfig]:
-    """The official M0.9/M1.0 table: 3/4/16/3 rows per stage (downsample rows included),
-    SE on alternate rows starting with each stage's first stride-1 row (not on the last stage-3 row),
-    "hs" from stage 2 on.
+    """The official M0.9/M1.0 table: 3/4/16/3 rows per stage (downsample rows included).
+
+    SE sits on the first stride-1 row of every stage and, in the third stage, on every second row
+    after it except the stage's last row; "hs" is set from the third stage on.
     """
     c0, c1, c2, c3 = widths
     rows = [
