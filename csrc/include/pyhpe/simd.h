@@ -11,6 +11,7 @@
 #pragma once
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "pyhpe/config.h"
@@ -52,13 +53,13 @@ inline V poly_acos_f32(V x) {
 template <class V>
 inline V poly_atan2_f32(V y, V x) {
   using O = VecOps<V>;
-  const V zero = O::splat(0.0f), one = O::splat(1.0f);
-  V ax = O::select(O::lt(x, zero), zero - x, x);
-  V ay = O::select(O::lt(y, zero), zero - y, y);
+  const V zero = O::splat(0.0f), one = O::splat(1.0f), inf = O::splat(INFINITY);
+  V ax = O::abs(x), ay = O::abs(y);
   auto y_big = O::lt(ax, ay);
   V mx = O::select(y_big, ay, ax);
   V mn = O::select(y_big, ax, ay);
-  V a = O::select(O::le(mx, zero), zero, mn / mx);  // atan2(0, 0) = 0; NaN inputs stay NaN
+  V a = O::select(O::le(mx, zero), zero, mn / mx);         // atan2(±0, ±0): magnitude 0
+  a = O::select(O::both(O::le(inf, ax), O::le(inf, ay)), one, a);  // both infinite: pi/4
   // atan(a) for a in [0, 1]: reduce a > tan(pi/8) by atan(a) = pi/4 + atan((a-1)/(a+1)).
   auto reduce = O::lt(O::splat(0.41421356237309503f), a);
   V t = O::select(reduce, (a - one) / (a + one), a);
@@ -70,8 +71,12 @@ inline V poly_atan2_f32(V y, V x) {
   p = p * z - O::splat(3.33329491539e-1f);
   V r = off + (t + t * z * p);
   r = O::select(y_big, O::splat(static_cast<float>(kPi / 2)) - r, r);
-  r = O::select(O::lt(x, zero), O::splat(static_cast<float>(kPi)) - r, r);
-  return O::select(O::lt(y, zero), zero - r, r);
+  // Quadrants from the sign bits, so -0.0 behaves as in libm: atan2(±0, -0) = ±pi.
+  r = O::select(O::sign_set(x), O::splat(static_cast<float>(kPi)) - r, r);
+  r = O::copysign(r, y);
+  // NaN in, NaN out (the comparisons above are false for NaN and could pick a number).
+  r = O::select(O::le(x, x), r, x);
+  return O::select(O::le(y, y), r, y);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -87,6 +92,7 @@ constexpr int kPackBytes = 16;
 
 typedef float f32pack __attribute__((vector_size(kPackBytes)));
 typedef double f64pack __attribute__((vector_size(kPackBytes)));
+typedef int32_t i32pack __attribute__((vector_size(kPackBytes)));
 
 template <class P, class T, int N>
 struct GccPackOps {
@@ -108,6 +114,15 @@ struct GccPackOps {
 template <>
 struct VecOps<f32pack> : GccPackOps<f32pack, float, kPackBytes / 4> {
   using T = float;
+  static inline f32pack abs(f32pack x) {
+    return reinterpret_cast<f32pack>(reinterpret_cast<i32pack>(x) & 0x7fffffff);
+  }
+  static inline Mask sign_set(f32pack x) { return reinterpret_cast<i32pack>(x) < 0; }
+  static inline f32pack copysign(f32pack mag, f32pack sign) {
+    i32pack bits = (reinterpret_cast<i32pack>(mag) & 0x7fffffff) |
+                   (reinterpret_cast<i32pack>(sign) & static_cast<int32_t>(0x80000000u));
+    return reinterpret_cast<f32pack>(bits);
+  }
   static inline f32pack sqrt(f32pack x) {
 #if defined(__AVX__)
     return _mm256_sqrt_ps(x);
@@ -169,6 +184,13 @@ struct VecOps<float32x4_t> {
   static inline Mask both(Mask a, Mask b) { return vandq_u32(a, b); }
   static inline float32x4_t select(Mask m, float32x4_t a, float32x4_t b) {
     return vbslq_f32(m, a, b);
+  }
+  static inline float32x4_t abs(float32x4_t x) { return vabsq_f32(x); }
+  static inline Mask sign_set(float32x4_t x) {
+    return vcltq_s32(vreinterpretq_s32_f32(x), vdupq_n_s32(0));
+  }
+  static inline float32x4_t copysign(float32x4_t mag, float32x4_t sign) {
+    return vbslq_f32(vdupq_n_u32(0x80000000u), sign, mag);
   }
   static inline float32x4_t acos(float32x4_t x) { return poly_acos_f32(x); }
   static inline float32x4_t atan2(float32x4_t y, float32x4_t x) { return poly_atan2_f32(y, x); }
