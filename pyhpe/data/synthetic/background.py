@@ -39,8 +39,10 @@ def random_background(rng: np.random.Generator, size: int) -> np.ndarray:
             a, b = ((p, 0), (p, size)) if vertical else ((0, p), (size, p))
             cv2.line(img, a, b, c, max(1, step // 3))
     img = add_grain(rng, img, float(rng.uniform(3, 30)), int(rng.choice([1, 2, 4, 8])))
-    if rng.random() < 0.3:
-        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(1.0, 3.0)))
+    if rng.random() < 0.3:  # out-of-focus background: down- and up-sampling is a cheap blur
+        f = int(rng.integers(2, 6))
+        small = cv2.resize(img, (size // f, size // f), interpolation=cv2.INTER_AREA)
+        img = cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
     return img
 
 

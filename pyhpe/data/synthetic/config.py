@@ -24,8 +24,8 @@ class SynthConfig:
     head_fraction: tuple[float, float] = (0.45, 0.75)
     center_jitter: float = 0.08
     principal_jitter: float = 0.05
-    n_lat: int = 30
-    n_lon: int = 44
+    n_lat: int = 20
+    n_lon: int = 32
     ambient: tuple[float, float] = (0.25, 0.6)
     diffuse: tuple[float, float] = (0.35, 0.85)
     glasses_prob: float = 0.25

@@ -21,9 +21,9 @@ from pyhpe.data.synthetic.identity import Identity
 
 ATLAS_W, ATLAS_H_HEAD, ATLAS_STRIP = 256, 192, 40  # texture atlas: head region + a strip for ears/glasses
 EAR_RINGS, EAR_SEGMENTS = 3, 10
-EAR_CENTRE_UV = (20.0, ATLAS_H_HEAD + 20.0)
+EAR_CENTRE_UV = {1.0: (20.0, ATLAS_H_HEAD + 20.0), -1.0: (60.0, ATLAS_H_HEAD + 20.0)}  # +x ear, -x ear
 EAR_RADIUS_UV = 18.0
-FRAME_UV = (60.0, ATLAS_H_HEAD + 20.0)
+EAR_STRIP_SPLIT = 40  # strip columns [0, 40) belong to the +x ear, [40, 80) to the -x ear
 
 
 def _warp_table(lo: float, hi: float, density, n: int = 2049) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +100,8 @@ def topology(n_lat: int, n_lon: int) -> Topology:
     n_ear = EAR_RINGS * EAR_SEGMENTS
     r = np.repeat(np.linspace(0.0, 1.0, EAR_RINGS), EAR_SEGMENTS)
     a = np.tile(np.linspace(0.0, 2 * np.pi, EAR_SEGMENTS, endpoint=False), EAR_RINGS)
-    uv_ear = np.stack([EAR_CENTRE_UV[0] + EAR_RADIUS_UV * r * np.cos(a), EAR_CENTRE_UV[1] + EAR_RADIUS_UV * r * np.sin(a)], -1)
+    uv_ears = [np.stack([c[0] + EAR_RADIUS_UV * r * np.cos(a), c[1] + EAR_RADIUS_UV * r * np.sin(a)], -1)
+               for c in (EAR_CENTRE_UV[1.0], EAR_CENTRE_UV[-1.0])]
     k, s = np.meshgrid(np.arange(EAR_RINGS - 1), np.arange(EAR_SEGMENTS), indexing="ij")
     e0, e1 = (k * EAR_SEGMENTS + s).ravel(), (k * EAR_SEGMENTS + (s + 1) % EAR_SEGMENTS).ravel()
     ear_quads = np.stack([e0, e1, e1 + EAR_SEGMENTS, e0 + EAR_SEGMENTS], axis=1)
@@ -108,7 +109,7 @@ def topology(n_lat: int, n_lon: int) -> Topology:
     quads = np.concatenate([head_quads, ear_quads + n_grid, ear_quads + n_grid + n_ear])
     double = np.zeros(len(quads), bool)
     double[len(head_quads):] = True
-    uv = np.concatenate([uv_grid, uv_ear, uv_ear]).astype(np.float64)
+    uv = np.concatenate([uv_grid, *uv_ears]).astype(np.float64)
 
     # Dense (unique) vertices: crown, interior rows without the seam copy, chin-bottom pole, ears
     # without repeated centres.
@@ -195,9 +196,13 @@ def surface_points(identity: Identity, theta: np.ndarray, phi: np.ndarray) -> np
     return np.stack([x, y, z], axis=-1)
 
 
-def ear_points(identity: Identity, side: float) -> np.ndarray:
-    """(EAR_RINGS * EAR_SEGMENTS, 3) vertices of one ear; ``side`` +1 = +x ear, -1 = -x ear."""
-    attach = surface_points(identity, identity.ear_theta, side * 0.5 * np.pi)
+def ear_points(identity: Identity, side: float, attach: np.ndarray | None = None) -> np.ndarray:
+    """(EAR_RINGS * EAR_SEGMENTS, 3) vertices of one ear; ``side`` +1 = +x ear, -1 = -x ear.
+
+    ``attach``: the surface point at (ear_theta, side * pi/2), if already computed.
+    """
+    if attach is None:
+        attach = surface_points(identity, identity.ear_theta, side * 0.5 * np.pi)
     r = np.repeat(np.linspace(0.0, 1.0, EAR_RINGS), EAR_SEGMENTS)
     a = np.tile(np.linspace(0.0, 2 * np.pi, EAR_SEGMENTS, endpoint=False), EAR_RINGS)
     size = identity.ear_size
@@ -210,7 +215,8 @@ def ear_points(identity: Identity, side: float) -> np.ndarray:
 def render_vertices(identity: Identity, topo: Topology) -> np.ndarray:
     """(Vr, 3) head-frame positions of every render vertex (grid, then the +x ear, then the -x ear)."""
     grid = surface_points(identity, topo.theta[:, None], topo.phi[None, :]).reshape(-1, 3)
-    return np.concatenate([grid, ear_points(identity, 1.0), ear_points(identity, -1.0)])
+    attach = surface_points(identity, np.full(2, identity.ear_theta), np.array([0.5, -0.5]) * np.pi)
+    return np.concatenate([grid, ear_points(identity, 1.0, attach[0]), ear_points(identity, -1.0, attach[1])])
 
 
 def vertex_normals(vertices: np.ndarray, topo: Topology) -> np.ndarray:

@@ -26,13 +26,46 @@ def noise_bank() -> np.ndarray:
     return bank
 
 
+@lru_cache(maxsize=1)
+def material_bank() -> dict[str, np.ndarray]:
+    """Grey (BANK_SIZE, BANK_SIZE, 3) uint8 patterns around 128, from a fixed seed (read-only).
+
+    ``"skin"``: soft blotches and fine grain; ``"hair"``: coarse grain and strands. A texture is
+    a random window of a pattern times a colour (``cv2.multiply`` with colour / 128).
+    """
+    rng = np.random.default_rng(20260102)
+    n = BANK_SIZE
+    blotch = cv2.resize(rng.standard_normal((24, 24)).astype(np.float32), (n, n), interpolation=cv2.INTER_CUBIC)
+    skin = 128.0 * (1.0 + 0.05 * blotch) + 3.0 * rng.standard_normal((n, n))
+    coarse = cv2.resize(rng.standard_normal((n // 2, n // 2)).astype(np.float32), (n, n))
+    hair = (128.0 + 10.0 * coarse).astype(np.float32)
+    for x, y, dx, dy, tone in zip(*(rng.uniform(0, 1, (5, 1500)) * np.array([[n], [n], [14], [36], [1]]))):
+        cv2.line(hair, (int(x), int(y)), (int(x + dx - 7), int(y + dy)), float(128 * (0.6 + 0.8 * tone)), 1, cv2.LINE_AA)
+    bank = {}
+    for name, grey in (("skin", skin), ("hair", hair)):
+        g = np.clip(np.round(grey), 0, 255).astype(np.uint8)
+        g = np.ascontiguousarray(np.repeat(g[..., None], 3, axis=2))
+        g.setflags(write=False)
+        bank[name] = g
+    return bank
+
+
+def coloured_material(rng: np.random.Generator, name: str, colour: np.ndarray, h: int, w: int) -> np.ndarray:
+    """(h, w, 3) uint8: a random window of material ``name`` tinted to ``colour`` (RGB 0-255)."""
+    pattern = material_bank()[name]
+    y = int(rng.integers(0, BANK_SIZE - h + 1))
+    x = int(rng.integers(0, BANK_SIZE - w + 1))
+    scale = tuple(float(c) / 128.0 for c in colour) + (0.0,)
+    return cv2.multiply(pattern[y: y + h, x: x + w], scale)
+
+
 def noise_crop(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A random (h, w, 3) window of the bank (contiguous copy)."""
+    """A random (h, w, 3) window of the bank (a read-only view)."""
     if not (0 < h <= BANK_SIZE and 0 < w <= BANK_SIZE):
         raise ValueError(f"noise windows must be 1..{BANK_SIZE} px, asked for {h}x{w}")
     y = int(rng.integers(0, BANK_SIZE - h + 1))
     x = int(rng.integers(0, BANK_SIZE - w + 1))
-    return np.ascontiguousarray(noise_bank()[y: y + h, x: x + w])
+    return noise_bank()[y: y + h, x: x + w]
 
 
 def add_grain(rng: np.random.Generator, image: np.ndarray, sigma: float, scale: int = 1) -> np.ndarray:

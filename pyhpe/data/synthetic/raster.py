@@ -11,7 +11,7 @@ Pixel centres are at integer coordinates (OpenCV's convention).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -43,6 +43,7 @@ class QuadPlanes:
 
     diagonal: np.ndarray  # (Q, 3) float32: a*x + b*y + c >= 0 selects triangle (v0, v1, v2)
     planes: np.ndarray  # (2Q, 3K) float32: attributes = cx * x + cy * y + c0, blocks [cx | cy | c0]
+    _leading: dict = field(default_factory=dict, repr=False)  # cached plane blocks of the first n attributes
 
     @property
     def n_attributes(self) -> int:
@@ -53,13 +54,24 @@ class QuadPlanes:
         side = d[:, 0] * x + d[:, 1] * y + d[:, 2]
         return 2 * quad + (side < 0)
 
-    def evaluate(self, quad: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """(N, K) float32 attributes at pixels (x, y) covered by quads ``quad``."""
+    def evaluate(self, quad: np.ndarray, x: np.ndarray, y: np.ndarray, first: int | None = None) -> np.ndarray:
+        """(N, K) float32 attributes at pixels (x, y) covered by quads ``quad``.
+
+        ``first``: compute only the first ``first`` attributes (columns 0 .. first - 1).
+        """
         x = np.asarray(x, np.float32)
         y = np.asarray(y, np.float32)
         k = self.n_attributes
-        p = self.planes[self.triangle_of(quad, x, y)]
-        return p[:, :k] * x[:, None] + p[:, k: 2 * k] * y[:, None] + p[:, 2 * k:]
+        n = k if first is None else first
+        tri = self.triangle_of(quad, x, y)
+        if n < k:
+            if n not in self._leading:
+                self._leading[n] = np.ascontiguousarray(
+                    np.concatenate([self.planes[:, :n], self.planes[:, k: k + n], self.planes[:, 2 * k: 2 * k + n]], 1))
+            p = self._leading[n][tri]
+        else:
+            p = self.planes[tri]
+        return p[:, :n] * x[:, None] + p[:, n: 2 * n] * y[:, None] + p[:, 2 * n: 3 * n]
 
 
 def quad_planes(xy: np.ndarray, attrs: np.ndarray, quads: np.ndarray) -> QuadPlanes:

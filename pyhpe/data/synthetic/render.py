@@ -34,7 +34,6 @@ class Scene:
     light: np.ndarray  # unit vector toward the light, camera frame
     ambient: float
     diffuse: float
-    specular: float
     tint: np.ndarray  # light colour gains (3,)
     background: np.ndarray  # (S, S, 3) uint8
     occluders: int
@@ -52,7 +51,7 @@ def sample_scene(cfg: SynthConfig, rng: np.random.Generator) -> Scene:
     return Scene(
         identity=idt, euler=euler, R=R, t=t, K=K, light=light,
         ambient=float(rng.uniform(*cfg.ambient)), diffuse=float(rng.uniform(*cfg.diffuse)),
-        specular=float(rng.uniform(0.0, 0.25)), tint=rng.uniform(0.85, 1.15, 3),
+        tint=rng.uniform(0.85, 1.15, 3),
         background=random_background(rng, cfg.size),
         occluders=int(rng.integers(1, 3)) if rng.random() < cfg.occluder_prob else 0,
         blur_sigma=float(rng.uniform(*cfg.blur_sigma)) if rng.random() < cfg.blur_prob else 0.0,
@@ -61,17 +60,33 @@ def sample_scene(cfg: SynthConfig, rng: np.random.Generator) -> Scene:
     )
 
 
-def _shading(scene: Scene, normals_head: np.ndarray, points_cam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = normals_head @ scene.R.T
-    lambert = np.clip(n @ scene.light, 0.0, None)
-    view = -points_cam / np.linalg.norm(points_cam, axis=1, keepdims=True)
-    half = view + scene.light
-    half /= np.linalg.norm(half, axis=1, keepdims=True)
-    spec = scene.specular * np.clip((n * half).sum(1), 0.0, None) ** 20
-    return scene.ambient + scene.diffuse * lambert, spec
+def _shading(scene: Scene, normals_head: np.ndarray) -> np.ndarray:
+    """Per-vertex Lambert shading: ambient + diffuse * max(0, n . light), n in camera axes."""
+    lambert = np.clip((normals_head @ scene.R.T) @ scene.light, 0.0, None)
+    return scene.ambient + scene.diffuse * lambert
 
 
-def _layer(xy, attrs, quads, keep, depth, shape):
+def _lit_atlas(atlas: np.ndarray, shade: np.ndarray, topo: mesh.Topology, tint: np.ndarray) -> np.ndarray:
+    """The atlas times the light: per-vertex shading spread over texture space, times the tint.
+
+    Grid rows and columns are evenly spaced in atlas pixels, so an affine warp of the (rows, cols)
+    shading grid lays it exactly over the head region; each ear disc takes its ear's mean shading.
+    """
+    grid = shade[: topo.n_grid].reshape(topo.n_lat + 1, topo.n_lon + 1).astype(np.float32)
+    to_grid = np.array([[topo.n_lon / (mesh.ATLAS_W - 1), 0, 0], [0, topo.n_lat / (mesh.ATLAS_H_HEAD - 1), 0]], np.float32)
+    light = np.empty(atlas.shape[:2], np.float32)
+    light[: mesh.ATLAS_H_HEAD] = cv2.warpAffine(grid, to_grid, (mesh.ATLAS_W, mesh.ATLAS_H_HEAD),
+                                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                                borderMode=cv2.BORDER_REPLICATE)
+    n_ear = mesh.EAR_RINGS * mesh.EAR_SEGMENTS
+    ears = shade[topo.n_grid:]
+    light[mesh.ATLAS_H_HEAD:, : mesh.EAR_STRIP_SPLIT] = ears[:n_ear].mean()
+    light[mesh.ATLAS_H_HEAD:, mesh.EAR_STRIP_SPLIT:] = ears[n_ear:].mean()
+    coloured = cv2.merge([light * float(g) for g in tint])
+    return cv2.multiply(atlas, coloured, dtype=cv2.CV_8U)
+
+
+def _layer(xy, attrs, quads, keep, depth, shape, first=None):
     """Rasterise the kept quads far-to-near; returns (pixel ys, xs, attributes) of covered pixels."""
     idx = np.nonzero(keep)[0]
     sub = quads[idx]
@@ -81,7 +96,7 @@ def _layer(xy, attrs, quads, keep, depth, shape):
     flat_ids = ids.ravel()
     flat = np.flatnonzero(flat_ids >= 0)
     ys, xs = np.divmod(flat, shape[1])
-    values = planes.evaluate(flat_ids[flat], xs, ys)
+    values = planes.evaluate(flat_ids[flat], xs, ys, first)
     return ids, planes, flat, ys, xs, values
 
 
@@ -98,30 +113,28 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
 
     cam = to_camera(verts, scene.R, scene.t)
     xy = project(cam, scene.K)
-    shade, spec = _shading(scene, normals, cam)
-    attrs = np.column_stack([topo.uv, shade, spec, 1.0 / cam[:, 2]])
+    lit = _lit_atlas(atlas, _shading(scene, normals), topo, scene.tint)
+    attrs = np.column_stack([topo.uv, 1.0 / cam[:, 2]])  # u, v, 1/z (1/z is affine in the image)
     keep = (signed_areas(xy, topo.quads) > 0) | topo.double_sided
-    ids, planes, flat, ys, xs, val = _layer(xy, attrs, topo.quads, keep, cam[:, 2], shape)
-    tex = cv2.remap(atlas, val[:, 0:1], val[:, 1:2], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0]
-    colour = tex * (val[:, 2:3] * scene.tint.astype(np.float32)) + 255.0 * val[:, 3:4]
+    ids, planes, flat, ys, xs, uv = _layer(xy, attrs, topo.quads, keep, cam[:, 2], shape, first=2)
     image = scene.background.copy()
-    image.reshape(-1, 3)[flat] = np.clip(colour, 0, 255).astype(np.uint8)
+    image.reshape(-1, 3)[flat] = cv2.remap(lit, uv[:, 0:1], uv[:, 1:2], cv2.INTER_LINEAR,
+                                           borderMode=cv2.BORDER_REPLICATE)[:, 0]
     head_mask = ids >= 0
 
     if idt.glasses:
         g_verts, g_normals, g_quads = glasses_geometry(idt)
         g_cam = to_camera(g_verts, scene.R, scene.t)
         g_xy = project(g_cam, scene.K)
-        g_shade, g_spec = _shading(scene, g_normals, g_cam)
-        g_attrs = np.column_stack([g_shade, g_spec, 1.0 / g_cam[:, 2]])
+        g_attrs = np.column_stack([_shading(scene, g_normals), 1.0 / g_cam[:, 2]])
         _, _, _, gy, gx, gval = _layer(g_xy, g_attrs, g_quads, np.ones(len(g_quads), bool), g_cam[:, 2], shape)
         under = ids[gy, gx]
         head_inv_z = np.full(len(gy), -np.inf)
         covered = under >= 0
         if covered.any():
-            head_inv_z[covered] = planes.evaluate(under[covered], gx[covered], gy[covered])[:, 4]
-        front = gval[:, 2] > head_inv_z
-        frame = idt.frame[None, :] * (gval[front, 0:1] * scene.tint) + 255.0 * gval[front, 1:2]
+            head_inv_z[covered] = planes.evaluate(under[covered], gx[covered], gy[covered])[:, 2]
+        front = gval[:, 1] > head_inv_z
+        frame = idt.frame[None, :] * (gval[front, 0:1] * scene.tint)
         image[gy[front], gx[front]] = np.clip(frame, 0, 255).astype(np.uint8)
 
     # Landmarks: points of the rendered mesh; visible if nothing nearer covers them and they face us.
@@ -175,7 +188,7 @@ def _landmark_visibility(lm2d, lm_cam, lm_normals, ids, planes, size) -> np.ndar
     q = ids[px[cand, 1], px[cand, 0]]
     hit = q >= 0
     cand, q = cand[hit], q[hit]
-    inv_z = planes.evaluate(q, lm2d[cand, 0], lm2d[cand, 1])[:, 4]
+    inv_z = planes.evaluate(q, lm2d[cand, 0], lm2d[cand, 1])[:, 2]
     surface_z = 1.0 / np.maximum(inv_z, 1e-9)
     visible[cand] = lm_cam[cand, 2] <= surface_z + VISIBILITY_TOLERANCE_M
     return visible

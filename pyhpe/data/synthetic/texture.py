@@ -1,8 +1,7 @@
 """Paints the texture atlas of an identity: skin, hair, eyes, brows, nostrils, lips, ears, glasses.
 
 Atlas layout (pixels): rows [0, ATLAS_H_HEAD) hold the head in parameter space (x from phi, y from
-theta, see :func:`pyhpe.data.synthetic.mesh.atlas_xy`); the strip below holds the ear disc and a
-solid patch for glasses frames.
+theta, see :func:`pyhpe.data.synthetic.mesh.atlas_xy`); the strip below holds one disc per ear.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import numpy as np
 
 from pyhpe.data.synthetic import mesh
 from pyhpe.data.synthetic.identity import Identity
-from pyhpe.data.synthetic.noise import add_grain
+from pyhpe.data.synthetic.noise import coloured_material
 
 _SHIFT = 3  # sub-pixel bits for cv2 drawing
 _ONE = 1 << _SHIFT
@@ -35,10 +34,8 @@ def paint_atlas(idt: Identity, landmarks_tp: np.ndarray, rng: np.random.Generato
     H, W = mesh.ATLAS_H_HEAD + mesh.ATLAS_STRIP, mesh.ATLAS_W
     lm = mesh.atlas_xy(landmarks_tp[:, 0], landmarks_tp[:, 1])
     skin = idt.skin
-    # Skin: low-frequency blotches, fine grain, cheek blush, darker under the chin.
-    blotches = skin * (1.0 + 0.05 * rng.standard_normal((5, 7, 3)))
-    img = cv2.resize(np.clip(blotches, 0, 255).astype(np.uint8), (W, H), interpolation=cv2.INTER_LINEAR)
-    img = add_grain(rng, img, 3.0)
+    # Skin: blotches and grain (a window of the skin material), cheek blush, darker under the chin.
+    img = coloured_material(rng, "skin", skin, H, W)
     for side in (-1, 1):
         c = mesh.atlas_xy(idt.eye_theta + 0.25, side * (idt.eye_phi + 0.05))
         cv2.ellipse(img, _fixed(c), (int(13 * _ONE), int(8 * _ONE)), 0, 0, 360,
@@ -46,23 +43,14 @@ def paint_atlas(idt: Identity, landmarks_tp: np.ndarray, rng: np.random.Generato
     y_chin = int(mesh.atlas_xy(idt.chin_theta + 0.1, 0.0)[1])
     img[y_chin: mesh.ATLAS_H_HEAD] = cv2.convertScaleAbs(img[y_chin: mesh.ATLAS_H_HEAD], alpha=0.85)
 
-    # Hair: everything above the hairline, with strands; a beard for some.
+    # Hair: everything above the hairline (a window of the hair material); a beard for some.
     hair = idt.hair
     if idt.hair_thick > 0:
         phis = np.linspace(-np.pi, np.pi, 61)
         edge = mesh.atlas_xy(mesh.hairline(idt, phis) + rng.uniform(-0.02, 0.02, phis.shape), phis)
         mask = np.zeros((H, W), np.uint8)
         cv2.fillPoly(mask, [_fixed(np.concatenate([[[0, 0]], edge, [[W - 1, 0]]]))], 1, cv2.LINE_8, _SHIFT)
-        layer = np.empty_like(img)
-        layer[:] = np.clip(hair, 0, 255).astype(np.uint8)
-        layer = add_grain(rng, layer, 10.0, 2)
-        n = 30
-        ends = rng.uniform(0, 1, (n, 4)) * np.array([W, edge[:, 1].max(), 12, 30])
-        ends[:, 2:] += ends[:, :2] - (6, 0)
-        tones = np.clip(hair[None] * rng.uniform(0.6, 1.4, (n, 1)), 0, 255)
-        for (x0, y0, x1, y1), tone in zip(ends.astype(int).tolist(), tones.tolist()):
-            cv2.line(layer, (x0, y0), (x1, y1), tone, 1, cv2.LINE_AA)
-        cv2.copyTo(layer, mask, img)
+        cv2.copyTo(coloured_material(rng, "hair", hair, H, W), mask, img)
     if idt.beard > 0:
         beard = np.concatenate([lm[2:15], lm[[54, 55, 57, 59, 48]][::-1]])
         layer = img.copy()
@@ -96,12 +84,11 @@ def paint_atlas(idt: Identity, landmarks_tp: np.ndarray, rng: np.random.Generato
     cv2.fillPoly(img, [_fixed(lm[60:68])], (60, 25, 25), cv2.LINE_AA, _SHIFT)
     cv2.polylines(img, [_fixed(lm[60:68])], True, _colour(idt.lips * 0.55), 1, cv2.LINE_AA, _SHIFT)
 
-    # Ear disc (strip): skin, darker helix ring and concha.
-    ec = np.array(mesh.EAR_CENTRE_UV)
+    # Ear discs (strip): skin, darker helix ring and concha; one disc per ear.
     er = mesh.EAR_RADIUS_UV
-    cv2.circle(img, _fixed(ec), int(er * 1.15 * _ONE), _colour(skin * 0.97), -1, cv2.LINE_AA, _SHIFT)
-    cv2.circle(img, _fixed(ec), int(er * 0.72 * _ONE), _colour(skin * 0.7), 2, cv2.LINE_AA, _SHIFT)
-    cv2.circle(img, _fixed(ec), int(er * 0.3 * _ONE), _colour(skin * 0.5), -1, cv2.LINE_AA, _SHIFT)
-    fx, fy = mesh.FRAME_UV
-    img[int(fy) - 12: int(fy) + 12, int(fx) - 12: int(fx) + 12] = idt.frame
+    for centre in mesh.EAR_CENTRE_UV.values():
+        ec = np.array(centre)
+        cv2.circle(img, _fixed(ec), int(er * 1.15 * _ONE), _colour(skin * 0.97), -1, cv2.LINE_AA, _SHIFT)
+        cv2.circle(img, _fixed(ec), int(er * 0.72 * _ONE), _colour(skin * 0.7), 2, cv2.LINE_AA, _SHIFT)
+        cv2.circle(img, _fixed(ec), int(er * 0.3 * _ONE), _colour(skin * 0.5), -1, cv2.LINE_AA, _SHIFT)
     return img
