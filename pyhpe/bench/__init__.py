@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-SUITES = {"kernels": "pyhpe.bench.kernels"}
+SUITES = {"kernels": "pyhpe.bench.kernels", "callpath": "pyhpe.bench.callpath"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
