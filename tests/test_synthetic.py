@@ -86,6 +86,22 @@ def test_same_seed_and_index_give_the_same_sample():
     assert not np.array_equal(render_index(cfg, 8, 3).image, a.image)
 
 
+def test_identity_repeat_shares_the_person_not_the_scene():
+    cfg = SynthConfig(identity_repeat=3)
+    group = [render_index(cfg, 6, i) for i in (2, 0, 1)]  # out of order on purpose
+    nxt = render_index(cfg, 6, 3)
+    for s in group[1:]:
+        np.testing.assert_array_equal(s.vertices, group[0].vertices)
+        assert not np.allclose(s.R, group[0].R)
+    assert not np.allclose(nxt.vertices, group[0].vertices)
+    from pyhpe.data.synthetic.assets import cached_assets
+
+    cached_assets.cache_clear()  # a fresh process gives the same sample
+    assert np.array_equal(render_index(cfg, 6, 1).image, group[2].image)
+    with pytest.raises(ValueError, match="identity_repeat"):
+        SynthConfig(identity_repeat=0)
+
+
 def test_dataset_items_match_render_index_in_any_order():
     ds = SyntheticHeads(6, seed=2, config=CLEAN)
     assert len(ds) == 6

@@ -14,6 +14,8 @@ class SynthConfig:
     sets the focal length f = fraction * size * depth / head height (a crop of a larger camera image).
     ``center_jitter``: head-origin and principal-point offsets from the image centre, as a fraction
     of the image size. ``n_lat`` x ``n_lon``: the head grid (the dense vertex count follows).
+    ``identity_repeat``: consecutive samples i with the same i // identity_repeat show the same
+    person (new pose, light, background...); > 1 is faster when samples are made in order.
     """
 
     size: int = 224
@@ -33,10 +35,13 @@ class SynthConfig:
     blur_prob: float = 0.3
     blur_sigma: tuple[float, float] = (0.4, 1.4)
     noise_sigma: tuple[float, float] = (0.0, 8.0)
+    identity_repeat: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.size, int) or self.size < 32:
             raise ValueError(f"size must be an int >= 32, got {self.size!r}")
+        if not isinstance(self.identity_repeat, int) or self.identity_repeat < 1:
+            raise ValueError(f"identity_repeat must be an int >= 1, got {self.identity_repeat!r}")
         if self.n_lat < 8 or self.n_lon < 12:
             raise ValueError(f"the head grid needs n_lat >= 8 and n_lon >= 12, got {self.n_lat}x{self.n_lon}")
         for f in fields(self):

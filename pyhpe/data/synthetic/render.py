@@ -12,12 +12,10 @@ from pyhpe.data.synthetic import mesh
 from pyhpe.data.synthetic.background import draw_occluders, random_background
 from pyhpe.data.synthetic.camera import project, sample_pose_and_camera, to_camera
 from pyhpe.data.synthetic.config import SynthConfig
-from pyhpe.data.synthetic.glasses import glasses_geometry
-from pyhpe.data.synthetic.identity import Identity, sample_identity
-from pyhpe.data.synthetic.landmarks import landmark_params
+from pyhpe.data.synthetic.assets import IdentityAssets, build_assets, cached_assets
+from pyhpe.data.synthetic.identity import Identity
 from pyhpe.data.synthetic.noise import add_grain
 from pyhpe.data.synthetic.raster import draw_ids, quad_planes, signed_areas
-from pyhpe.data.synthetic.texture import paint_atlas
 
 VISIBILITY_TOLERANCE_M = 0.006  # a landmark within this depth of the visible surface counts as visible
 
@@ -26,7 +24,7 @@ VISIBILITY_TOLERANCE_M = 0.006  # a landmark within this depth of the visible su
 class Scene:
     """Everything random about one image; :func:`render_scene` is a pure function of it."""
 
-    identity: Identity
+    assets: IdentityAssets  # the person: mesh, landmarks, texture
     euler: np.ndarray
     R: np.ndarray
     t: np.ndarray
@@ -39,17 +37,25 @@ class Scene:
     occluders: int
     blur_sigma: float  # 0 = no blur
     noise_sigma: float
-    detail_seed: int  # seeds texture grain, occluders and sensor noise
+    detail_seed: int  # seeds occluders and sensor noise
+
+    @property
+    def identity(self) -> Identity:
+        return self.assets.identity
 
 
-def sample_scene(cfg: SynthConfig, rng: np.random.Generator) -> Scene:
-    """Draw identity, pose, camera, light, background and degradations from ``rng``."""
-    idt = sample_identity(rng, cfg.glasses_prob)
-    euler, R, t, K = sample_pose_and_camera(cfg, rng, 2.0 * idt.ay)
+def sample_scene(cfg: SynthConfig, rng: np.random.Generator, assets: IdentityAssets | None = None) -> Scene:
+    """Draw pose, camera, light, background and degradations from ``rng``.
+
+    ``assets``: the person to render; None draws a new identity from ``rng`` first.
+    """
+    if assets is None:
+        assets = build_assets(rng, cfg.n_lat, cfg.n_lon, cfg.glasses_prob)
+    euler, R, t, K = sample_pose_and_camera(cfg, rng, 2.0 * assets.identity.ay)
     light = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(-1.2, 0.3)])
     light /= np.linalg.norm(light)
     return Scene(
-        identity=idt, euler=euler, R=R, t=t, K=K, light=light,
+        assets=assets, euler=euler, R=R, t=t, K=K, light=light,
         ambient=float(rng.uniform(*cfg.ambient)), diffuse=float(rng.uniform(*cfg.diffuse)),
         tint=rng.uniform(0.85, 1.15, 3),
         background=random_background(rng, cfg.size),
@@ -103,17 +109,16 @@ def _layer(xy, attrs, quads, keep, depth, shape, first=None):
 def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
     """Render ``scene`` to a :class:`Sample` with R, t, K, box, landmarks, visibility and vertices."""
     rng = np.random.default_rng(scene.detail_seed)
-    idt, size = scene.identity, cfg.size
+    assets, size = scene.assets, cfg.size
+    idt, verts, normals = assets.identity, assets.vertices, assets.normals
     shape = (size, size)
     topo = mesh.topology(cfg.n_lat, cfg.n_lon)
-    verts = mesh.render_vertices(idt, topo)
-    normals = mesh.vertex_normals(verts, topo)
-    lm_tp = landmark_params(idt)
-    atlas = paint_atlas(idt, lm_tp, rng)
+    if len(verts) != topo.n_render:
+        raise ValueError(f"scene assets were built for another grid than {cfg.n_lat}x{cfg.n_lon}")
 
     cam = to_camera(verts, scene.R, scene.t)
     xy = project(cam, scene.K)
-    lit = _lit_atlas(atlas, _shading(scene, normals), topo, scene.tint)
+    lit = _lit_atlas(assets.atlas, _shading(scene, normals), topo, scene.tint)
     attrs = np.column_stack([topo.uv, 1.0 / cam[:, 2]])  # u, v, 1/z (1/z is affine in the image)
     keep = (signed_areas(xy, topo.quads) > 0) | topo.double_sided
     ids, planes, flat, ys, xs, uv = _layer(xy, attrs, topo.quads, keep, cam[:, 2], shape, first=2)
@@ -122,8 +127,8 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
                                            borderMode=cv2.BORDER_REPLICATE)[:, 0]
     head_mask = ids >= 0
 
-    if idt.glasses:
-        g_verts, g_normals, g_quads = glasses_geometry(idt)
+    if assets.glasses is not None:
+        g_verts, g_normals, g_quads = assets.glasses
         g_cam = to_camera(g_verts, scene.R, scene.t)
         g_xy = project(g_cam, scene.K)
         g_attrs = np.column_stack([_shading(scene, g_normals), 1.0 / g_cam[:, 2]])
@@ -138,10 +143,10 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
         image[gy[front], gx[front]] = np.clip(frame, 0, 255).astype(np.uint8)
 
     # Landmarks: points of the rendered mesh; visible if nothing nearer covers them and they face us.
-    lm3d = mesh.grid_points(verts, topo, lm_tp[:, 0], lm_tp[:, 1])
+    lm3d = assets.landmarks_3d
     lm_cam = to_camera(lm3d, scene.R, scene.t)
     lm2d = project(lm_cam, scene.K)
-    lm_n = mesh.grid_points(normals, topo, lm_tp[:, 0], lm_tp[:, 1]) @ scene.R.T
+    lm_n = assets.landmark_normals @ scene.R.T
     visible = _landmark_visibility(lm2d, lm_cam, lm_n, ids, planes, size)
     bbox = np.array([lm2d[:, 0].min(), lm2d[:, 1].min(), lm2d[:, 0].max(), lm2d[:, 1].max()])
 
@@ -169,7 +174,7 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
         faces=topo.faces,
         extra={
             "landmarks_self_visible": visible,
-            "landmarks_3d": lm3d,
+            "landmarks_3d": lm3d.copy(),
             "head_mask": head_mask,
             "occluder_mask": occluder_mask,
             "vertex_flip_index": topo.flip_index,
@@ -199,7 +204,8 @@ def render_index(cfg: SynthConfig, seed: int, index: int) -> Sample:
     if index < 0:
         raise IndexError(f"sample index must be >= 0, got {index}")
     rng = np.random.default_rng([int(seed), int(index)])
-    sample = render_scene(sample_scene(cfg, rng), cfg)
+    assets = cached_assets(seed, index // cfg.identity_repeat, cfg.n_lat, cfg.n_lon, cfg.glasses_prob)
+    sample = render_scene(sample_scene(cfg, rng, assets), cfg)
     sample.subject = f"synth-s{seed}-{index}"
     sample.source = f"synthetic:seed={seed}:index={index}"
     return sample
