@@ -57,16 +57,15 @@ def draw_occluders(rng: np.random.Generator, image: np.ndarray, box: np.ndarray,
         rx, ry = rng.uniform(0.12, 0.4) * bw, rng.uniform(0.12, 0.4) * bh
         layer = np.zeros((h, w), np.uint8)
         if rng.random() < 0.5:
-            cv2.ellipse(layer, (int(cx), int(cy)), (int(rx), int(ry)), float(rng.uniform(0, 180)), 0, 360, 255, -1, cv2.LINE_AA)
+            cv2.ellipse(layer, (int(cx), int(cy)), (int(rx), int(ry)), float(rng.uniform(0, 180)), 0, 360, 255, -1)
         else:
             n = int(rng.integers(3, 7))
             ang = np.sort(rng.uniform(0, 2 * np.pi, n))
             pts = np.stack([cx + rx * np.cos(ang), cy + ry * np.sin(ang)], 1).astype(np.int32)
-            cv2.fillPoly(layer, [pts], 255, cv2.LINE_AA)
+            cv2.fillPoly(layer, [pts], 255)
         fill = np.empty_like(image)
         fill[:] = rng.integers(0, 256, 3, dtype=np.uint8)
         fill = add_grain(rng, fill, float(rng.uniform(5, 40)), int(rng.choice([1, 2, 4])))
-        hit = layer > 127
-        image[hit] = fill[hit]
-        mask |= hit
+        cv2.copyTo(fill, layer, image)
+        mask |= layer > 0
     return mask

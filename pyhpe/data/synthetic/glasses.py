@@ -17,10 +17,16 @@ def glasses_geometry(idt: Identity) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     quads: list[list[int]] = []
     a = np.linspace(0, 2 * np.pi, RIM_SEGMENTS, endpoint=False)
     rx, ry = 1.5 * idt.eye_w * idt.az_front, 0.017
+    # All surface points needed, in one call: the two eye centres, then three temple points per side.
+    temple_tp = ((idt.eye_theta - 0.06, 1.05), (idt.ear_theta - 0.14, 1.4), (idt.ear_theta - 0.12, 1.75))
+    theta = [idt.eye_theta, idt.eye_theta] + [t for _ in (0, 1) for t, _p in temple_tp]
+    phi = [-idt.eye_phi, idt.eye_phi] + [side * p for side in (-1.0, 1.0) for _t, p in temple_tp]
+    surface = mesh.surface_points(idt, np.array(theta), np.array(phi))
+    eyes = {-1.0: surface[0], 1.0: surface[1]}
+    temples = {-1.0: surface[2:5], 1.0: surface[5:8]}
     centres = {}
     for side in (-1.0, 1.0):
-        eye = mesh.surface_points(idt, idt.eye_theta, side * idt.eye_phi)
-        c = eye + np.array([0.0, 0.003, -0.017])
+        c = eyes[side] + np.array([0.0, 0.003, -0.017])
         centres[side] = c
         outer = c + np.stack([rx * np.cos(a), ry * np.sin(a), np.zeros_like(a)], 1)
         inner = c + 0.8 * np.stack([rx * np.cos(a), ry * np.sin(a), np.zeros_like(a)], 1)
@@ -43,11 +49,8 @@ def glasses_geometry(idt: Identity) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     # Temples: from the outer rim, along the side of the head, to behind the ear.
     for side in (-1.0, 1.0):
         c = centres[side]
-        path = [c + np.array([side * rx, -0.2 * ry, 0.0])]
-        for theta, phi in ((idt.eye_theta - 0.06, 1.05), (idt.ear_theta - 0.14, 1.4), (idt.ear_theta - 0.12, 1.75)):
-            p = mesh.surface_points(idt, theta, side * phi)
-            path.append(p + np.array([side * 0.007, 0.0, 0.0]))
-        path = np.array(path)
+        start = c + np.array([side * rx, -0.2 * ry, 0.0])
+        path = np.concatenate([start[None], temples[side] + np.array([side * 0.007, 0.0, 0.0])])
         base = sum(len(v) for v in verts)
         ribbon = np.concatenate([path + [0, -0.002, 0], path + [0, 0.002, 0]])
         verts.append(ribbon)
