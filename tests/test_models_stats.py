@@ -64,4 +64,4 @@ def test_cli_list_filter_and_json(tmp_path, capsys):
     assert row["params_deploy"] < row["params_train"]
     assert "torch" in data["environment"]
     assert "| repvgg_a0 | 224 |" in capsys.readouterr().out
-    assert stats.run(argparse.Namespace(list=False, filter="no_such_*", no_latency=True, threads="1", json=None)) == 1
+    assert stats.run(argparse.Namespace(list=False, filter="no_such_*", no_latency=True, threads="1", json=None, rounds=1)) == 1

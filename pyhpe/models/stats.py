@@ -3,7 +3,8 @@
 Per model: parameters in training form and in deploy form (after ``reparameterize``), MACs of
 both forms at the model's native input size (``torch.utils.flop_counter``: convolutions and
 matrix products; BatchNorm, activations and additions are not counted; MACs = FLOPs / 2), and the
-median CPU forward latency of the deploy form at batch 1 with 1 and 2 threads.
+CPU forward latency of the deploy form at batch 1 with 1 and 2 threads (min and median wall time;
+``--rounds N`` repeats the latency pass over all models N times and keeps the minimum).
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ def measure_latency(
     return {"min": 1e3 * min(times), "median": 1e3 * statistics.median(times)}
 
 
-def model_stats(name: str, *, latency: bool = True, threads: tuple[int, ...] = (1, 2)) -> dict:
-    """One table row for the registered model ``name``."""
+def static_stats(name: str) -> tuple[dict, nn.Module]:
+    """Parameters and MACs of both forms; returns (row, the model in deploy form)."""
     model = create_model(name).eval()
     size = int(getattr(model, "input_size", 224))
     row: dict = {"model": name, "input": size}
@@ -86,12 +87,32 @@ def model_stats(name: str, *, latency: bool = True, threads: tuple[int, ...] = (
     reparameterize(model)
     row["params_deploy"] = count_parameters(model)
     row["macs_deploy"] = count_macs(model, size)
-    if latency:
-        for n in threads:
-            timing = measure_latency(model, size, n)
-            row[f"latency_ms_{n}t"] = timing["min"]
-            row[f"latency_median_ms_{n}t"] = timing["median"]
-    return row
+    return row, model
+
+
+def add_latency(row: dict, model: nn.Module, threads: tuple[int, ...]) -> None:
+    """Measure the deploy model once per thread count and merge into ``row``: the minimum over
+    all measurements so far, and the median of the per-measurement medians."""
+    for n in threads:
+        timing = measure_latency(model, row["input"], n)
+        key, medians = f"latency_ms_{n}t", row.setdefault(f"_medians_{n}t", [])
+        row[key] = min(row.get(key, float("inf")), timing["min"])
+        medians.append(timing["median"])
+        row[f"latency_median_ms_{n}t"] = statistics.median(medians)
+
+
+def model_stats(
+    name: str, *, latency: bool = True, threads: tuple[int, ...] = (1, 2), rounds: int = 1
+) -> dict:
+    """One table row for the registered model ``name``."""
+    row, model = static_stats(name)
+    for _ in range(rounds if latency else 0):
+        add_latency(row, model, threads)
+    return _public(row)
+
+
+def _public(row: dict) -> dict:
+    return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
 def format_table(rows: list[dict], threads: tuple[int, ...]) -> str:
@@ -148,6 +169,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", default="1,2", help="comma-separated thread counts for latency (default 1,2)"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="latency passes over all models; min over passes (default 1)"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the rows and environment as JSON")
 
 
@@ -163,13 +187,24 @@ def run(args: argparse.Namespace) -> int:
         threads = tuple(int(t) for t in str(args.threads).split(",") if t.strip())
     except ValueError:
         raise SystemExit(f"--threads must be comma-separated integers, got {args.threads!r}")
+    if args.rounds < 1:
+        raise SystemExit(f"--rounds must be >= 1, got {args.rounds}")
     env = environment()
-    rows = []
+    env["rounds"] = args.rounds
+    rows, models = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # pure-torch ops fallback notice
         for name in names:
-            rows.append(model_stats(name, latency=not args.no_latency, threads=threads))
-            print(f"measured {name}", flush=True)
+            row, model = static_stats(name)
+            rows.append(row)
+            models.append(model)
+        # Rounds interleave the models, so a burst of load from other jobs hits one
+        # measurement of each model rather than every measurement of one model.
+        for r in range(0 if args.no_latency else args.rounds):
+            for row, model in zip(rows, models):
+                add_latency(row, model, threads)
+            print(f"latency round {r + 1}/{args.rounds} done", flush=True)
+    rows = [_public(r) for r in rows]
     env["loadavg_1m_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(format_table(rows, threads))
     print(f"\n{env}")
