@@ -215,8 +215,10 @@ def ear_points(identity: Identity, side: float, attach: np.ndarray | None = None
 def render_vertices(identity: Identity, topo: Topology) -> np.ndarray:
     """(Vr, 3) head-frame positions of every render vertex (grid, then the +x ear, then the -x ear)."""
     grid = surface_points(identity, topo.theta[:, None], topo.phi[None, :]).reshape(-1, 3)
-    attach = surface_points(identity, np.full(2, identity.ear_theta), np.array([0.5, -0.5]) * np.pi)
-    return np.concatenate([grid, ear_points(identity, 1.0, attach[0]), ear_points(identity, -1.0, attach[1])])
+    # The head is left-right symmetric: take the +x attachment point and mirror it.
+    attach = grid_points(grid, topo, np.array([identity.ear_theta]), np.array([0.5 * np.pi]))[0]
+    mirrored = attach * np.array([-1.0, 1.0, 1.0])
+    return np.concatenate([grid, ear_points(identity, 1.0, attach), ear_points(identity, -1.0, mirrored)])
 
 
 def vertex_normals(vertices: np.ndarray, topo: Topology) -> np.ndarray:
