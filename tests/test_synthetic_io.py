@@ -62,10 +62,11 @@ def test_unknown_layout_is_rejected(tmp_path):
 def test_cli_writes_a_loadable_folder(tmp_path, layout):
     out = tmp_path / layout
     code = main(["data", "synth", "--out", str(out), "--n", "3", "--size", "96", "--seed", "4",
-                 "--layout", layout, "--yaw", "-30", "30", "--no-progress"])
+                 "--layout", layout, "--yaw", "-30", "30", "--identity-repeat", "2", "--no-progress"])
     assert code == 0
     meta = json.loads((out / "synth_config.json").read_text())
     assert meta["n"] == 3 and meta["config"]["size"] == 96 and meta["config"]["yaw"] == [-30.0, 30.0]
+    assert meta["config"]["identity_repeat"] == 2
     loaded = W300LP(out, filelist=out / "files.txt") if layout == "300wlp" else SixDoFFolder(out)
     assert len(loaded) == 3 and loaded[2].image.shape == (96, 96, 3)
     assert all(abs(loaded[i].euler[1]) <= 30.0 + 1e-6 for i in range(3))

@@ -39,3 +39,55 @@ def test_render_images_per_second(benchmark, one_cv_thread, size, identity_repea
 
     benchmark.pedantic(render_batch, rounds=6, iterations=1)
     benchmark.extra_info["images_per_second"] = BATCH / benchmark.stats.stats.mean
+
+
+def _stage_inputs(n: int = BATCH):
+    import numpy as np
+
+    from pyhpe.data.synthetic.assets import build_assets
+    from pyhpe.data.synthetic.render import sample_scene
+
+    cfg = SynthConfig()
+    people = [build_assets(np.random.default_rng([1, i]), cfg.n_lat, cfg.n_lon, cfg.glasses_prob) for i in range(n)]
+    scenes = [sample_scene(cfg, np.random.default_rng([2, i]), people[i]) for i in range(n)]
+    return cfg, people, scenes
+
+
+@pytest.mark.parametrize("stage", ["person", "scene", "render", "id_buffer"])
+def test_stage_milliseconds(benchmark, one_cv_thread, stage):
+    """Where an image's time goes: ms per image for each stage (``extra_info['ms_per_image']``)."""
+    import numpy as np
+
+    from pyhpe.data.synthetic import mesh
+    from pyhpe.data.synthetic.assets import build_assets
+    from pyhpe.data.synthetic.camera import project, to_camera
+    from pyhpe.data.synthetic.raster import draw_ids, signed_areas
+    from pyhpe.data.synthetic.render import render_scene, sample_scene
+
+    cfg, people, scenes = _stage_inputs()
+    topo = mesh.topology(cfg.n_lat, cfg.n_lon)
+    drawn = []
+    if stage == "id_buffer":
+        for sc in scenes:
+            cam = to_camera(sc.assets.vertices, sc.R, sc.t)
+            xy = project(cam, sc.K)
+            keep = np.nonzero((signed_areas(xy, topo.quads) > 0) | topo.double_sided)[0]
+            sub = topo.quads[keep]
+            drawn.append((xy, sub, np.argsort(-cam[:, 2][sub].mean(1))))
+    shape = (cfg.size, cfg.size)
+    work = {
+        "person": lambda i: build_assets(np.random.default_rng([3, i]), cfg.n_lat, cfg.n_lon, cfg.glasses_prob),
+        "scene": lambda i: sample_scene(cfg, np.random.default_rng([4, i]), people[i]),
+        "render": lambda i: render_scene(scenes[i], cfg),
+        "id_buffer": lambda i: draw_ids(drawn[i][0], drawn[i][1], drawn[i][2], shape),
+    }[stage]
+
+    def run():
+        for i in range(BATCH):
+            work(i)
+
+    benchmark.pedantic(run, rounds=6, iterations=1)
+    benchmark.extra_info["ms_per_image"] = 1e3 * benchmark.stats.stats.mean / BATCH
+    if drawn:
+        quads = sum(len(d[1]) for d in drawn)
+        benchmark.extra_info["us_per_quad"] = 1e6 * benchmark.stats.stats.mean / quads

@@ -22,12 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name in ("yaw", "pitch", "roll"):
         parser.add_argument(f"--{name}", type=float, nargs=2, metavar=("LO", "HI"), help=f"{name} range, degrees")
     parser.add_argument("--depth", type=float, nargs=2, metavar=("LO", "HI"), help="t_z range, metres")
+    parser.add_argument("--identity-repeat", type=int, default=1,
+                        help="show each person in this many consecutive images (faster; default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
 
 def config_from_args(args: argparse.Namespace) -> SynthConfig:
     """A SynthConfig with the command-line overrides applied."""
-    overrides = {"size": args.size}
+    overrides = {"size": args.size, "identity_repeat": getattr(args, "identity_repeat", 1)}
     for name in ("yaw", "pitch", "roll", "depth"):
         value = getattr(args, name, None)
         if value is not None:
