@@ -40,8 +40,8 @@ def build_assets(rng: np.random.Generator, n_lat: int, n_lon: int, glasses_prob:
     verts = mesh.render_vertices(idt, topo)
     normals = mesh.vertex_normals(verts, topo)
     lm_tp = landmark_params(idt)
-    lm3d = mesh.grid_points(verts, topo, lm_tp[:, 0], lm_tp[:, 1])
-    lm_n = mesh.grid_points(normals, topo, lm_tp[:, 0], lm_tp[:, 1])
+    both = mesh.grid_points(np.concatenate([verts, normals], axis=1), topo, lm_tp[:, 0], lm_tp[:, 1])
+    lm3d, lm_n = np.ascontiguousarray(both[:, :3]), np.ascontiguousarray(both[:, 3:])
     atlas = paint_atlas(idt, lm_tp, rng)
     glasses = glasses_geometry(idt) if idt.glasses else None
     for a in (verts, normals, lm3d, lm_n, atlas, *(glasses or ())):

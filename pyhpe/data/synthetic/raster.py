@@ -71,7 +71,10 @@ class QuadPlanes:
             p = self._leading[n][tri]
         else:
             p = self.planes[tri]
-        return p[:, :n] * x[:, None] + p[:, n: 2 * n] * y[:, None] + p[:, 2 * n: 3 * n]
+        out = p[:, :n] * x[:, None]
+        out += p[:, n: 2 * n] * y[:, None]
+        out += p[:, 2 * n: 3 * n]
+        return out
 
 
 def quad_planes(xy: np.ndarray, attrs: np.ndarray, quads: np.ndarray) -> QuadPlanes:
@@ -82,29 +85,23 @@ def quad_planes(xy: np.ndarray, attrs: np.ndarray, quads: np.ndarray) -> QuadPla
     """
     v = xy[quads]  # (Q, 4, 2)
     a = attrs[quads]  # (Q, 4, K)
-    p0, a0 = v[:, 0], a[:, 0]
-    out = []
-    oks = []
-    for i1, i2 in ((1, 2), (2, 3)):
-        e1, e2 = v[:, i1] - p0, v[:, i2] - p0
-        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-        ok = np.abs(det) > 1e-6
-        inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)[:, None]
-        d1, d2 = a[:, i1] - a0, a[:, i2] - a0
-        # [dx, dy] . G = attribute change, G = inverse([e1; e2]) @ [d1; d2]
-        cx = (e2[:, 1:2] * d1 - e1[:, 1:2] * d2) * inv
-        cy = (-e2[:, 0:1] * d1 + e1[:, 0:1] * d2) * inv
-        c0 = a0 - p0[:, 0:1] * cx - p0[:, 1:2] * cy
-        out.append(np.concatenate([cx, cy, c0], axis=1))
-        oks.append(ok)
-    first, second = out
-    first[~oks[0]] = second[~oks[0]]
-    second[~oks[1]] = first[~oks[1]]
-    planes = np.stack([first, second], axis=1).reshape(2 * len(quads), -1)
+    p0, a0 = v[:, None, 0], a[:, None, 0]  # (Q, 1, .)
+    e1, e2 = v[:, 1:3] - p0, v[:, 2:4] - p0  # (Q, 2, 2): triangle 0 = (v0, v1, v2), 1 = (v0, v2, v3)
+    d1, d2 = a[:, 1:3] - a0, a[:, 2:4] - a0  # (Q, 2, K)
+    det = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]  # (Q, 2)
+    ok = np.abs(det) > 1e-6
+    inv = (np.where(ok, 1.0, 0.0) / np.where(ok, det, 1.0))[..., None]
+    cx = (e2[..., 1:2] * d1 - e1[..., 1:2] * d2) * inv
+    cy = (e1[..., 0:1] * d2 - e2[..., 0:1] * d1) * inv
+    c0 = a0 - p0[..., 0:1] * cx - p0[..., 1:2] * cy
+    planes = np.concatenate([cx, cy, c0], axis=2)  # (Q, 2, 3K)
+    bad0, bad1 = ~ok[:, 0], ~ok[:, 1]
+    planes[bad0, 0] = planes[bad0, 1]
+    planes[bad1, 1] = planes[bad1, 0]
     d = v[:, 2] - v[:, 0]
     diag = np.stack([-d[:, 1], d[:, 0], d[:, 1] * v[:, 0, 0] - d[:, 0] * v[:, 0, 1]], axis=1)
     s1 = (diag[:, :2] * v[:, 1]).sum(1) + diag[:, 2]
     diag *= np.where(s1 < 0, -1.0, 1.0)[:, None]
-    diag[~oks[0]] = (0.0, 0.0, -1.0)
-    diag[~oks[1] & oks[0]] = (0.0, 0.0, 1.0)
-    return QuadPlanes(diag.astype(np.float32), planes.astype(np.float32))
+    diag[bad0] = (0.0, 0.0, -1.0)
+    diag[bad1 & ~bad0] = (0.0, 0.0, 1.0)
+    return QuadPlanes(diag.astype(np.float32), planes.reshape(2 * len(quads), -1).astype(np.float32))

@@ -32,7 +32,6 @@ class Scene:
     light: np.ndarray  # unit vector toward the light, camera frame
     ambient: float
     diffuse: float
-    tint: np.ndarray  # light colour gains (3,)
     background: np.ndarray  # (S, S, 3) uint8
     occluders: int
     blur_sigma: float  # 0 = no blur
@@ -57,7 +56,6 @@ def sample_scene(cfg: SynthConfig, rng: np.random.Generator, assets: IdentityAss
     return Scene(
         assets=assets, euler=euler, R=R, t=t, K=K, light=light,
         ambient=float(rng.uniform(*cfg.ambient)), diffuse=float(rng.uniform(*cfg.diffuse)),
-        tint=rng.uniform(0.85, 1.15, 3),
         background=random_background(rng, cfg.size),
         occluders=int(rng.integers(1, 3)) if rng.random() < cfg.occluder_prob else 0,
         blur_sigma=float(rng.uniform(*cfg.blur_sigma)) if rng.random() < cfg.blur_prob else 0.0,
@@ -72,8 +70,8 @@ def _shading(scene: Scene, normals_head: np.ndarray) -> np.ndarray:
     return scene.ambient + scene.diffuse * lambert
 
 
-def _lit_atlas(atlas: np.ndarray, shade: np.ndarray, topo: mesh.Topology, tint: np.ndarray) -> np.ndarray:
-    """The atlas times the light: per-vertex shading spread over texture space, times the tint.
+def _lit_atlas(atlas: np.ndarray, shade: np.ndarray, topo: mesh.Topology) -> np.ndarray:
+    """The atlas times the light: per-vertex shading spread over texture space.
 
     Grid rows and columns are evenly spaced in atlas pixels, so an affine warp of the (rows, cols)
     shading grid lays it exactly over the head region; each ear disc takes its ear's mean shading.
@@ -88,8 +86,7 @@ def _lit_atlas(atlas: np.ndarray, shade: np.ndarray, topo: mesh.Topology, tint: 
     ears = shade[topo.n_grid:]
     light[mesh.ATLAS_H_HEAD:, : mesh.EAR_STRIP_SPLIT] = ears[:n_ear].mean()
     light[mesh.ATLAS_H_HEAD:, mesh.EAR_STRIP_SPLIT:] = ears[n_ear:].mean()
-    coloured = cv2.merge([light * float(g) for g in tint])
-    return cv2.multiply(atlas, coloured, dtype=cv2.CV_8U)
+    return cv2.multiply(atlas, cv2.cvtColor(light, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U)
 
 
 def _layer(xy, attrs, quads, keep, depth, shape, first=None):
@@ -118,7 +115,7 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
 
     cam = to_camera(verts, scene.R, scene.t)
     xy = project(cam, scene.K)
-    lit = _lit_atlas(assets.atlas, _shading(scene, normals), topo, scene.tint)
+    lit = _lit_atlas(assets.atlas, _shading(scene, normals), topo)
     attrs = np.column_stack([topo.uv, 1.0 / cam[:, 2]])  # u, v, 1/z (1/z is affine in the image)
     keep = (signed_areas(xy, topo.quads) > 0) | topo.double_sided
     ids, planes, flat, ys, xs, uv = _layer(xy, attrs, topo.quads, keep, cam[:, 2], shape, first=2)
@@ -139,7 +136,7 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
         if covered.any():
             head_inv_z[covered] = planes.evaluate(under[covered], gx[covered], gy[covered])[:, 2]
         front = gval[:, 1] > head_inv_z
-        frame = idt.frame[None, :] * (gval[front, 0:1] * scene.tint)
+        frame = idt.frame[None, :] * gval[front, 0:1]
         image[gy[front], gx[front]] = np.clip(frame, 0, 255).astype(np.uint8)
 
     # Landmarks: points of the rendered mesh; visible if nothing nearer covers them and they face us.

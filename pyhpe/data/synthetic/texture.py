@@ -6,6 +6,8 @@ theta, see :func:`pyhpe.data.synthetic.mesh.atlas_xy`); the strip below holds on
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -23,6 +25,19 @@ def _fixed(points: np.ndarray) -> np.ndarray:
 
 def _colour(c: np.ndarray) -> tuple[float, float, float]:
     return tuple(float(v) for v in c)
+
+
+@lru_cache(maxsize=1)
+def _ear_strip() -> np.ndarray:
+    """The atlas strip below the head: one grey ear disc per ear (helix ring, concha), 128 = skin."""
+    strip = np.full((mesh.ATLAS_STRIP, mesh.ATLAS_W, 3), 124, np.uint8)
+    er = mesh.EAR_RADIUS_UV
+    for cx, cy in mesh.EAR_CENTRE_UV.values():
+        ec = np.array([cx, cy - mesh.ATLAS_H_HEAD])
+        cv2.circle(strip, _fixed(ec), int(er * 0.72 * _ONE), (90, 90, 90), 2, cv2.LINE_AA, _SHIFT)
+        cv2.circle(strip, _fixed(ec), int(er * 0.3 * _ONE), (64, 64, 64), -1, cv2.LINE_AA, _SHIFT)
+    strip.setflags(write=False)
+    return strip
 
 
 def paint_atlas(idt: Identity, landmarks_tp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -84,11 +99,7 @@ def paint_atlas(idt: Identity, landmarks_tp: np.ndarray, rng: np.random.Generato
     cv2.fillPoly(img, [_fixed(lm[60:68])], (60, 25, 25), cv2.LINE_AA, _SHIFT)
     cv2.polylines(img, [_fixed(lm[60:68])], True, _colour(idt.lips * 0.55), 1, cv2.LINE_AA, _SHIFT)
 
-    # Ear discs (strip): skin, darker helix ring and concha; one disc per ear.
-    er = mesh.EAR_RADIUS_UV
-    for centre in mesh.EAR_CENTRE_UV.values():
-        ec = np.array(centre)
-        cv2.circle(img, _fixed(ec), int(er * 1.15 * _ONE), _colour(skin * 0.97), -1, cv2.LINE_AA, _SHIFT)
-        cv2.circle(img, _fixed(ec), int(er * 0.72 * _ONE), _colour(skin * 0.7), 2, cv2.LINE_AA, _SHIFT)
-        cv2.circle(img, _fixed(ec), int(er * 0.3 * _ONE), _colour(skin * 0.5), -1, cv2.LINE_AA, _SHIFT)
+    # Ear discs (strip): the fixed grey ear pattern tinted to the skin.
+    scale = tuple(float(c) / 128.0 for c in skin) + (0.0,)
+    img[mesh.ATLAS_H_HEAD:] = cv2.multiply(_ear_strip(), scale)
     return img
