@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from pyhpe.data.synthetic import SynthConfig, SyntheticHeads, render_index, render_scene, sample_scene
+from pyhpe.data.synthetic import (
+    SynthConfig,
+    SyntheticHeads,
+    render_index,
+    render_scene,
+    sample_scene,
+)
 from pyhpe.data.synthetic.camera import project, to_camera
 from pyhpe.data.synthetic.mesh import topology
 from pyhpe.geometry.rotation import euler_to_matrix, matrix_to_euler
@@ -65,6 +71,15 @@ def test_sample_fields_are_consistent():
     # landmarks are 3D points of the mesh, projected with the sample's own camera
     lm = project(to_camera(s.extra["landmarks_3d"], s.R, s.t), s.K)
     np.testing.assert_allclose(lm, s.landmarks, atol=1e-9)
+
+
+@pytest.mark.parametrize("size", [48, 600])
+def test_small_and_large_images_render(size):
+    cfg = SynthConfig(size=size, occluder_prob=1.0, blur_prob=1.0)
+    s = render_index(cfg, 0, 1)
+    assert s.image.shape == (size, size, 3)
+    frac = s.extra["head_mask"].mean()
+    assert 0.05 < frac < 0.8, f"head covers {frac:.2f} of the image"
 
 
 def test_vertex_count_follows_the_grid():

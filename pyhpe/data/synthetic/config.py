@@ -46,9 +46,8 @@ class SynthConfig:
             raise ValueError(f"the head grid needs n_lat >= 8 and n_lon >= 12, got {self.n_lat}x{self.n_lon}")
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, tuple):
-                if len(value) != 2 or value[0] > value[1]:
-                    raise ValueError(f"{f.name} must be a (low, high) pair with low <= high, got {value}")
+            if isinstance(value, tuple) and (len(value) != 2 or value[0] > value[1]):
+                raise ValueError(f"{f.name} must be a (low, high) pair with low <= high, got {value}")
         if self.depth[0] <= 0.15:
             raise ValueError(f"depth must stay beyond 0.15 m (the head would cross the camera), got {self.depth}")
         for name in ("glasses_prob", "occluder_prob", "blur_prob"):

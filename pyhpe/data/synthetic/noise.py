@@ -74,8 +74,9 @@ def add_grain(rng: np.random.Generator, image: np.ndarray, sigma: float, scale: 
     ``scale`` > 1 makes coarser grain (a smaller window resized up).
     """
     h, w = image.shape[:2]
+    scale = max(int(scale), -(-max(h, w) // BANK_SIZE))  # images larger than the bank get coarser grain
     if scale > 1:
-        small = noise_crop(rng, h // scale + 1, w // scale + 1)
+        small = noise_crop(rng, -(-h // scale), -(-w // scale))
         grain = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     else:
         grain = noise_crop(rng, h, w)

@@ -9,10 +9,10 @@ import numpy as np
 
 from pyhpe.data.sample import Sample
 from pyhpe.data.synthetic import mesh
+from pyhpe.data.synthetic.assets import IdentityAssets, build_assets, cached_assets
 from pyhpe.data.synthetic.background import draw_occluders, random_background
 from pyhpe.data.synthetic.camera import project, sample_pose_and_camera, to_camera
 from pyhpe.data.synthetic.config import SynthConfig
-from pyhpe.data.synthetic.assets import IdentityAssets, build_assets, cached_assets
 from pyhpe.data.synthetic.identity import Identity
 from pyhpe.data.synthetic.noise import add_grain
 from pyhpe.data.synthetic.raster import draw_ids, quad_planes, signed_areas
@@ -89,6 +89,18 @@ def _lit_atlas(atlas: np.ndarray, shade: np.ndarray, topo: mesh.Topology) -> np.
     return cv2.multiply(atlas, cv2.cvtColor(light, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U)
 
 
+def _sample(texture: np.ndarray, uv: np.ndarray, width: int = 1024) -> np.ndarray:
+    """Bilinear samples (N, 3) of ``texture`` at (N, 2) pixel coordinates (cv2.remap in rows of
+    ``width``: remap needs fewer than 32767 rows)."""
+    n = len(uv)
+    rows = -(-n // width)
+    maps = np.zeros((rows * width, 2), np.float32)
+    maps[:n] = uv
+    maps = maps.reshape(rows, width, 2)
+    out = cv2.remap(texture, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(-1, 3)[:n]
+
+
 def _layer(xy, attrs, quads, keep, depth, shape, first=None):
     """Rasterise the kept quads far-to-near; returns (pixel ys, xs, attributes) of covered pixels."""
     idx = np.nonzero(keep)[0]
@@ -118,10 +130,9 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
     lit = _lit_atlas(assets.atlas, _shading(scene, normals), topo)
     attrs = np.column_stack([topo.uv, 1.0 / cam[:, 2]])  # u, v, 1/z (1/z is affine in the image)
     keep = (signed_areas(xy, topo.quads) > 0) | topo.double_sided
-    ids, planes, flat, ys, xs, uv = _layer(xy, attrs, topo.quads, keep, cam[:, 2], shape, first=2)
+    ids, planes, flat, _, _, uv = _layer(xy, attrs, topo.quads, keep, cam[:, 2], shape, first=2)
     image = scene.background.copy()
-    image.reshape(-1, 3)[flat] = cv2.remap(lit, uv[:, 0:1], uv[:, 1:2], cv2.INTER_LINEAR,
-                                           borderMode=cv2.BORDER_REPLICATE)[:, 0]
+    image.reshape(-1, 3)[flat] = _sample(lit, uv)
     head_mask = ids >= 0
 
     if assets.glasses is not None:
