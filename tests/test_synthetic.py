@@ -127,7 +127,15 @@ def test_dataset_items_match_render_index_in_any_order():
         ds[6]
     mirrored = ds.vertex_flip_index
     np.testing.assert_array_equal(mirrored[mirrored], np.arange(len(mirrored)))
-    assert isinstance(torch.utils.data.Dataset, type) and isinstance(ds, torch.utils.data.Dataset)
+    assert isinstance(ds, torch.utils.data.Dataset)
+
+
+def test_dataloader_workers_give_the_same_samples():
+    ds = SyntheticHeads(6, seed=3, config=SynthConfig(size=96))
+    loader = torch.utils.data.DataLoader(ds, batch_size=3, num_workers=2, collate_fn=list)
+    got = [s for batch in loader for s in batch]
+    for i, s in enumerate(got):
+        assert np.array_equal(s.image, render_index(ds.config, 3, i).image)
 
 
 def test_head_is_left_right_symmetric_under_the_flip_index():
