@@ -87,7 +87,7 @@ def sample_identity(rng: np.random.Generator, glasses_prob: float = 0.25) -> Ide
         az_front=0.088 * scale * u(0.93, 1.07),
         az_back=0.102 * scale * u(0.92, 1.08),
         jaw_taper=u(0.15, 0.4),
-        chin_forward=u(0.02, 0.04) * scale,
+        chin_forward=u(0.018, 0.03) * scale,
         eye_theta=eye_theta,
         eye_phi=u(0.36, 0.44),
         eye_w=u(0.13, 0.17),
@@ -113,7 +113,7 @@ def sample_identity(rng: np.random.Generator, glasses_prob: float = 0.25) -> Ide
         lips=np.clip(skin * np.array([0.85, 0.58, 0.58]) * u(0.85, 1.05), 0, 255),
         iris=_pick_colour(rng, _IRIS_COLOURS, 0.15),
         gaze=np.array([u(-0.35, 0.35), u(-0.2, 0.2)]),
-        beard=u(0.3, 0.8) if rng.random() < 0.15 else 0.0,
+        beard=u(0.25, 0.55) if rng.random() < 0.15 else 0.0,
         glasses=bool(rng.random() < glasses_prob),
         frame=_pick_colour(rng, np.array([[15, 15, 15], [60, 40, 30], [150, 150, 160], [120, 20, 20]], float), 0.2),
     )

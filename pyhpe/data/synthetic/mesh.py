@@ -170,7 +170,7 @@ def surface_points(identity: Identity, theta: np.ndarray, phi: np.ndarray) -> np
         return np.exp(-(((theta - t0) / wt) ** 2)) * np.exp(-(((phi - p0) / wp) ** 2))
 
     # Chin and jaw pushed forward, eye sockets back, brow ridge, cheekbones, lips forward.
-    z = z - idt.chin_forward * np.exp(-(((theta - idt.chin_theta + 0.08) / 0.22) ** 2)) * front**2
+    z = z - idt.chin_forward * np.exp(-(((theta - idt.chin_theta + 0.02) / 0.2) ** 2)) * front**2
     for side in (-1.0, 1.0):
         z += 0.006 * bump(idt.eye_theta, side * idt.eye_phi, 0.09, 0.17)
         z -= 0.004 * bump(idt.eye_theta - idt.brow_gap, side * idt.eye_phi, 0.07, 0.25)

@@ -67,7 +67,7 @@ def paint_atlas(idt: Identity, landmarks_tp: np.ndarray, rng: np.random.Generato
         cv2.fillPoly(mask, [_fixed(np.concatenate([[[0, 0]], edge, [[W - 1, 0]]]))], 1, cv2.LINE_8, _SHIFT)
         cv2.copyTo(coloured_material(rng, "hair", hair, H, W), mask, img)
     if idt.beard > 0:
-        beard = np.concatenate([lm[2:15], lm[[54, 55, 57, 59, 48]][::-1]])
+        beard = np.concatenate([lm[2:15], lm[[54, 55, 57, 59, 48]]])  # jaw left to right, lip back
         layer = img.copy()
         cv2.fillPoly(layer, [_fixed(beard)], _colour(hair), cv2.LINE_AA, _SHIFT)
         img = cv2.addWeighted(img, 1 - idt.beard, layer, idt.beard, 0)
