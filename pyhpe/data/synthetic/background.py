@@ -47,14 +47,17 @@ def random_background(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def draw_occluders(rng: np.random.Generator, image: np.ndarray, box: np.ndarray, count: int) -> np.ndarray:
-    """Draw ``count`` textured shapes overlapping ``box`` (x0, y0, x1, y1) in place; returns their mask."""
+    """Draw ``count`` textured shapes overlapping ``box`` (x0, y0, x1, y1) in place; returns their mask.
+
+    Centres fall in the box grown by 20 % on each side; radii are 10-30 % of the box.
+    """
     h, w = image.shape[:2]
     mask = np.zeros((h, w), bool)
     bw, bh = max(box[2] - box[0], 8.0), max(box[3] - box[1], 8.0)
     for _ in range(count):
         cx = box[0] + rng.uniform(-0.2, 1.2) * bw
         cy = box[1] + rng.uniform(-0.2, 1.2) * bh
-        rx, ry = rng.uniform(0.12, 0.4) * bw, rng.uniform(0.12, 0.4) * bh
+        rx, ry = rng.uniform(0.1, 0.3) * bw, rng.uniform(0.1, 0.3) * bh
         layer = np.zeros((h, w), np.uint8)
         if rng.random() < 0.5:
             cv2.ellipse(layer, (int(cx), int(cy)), (int(rx), int(ry)), float(rng.uniform(0, 180)), 0, 360, 255, -1)

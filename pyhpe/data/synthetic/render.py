@@ -130,7 +130,7 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
     lit = _lit_atlas(assets.atlas, _shading(scene, normals), topo)
     attrs = np.column_stack([topo.uv, 1.0 / cam[:, 2]])  # u, v, 1/z (1/z is affine in the image)
     keep = (signed_areas(xy, topo.quads) > 0) | topo.double_sided
-    ids, planes, flat, _, _, uv = _layer(xy, attrs, topo.quads, keep, cam[:, 2], shape, first=2)
+    ids, planes, flat, ys, xs, uv = _layer(xy, attrs, topo.quads, keep, cam[:, 2], shape, first=2)
     image = scene.background.copy()
     image.reshape(-1, 3)[flat] = _sample(lit, uv)
     head_mask = ids >= 0
@@ -160,7 +160,9 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
 
     occluder_mask = np.zeros(shape, bool)
     if scene.occluders:
-        occluder_mask = draw_occluders(rng, image, bbox, scene.occluders)
+        # placed around the whole head (not the landmarks, which follow the pose)
+        head_box = np.array([xs.min(), ys.min(), xs.max(), ys.max()], float) if len(xs) else bbox
+        occluder_mask = draw_occluders(rng, image, head_box, scene.occluders)
     px = np.clip(np.round(lm2d).astype(int), 0, size - 1)
     occluded = occluder_mask[px[:, 1], px[:, 0]]
 
