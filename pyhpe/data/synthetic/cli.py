@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="stream seed: image i of seed s never changes")
     parser.add_argument("--layout", choices=LAYOUTS, default="300wlp",
                         help="300wlp: .jpg + .mat (Pose_Para, pt2d) + files.txt; 6dof: docs/data.md layout")
-    parser.add_argument("--start", type=int, default=0, help="first sample index (to split work)")
+    parser.add_argument("--start", type=int, default=0,
+                        help="first sample index, to split work; give each part its own --out")
     for name in ("yaw", "pitch", "roll"):
         parser.add_argument(f"--{name}", type=float, nargs=2, metavar=("LO", "HI"), help=f"{name} range, degrees")
     parser.add_argument("--depth", type=float, nargs=2, metavar=("LO", "HI"), help="t_z range, metres")
@@ -56,15 +57,15 @@ def run(args: argparse.Namespace) -> int:
     from pyhpe.data.synthetic.mesh import topology
     from pyhpe.data.synthetic.writer import write_dataset
 
-    if args.n < 1:
-        raise SystemExit(f"--n must be >= 1, got {args.n}")
+    if args.n < 1 or args.start < 0:
+        raise SystemExit(f"--n must be >= 1 and --start >= 0, got --n {args.n} --start {args.start}")
     cfg = config_from_args(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     samples = RenderedStream(cfg, args.seed, range(args.start, args.start + args.n))
     topo = topology(cfg.n_lat, cfg.n_lon)
     count = write_dataset(out, samples, args.layout, faces=topo.faces, vertex_flip_index=topo.flip_index,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, first_index=args.start)
     meta = {"generator": "pyhpe.data.synthetic", "seed": args.seed, "start": args.start, "n": count,
             "layout": args.layout, "config": cfg.to_dict()}
     (out / "synth_config.json").write_text(json.dumps(meta, indent=2))

@@ -39,14 +39,18 @@ def pose_mat(sample: Sample) -> dict[str, np.ndarray]:
     return out
 
 
-def write_300wlp(root: str | os.PathLike, samples: Iterable[Sample], progress: bool = True) -> int:
-    """``<root>/synth/<id>.jpg`` + ``.mat`` and ``<root>/files.txt``; returns the count written."""
+def write_300wlp(root: str | os.PathLike, samples: Iterable[Sample], progress: bool = True,
+                 first_index: int = 0) -> int:
+    """``<root>/synth/<id>.jpg`` + ``.mat`` and ``<root>/files.txt``; returns the count written.
+
+    Files are named by sample index (``first_index`` + position, six digits).
+    """
     root = Path(root)
     folder = root / SUBFOLDER_300WLP
     folder.mkdir(parents=True, exist_ok=True)
     entries = []
     for i, s in enumerate(tqdm(samples, desc="synth 300W-LP", unit="img", disable=not progress)):
-        stem = f"{i:06d}"
+        stem = f"{first_index + i:06d}"
         write_image_rgb(folder / f"{stem}.jpg", s.image)
         scipy.io.savemat(folder / f"{stem}.mat", pose_mat(s))
         entries.append(f"./{SUBFOLDER_300WLP}/{stem}")
@@ -56,10 +60,13 @@ def write_300wlp(root: str | os.PathLike, samples: Iterable[Sample], progress: b
 
 def write_dataset(root: str | os.PathLike, samples: Iterable[Sample], layout: str,
                   faces: np.ndarray | None = None, vertex_flip_index: np.ndarray | None = None,
-                  progress: bool = True) -> int:
-    """Write ``samples`` under ``root`` in ``layout`` ("300wlp" or "6dof")."""
+                  progress: bool = True, first_index: int = 0) -> int:
+    """Write ``samples`` under ``root`` in ``layout`` ("300wlp" or "6dof").
+
+    ``first_index`` names the 300W-LP files; the 6DoF writer always numbers from 0.
+    """
     if layout == "300wlp":
-        return write_300wlp(root, samples, progress=progress)
+        return write_300wlp(root, samples, progress=progress, first_index=first_index)
     if layout == "6dof":
         return write_sixdof_dataset(root, samples, faces=faces, vertex_flip_index=vertex_flip_index,
                                     progress=progress)
