@@ -53,6 +53,14 @@ def test_6dof_layout_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.vertex_flip_index, topo.flip_index)
 
 
+def test_cli_start_names_files_by_sample_index(tmp_path):
+    assert main(["data", "synth", "--out", str(tmp_path), "--n", "2", "--size", "64", "--start", "7",
+                 "--no-progress"]) == 0
+    assert (tmp_path / "files.txt").read_text().splitlines() == ["./synth/000007", "./synth/000008"]
+    got = W300LP(tmp_path, filelist=tmp_path / "files.txt")[0]
+    np.testing.assert_allclose(got.R, render_index(SynthConfig(size=64), 0, 7).R, atol=1e-12)
+
+
 def test_unknown_layout_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="layout"):
         write_dataset(tmp_path, [], "coco")
@@ -67,6 +75,8 @@ def test_cli_writes_a_loadable_folder(tmp_path, layout):
     meta = json.loads((out / "synth_config.json").read_text())
     assert meta["n"] == 3 and meta["config"]["size"] == 96 and meta["config"]["yaw"] == [-30.0, 30.0]
     assert meta["config"]["identity_repeat"] == 2
+    if layout == "300wlp":
+        assert (out / "files.txt").read_text().splitlines()[0] == "./synth/000000"
     loaded = W300LP(out, filelist=out / "files.txt") if layout == "300wlp" else SixDoFFolder(out)
     assert len(loaded) == 3 and loaded[2].image.shape == (96, 96, 3)
     assert all(abs(loaded[i].euler[1]) <= 30.0 + 1e-6 for i in range(3))
