@@ -1,0 +1,198 @@
+"""Builds and runs the native C++ kernel tests (csrc/tests/rotation_native_test.cpp).
+
+The one program is built four ways and must report "N passed, 0 failed" each time:
+  * host, g++ -O2 (the baseline SSE2 pack path on x86-64),
+  * host, g++ -O2 -mavx2 -mfma (the AVX2 pack path; skipped on a CPU without AVX2),
+  * host, AddressSanitizer + UndefinedBehaviorSanitizer (-O1 -g, leaks checked),
+  * aarch64, aarch64-linux-gnu-g++ -O2 -static, run under qemu-aarch64 on three CPU models
+    (the NEON path).
+All builds use -fopenmp, as the package does, so that threads=2 really splits the large batch.
+
+A missing compiler or emulator skips its test with the reason, except in CI (CI=true), where the
+toolchain is installed on purpose and a missing tool is a failure. Builds go to a pytest
+temporary directory and run concurrently, so the module takes well under a minute on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = [ROOT / "csrc" / "tests" / "rotation_native_test.cpp", ROOT / "csrc" / "cpu" / "rotation_kernels.cpp"]
+COMMON_FLAGS = [
+    "-std=c++17",
+    "-Wall",
+    "-Wextra",
+    "-fopenmp",
+    f"-I{ROOT / 'csrc' / 'include'}",
+    f"-I{ROOT / 'csrc'}",
+]
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]
+
+# name -> (compiler, extra flags)
+BUILDS = {
+    "host": ("g++", ["-O2"]),
+    "host-avx2": ("g++", ["-O2", "-mavx2", "-mfma"]),
+    "host-sanitize": ("g++", SANITIZE_FLAGS),
+    "aarch64": ("aarch64-linux-gnu-g++", ["-O2", "-static"]),
+}
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+CLOSING_LINE = re.compile(r"^(\d+) passed, (\d+) failed$")
+BUILD_TIMEOUT_S = 600
+RUN_TIMEOUT_S = 300
+
+
+def require_tool(tool: str) -> None:
+    """Skip when `tool` is not on PATH, or fail in CI, where it is installed on purpose."""
+    if shutil.which(tool) is not None:
+        return
+    reason = f"{tool} not found on PATH"
+    if IN_CI:
+        pytest.fail(f"{reason}; CI=true, and CI installs it (g++-aarch64-linux-gnu, qemu-user), so this test must run")
+    pytest.skip(f"{reason} (install g++-aarch64-linux-gnu and qemu-user to run the native tests)")
+
+
+def host_isa() -> str | None:
+    """The pack ISA a plain host build reports, or None where this test does not know it."""
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64"):
+        return "sse2"
+    if machine in ("aarch64", "arm64"):
+        return "neon"
+    return None
+
+
+def cpu_has_avx2() -> bool:
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return re.search(r"^flags\s*:.*\bavx2\b", flags, re.MULTILINE) is not None
+
+
+class NativeBuilds:
+    """Compiles every build whose compiler exists, all at once, on first use."""
+
+    def __init__(self, out_dir: Path, wanted: set[str]):
+        self.out_dir = out_dir
+        self.pool = ThreadPoolExecutor(max_workers=len(BUILDS))  # builds, then the qemu runs
+        self.futures: dict[str, Future] = {}
+        for name, (compiler, flags) in BUILDS.items():
+            if name not in wanted or shutil.which(compiler) is None:
+                continue
+            if name == "host-avx2" and not cpu_has_avx2():
+                continue
+            if name == "aarch64" and shutil.which("qemu-aarch64") is None:
+                continue
+            self.futures[name] = self.pool.submit(self._compile, name, compiler, flags)
+
+    def _compile(self, name: str, compiler: str, flags: list[str]) -> subprocess.CompletedProcess:
+        exe = self.out_dir / f"rotation_native_test-{name}"
+        cmd = [compiler, *COMMON_FLAGS, *flags, *map(str, SOURCES), "-o", str(exe)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        proc.exe = exe  # type: ignore[attr-defined]
+        return proc
+
+    def get(self, name: str) -> Path:
+        """The built executable; fails the test with the compiler output if the build failed."""
+        compiler = BUILDS[name][0]
+        require_tool(compiler)
+        if name not in self.futures:
+            pytest.fail(f"build {name!r} was not started (see BUILD_OF_TEST)")
+        proc = self.futures[name].result()
+        assert proc.returncode == 0, f"{' '.join(proc.args)}\n{proc.stderr[-8000:]}"
+        # Warning-free in our own code (the static aarch64 link warns about glibc's dlopen in
+        # libgomp, which is not ours).
+        ours = [line for line in proc.stderr.splitlines() if "warning:" in line and str(ROOT / "csrc") in line]
+        assert not ours, "compiler warnings:\n" + "\n".join(ours)
+        return proc.exe  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+# The build each test needs, so that a run selecting some of them (-k) compiles only those.
+BUILD_OF_TEST = {
+    "test_host_baseline": "host",
+    "test_host_avx2": "host-avx2",
+    "test_host_sanitizers": "host-sanitize",
+    "test_aarch64_neon_under_qemu": "aarch64",
+}
+
+
+@pytest.fixture(scope="module")
+def builds(request, tmp_path_factory):
+    selected = {getattr(item, "originalname", item.name) for item in request.session.items}
+    wanted = {build for test, build in BUILD_OF_TEST.items() if test in selected}
+    b = NativeBuilds(tmp_path_factory.mktemp("native_cpp"), wanted)
+    yield b
+    b.close()
+
+
+def execute(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env)
+
+
+def check_program_output(proc: subprocess.CompletedProcess, expect_isa: str | None) -> str:
+    """Every check passed, the closing line is there, and the pack path is the expected ISA."""
+    cmd = proc.args
+    lines = proc.stdout.strip().splitlines()
+    failures = [line for line in lines if line.startswith("FAIL")]
+    context = "\n".join(failures[:30]) + "\n--- end of output ---\n" + "\n".join(lines[-5:]) + "\n" + proc.stderr[-6000:]
+    assert lines, f"no output from {cmd}, exit code {proc.returncode}\n{proc.stderr[-6000:]}"
+    closing = CLOSING_LINE.match(lines[-1])
+    assert closing, f"missing closing line 'N passed, M failed' (crashed? exit code {proc.returncode})\n{context}"
+    passed, failed = int(closing.group(1)), int(closing.group(2))
+    assert failed == 0 and proc.returncode == 0, f"{failed} native checks failed, exit code {proc.returncode}\n{context}"
+    assert passed > 1000, f"only {passed} checks ran\n{context}"
+    if expect_isa is not None:
+        assert lines[0].startswith(f"isa={expect_isa} "), f"pack path is not {expect_isa}: {lines[0]}"
+    return proc.stdout
+
+
+QEMU_CPUS = ["cortex-a53", "cortex-a76", "max"]
+
+
+@pytest.fixture(scope="module")
+def qemu_runs(request):
+    """The aarch64 program started under every qemu CPU model at once (they are independent)."""
+    require_tool("qemu-aarch64")
+    builds = request.getfixturevalue("builds")
+    exe = builds.get("aarch64")
+    # qemu-aarch64 is called explicitly: binfmt_misc need not be set up.
+    return {cpu: builds.pool.submit(execute, ["qemu-aarch64", "-cpu", cpu, str(exe)]) for cpu in QEMU_CPUS}
+
+
+def test_host_baseline(builds):
+    exe = builds.get("host")
+    check_program_output(execute([str(exe)]), host_isa())
+
+
+@pytest.mark.skipif(not cpu_has_avx2(), reason="this CPU has no AVX2 (or is not x86-64)")
+def test_host_avx2(builds):
+    exe = builds.get("host-avx2")
+    check_program_output(execute([str(exe)]), "avx2")
+
+
+def test_host_sanitizers(builds):
+    exe = builds.get("host-sanitize")
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1", UBSAN_OPTIONS="print_stacktrace=1")
+    proc = execute([str(exe)], env=env)
+    check_program_output(proc, host_isa())
+    assert "runtime error" not in proc.stderr and "Sanitizer" not in proc.stderr, proc.stderr[-6000:]
+
+
+@pytest.mark.parametrize("cpu", QEMU_CPUS)
+def test_aarch64_neon_under_qemu(qemu_runs, cpu):
+    check_program_output(qemu_runs[cpu].result(), "neon")
