@@ -109,6 +109,7 @@ def test_identity_repeat_shares_the_person_not_the_scene():
         np.testing.assert_array_equal(s.vertices, group[0].vertices)
         assert not np.allclose(s.R, group[0].R)
     assert not np.allclose(nxt.vertices, group[0].vertices)
+    assert {s.subject for s in group} == {"synth-s6-p0"} and nxt.subject == "synth-s6-p1"
     from pyhpe.data.synthetic.assets import cached_assets
 
     cached_assets.cache_clear()  # a fresh process gives the same sample

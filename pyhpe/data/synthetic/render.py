@@ -115,11 +115,28 @@ def _layer(xy, attrs, quads, keep, depth, shape, first=None):
     return ids, planes, flat, ys, xs, values
 
 
+def _draw_glasses(scene: Scene, image: np.ndarray, head_ids: np.ndarray, head_planes, shape) -> None:
+    """Rasterise the glasses and keep their pixels that lie in front of the head (depth test)."""
+    g_verts, g_normals, g_quads = scene.assets.glasses
+    g_cam = to_camera(g_verts, scene.R, scene.t)
+    g_xy = project(g_cam, scene.K)
+    g_attrs = np.column_stack([_shading(scene, g_normals), 1.0 / g_cam[:, 2]])
+    _, _, _, gy, gx, gval = _layer(g_xy, g_attrs, g_quads, np.ones(len(g_quads), bool), g_cam[:, 2], shape)
+    under = head_ids[gy, gx]
+    head_inv_z = np.full(len(gy), -np.inf)
+    covered = under >= 0
+    if covered.any():
+        head_inv_z[covered] = head_planes.evaluate(under[covered], gx[covered], gy[covered])[:, 2]
+    front = gval[:, 1] > head_inv_z  # larger 1/z = nearer
+    frame = scene.identity.frame[None, :] * gval[front, 0:1]
+    image[gy[front], gx[front]] = np.clip(frame, 0, 255).astype(np.uint8)
+
+
 def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
     """Render ``scene`` to a :class:`Sample` with R, t, K, box, landmarks, visibility and vertices."""
     rng = np.random.default_rng(scene.detail_seed)
     assets, size = scene.assets, cfg.size
-    idt, verts, normals = assets.identity, assets.vertices, assets.normals
+    verts, normals = assets.vertices, assets.normals
     shape = (size, size)
     topo = mesh.topology(cfg.n_lat, cfg.n_lon)
     if len(verts) != topo.n_render:
@@ -136,19 +153,7 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
     head_mask = ids >= 0
 
     if assets.glasses is not None:
-        g_verts, g_normals, g_quads = assets.glasses
-        g_cam = to_camera(g_verts, scene.R, scene.t)
-        g_xy = project(g_cam, scene.K)
-        g_attrs = np.column_stack([_shading(scene, g_normals), 1.0 / g_cam[:, 2]])
-        _, _, _, gy, gx, gval = _layer(g_xy, g_attrs, g_quads, np.ones(len(g_quads), bool), g_cam[:, 2], shape)
-        under = ids[gy, gx]
-        head_inv_z = np.full(len(gy), -np.inf)
-        covered = under >= 0
-        if covered.any():
-            head_inv_z[covered] = planes.evaluate(under[covered], gx[covered], gy[covered])[:, 2]
-        front = gval[:, 1] > head_inv_z
-        frame = idt.frame[None, :] * gval[front, 0:1]
-        image[gy[front], gx[front]] = np.clip(frame, 0, 255).astype(np.uint8)
+        _draw_glasses(scene, image, ids, planes, shape)
 
     # Landmarks: points of the rendered mesh; visible if nothing nearer covers them and they face us.
     lm3d = assets.landmarks_3d
@@ -193,6 +198,8 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
 
 
 def _landmark_visibility(lm2d, lm_cam, lm_normals, ids, planes, size) -> np.ndarray:
+    """(68,) bool: inside the image, facing the camera, and no more than VISIBILITY_TOLERANCE_M
+    behind the surface the ID buffer shows at the landmark's pixel."""
     px = np.round(lm2d).astype(int)
     inside = (px[:, 0] >= 0) & (px[:, 0] < size) & (px[:, 1] >= 0) & (px[:, 1] < size)
     visible = np.zeros(len(lm2d), bool)
@@ -216,6 +223,6 @@ def render_index(cfg: SynthConfig, seed: int, index: int) -> Sample:
     rng = np.random.default_rng([int(seed), int(index)])
     assets = cached_assets(seed, index // cfg.identity_repeat, cfg.n_lat, cfg.n_lon, cfg.glasses_prob)
     sample = render_scene(sample_scene(cfg, rng, assets), cfg)
-    sample.subject = f"synth-s{seed}-{index}"
+    sample.subject = f"synth-s{seed}-p{index // cfg.identity_repeat}"  # one subject per person
     sample.source = f"synthetic:seed={seed}:index={index}"
     return sample
