@@ -232,3 +232,18 @@ def test_brightness_does_not_follow_the_pose():
         assert abs(r) < 0.45, f"head brightness correlates with |angle {k}| (r={r:.2f})"
     yaw = np.array([s.euler[1] for s in samples])
     assert abs(np.corrcoef(yaw, brightness)[0, 1]) < 0.45
+
+
+def test_horizontal_flip_keeps_the_labels_on_the_mirrored_head():
+    from pyhpe.data.geometric import hflip
+    from pyhpe.data.landmarks import IBUG68_MIRROR
+
+    s = render_scene(posed_scene(CLEAN, (15, 50, -20), depth=0.5), CLEAN)
+    f = hflip(s)
+    # the mirrored head is the same symmetric head: vertices map onto themselves
+    np.testing.assert_allclose(f.vertices, s.vertices, atol=1e-9)
+    mask = cv2.dilate(s.extra["head_mask"][:, ::-1].astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    px = np.round(project(to_camera(f.vertices, f.R, f.t), f.K)).astype(int)
+    assert mask[px[:, 1], px[:, 0]].all()
+    mirrored_3d = (s.extra["landmarks_3d"] * [-1.0, 1.0, 1.0])[IBUG68_MIRROR]
+    np.testing.assert_allclose(project(to_camera(mirrored_3d, f.R, f.t), f.K), f.landmarks, atol=1e-9)
