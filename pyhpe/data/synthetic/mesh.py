@@ -140,7 +140,10 @@ def topology(n_lat: int, n_lon: int) -> Topology:
     mirror_render[n_grid: n_grid + n_ear] = np.arange(n_grid + n_ear, n_grid + 2 * n_ear)
     mirror_render[n_grid + n_ear:] = np.arange(n_grid, n_grid + n_ear)
     flip_index = render_to_dense[mirror_render[dense_index]]
-    return Topology(n_lat, n_lon, theta, phi, quads, double, uv, dense_index, faces, flip_index)
+    arrays = (theta, phi, quads, double, uv, dense_index, faces, flip_index)
+    for a in arrays:
+        a.setflags(write=False)  # shared by every sample of this grid size
+    return Topology(n_lat, n_lon, *arrays)
 
 
 def _smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
