@@ -1,0 +1,55 @@
+"""pyhpe model files (safetensors + JSON sidecar) round-trip in training and deploy form."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from pyhpe.models import create_model, reparameterize
+from pyhpe.models.io import load_model, save_model
+
+
+def _model():
+    torch.manual_seed(0)
+    m = create_model("sixdrepnet_repnext_m0").eval()
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+    return m
+
+
+@pytest.mark.parametrize("deploy", [False, True])
+def test_round_trip(tmp_path, deploy):
+    model = _model()
+    if deploy:
+        reparameterize(model)
+    path = save_model(model, tmp_path / "m.safetensors", name="sixdrepnet_repnext_m0",
+                      input_size=64)
+    loaded, config = load_model(path)
+    assert config["model"] == "sixdrepnet_repnext_m0" and config["input_size"] == 64
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(model(x), loaded(x), atol=1e-6)
+    n_params = sum(p.numel() for p in loaded.parameters())
+    assert n_params == sum(p.numel() for p in model.parameters())
+
+
+def test_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="model file not found"):
+        load_model(tmp_path / "missing.safetensors")
+    path = save_model(_model(), tmp_path / "m.safetensors", name="sixdrepnet_repnext_m0")
+    path.with_suffix(".json").unlink()
+    with pytest.raises(FileNotFoundError, match="sidecar"):
+        load_model(path)
+    path.with_suffix(".json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(ValueError, match="not a pyhpe model sidecar"):
+        load_model(path)
+    path.with_suffix(".json").write_text(json.dumps({"format": "pyhpe-model", "model": "sixdrepnet_repnext_m0"}))
+    path.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="safetensors"):
+        load_model(path)
+    with pytest.raises(ValueError, match=".safetensors"):
+        save_model(_model(), tmp_path / "m.pt", name="x")
