@@ -75,6 +75,7 @@ def test_cli_writes_a_loadable_folder(tmp_path, layout):
     meta = json.loads((out / "synth_config.json").read_text())
     assert meta["n"] == 3 and meta["config"]["size"] == 96 and meta["config"]["yaw"] == [-30.0, 30.0]
     assert meta["config"]["identity_repeat"] == 2
+    assert SynthConfig(**meta["config"]) == SynthConfig(size=96, yaw=(-30.0, 30.0), identity_repeat=2)
     if layout == "300wlp":
         assert (out / "files.txt").read_text().splitlines()[0] == "./synth/000000"
     loaded = W300LP(out, filelist=out / "files.txt") if layout == "300wlp" else SixDoFFolder(out)

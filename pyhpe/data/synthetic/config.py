@@ -38,6 +38,9 @@ class SynthConfig:
     identity_repeat: int = 1
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # accept lists (e.g. read back from synth_config.json)
+            if isinstance(getattr(self, f.name), list):
+                setattr(self, f.name, tuple(getattr(self, f.name)))
         if not isinstance(self.size, int) or self.size < 32:
             raise ValueError(f"size must be an int >= 32, got {self.size!r}")
         if not isinstance(self.identity_repeat, int) or self.identity_repeat < 1:
