@@ -16,6 +16,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("pyhpe.bench", "benchmarks (`pyhpe bench kernels`: native ops vs PyTorch)"),
     "models": ("pyhpe.models.stats", "registered models: params, MACs, CPU latency"),
     "data": ("pyhpe.data.cli", "dataset tools: file lists, BIWI preprocessing, synthetic data"),
+    "train": ("pyhpe.engine.train", "train a pose model from a YAML config (torchrun for DDP)"),
+    "eval": ("pyhpe.engine.evaluate", "evaluate a checkpoint: MAE per angle, geodesic error"),
+    "demo": ("pyhpe.engine.demo", "synthetic data -> trained RepNeXt 6DRepNet -> metrics"),
+    "predict": ("pyhpe.runtime.predict", "pose of faces in images, a folder or a video"),
+    "export": ("pyhpe.export.cli", "reparameterize and export to ONNX or ncnn, verified"),
 }
 
 
