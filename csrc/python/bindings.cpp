@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cpu/rotation_kernels.h"
+#include "python/common.h"
 #include "python/tensor_arg.h"
 #if defined(PYHPE_WITH_CUDA)
 #include "cuda/rotation_cuda.h"
@@ -19,18 +20,12 @@ namespace pyhpe {
 namespace binding {
 namespace {
 
-const cpu::RotationKernels& select_cpu_kernels() {
-#if defined(PYHPE_HAVE_AVX2_BUILD)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    return cpu::kRotationKernelsAvx2;
-  }
-#endif
-  return cpu::kRotationKernelsBaseline;
-}
-
 const cpu::RotationKernels& cpu_kernels() {
-  static const cpu::RotationKernels& k = select_cpu_kernels();
+  static const cpu::RotationKernels& k =
+#if defined(PYHPE_HAVE_AVX2_BUILD)
+      cpu_has_avx2() ? cpu::kRotationKernelsAvx2 :
+#endif
+                     cpu::kRotationKernelsBaseline;
   return k;
 }
 
@@ -43,13 +38,6 @@ const cpu::RotationKernelsT<double>& cpu_table<double>() { return cpu_kernels().
 
 // Batches at least this large release the GIL while the kernel runs.
 constexpr int64_t kReleaseGilAbove = 2048;
-
-void check_threads(const char* op, int threads) {
-  if (threads < 1) {
-    throw py::value_error(std::string(op) + "(): argument 'num_threads' must be >= 1, got " +
-                          std::to_string(threads));
-  }
-}
 
 void check_eps(const char* op, double eps) {
   if (!(eps >= 0.0 && eps < 1.0)) {
@@ -333,4 +321,5 @@ PYBIND11_MODULE(_C, m) {
   m.def("matrix_to_euler", &matrix_to_euler, py::arg("R"), py::arg("out"),
         py::arg("degrees") = false, py::arg("num_threads") = 1, py::arg("stream") = 0, args_doc);
   m.def("build_info", &build_info, "What this build contains: CPU ISA, NEON, OpenMP, CUDA.");
+  register_mixer_bindings(m);
 }

@@ -122,6 +122,12 @@ void TensorArg::expect_shape(int64_t n, std::vector<int64_t> tail) const {
   throw py::value_error(where() + " must have shape " + want.str() + ", got " + shape_str());
 }
 
+void TensorArg::expect_ndim(int ndim, const char* what) const {
+  if (t_->ndim != ndim) {
+    throw py::value_error(where() + " must be " + what + ", got shape " + shape_str());
+  }
+}
+
 void TensorArg::expect_like(const TensorArg& other) const {
   if (dtype_ != other.dtype_) {
     throw py::type_error(where() + " must have the dtype of '" + other.name_ + "' (" +

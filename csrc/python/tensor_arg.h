@@ -41,6 +41,8 @@ class TensorArg {
 
   // Raises unless the tensor is (n, tail...) for the given trailing dims (n = -1: any).
   void expect_shape(int64_t n, std::vector<int64_t> tail) const;
+  // Raises unless the tensor has `ndim` dimensions (`what` describes the expected layout).
+  void expect_ndim(int ndim, const char* what) const;
   // Raises unless dtype and device equal those of `other`.
   void expect_like(const TensorArg& other) const;
 
