@@ -23,7 +23,6 @@ ATLAS_W, ATLAS_H_HEAD, ATLAS_STRIP = 256, 192, 40  # texture atlas: head region 
 EAR_RINGS, EAR_SEGMENTS = 3, 10
 EAR_CENTRE_UV = {1.0: (20.0, ATLAS_H_HEAD + 20.0), -1.0: (60.0, ATLAS_H_HEAD + 20.0)}  # +x ear, -x ear
 EAR_RADIUS_UV = 18.0
-EAR_STRIP_SPLIT = 40  # strip columns [0, 40) belong to the +x ear, [40, 80) to the -x ear
 
 
 def _warp_table(lo: float, hi: float, density, n: int = 2049) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ from pyhpe.data.synthetic.noise import add_grain
 from pyhpe.data.synthetic.raster import draw_ids, quad_planes, signed_areas
 
 VISIBILITY_TOLERANCE_M = 0.006  # a landmark within this depth of the visible surface counts as visible
+INV_Z = 3  # column of 1/z among the head's rasterised attributes (u, v, shade, 1/z)
 
 
 @dataclass
@@ -70,35 +71,20 @@ def _shading(scene: Scene, normals_head: np.ndarray) -> np.ndarray:
     return scene.ambient + scene.diffuse * lambert
 
 
-def _lit_atlas(atlas: np.ndarray, shade: np.ndarray, topo: mesh.Topology) -> np.ndarray:
-    """The atlas times the light: per-vertex shading spread over texture space.
+def _shade_texture(texture: np.ndarray, uv: np.ndarray, shade: np.ndarray, width: int = 1024) -> np.ndarray:
+    """(N, 3) uint8: bilinear samples of ``texture`` at (N, 2) pixel coordinates times ``shade`` (N,).
 
-    Grid rows and columns are evenly spaced in atlas pixels, so an affine warp of the (rows, cols)
-    shading grid lays it exactly over the head region; each ear disc takes its ear's mean shading.
+    cv2.remap runs on rows of ``width`` samples (it needs fewer than 32767 rows).
     """
-    grid = shade[: topo.n_grid].reshape(topo.n_lat + 1, topo.n_lon + 1).astype(np.float32)
-    to_grid = np.array([[topo.n_lon / (mesh.ATLAS_W - 1), 0, 0], [0, topo.n_lat / (mesh.ATLAS_H_HEAD - 1), 0]], np.float32)
-    light = np.empty(atlas.shape[:2], np.float32)
-    light[: mesh.ATLAS_H_HEAD] = cv2.warpAffine(grid, to_grid, (mesh.ATLAS_W, mesh.ATLAS_H_HEAD),
-                                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                                borderMode=cv2.BORDER_REPLICATE)
-    n_ear = mesh.EAR_RINGS * mesh.EAR_SEGMENTS
-    ears = shade[topo.n_grid:]
-    light[mesh.ATLAS_H_HEAD:, : mesh.EAR_STRIP_SPLIT] = ears[:n_ear].mean()
-    light[mesh.ATLAS_H_HEAD:, mesh.EAR_STRIP_SPLIT:] = ears[n_ear:].mean()
-    return cv2.multiply(atlas, cv2.cvtColor(light, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U)
-
-
-def _sample(texture: np.ndarray, uv: np.ndarray, width: int = 1024) -> np.ndarray:
-    """Bilinear samples (N, 3) of ``texture`` at (N, 2) pixel coordinates (cv2.remap in rows of
-    ``width``: remap needs fewer than 32767 rows)."""
     n = len(uv)
     rows = -(-n // width)
     maps = np.zeros((rows * width, 2), np.float32)
     maps[:n] = uv
-    maps = maps.reshape(rows, width, 2)
-    out = cv2.remap(texture, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(-1, 3)[:n]
+    light = np.zeros(rows * width, np.float32)
+    light[:n] = shade
+    tex = cv2.remap(texture, maps.reshape(rows, width, 2), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    lit = cv2.multiply(tex, cv2.cvtColor(light.reshape(rows, width), cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U)
+    return lit.reshape(-1, 3)[:n]
 
 
 def _layer(xy, attrs, quads, keep, depth, shape, first=None):
@@ -126,7 +112,7 @@ def _draw_glasses(scene: Scene, image: np.ndarray, head_ids: np.ndarray, head_pl
     head_inv_z = np.full(len(gy), -np.inf)
     covered = under >= 0
     if covered.any():
-        head_inv_z[covered] = head_planes.evaluate(under[covered], gx[covered], gy[covered])[:, 2]
+        head_inv_z[covered] = head_planes.evaluate(under[covered], gx[covered], gy[covered])[:, INV_Z]
     front = gval[:, 1] > head_inv_z  # larger 1/z = nearer
     frame = scene.identity.frame[None, :] * gval[front, 0:1]
     image[gy[front], gx[front]] = np.clip(frame, 0, 255).astype(np.uint8)
@@ -144,12 +130,12 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
 
     cam = to_camera(verts, scene.R, scene.t)
     xy = project(cam, scene.K)
-    lit = _lit_atlas(assets.atlas, _shading(scene, normals), topo)
-    attrs = np.column_stack([topo.uv, 1.0 / cam[:, 2]])  # u, v, 1/z (1/z is affine in the image)
+    # u, v, Gouraud shading, 1/z (1/z is affine in the image for a planar triangle)
+    attrs = np.column_stack([topo.uv, _shading(scene, normals), 1.0 / cam[:, 2]])
     keep = (signed_areas(xy, topo.quads) > 0) | topo.double_sided
-    ids, planes, flat, ys, xs, uv = _layer(xy, attrs, topo.quads, keep, cam[:, 2], shape, first=2)
+    ids, planes, flat, ys, xs, uvs = _layer(xy, attrs, topo.quads, keep, cam[:, 2], shape, first=3)
     image = scene.background.copy()
-    image.reshape(-1, 3)[flat] = _sample(lit, uv)
+    image.reshape(-1, 3)[flat] = _shade_texture(assets.atlas, uvs[:, :2], uvs[:, 2])
     head_mask = ids >= 0
 
     if assets.glasses is not None:
@@ -210,7 +196,7 @@ def _landmark_visibility(lm2d, lm_cam, lm_normals, ids, planes, size) -> np.ndar
     q = ids[px[cand, 1], px[cand, 0]]
     hit = q >= 0
     cand, q = cand[hit], q[hit]
-    inv_z = planes.evaluate(q, lm2d[cand, 0], lm2d[cand, 1])[:, 2]
+    inv_z = planes.evaluate(q, lm2d[cand, 0], lm2d[cand, 1])[:, INV_Z]
     surface_z = 1.0 / np.maximum(inv_z, 1e-9)
     visible[cand] = lm_cam[cand, 2] <= surface_z + VISIBILITY_TOLERANCE_M
     return visible
