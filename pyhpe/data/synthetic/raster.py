@@ -21,10 +21,13 @@ _ONE = float(1 << SHIFT)
 
 
 def signed_areas(xy: np.ndarray, quads: np.ndarray) -> np.ndarray:
-    """Shoelace area of each projected quad; > 0 when it faces the camera (x right, y down)."""
-    p = xy[quads]
-    x, y = p[..., 0], p[..., 1]
-    return 0.5 * (x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y).sum(axis=1)
+    """Signed area of each projected quad; > 0 when it faces the camera (x right, y down).
+
+    For a quadrilateral the shoelace sum equals half the cross product of its diagonals.
+    """
+    d1 = xy[quads[:, 2]] - xy[quads[:, 0]]
+    d2 = xy[quads[:, 3]] - xy[quads[:, 1]]
+    return 0.5 * (d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0])
 
 
 def draw_ids(xy: np.ndarray, quads: np.ndarray, order: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
