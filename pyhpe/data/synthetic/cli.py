@@ -12,6 +12,7 @@ LAYOUTS = ("300wlp", "6dof")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``pyhpe data synth``."""
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--n", type=int, required=True, help="number of images")
     parser.add_argument("--size", type=int, default=224, help="image side in pixels (default 224)")
@@ -54,6 +55,7 @@ class RenderedStream:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Render ``--n`` images and write them in ``--layout`` under ``--out``; returns 0."""
     from pyhpe.data.synthetic.mesh import topology
     from pyhpe.data.synthetic.writer import write_dataset
 

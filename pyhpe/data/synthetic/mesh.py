@@ -38,18 +38,22 @@ _THETA_TABLE = _warp_table(0.0, np.pi, lambda t: 0.35 + np.exp(-(((t - 0.62 * np
 
 
 def phi_of_s(s: np.ndarray) -> np.ndarray:
+    """Longitude of grid/texture coordinate s in [0, 1] (denser on the face)."""
     return np.interp(s, _PHI_TABLE[1], _PHI_TABLE[0])
 
 
 def theta_of_s(s: np.ndarray) -> np.ndarray:
+    """Polar angle of grid/texture coordinate s in [0, 1]."""
     return np.interp(s, _THETA_TABLE[1], _THETA_TABLE[0])
 
 
 def s_of_phi(phi: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`phi_of_s`."""
     return np.interp(phi, _PHI_TABLE[0], _PHI_TABLE[1])
 
 
 def s_of_theta(theta: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`theta_of_s`."""
     return np.interp(theta, _THETA_TABLE[0], _THETA_TABLE[1])
 
 

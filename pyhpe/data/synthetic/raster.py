@@ -53,6 +53,7 @@ class QuadPlanes:
         return self.planes.shape[1] // 3
 
     def triangle_of(self, quad: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Triangle index (2q or 2q + 1) of pixels (x, y) inside quads ``quad``."""
         d = self.diagonal[quad]
         side = d[:, 0] * x + d[:, 1] * y + d[:, 2]
         return 2 * quad + (side < 0)
