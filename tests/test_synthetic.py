@@ -247,3 +247,14 @@ def test_horizontal_flip_keeps_the_labels_on_the_mirrored_head():
     assert mask[px[:, 1], px[:, 0]].all()
     mirrored_3d = (s.extra["landmarks_3d"] * [-1.0, 1.0, 1.0])[IBUG68_MIRROR]
     np.testing.assert_allclose(project(to_camera(mirrored_3d, f.R, f.t), f.K), f.landmarks, atol=1e-9)
+
+
+def test_faces_are_wound_outward():
+    s = render_index(CLEAN, 0, 2)
+    a, b, c = (s.vertices[s.faces[:, k]] for k in range(3))
+    normal, centre = np.cross(b - a, c - a), (a + b + c) / 3
+    n_head = len(s.vertices) - 2 * 21
+    head = (s.faces < n_head).all(axis=1)
+    assert ((normal[head] * centre[head]).sum(1) > 0).all(), "head normals point away from the origin"
+    ear_side = np.sign(centre[~head, 0])
+    assert (np.sign(normal[~head, 0]) == ear_side).all(), "ear normals point away from the head"

@@ -76,7 +76,7 @@ class Topology:
     double_sided: np.ndarray  # (Q,) bool: ears, never back-face culled
     uv: np.ndarray  # (Vr, 2) atlas pixel coordinates per render vertex
     dense_index: np.ndarray  # (Vd,) render-vertex index of each dense (unique) vertex
-    faces: np.ndarray  # (F, 3) triangles over dense vertices
+    faces: np.ndarray  # (F, 3) triangles over dense vertices, counter-clockwise seen from outside
     flip_index: np.ndarray  # (Vd,) dense vertex mirrored by x -> -x
 
     @property
@@ -131,8 +131,14 @@ def topology(n_lat: int, n_lon: int) -> Topology:
         centre = render_to_dense[base]
         render_to_dense[base + 1: base + EAR_SEGMENTS] = centre
     render_to_dense[:n_grid] = grid_dense.ravel()
-    tris = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
-    faces = render_to_dense[tris]
+    # Dense triangles wound counter-clockwise seen from outside (normals point out): the head and
+    # the -x ear need their quads reversed, the +x ear already has that order.
+    n_head = len(head_quads)
+    reverse = np.ones(len(quads), bool)
+    reverse[n_head: n_head + len(ear_quads)] = False
+    first = np.where(reverse[:, None], quads[:, [0, 2, 1]], quads[:, [0, 1, 2]])
+    second = np.where(reverse[:, None], quads[:, [0, 3, 2]], quads[:, [0, 2, 3]])
+    faces = render_to_dense[np.concatenate([first, second])]
     keep = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
     faces = faces[keep]
 
