@@ -1,0 +1,129 @@
+"""The fused RepNeXt mixer against its PyTorch reference: outputs, gradients (float64
+gradcheck and against autograd of the reference), op registration, torch.compile, bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.library import opcheck
+
+import pyhpe.ops as ops
+from pyhpe import _C
+
+
+def _params(C: int, downsample: bool, dtype=torch.float64, seed=0, large=(11, 11)):
+    g = torch.Generator().manual_seed(seed)
+    q = C if downsample else C // 4
+    shapes = [(q, 1, 3, 3), (q,), (q, 1, 7, 7), (q,)]
+    if not downsample:
+        shapes += [(q, 1, 1, large[0]), (q,), (q, 1, large[1], 1), (q,)]
+    ps = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
+    return ps + ([None] * 4 if downsample else [])
+
+
+SHAPES = [(1, 4, 1, 1), (2, 8, 9, 13), (1, 16, 14, 14), (3, 4, 5, 7), (1, 8, 23, 30)]
+
+
+@pytest.mark.parametrize("downsample", [False, True], ids=["block", "downsample"])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_forward_and_backward_match_reference(shape, downsample, threads):
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        N, C, H, W = shape
+        params = [p.requires_grad_() if p is not None else None for p in _params(C, downsample)]
+        x = torch.randn(N, C, H, W, dtype=torch.float64, requires_grad=True)
+        ours = ops.repnext_mixer(x, *params)
+        want = ops.repnext_mixer_ref(x, *params)
+        assert ours.shape == want.shape
+        assert torch.allclose(ours, want, atol=1e-12)
+        leaves = [x] + [p for p in params if p is not None]
+        g = torch.randn_like(want)
+        for a, b in zip(torch.autograd.grad(ours, leaves, g), torch.autograd.grad(want, leaves, g)):
+            assert torch.allclose(a, b, atol=1e-11, rtol=1e-11)
+    finally:
+        torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize("downsample", [False, True])
+def test_float32_within_1e5_of_reference(downsample):
+    params = _params(64, downsample, torch.float32)
+    x = torch.randn(2, 64, 28, 28)
+    with torch.no_grad():
+        ours = ops.repnext_mixer(x, *params)
+        want = ops.repnext_mixer_ref(x, *params)
+    assert (ours - want).abs().max() <= 1e-5 * want.abs().max()
+
+
+@pytest.mark.parametrize("downsample", [False, True])
+def test_gradcheck_float64(downsample):
+    params = [p.requires_grad_() if p is not None else None for p in _params(8, downsample)]
+    x = torch.randn(2, 8, 6, 7, dtype=torch.float64, requires_grad=True)
+    present = [p for p in params if p is not None]
+
+    def f(xx, *ps):
+        it = iter(ps)
+        return ops.repnext_mixer(xx, *[next(it) if p is not None else None for p in params])
+
+    assert torch.autograd.gradcheck(f, (x, *present))
+
+
+@pytest.mark.parametrize("downsample", [False, True])
+def test_bn_folded_eval_form(downsample):
+    params = _params(8, downsample)
+    c_out = 16 if downsample else 8
+    scale, shift = torch.rand(c_out, dtype=torch.float64) + 0.5, torch.randn(c_out, dtype=torch.float64)
+    x = torch.randn(2, 8, 10, 10, dtype=torch.float64)
+    ours = ops.repnext_mixer(x, *params, scale=scale, shift=shift)
+    want = ops.repnext_mixer_ref(x, *params) * scale.view(1, -1, 1, 1) + shift.view(1, -1, 1, 1)
+    assert torch.allclose(ours, want, atol=1e-12)
+    with pytest.raises(RuntimeError, match="not differentiable"):
+        ops.repnext_mixer(x.requires_grad_(), *params, scale=scale, shift=shift)
+
+
+@pytest.mark.parametrize("downsample", [False, True])
+def test_opcheck(downsample):
+    params = [p.requires_grad_() if p is not None else None for p in _params(8, downsample,
+                                                                                 torch.float32)]
+    x = torch.randn(2, 8, 6, 7, requires_grad=True)
+    result = opcheck(torch.ops.pyhpe.repnext_mixer.default, (x, *params, None, None))
+    assert all(v == "SUCCESS" for v in result.values()), result
+
+
+def test_torch_compile_fullgraph():
+    params = [p.float().requires_grad_() for p in _params(8, False)]
+    x1 = torch.randn(2, 8, 9, 9, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_()
+    compiled = torch.compile(lambda x, *p: ops.repnext_mixer(x, *p).square().sum(), fullgraph=True)
+    compiled(x1, *params).backward()
+    ops.repnext_mixer_ref(x2, *params).square().sum().backward()
+    assert torch.allclose(x1.grad, x2.grad, atol=1e-3, rtol=1e-4)
+
+
+def test_bad_arguments():
+    params = _params(8, False, torch.float32)
+    x = torch.randn(1, 8, 5, 5)
+    with pytest.raises(ValueError, match="NCHW"):
+        ops.repnext_mixer(x[0], *params)
+    with pytest.raises(ValueError, match="must match x"):
+        ops.repnext_mixer(x, params[0].double(), *params[1:])
+    with pytest.raises(ValueError, match="scale and shift"):
+        ops.repnext_mixer(x, *params, scale=torch.ones(8))
+    with pytest.raises(ValueError, match="divisible by 4"):
+        ops.repnext_mixer(torch.randn(1, 6, 5, 5), *_params(8, False, torch.float32))
+    with pytest.raises(ValueError, match="w_m"):  # wrong channel count in one kernel
+        ops.repnext_mixer(x, params[0], params[1], torch.randn(3, 1, 7, 7), *params[3:])
+    with pytest.raises(ValueError, match="odd kernel sizes"):
+        ops.repnext_mixer(x, torch.randn(2, 1, 4, 4), *params[1:])
+    with pytest.raises(ValueError, match="all given"):
+        ops.repnext_mixer(x, *params[:4], params[4], None, None, None)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        out = torch.empty(1, 8, 5, 5)
+        _C.repnext_mixer(x.half(), *[p.half() for p in params], None, None, out)
+
+
+def test_empty_batch():
+    params = _params(8, True, torch.float32)
+    out = ops.repnext_mixer(torch.empty(0, 8, 6, 6), *params)
+    assert out.shape == (0, 16, 3, 3)
