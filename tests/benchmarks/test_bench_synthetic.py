@@ -38,7 +38,8 @@ def test_render_images_per_second(benchmark, one_cv_thread, size, identity_repea
             render_index(cfg, 0, i)
 
     benchmark.pedantic(render_batch, rounds=6, iterations=1)
-    benchmark.extra_info["images_per_second"] = BATCH / benchmark.stats.stats.mean
+    if benchmark.stats:  # None under --benchmark-disable (the batch then runs once, as a smoke test)
+        benchmark.extra_info["images_per_second"] = BATCH / benchmark.stats.stats.mean
 
 
 def _stage_inputs(n: int = BATCH):
@@ -87,6 +88,8 @@ def test_stage_milliseconds(benchmark, one_cv_thread, stage):
             work(i)
 
     benchmark.pedantic(run, rounds=6, iterations=1)
+    if not benchmark.stats:  # --benchmark-disable
+        return
     benchmark.extra_info["ms_per_image"] = 1e3 * benchmark.stats.stats.mean / BATCH
     if drawn:
         quads = sum(len(d[1]) for d in drawn)
