@@ -68,7 +68,12 @@ def test_sample_fields_are_consistent():
     assert s.landmarks.shape == (68, 2) and s.landmarks_visible.shape == (68,)
     assert s.vertices.shape == (len(topo.dense_index), 3) and s.faces.max() < len(s.vertices)
     np.testing.assert_allclose(s.bbox, [*s.landmarks.min(0), *s.landmarks.max(0)])
-    # landmarks are 3D points of the mesh, projected with the sample's own camera
+    # landmarks are barycentric points of the dense mesh's triangles ...
+    ids, w = s.extra["landmark_vertex_ids"], s.extra["landmark_vertex_weights"]
+    np.testing.assert_allclose(w.sum(1), 1.0)
+    assert (w >= -1e-12).all()
+    np.testing.assert_allclose(np.einsum("nk,nkc->nc", w, s.vertices[ids]), s.extra["landmarks_3d"], atol=1e-12)
+    # ... projected with the sample's own camera
     lm = project(to_camera(s.extra["landmarks_3d"], s.R, s.t), s.K)
     np.testing.assert_allclose(lm, s.landmarks, atol=1e-9)
 

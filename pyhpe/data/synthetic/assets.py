@@ -29,6 +29,8 @@ class IdentityAssets:
     normals: np.ndarray  # (Vr, 3)
     landmarks_3d: np.ndarray  # (68, 3) points of the rendered mesh
     landmark_normals: np.ndarray  # (68, 3)
+    landmark_vertex_ids: np.ndarray  # (68, 3) dense vertex ids of each landmark's triangle
+    landmark_vertex_weights: np.ndarray  # (68, 3) barycentric weights: landmark = sum w * vertices[ids]
     atlas: np.ndarray  # unlit texture atlas, uint8 RGB
     glasses: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # (vertices, normals, quads)
 
@@ -40,13 +42,15 @@ def build_assets(rng: np.random.Generator, n_lat: int, n_lon: int, glasses_prob:
     verts = mesh.render_vertices(idt, topo)
     normals = mesh.vertex_normals(verts, topo)
     lm_tp = landmark_params(idt)
-    both = mesh.grid_points(np.concatenate([verts, normals], axis=1), topo, lm_tp[:, 0], lm_tp[:, 1])
+    lm_ids, lm_w = mesh.grid_weights(topo, lm_tp[:, 0], lm_tp[:, 1])
+    both = np.einsum("nk,nkc->nc", lm_w, np.concatenate([verts, normals], axis=1)[lm_ids])
     lm3d, lm_n = np.ascontiguousarray(both[:, :3]), np.ascontiguousarray(both[:, 3:])
+    lm_dense = topo.render_to_dense[lm_ids]
     atlas = paint_atlas(idt, lm_tp, rng)
     glasses = glasses_geometry(idt) if idt.glasses else None
-    for a in (verts, normals, lm3d, lm_n, atlas, *(glasses or ())):
+    for a in (verts, normals, lm3d, lm_n, lm_dense, lm_w, atlas, *(glasses or ())):
         a.setflags(write=False)
-    return IdentityAssets(idt, verts, normals, lm3d, lm_n, atlas, glasses)
+    return IdentityAssets(idt, verts, normals, lm3d, lm_n, lm_dense, lm_w, atlas, glasses)
 
 
 @lru_cache(maxsize=16)

@@ -78,6 +78,7 @@ class Topology:
     dense_index: np.ndarray  # (Vd,) render-vertex index of each dense (unique) vertex
     faces: np.ndarray  # (F, 3) triangles over dense vertices, counter-clockwise seen from outside
     flip_index: np.ndarray  # (Vd,) dense vertex mirrored by x -> -x
+    render_to_dense: np.ndarray  # (Vr,) dense index of each render vertex (seam and pole copies merge)
 
     @property
     def n_grid(self) -> int:
@@ -149,7 +150,7 @@ def topology(n_lat: int, n_lon: int) -> Topology:
     mirror_render[n_grid: n_grid + n_ear] = np.arange(n_grid + n_ear, n_grid + 2 * n_ear)
     mirror_render[n_grid + n_ear:] = np.arange(n_grid, n_grid + n_ear)
     flip_index = render_to_dense[mirror_render[dense_index]]
-    arrays = (theta, phi, quads, double, uv, dense_index, faces, flip_index)
+    arrays = (theta, phi, quads, double, uv, dense_index, faces, flip_index, render_to_dense)
     for a in arrays:
         a.setflags(write=False)  # shared by every sample of this grid size
     return Topology(n_lat, n_lon, *arrays)
@@ -258,10 +259,11 @@ def vertex_normals(vertices: np.ndarray, topo: Topology) -> np.ndarray:
     return np.concatenate([n, ear_n])
 
 
-def grid_points(vertices: np.ndarray, topo: Topology, theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    """Points of the *rendered* (piecewise-flat) head grid at parameters (theta, phi), shape (N, 3).
+def grid_weights(topo: Topology, theta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(render-vertex ids (N, 3), weights (N, 3)) of the rendered grid's points at (theta, phi).
 
-    Uses the rasteriser's split of each quad (v0, v1, v2, v3) along the diagonal v0-v2.
+    The point is sum_k weights[:, k] * vertices[ids[:, k]]: barycentric in the triangle of the
+    rasteriser's split of each quad (v0, v1, v2, v3) along the diagonal v0-v2.
     """
     fi = s_of_theta(np.asarray(theta, float)) * topo.n_lat
     fj = s_of_phi(np.asarray(phi, float)) * topo.n_lon
@@ -269,9 +271,17 @@ def grid_points(vertices: np.ndarray, topo: Topology, theta: np.ndarray, phi: np
     j = np.clip(np.floor(fj).astype(int), 0, topo.n_lon - 1)
     b, a = fi - i, fj - j
     ncol = topo.n_lon + 1
-    v0, v1 = vertices[i * ncol + j], vertices[i * ncol + j + 1]
-    v2, v3 = vertices[(i + 1) * ncol + j + 1], vertices[(i + 1) * ncol + j]
-    a_, b_ = a[:, None], b[:, None]
-    upper = (1 - a_) * v0 + (a_ - b_) * v1 + b_ * v2
-    lower = (1 - b_) * v0 + (b_ - a_) * v3 + a_ * v2
-    return np.where(a_ >= b_, upper, lower)
+    v0, v1, v2, v3 = i * ncol + j, i * ncol + j + 1, (i + 1) * ncol + j + 1, (i + 1) * ncol + j
+    upper = a >= b
+    ids = np.stack([v0, np.where(upper, v1, v3), v2], axis=1)
+    weights = np.stack([np.where(upper, 1 - a, 1 - b), np.abs(a - b), np.where(upper, b, a)], axis=1)
+    return ids, weights
+
+
+def grid_points(vertices: np.ndarray, topo: Topology, theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Points (N, C) of the *rendered* (piecewise-flat) head grid at parameters (theta, phi).
+
+    ``vertices`` may carry any per-vertex values (positions, normals...), shape (Vr, C).
+    """
+    ids, weights = grid_weights(topo, theta, phi)
+    return np.einsum("nk,nkc->nc", weights, vertices[ids])

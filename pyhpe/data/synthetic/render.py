@@ -176,6 +176,8 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
         extra={
             "landmarks_self_visible": visible,
             "landmarks_3d": lm3d.copy(),
+            "landmark_vertex_ids": assets.landmark_vertex_ids,
+            "landmark_vertex_weights": assets.landmark_vertex_weights,
             "head_mask": head_mask,
             "occluder_mask": occluder_mask,
             "vertex_flip_index": topo.flip_index,
