@@ -1,0 +1,173 @@
+"""``pyhpe predict``: faces in an image, a folder of images or a video -> head pose.
+
+For every frame: offline face detection (OpenCV Haar cascades, pyhpe.data.face_detect), the
+6DRepNet test crop of each face box, the pose from a :class:`~pyhpe.runtime.Predictor`, then an
+annotated image (or video) and a JSON file with one record per face::
+
+    pyhpe predict photo.jpg --model run/model.safetensors --output out/
+    pyhpe predict frames/ --model build/m4.onnx --backend onnxruntime --threads 2
+    pyhpe predict clip.mp4 --model build/m4.ncnn.param --backend ncnn --output out/
+
+Writes ``OUT/<name>.jpg`` + ``OUT/<name>.json`` per image; for a video ``OUT/<name>.mp4`` and
+``OUT/<name>.json`` (faces per frame).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="an image, a folder of images, or a video file")
+    parser.add_argument("--model", required=True,
+                        help="pyhpe model file (.safetensors, torch), .onnx or .ncnn.param")
+    parser.add_argument("--backend", choices=("torch", "onnxruntime", "ncnn"), default=None,
+                        help="default: from the model file's extension")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for the backend")
+    parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
+                        help="fp16: ncnn's fp16 storage/arithmetic (ncnn only)")
+    parser.add_argument("--output", "-o", default="predictions", help="output folder")
+    parser.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels")
+    parser.add_argument("--max-faces", type=int, default=0, help="keep the N largest faces (0: all)")
+    parser.add_argument("--no-draw", action="store_true", help="write JSON only")
+
+
+def guess_backend(model: str) -> str:
+    """torch for .safetensors, onnxruntime for .onnx, ncnn for .param."""
+    name = model.lower()
+    if name.endswith(".onnx"):
+        return "onnxruntime"
+    if name.endswith(".param"):
+        return "ncnn"
+    return "torch"
+
+
+def _boxes_xyxy(detector, image_rgb: np.ndarray, max_faces: int) -> np.ndarray:
+    boxes = detector(image_rgb)
+    if max_faces and len(boxes) > max_faces:
+        boxes = boxes[np.argsort(-boxes[:, 2] * boxes[:, 3])[:max_faces]]
+    xyxy = boxes.copy()
+    xyxy[:, 2:] += xyxy[:, :2]
+    return xyxy
+
+
+def _records(boxes: np.ndarray, out: dict[str, np.ndarray]) -> list[dict]:
+    faces = []
+    for i, box in enumerate(boxes):
+        p, y, r = (float(v) for v in out["euler_deg"][i])
+        faces.append({
+            "box_xyxy": [float(v) for v in box],
+            "pitch": p, "yaw": y, "roll": r,
+            "R": out["R"][i].astype(float).tolist(),
+            "sixd": out["sixd"][i].astype(float).tolist(),
+        })
+    return faces
+
+
+def process_frame(predictor, detector, image_rgb: np.ndarray, max_faces: int = 0):
+    """(faces as JSON records, boxes, predictions) for one RGB frame."""
+    boxes = _boxes_xyxy(detector, image_rgb, max_faces)
+    out = predictor.predict_faces(image_rgb, boxes)
+    return _records(boxes, out), boxes, out
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+
+
+def _run_images(paths, predictor, detector, args, out_dir: Path) -> int:
+    from pyhpe.data.files import read_image_rgb, write_image_rgb
+    from pyhpe.runtime.annotate import draw_faces
+
+    total = 0
+    for path in paths:
+        image = read_image_rgb(path)
+        faces, boxes, out = process_frame(predictor, detector, image, args.max_faces)
+        total += len(faces)
+        record = {"input": str(path), "backend": predictor.backend_name, "faces": faces}
+        (out_dir / f"{path.stem}.json").write_text(json.dumps(record, indent=1))
+        if not args.no_draw:
+            write_image_rgb(out_dir / f"{path.stem}.jpg", draw_faces(image, boxes, out["R"], out["euler_deg"]))
+        print(f"{path}: {len(faces)} face(s)")
+    return total
+
+
+def _run_video(path: Path, predictor, detector, args, out_dir: Path) -> int:
+    import cv2
+
+    from pyhpe.runtime.annotate import draw_faces
+
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ValueError(f"{path}: OpenCV cannot open this video")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    writer = None
+    frames, total = [], 0
+    try:
+        index = 0
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            faces, boxes, out = process_frame(predictor, detector, rgb, args.max_faces)
+            frames.append({"frame": index, "faces": faces})
+            total += len(faces)
+            if not args.no_draw:
+                if writer is None:
+                    h, w = rgb.shape[:2]
+                    writer = cv2.VideoWriter(str(out_dir / f"{path.stem}.mp4"),
+                                             cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+                drawn = draw_faces(rgb, boxes, out["R"], out["euler_deg"])
+                writer.write(cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+            index += 1
+    finally:
+        cap.release()
+        if writer is not None:
+            writer.release()
+    if not frames:
+        raise ValueError(f"{path}: no frame could be read")
+    record = {"input": str(path), "backend": predictor.backend_name, "fps": fps, "frames": frames}
+    (out_dir / f"{path.stem}.json").write_text(json.dumps(record))
+    print(f"{path}: {len(frames)} frame(s), {total} face(s)")
+    return total
+
+
+def run(args: argparse.Namespace) -> int:
+    from pyhpe.data.face_detect import HaarFaceDetector
+    from pyhpe.runtime.predictor import Predictor
+
+    src = Path(args.input)
+    try:
+        if not src.exists():
+            raise FileNotFoundError(f"input not found: {src}")
+        predictor = Predictor(args.model, backend=args.backend or guess_backend(args.model),
+                              threads=args.threads, precision=args.precision)
+        detector = HaarFaceDetector(min_size=args.min_face)
+        out_dir = Path(args.output)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            paths = _images_in(src)
+            if not paths:
+                raise ValueError(f"{src}: no images ({', '.join(sorted(IMAGE_EXTS))})")
+            _run_images(paths, predictor, detector, args, out_dir)
+        elif src.suffix.lower() in VIDEO_EXTS:
+            _run_video(src, predictor, detector, args, out_dir)
+        elif src.suffix.lower() in IMAGE_EXTS:
+            _run_images([src], predictor, detector, args, out_dir)
+        else:
+            raise ValueError(f"{src}: not an image ({', '.join(sorted(IMAGE_EXTS))}) or video "
+                             f"({', '.join(sorted(VIDEO_EXTS))})")
+    except (FileNotFoundError, ValueError, ImportError, RuntimeError, TypeError) as err:
+        print(f"pyhpe predict: error: {err}", file=sys.stderr)
+        return 1
+    print(f"results in {out_dir}")
+    return 0

@@ -1,0 +1,71 @@
+"""Preprocessing shared by every backend: the 6DRepNet test crop of a face box and the
+resize/centre-crop/normalise chain (pyhpe.data.geometric / photometric), as in evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from pyhpe.data.geometric import center_crop, crop, resize_shorter_side, sixdrepnet_test_box
+from pyhpe.data.photometric import IMAGENET_MEAN, IMAGENET_STD
+from pyhpe.data.sample import Sample
+
+_IDENTITY = np.eye(3)
+_ZERO = np.zeros(3)
+
+
+def _as_sample(image: np.ndarray) -> Sample:
+    return Sample(image=image, R=_IDENTITY, euler=_ZERO)
+
+
+def _check_image(image: np.ndarray, what: str = "image") -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"{what} must be an (H, W, 3) uint8 RGB array, got {image.dtype} {image.shape}")
+    return image
+
+
+def face_crop(image_rgb: np.ndarray, box_xyxy: Sequence[float]) -> np.ndarray:
+    """6DRepNet's test-time margin crop (k = 0.2) of a face box (x0, y0, x1, y1); outside is black."""
+    image_rgb = _check_image(image_rgb)
+    box = np.asarray(box_xyxy, dtype=np.float64).reshape(-1)
+    if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
+        raise ValueError(f"face box must be finite (x0, y0, x1, y1) with x1 > x0, y1 > y0, got {box_xyxy}")
+    return crop(_as_sample(image_rgb), sixdrepnet_test_box(box)).image
+
+
+def resize_center(crop_rgb: np.ndarray, size: int) -> np.ndarray:
+    """torchvision Resize(round(size·256/224)) + CenterCrop(size), the test chain at any size."""
+    crop_rgb = _check_image(crop_rgb, "crop")
+    resize_to = int(round(size * 256 / 224))
+    sample = center_crop(resize_shorter_side(_as_sample(crop_rgb), resize_to), size)
+    return sample.image
+
+
+def normalize(images_rgb: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
+    """(N, S, S, 3) uint8 -> (N, 3, S, S) float32, scaled to [0, 1] and normalised."""
+    x = images_rgb.astype(np.float32) / 255.0
+    x = (x - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def prepare(crops, size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
+    """Crops -> the network input (N, 3, size, size) float32.
+
+    ``crops``: a list of (H, W, 3) uint8 RGB face crops (any size; resized and centre-cropped as
+    in evaluation), an (N, H, W, 3) uint8 array, or an already normalised (N, 3, size, size)
+    float array (passed through).
+    """
+    if isinstance(crops, np.ndarray) and crops.dtype != np.uint8:
+        x = np.ascontiguousarray(crops, dtype=np.float32)
+        if x.ndim != 4 or x.shape[1:] != (3, size, size):
+            raise ValueError(f"float input must be (N, 3, {size}, {size}), got {x.shape}")
+        return x
+    if hasattr(crops, "detach"):  # a torch tensor
+        return prepare(crops.detach().cpu().numpy().astype(np.float32), size, mean, std)
+    crops = list(crops)
+    if not crops:
+        raise ValueError("predict needs at least one crop")
+    resized = np.stack([resize_center(c, size) for c in crops])
+    return normalize(resized, mean, std)
