@@ -47,7 +47,8 @@ def test_published_sizes_within_two_percent():
 
 def test_latency_returns_min_and_median():
     timing = stats.measure_latency(nn.Conv2d(3, 4, 3), 16, threads=1, warmup=1, min_runs=3, min_seconds=0.0)
-    assert set(timing) == {"min", "median"} and 0 < timing["min"] <= timing["median"]
+    assert set(timing) == {"min", "median", "cpu_min"} and 0 < timing["min"] <= timing["median"]
+    assert timing["cpu_min"] > 0
     with pytest.raises(ValueError, match="threads"):
         stats.measure_latency(nn.Identity(), 8, threads=0)
 
@@ -64,4 +65,6 @@ def test_cli_list_filter_and_json(tmp_path, capsys):
     assert row["params_deploy"] < row["params_train"]
     assert "torch" in data["environment"]
     assert "| repvgg_a0 | 224 |" in capsys.readouterr().out
+    assert cli_main(["models", "--list", "--filter", "repvgg_a0, repnext_m0"]) == 0
+    assert capsys.readouterr().out.split() == ["repnext_m0", "repvgg_a0"]
     assert stats.run(argparse.Namespace(list=False, filter="no_such_*", no_latency=True, threads="1", json=None, rounds=1)) == 1
