@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 
-SUITES = {"kernels": "pyhpe.bench.kernels", "callpath": "pyhpe.bench.callpath"}
+SUITES = {
+    "kernels": "pyhpe.bench.kernels",
+    "callpath": "pyhpe.bench.callpath",
+    "mixer": "pyhpe.bench.mixer",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -49,21 +49,24 @@ struct PackOf<double> {
   using type = F64Pack;
 };
 
-// out (Ho x Wo) = bias + correlation of src (row stride srcW) with w (kh x kw) at stride s.
+// out (Ho x Wo) = bias + correlation of src (row stride srcW) with w (kh x kw), output rows
+// stepping sy source rows and columns sx source columns. With accumulate, adds to out instead.
+// The SIMD path needs sx == 1 (stride 2 is reduced to it by splitting even and odd columns).
 template <class T>
-inline void correlate(const T* src, int srcW, const T* w, int kh, int kw, int s, T bias, T* out,
-                      int Ho, int Wo) {
+inline void correlate(const T* src, int srcW, const T* w, int kh, int kw, int sy, int sx, T bias,
+                      T* out, int Ho, int Wo, bool accumulate = false) {
   using P = typename PackOf<T>::type;
   using O = VecOps<P>;
   constexpr int L = O::kLanes;
   for (int y = 0; y < Ho; ++y) {
     T* o = out + y * Wo;
-    const T* rows = src + static_cast<int64_t>(y) * s * srcW;
+    const T* rows = src + static_cast<int64_t>(y) * sy * srcW;
     int x = 0;
-    if (s == 1 && L > 1) {
+    if (sx == 1 && L > 1) {
       // Two packs of outputs per step: two independent FMA chains hide the FMA latency.
       for (; x + 2 * L <= Wo; x += 2 * L) {
-        P acc0 = O::splat(bias), acc1 = O::splat(bias);
+        P acc0 = accumulate ? O::load(o + x) : O::splat(bias);
+        P acc1 = accumulate ? O::load(o + x + L) : O::splat(bias);
         for (int dy = 0; dy < kh; ++dy) {
           const T* r = rows + dy * srcW + x;
           const T* wr = w + dy * kw;
@@ -77,7 +80,7 @@ inline void correlate(const T* src, int srcW, const T* w, int kh, int kw, int s,
         O::store(o + x + L, acc1);
       }
       for (; x + L <= Wo; x += L) {
-        P acc = O::splat(bias);
+        P acc = accumulate ? O::load(o + x) : O::splat(bias);
         for (int dy = 0; dy < kh; ++dy) {
           const T* r = rows + dy * srcW + x;
           for (int dx = 0; dx < kw; ++dx) acc = acc + O::splat(w[dy * kw + dx]) * O::load(r + dx);
@@ -86,9 +89,9 @@ inline void correlate(const T* src, int srcW, const T* w, int kh, int kw, int s,
       }
     }
     for (; x < Wo; ++x) {
-      T acc = bias;
+      T acc = accumulate ? o[x] : bias;
       for (int dy = 0; dy < kh; ++dy) {
-        const T* r = rows + dy * srcW + x * s;
+        const T* r = rows + dy * srcW + x * sx;
         for (int dx = 0; dx < kw; ++dx) acc += w[dy * kw + dx] * r[dx];
       }
       o[x] = acc;
@@ -96,10 +99,10 @@ inline void correlate(const T* src, int srcW, const T* w, int kh, int kw, int s,
   }
 }
 
-// gw (kh x kw) += sum over the Ho x Wo plane of g[y][x] * src[y*s + dy][x*s + dx].
+// gw (kh x kw) += sum over the Ho x Wo plane of g[y][x] * src[y*sy + dy][x*sx + dx].
 template <class T>
 inline void correlate_grad_w(const T* g, int Ho, int Wo, const T* src, int srcW, int kh, int kw,
-                             int s, T* gw) {
+                             int sy, int sx, T* gw) {
   using P = typename PackOf<T>::type;
   using O = VecOps<P>;
   constexpr int L = O::kLanes;
@@ -109,18 +112,45 @@ inline void correlate_grad_w(const T* g, int Ho, int Wo, const T* src, int srcW,
       P acc = O::splat(0);
       for (int y = 0; y < Ho; ++y) {
         const T* gr = g + y * Wo;
-        const T* r = src + static_cast<int64_t>(y * s + dy) * srcW + dx;
+        const T* r = src + static_cast<int64_t>(y * sy + dy) * srcW + dx;
         int x = 0;
-        if (s == 1 && L > 1) {
+        if (sx == 1 && L > 1) {
           for (; x + L <= Wo; x += L) acc = acc + O::load(gr + x) * O::load(r + x);
         }
-        for (; x < Wo; ++x) total += gr[x] * r[x * s];
+        for (; x < Wo; ++x) total += gr[x] * r[x * sx];
       }
       alignas(64) T lanes[L];
       O::store(lanes, acc);
       for (int l = 0; l < L; ++l) total += lanes[l];
       gw[dy * kw + dx] += total;
     }
+  }
+}
+
+// Splits the columns of a rows x cols plane: even[r][j] = src[r][2j], odd[r][j] = src[r][2j+1].
+// A stride-2 correlation over src is then two stride-1 (in columns) correlations.
+template <class T>
+inline void split_columns(const T* src, int rows, int cols, T* even, T* odd) {
+  const int ce = (cols + 1) / 2, co = cols / 2;
+  for (int r = 0; r < rows; ++r) {
+    const T* s = src + static_cast<int64_t>(r) * cols;
+    T* e = even + static_cast<int64_t>(r) * ce;
+    T* o = odd + static_cast<int64_t>(r) * co;
+    for (int j = 0; j < co; ++j) {
+      e[j] = s[2 * j];
+      o[j] = s[2 * j + 1];
+    }
+    if (ce > co) e[co] = s[2 * co];
+  }
+}
+
+// The even and odd columns of a kh x kw kernel, as (kh x ceil(kw/2)) and (kh x floor(kw/2)).
+template <class T>
+inline void split_kernel_columns(const T* w, int kh, int kw, T* we, T* wo) {
+  const int ke = (kw + 1) / 2, ko = kw / 2;
+  for (int i = 0; i < kh; ++i) {
+    for (int j = 0; j < ke; ++j) we[i * ke + j] = w[i * kw + 2 * j];
+    for (int j = 0; j < ko; ++j) wo[i * ko + j] = w[i * kw + 2 * j + 1];
   }
 }
 

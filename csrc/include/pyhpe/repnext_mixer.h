@@ -59,24 +59,33 @@ inline int out_size(int n, int stride) { return stride == 1 ? n : (n - 1) / 2 + 
 // stride-2 input gradient (the output gradient spread on a stride grid).
 template <class T>
 struct Scratch {
-  std::vector<T> a, b, c, d;
-  T flipped[121];
+  std::vector<T> a, b, c, d, even, odd;
+  T flipped[121], k_even[121], k_odd[121];
   explicit Scratch(int H, int W) {
     const size_t big = static_cast<size_t>(H + 24) * (W + 24);
-    a.resize(big);
-    b.resize(big);
-    c.resize(big);
-    d.resize(big);
+    for (auto* v : {&a, &b, &c, &d, &even, &odd}) v->resize(big);
   }
 };
 
-// out (Ho x Wo) = same-padded depthwise conv of one input plane, at `stride`.
+// out (Ho x Wo) = same-padded depthwise conv of one input plane, at stride 1 or 2.
 template <class T>
 inline void conv_plane(const T* in, int H, int W, const T* w, T bias, int kh, int kw, int stride,
-                       T* out, int Ho, int Wo, T* pad) {
+                       T* out, int Ho, int Wo, T* pad, Scratch<T>& s) {
   const int ph = (kh - 1) / 2, pw = (kw - 1) / 2;
+  const int rows = H + 2 * ph, cols = W + 2 * pw;
   dw::pad_plane(in, H, W, ph, pw, pad);
-  dw::correlate(pad, W + 2 * pw, w, kh, kw, stride, bias, out, Ho, Wo);
+  if (stride == 1) {
+    dw::correlate(pad, cols, w, kh, kw, 1, 1, bias, out, Ho, Wo);
+    return;
+  }
+  // stride 2: even and odd source columns, each correlated with the matching kernel columns
+  dw::split_columns(pad, rows, cols, s.even.data(), s.odd.data());
+  dw::split_kernel_columns(w, kh, kw, s.k_even, s.k_odd);
+  dw::correlate(s.even.data(), (cols + 1) / 2, s.k_even, kh, (kw + 1) / 2, 2, 1, bias, out, Ho,
+                Wo);
+  if (kw > 1) {
+    dw::correlate(s.odd.data(), cols / 2, s.k_odd, kh, kw / 2, 2, 1, T(0), out, Ho, Wo, true);
+  }
 }
 
 // Input gradient of conv_plane for output gradient g (Ho x Wo): gx (H x W), overwritten.
@@ -87,24 +96,38 @@ inline void conv_plane_grad_input(const T* g, int Ho, int Wo, const T* w, int kh
   dw::flip_kernel(w, kh, kw, s.flipped);
   if (stride == 1) {  // correlation of the same-padded gradient with the flipped kernel
     dw::pad_plane(g, Ho, Wo, ph, pw, buf);
-    dw::correlate(buf, Wo + 2 * pw, s.flipped, kh, kw, 1, T(0), gx, H, W);
+    dw::correlate(buf, Wo + 2 * pw, s.flipped, kh, kw, 1, 1, T(0), gx, H, W);
     return;
   }
   // stride 2: gx[y][x] = sum flipped[ey][ex] * D[y + ph + ey][x + pw + ex], where D holds g on a
   // stride grid shifted by (kh - 1, kw - 1).
   const int rows = H + ph + kh, cols = W + pw + kw;
   dw::dilate_pad_plane(g, Ho, Wo, stride, kh - 1, kw - 1, rows, cols, buf);
-  dw::correlate(buf + ph * cols + pw, cols, s.flipped, kh, kw, 1, T(0), gx, H, W);
+  dw::correlate(buf + ph * cols + pw, cols, s.flipped, kh, kw, 1, 1, T(0), gx, H, W);
 }
 
 // Weight (and bias) gradient of conv_plane, accumulated into gw / gb.
 template <class T>
 inline void conv_plane_grad_weight(const T* g, int Ho, int Wo, const T* in, int H, int W, int kh,
-                                   int kw, int stride, T* gw, T* gb, T* pad) {
+                                   int kw, int stride, T* gw, T* gb, T* pad, Scratch<T>& s) {
   const int ph = (kh - 1) / 2, pw = (kw - 1) / 2;
+  const int rows = H + 2 * ph, cols = W + 2 * pw;
   dw::pad_plane(in, H, W, ph, pw, pad);
-  dw::correlate_grad_w(g, Ho, Wo, pad, W + 2 * pw, kh, kw, stride, gw);
   *gb += dw::plane_sum(g, static_cast<int64_t>(Ho) * Wo);
+  if (stride == 1) {
+    dw::correlate_grad_w(g, Ho, Wo, pad, cols, kh, kw, 1, 1, gw);
+    return;
+  }
+  const int ke = (kw + 1) / 2, ko = kw / 2;
+  dw::split_columns(pad, rows, cols, s.even.data(), s.odd.data());
+  for (int i = 0; i < kh * ke; ++i) s.k_even[i] = 0;
+  for (int i = 0; i < kh * ko; ++i) s.k_odd[i] = 0;
+  dw::correlate_grad_w(g, Ho, Wo, s.even.data(), (cols + 1) / 2, kh, ke, 2, 1, s.k_even);
+  dw::correlate_grad_w(g, Ho, Wo, s.odd.data(), cols / 2, kh, ko, 2, 1, s.k_odd);
+  for (int i = 0; i < kh; ++i) {
+    for (int j = 0; j < ke; ++j) gw[i * kw + 2 * j] += s.k_even[i * ke + j];
+    for (int j = 0; j < ko; ++j) gw[i * kw + 2 * j + 1] += s.k_odd[i * ko + j];
+  }
 }
 
 template <class T>
@@ -126,7 +149,7 @@ inline void forward_plane(const T* x, const Params<T>& p, int C, int H, int W, i
     T w[121];
     for (int i = 0; i < taps; ++i) w[i] = k.w[local * taps + i] * scale;
     conv_plane(src, H, W, w, k.b[local] * scale + shift, k.kh, k.kw, stride, out, Ho, Wo,
-               s.a.data());
+               s.a.data(), s);
   };
   if (p.downsample) {
     const int c = oc < C ? oc : oc - C;
@@ -145,7 +168,7 @@ inline void forward_plane(const T* x, const Params<T>& p, int C, int H, int W, i
   } else {
     T* t = s.b.data();  // the 1x11 strip's output
     conv_plane(src, H, W, p.l1.w + local * p.l1.kh * p.l1.kw, p.l1.b[local], p.l1.kh, p.l1.kw, 1,
-               t, H, W, s.a.data());
+               t, H, W, s.a.data(), s);
     conv(p.l2, local, t, 1);
   }
 }
@@ -192,9 +215,9 @@ inline void backward_channel(const T* gy, const T* x, const Params<T>& p, const 
                             s.a.data());
       for (int64_t i = 0; i < in_plane; ++i) dst[i] += tmp[i];
       conv_plane_grad_weight(g_s, Ho, Wo, src, H, W, p.s.kh, p.s.kw, 2, g.s.w + c * ts,
-                             g.s.b + c, s.b.data());
+                             g.s.b + c, s.b.data(), s);
       conv_plane_grad_weight(g_m, Ho, Wo, src, H, W, p.m.kh, p.m.kw, 2, g.m.w + c * tm,
-                             g.m.b + c, s.b.data());
+                             g.m.b + c, s.b.data(), s);
     }
     return;
   }
@@ -213,21 +236,21 @@ inline void backward_channel(const T* gy, const T* x, const Params<T>& p, const 
       conv_plane_grad_input(gout, H, W, k.w + local * taps, k.kh, k.kw, 1, dst, H, W, s,
                             s.a.data());
       conv_plane_grad_weight(gout, H, W, src, H, W, k.kh, k.kw, 1, gk.w + local * taps,
-                             gk.b + local, s.b.data());
+                             gk.b + local, s.b.data(), s);
     } else {
       const int t1 = p.l1.kh * p.l1.kw, t2 = p.l2.kh * p.l2.kw;
       T* t = s.c.data();   // recomputed 1x11 output
       T* gt = s.d.data();  // its gradient
       conv_plane(src, H, W, p.l1.w + local * t1, p.l1.b[local], p.l1.kh, p.l1.kw, 1, t, H, W,
-                 s.a.data());
+                 s.a.data(), s);
       conv_plane_grad_input(gout, H, W, p.l2.w + local * t2, p.l2.kh, p.l2.kw, 1, gt, H, W, s,
                             s.a.data());
       conv_plane_grad_weight(gout, H, W, t, H, W, p.l2.kh, p.l2.kw, 1, g.l2.w + local * t2,
-                             g.l2.b + local, s.b.data());
+                             g.l2.b + local, s.b.data(), s);
       conv_plane_grad_input(gt, H, W, p.l1.w + local * t1, p.l1.kh, p.l1.kw, 1, dst, H, W, s,
                             s.a.data());
       conv_plane_grad_weight(gt, H, W, src, H, W, p.l1.kh, p.l1.kw, 1, g.l1.w + local * t1,
-                             g.l1.b + local, s.b.data());
+                             g.l1.b + local, s.b.data(), s);
     }
   }
 }

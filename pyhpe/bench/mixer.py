@@ -1,0 +1,157 @@
+"""The fused RepNeXt mixer vs PyTorch for every RepNeXt-M4 stage at 224x224 input.
+
+Three implementations of the same mixer, timed interleaved in this process (pyhpe.bench.timing):
+- ``torch_branches``: the PyTorch training form (every branch its own depthwise conv);
+- ``torch_merged``: one F.conv2d per group on the merged kernels;
+- ``ours``: pyhpe.ops.repnext_mixer on the same merged kernels.
+Forward ("fwd") is the deploy form: kernels merged once beforehand, no gradient. Forward+backward
+("fwdbwd") is a training step of the mixer: the online merge runs inside the timed call for
+``ours`` and ``torch_merged``, and gradients reach the branch weights.
+Block mixers of stages 0-3 and the downsample mixers of stages 1-3; N=1 and N=32; forward
+(eval) and forward+backward (training); 1 and 2 threads. Writes results.json and table.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+import pyhpe.ops as ops
+from pyhpe.bench.timing import time_interleaved
+
+# RepNeXt-M4 at 224: (name, channels, spatial size, downsample?)
+M4_MIXERS = [
+    ("stage0 block", 64, 56, False),
+    ("stage1 down", 64, 56, True),
+    ("stage1 block", 128, 28, False),
+    ("stage2 down", 128, 28, True),
+    ("stage2 block", 256, 14, False),
+    ("stage3 down", 256, 14, True),
+    ("stage3 block", 512, 7, False),
+]
+IMPLS = ("ours", "torch_merged", "torch_branches")
+
+
+def build_mixer(channels: int, downsample: bool):
+    """A RepNeXt mixer module in training form with random (non-trivial) weights."""
+    from pyhpe.models.backbones.repnext import ChunkMixer, CopyMixer
+
+    torch.manual_seed(0)
+    module = CopyMixer(channels) if downsample else ChunkMixer(channels)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0, 0.1)
+    return module
+
+
+def merged_params(module, downsample: bool) -> list:
+    """The mixer's kernels merged online (differentiable), in repnext_mixer's argument order."""
+    ws, bs = module.conv_s.merged_weight_bias()
+    wm, bm = module.conv_m.merged_weight_bias()
+    if downsample:
+        return [ws, bs, wm, bm]
+    l1, l2 = module.conv_l[0], module.conv_l[1]
+    return [ws, bs, wm, bm, l1.weight, l1.bias, l2.weight, l2.bias]
+
+
+def implementations(module, downsample: bool, mode: str):
+    if mode == "fwd":  # deploy form: merged once
+        with torch.no_grad():
+            fixed = [p.detach() for p in merged_params(module, downsample)]
+        return {
+            "ours": lambda x: ops.repnext_mixer(x, *fixed),
+            "torch_merged": lambda x: ops.repnext_mixer_ref(x, *fixed),
+            "torch_branches": module,
+        }
+    return {
+        "ours": lambda x: ops.repnext_mixer(x, *merged_params(module, downsample)),
+        "torch_merged": lambda x: ops.repnext_mixer_ref(x, *merged_params(module, downsample)),
+        "torch_branches": module,
+    }
+
+
+def _call(fn, x: torch.Tensor, module, mode: str):
+    if mode == "fwd":
+        def forward():
+            with torch.no_grad():
+                return fn(x)
+        return forward
+    params = list(module.parameters())
+
+    def forward_backward():
+        out = fn(x)
+        return torch.autograd.grad(out, [x] + params, torch.ones_like(out))
+
+    return forward_backward
+
+
+def run_suite(batches, threads_list, modes, samples, progress=None) -> list[dict]:
+    rows = []
+    old = torch.get_num_threads()
+    for name, channels, size, downsample in M4_MIXERS:
+        module = build_mixer(channels, downsample)
+        for batch in batches:
+            x = torch.randn(batch, channels, size, size)
+            for mode in modes:
+                xin = x.clone().requires_grad_(mode == "fwdbwd")
+                impls = implementations(module, downsample, mode)
+                for threads in threads_list:
+                    torch.set_num_threads(threads)
+                    fns = {k: _call(f, xin, module, mode) for k, f in impls.items()}
+                    seconds = time_interleaved(fns, samples, target_s=0.05)
+                    rows.append(dict(mixer=name, channels=channels, size=size, batch=batch,
+                                     mode=mode, threads=threads, seconds=seconds))
+                    if progress:
+                        progress(rows[-1])
+    torch.set_num_threads(old)
+    return rows
+
+
+def _fmt(s: float) -> str:
+    return f"{s * 1e3:.2f} ms" if s >= 1e-3 else f"{s * 1e6:.0f} µs"
+
+
+def markdown(rows: list[dict]) -> str:
+    out = ["| mixer | C×H×W | N | mode | threads | ours | torch merged | torch branches |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s = r["seconds"]
+        cells = [_fmt(s["ours"])] + [f"{_fmt(s[k])} ({s[k] / s['ours']:.1f}×)"
+                                     for k in ("torch_merged", "torch_branches")]
+        out.append(f"| {r['mixer']} | {r['channels']}×{r['size']}×{r['size']} | {r['batch']} | "
+                   f"{r['mode']} | {r['threads']} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="N=1 only, 1 thread, 3 samples")
+    parser.add_argument("--batches", type=int, nargs="+", help="batch sizes (default 1 32)")
+    parser.add_argument("--threads", type=int, nargs="+", help="thread counts (default 1 2)")
+    parser.add_argument("--modes", nargs="+", choices=("fwd", "fwdbwd"), default=["fwd", "fwdbwd"])
+    parser.add_argument("--samples", type=int, help="timing samples per implementation")
+    parser.add_argument("--out", type=Path, help="run directory (default runs/bench-mixer-TIME)")
+
+
+def run(args: argparse.Namespace) -> int:
+    batches = args.batches or ([1] if args.quick else [1, 32])
+    threads = args.threads or ([1] if args.quick else [1, 2])
+    samples = args.samples or (3 if args.quick else 5)
+    out = args.out or Path("runs") / time.strftime("bench-mixer-%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+
+    def progress(r: dict) -> None:
+        cells = "  ".join(f"{k}={_fmt(v)}" for k, v in r["seconds"].items())
+        print(f"{r['mixer']:>13} N={r['batch']:<3} {r['mode']:>6} t={r['threads']}  {cells}",
+              flush=True)
+
+    rows = run_suite(batches, threads, args.modes, samples, progress)
+    (out / "results.json").write_text(json.dumps({"torch": torch.__version__, "rows": rows},
+                                                 indent=1))
+    table = markdown(rows)
+    (out / "table.md").write_text(table)
+    print("\n" + table + f"\nrun directory: {out}")
+    return 0
