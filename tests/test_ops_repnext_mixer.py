@@ -127,3 +127,57 @@ def test_empty_batch():
     params = _params(8, True, torch.float32)
     out = ops.repnext_mixer(torch.empty(0, 8, 6, 6), *params)
     assert out.shape == (0, 16, 3, 3)
+
+
+# --- the RepNeXt modules on the fused op ------------------------------------------------------
+
+
+def _randomized_model(name="sixdrepnet_repnext_m0"):
+    from pyhpe.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model(name)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+    return model
+
+
+def test_repnext_fused_training_matches_plain_pytorch():
+    from pyhpe.models.backbones.repnext import set_fused
+
+    model = _randomized_model().double()
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    params = list(model.parameters())
+    outs, grads = [], []
+    for fused in (True, False):
+        set_fused(model, fused)
+        y = model.forward_6d(x)
+        outs.append(y)
+        grads.append(torch.autograd.grad(y.square().sum(), params))
+    assert torch.allclose(outs[0], outs[1], atol=1e-10)
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-9, rtol=1e-7)
+
+
+def test_repnext_fused_eval_and_deploy_match_plain_pytorch():
+    from pyhpe.models import reparameterize
+    from pyhpe.models.backbones.repnext import set_fused
+
+    model = _randomized_model().eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        plain = set_fused(model, False).forward_6d(x)
+        fused = set_fused(model, True).forward_6d(x)  # BN folded into the op's output
+        deploy = reparameterize(model).forward_6d(x)
+    assert torch.allclose(fused, plain, atol=1e-5)
+    assert torch.allclose(deploy, plain, atol=1e-5)
+
+
+def test_export_paths_see_plain_layers():
+    """Tracing (ONNX export, TorchScript) uses the plain PyTorch layers, not the custom op."""
+    model = _randomized_model().eval()
+    traced = torch.jit.trace(model.backbone, torch.randn(1, 3, 64, 64), check_trace=False)
+    assert "pyhpe::repnext_mixer" not in str(traced.inlined_graph)

@@ -54,6 +54,13 @@ class _MergedDW(nn.Module):
             return F.conv2d(x, self.weight, self.bias, self.stride, self.kernel // 2, 1, self.channels)
         return self.forward_branches(x)
 
+    def dw_kernel(self) -> tuple[Tensor, Tensor]:
+        """The single depthwise kernel and bias: the deployed ones, or merged now from the
+        branches (differentiable: online reparameterization, used by the fused mixer)."""
+        if self.deployed:
+            return self.weight, self.bias
+        return self.merged_weight_bias()
+
     def reparameterize(self) -> None:
         if self.deployed:
             return
@@ -148,7 +155,54 @@ class RepDWConvM(_MergedDW):
         return weight.clone(), bias.clone()
 
 
-class ChunkMixer(nn.Module):
+def _use_fused_op(module: nn.Module) -> bool:
+    """The fused native mixer runs unless switched off or while a graph is exported (ONNX and
+    torch.export see the plain PyTorch layers, which every runtime understands)."""
+    return module.fused and not (
+        torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting()
+    )
+
+
+class _FusedMixer(nn.Module):
+    """Switch between pyhpe.ops.repnext_mixer (``fused=True``, the default) and the plain PyTorch
+    layers (the reference). ``forward(x, scale, shift)`` folds an eval-mode BN into the output."""
+
+    fused: bool = True
+
+    def mixer_kernels(self) -> list[Tensor | None]:
+        raise NotImplementedError
+
+    def forward_plain(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, scale: Tensor | None = None, shift: Tensor | None = None) -> Tensor:
+        if _use_fused_op(self):
+            from pyhpe.ops import repnext_mixer
+
+            return repnext_mixer(x, *self.mixer_kernels(), scale=scale, shift=shift)
+        y = self.forward_plain(x)
+        if scale is not None:
+            y = y * scale.view(1, -1, 1, 1) + shift.view(1, -1, 1, 1)
+        return y
+
+
+def mix_then_norm(mixer: _FusedMixer, norm: nn.BatchNorm2d, x: Tensor) -> Tensor:
+    """norm(mixer(x)); in eval mode without autograd, the fused op folds the BN into its output."""
+    if _use_fused_op(mixer) and not norm.training and not torch.is_grad_enabled():
+        scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+        return mixer(x, scale, norm.bias - norm.running_mean * scale)
+    return norm(mixer(x))
+
+
+def set_fused(model: nn.Module, fused: bool) -> nn.Module:
+    """Switch every RepNeXt mixer in ``model`` to the fused op (True) or plain PyTorch (False)."""
+    for m in model.modules():
+        if isinstance(m, _FusedMixer):
+            m.fused = fused
+    return model
+
+
+class ChunkMixer(_FusedMixer):
     """Block token mixer: four equal channel chunks → identity | small | medium | large, re-concatenated."""
 
     def __init__(self, channels: int) -> None:
@@ -163,12 +217,16 @@ class ChunkMixer(nn.Module):
             _dw(q, (1, 11), padding=(0, 5), bias=True), _dw(q, (11, 1), padding=(5, 0), bias=True)
         )
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_plain(self, x: Tensor) -> Tensor:
         x_i, x_s, x_m, x_l = torch.split(x, self.chunk, dim=1)
         return torch.cat([x_i, self.conv_s(x_s), self.conv_m(x_m), self.conv_l(x_l)], dim=1)
 
+    def mixer_kernels(self) -> list[Tensor | None]:
+        l1, l2 = self.conv_l[0], self.conv_l[1]
+        return [*self.conv_s.dw_kernel(), *self.conv_m.dw_kernel(), l1.weight, l1.bias, l2.weight, l2.bias]
 
-class CopyMixer(nn.Module):
+
+class CopyMixer(_FusedMixer):
     """Downsample token mixer: all C channels through a stride-2 small and medium branch → 2C
     channels, ordered [all small outputs, all medium outputs]."""
 
@@ -177,8 +235,11 @@ class CopyMixer(nn.Module):
         self.conv_s = RepDWConvS(channels, 2)
         self.conv_m = RepDWConvM(channels, 2)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_plain(self, x: Tensor) -> Tensor:
         return torch.cat([self.conv_s(x), self.conv_m(x)], dim=1)
+
+    def mixer_kernels(self) -> list[Tensor | None]:
+        return [*self.conv_s.dw_kernel(), *self.conv_m.dw_kernel()]
 
 
 def _mlp(channels: int, ratio: int = 2) -> nn.Sequential:
@@ -196,7 +257,7 @@ class MetaNeXtBlock(nn.Module):
         self.channel_mixer = _mlp(channels, mlp_ratio)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.channel_mixer(self.norm(self.token_mixer(x)))
+        return x + self.channel_mixer(mix_then_norm(self.token_mixer, self.norm, x))
 
 
 class RepNeXtDownsample(nn.Module):
@@ -209,7 +270,7 @@ class RepNeXtDownsample(nn.Module):
         self.channel_mixer = _mlp(2 * channels, mlp_ratio)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self.norm(self.token_mixer(x))
+        y = mix_then_norm(self.token_mixer, self.norm, x)
         return y + self.channel_mixer(y)
 
 
@@ -289,12 +350,13 @@ REPNEXT_VARIANTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 def _make_factory(variant: str):
     dims, depths = REPNEXT_VARIANTS[variant]
 
-    def factory(deploy: bool = False) -> RepNeXt:
-        model = RepNeXt(dims, depths)
+    def factory(deploy: bool = False, fused: bool = True) -> RepNeXt:
+        model = set_fused(RepNeXt(dims, depths), fused)
         return reparameterize(model) if deploy else model
 
     factory.__name__ = f"repnext_{variant}"
-    factory.__doc__ = f"RepNeXt-{variant.upper()} backbone (deploy=True: fused form)."
+    factory.__doc__ = (f"RepNeXt-{variant.upper()} backbone (deploy=True: reparameterized form; "
+                       "fused=False: plain PyTorch mixers instead of pyhpe.ops.repnext_mixer).")
     return register_model(f"repnext_{variant}")(factory)
 
 
