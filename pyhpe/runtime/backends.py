@@ -188,7 +188,6 @@ class NcnnBackend(Backend):
         outs = []
         for sample in x:
             ex = self.net.create_extractor()
-            ex.set_num_threads(self.threads)
             ex.input(self.meta.input_name, ncnn.Mat(np.ascontiguousarray(sample)).clone())
             ret, out = ex.extract(self.meta.output_name)
             if ret != 0:

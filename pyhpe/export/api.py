@@ -1,0 +1,89 @@
+"""``export_model``: deploy form -> ONNX or ncnn file(s) + sidecar, verified against PyTorch."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch.nn as nn
+
+from pyhpe.export.verify import FP16_TOLERANCE, FP32_TOLERANCE, verify
+from pyhpe.runtime.meta import DeployMeta, write_meta
+
+FORMATS = ("onnx", "ncnn")
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote and how well it matched PyTorch."""
+
+    files: list[Path]
+    meta_path: Path
+    meta: DeployMeta
+    verification: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def default_output_path(out_dir: str | os.PathLike, stem: str, fmt: str) -> Path:
+    suffix = ".onnx" if fmt == "onnx" else ".ncnn.param"
+    return Path(out_dir) / f"{stem}{suffix}"
+
+
+def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *, name: str = "model",
+                 input_size: int = 224, output: str = "6d", fp16: bool = False,
+                 dynamic_batch: bool = False, tolerance: float | None = None,
+                 check: bool = True) -> ExportResult:
+    """Export ``model`` (reparameterized here, in place) to ``path`` (.onnx or .ncnn.param).
+
+    ONNX files are verified with onnxruntime, ncnn files with the ncnn Python package (fp32
+    inference); ``tolerance`` defaults to 1e-4 (fp32 weights) or 5e-2 (``fp16`` ncnn weights).
+    Raises :class:`~pyhpe.export.verify.VerificationError` beyond it.
+    """
+    from pyhpe.models import reparameterize
+
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if fp16 and fmt != "ncnn":
+        raise ValueError("--fp16 stores ncnn weights in half precision; it applies to --format ncnn only")
+    if dynamic_batch and fmt != "onnx":
+        raise ValueError("--dynamic-batch applies to ONNX only (ncnn runs one sample per extractor)")
+    fixed = getattr(model, "fixed_input_size", False)
+    native = getattr(model, "input_size", 224)
+    if fixed and input_size != native:
+        raise ValueError(f"{name} runs only at {native}x{native}, input_size={input_size} given")
+    start = time.perf_counter()
+    model.eval()
+    reparameterize(model)
+    path = Path(path)
+    if fmt == "onnx":
+        from pyhpe.export.onnx import export_onnx
+
+        if path.suffix != ".onnx":
+            raise ValueError(f"ONNX output must end in .onnx, got {path.name}")
+        export_onnx(model, path, input_size, output, dynamic_batch)
+        files = [path]
+        meta = DeployMeta(model=name, input_size=input_size, output=output, input_name="input",
+                          output_name="output", dynamic_batch=dynamic_batch)
+    else:
+        from pyhpe.export.ncnn import export_ncnn
+
+        param, weights, blob_in, blob_out = export_ncnn(model, path, input_size, output, fp16)
+        files = [param, weights]
+        meta = DeployMeta(model=name, input_size=input_size, output=output, input_name=blob_in,
+                          output_name=blob_out, fp16_weights=fp16)
+    meta_file = write_meta(files[0], meta)
+    result = ExportResult(files=files, meta_path=meta_file, meta=meta)
+    if check:
+        from pyhpe.runtime.backends import NcnnBackend, OnnxRuntimeBackend
+
+        if fmt == "onnx":
+            backend = OnnxRuntimeBackend(path, threads=1)
+        else:
+            backend = NcnnBackend(files[0], threads=1, precision="fp32")
+        tol = tolerance if tolerance is not None else (FP16_TOLERANCE if fp16 else FP32_TOLERANCE)
+        result.verification = verify(model, backend.run, input_size, output, tol,
+                                     what=f"{fmt} export {path.name}")
+    result.seconds = time.perf_counter() - start
+    return result

@@ -1,0 +1,87 @@
+"""``pyhpe export``: a checkpoint -> deploy form -> ONNX or ncnn, verified against PyTorch.
+
+    pyhpe export --checkpoint run/model.safetensors --format onnx -o build/export/m4.onnx
+    pyhpe export --checkpoint 6DRepNet_300W_LP_AFLW2000.pth --model sixdrepnet_repvgg_b1g2 \\
+        --format ncnn -o build/export/b1g2.ncnn.param
+    pyhpe export --model sixdrepnet_repnext_m4 --random-init --format ncnn   # benchmarking only
+
+Exit code 0 only when the export passed verification (fp32 tolerance 1e-4 on the raw output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", help="pyhpe model file (.safetensors + .json sidecar) or an "
+                        "official/state_dict checkpoint (.pth/.tar/.pt, needs --model)")
+    parser.add_argument("--model", help="registered model name (required for non-pyhpe checkpoints)")
+    parser.add_argument("--random-init", action="store_true",
+                        help="no checkpoint: random weights (latency and pipeline tests only)")
+    parser.add_argument("--format", choices=("onnx", "ncnn"), default="onnx")
+    parser.add_argument("--output", "-o", help="output file (.onnx or .ncnn.param); default "
+                        "build/export/<model>.<ext>")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--output-6d", dest="output_kind", action="store_const", const="6d",
+                      help="graph output: the raw 6D vector (default; Gram-Schmidt natively after)")
+    kind.add_argument("--output-matrix", dest="output_kind", action="store_const", const="matrix",
+                      help="graph output: the rotation matrix (Gram-Schmidt in the graph)")
+    parser.set_defaults(output_kind="6d")
+    parser.add_argument("--fp16", action="store_true", help="ncnn: store weights in fp16")
+    parser.add_argument("--dynamic-batch", action="store_true", help="ONNX: dynamic batch axis")
+    parser.add_argument("--input-size", type=int, help="input side (default: the checkpoint's)")
+    parser.add_argument("--tolerance", type=float,
+                        help="max abs error allowed (default 1e-4; 5e-2 with --fp16)")
+
+
+def load(args: argparse.Namespace):
+    """(model, registry name, input size) from the arguments."""
+    from pyhpe.models import create_model, list_models
+
+    if args.checkpoint:
+        ckpt = Path(args.checkpoint)
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {ckpt}")
+        if ckpt.suffix == ".safetensors":
+            from pyhpe.models.io import load_model
+
+            model, config = load_model(ckpt)
+            if args.model and args.model != config["model"]:
+                raise ValueError(f"{ckpt} holds {config['model']}, not {args.model}")
+            return model, config["model"], int(args.input_size or config.get("input_size", 224))
+        if not args.model:
+            raise ValueError(f"{ckpt.name} is not a pyhpe model file: name its model with --model")
+    elif not (args.model and args.random_init):
+        raise ValueError("give --checkpoint (or --model NAME --random-init for random weights)")
+    if args.model not in list_models():
+        raise ValueError(f"unknown model {args.model!r} (see `pyhpe models --list`)")
+    model = create_model(args.model, pretrained=args.checkpoint)
+    return model, args.model, int(args.input_size or getattr(model, "input_size", 224))
+
+
+def run(args: argparse.Namespace) -> int:
+    from pyhpe.export.api import default_output_path, export_model
+    from pyhpe.export.verify import VerificationError
+
+    try:
+        model, name, size = load(args)
+        out = Path(args.output) if args.output else default_output_path("build/export", name, args.format)
+        result = export_model(model, out, args.format, name=name, input_size=size,
+                              output=args.output_kind, fp16=args.fp16,
+                              dynamic_batch=args.dynamic_batch, tolerance=args.tolerance)
+    except VerificationError as err:
+        print(f"pyhpe export: verification FAILED: {err}", file=sys.stderr)
+        return 3
+    except (FileNotFoundError, ValueError, RuntimeError, TypeError, ImportError) as err:
+        print(f"pyhpe export: error: {err}", file=sys.stderr)
+        return 1
+    v = result.verification
+    for f in result.files + [result.meta_path]:
+        print(f"wrote {f}")
+    print(f"verified ({args.format}, {args.output_kind}, {size}x{size}): max abs err "
+          f"random {v['max_abs_err_random']:.2e}, samples {v['max_abs_err_samples']:.2e} "
+          f"(tolerance {v['tolerance']:g}); {result.seconds:.1f} s")
+    return 0
