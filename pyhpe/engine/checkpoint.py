@@ -1,0 +1,165 @@
+"""Training checkpoints: one safetensors file, tensors as tensors and everything else as JSON.
+
+Layout of ``<run>/checkpoints/last.safetensors`` (and ``epoch_<n>.safetensors``):
+
+- tensors: ``model.<key>``, ``ema.<key>``, ``optim.<param index>.<state key>``, ``rng.torch``,
+  ``rng.cuda.<device>``;
+- the safetensors metadata holds one JSON string under ``"pyhpe"``: epoch, step, optimizer param
+  groups and scalar state, scheduler and GradScaler state, numpy and Python RNG states, the config.
+
+Files are written to a temporary name in the same folder and moved into place with ``os.replace``,
+so a crash never leaves a half-written checkpoint. Nothing is unpickled on load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+FORMAT = "pyhpe-train-checkpoint"
+
+
+def _rng_state() -> tuple[dict[str, torch.Tensor], dict]:
+    tensors = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    py = random.getstate()
+    meta = {
+        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "python": [py[0], list(py[1]), py[2]],
+    }
+    return tensors, meta
+
+
+def _set_rng_state(tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda = sorted(k for k in tensors if k.startswith("rng.cuda."))
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
+    name, keys, pos, has_gauss, cached = meta["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    v, state, gauss = meta["python"]
+    random.setstate((v, tuple(state), gauss))
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.item() if value.numel() == 1 else value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+def _optimizer_split(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for idx, state in sd["state"].items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{idx}.{key}"] = value
+            else:
+                scalars.setdefault(str(idx), {})[key] = _json_safe(value)
+    return tensors, {"param_groups": _json_safe(sd["param_groups"]), "scalars": scalars}
+
+
+def _optimizer_join(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, idx, key = name.split(".", 2)
+            state.setdefault(int(idx), {})[key] = value
+    for idx, scalars in meta["scalars"].items():
+        state.setdefault(int(idx), {}).update(scalars)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(path: str | os.PathLike, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: Any, scaler: Any = None, ema: dict[str, torch.Tensor] | None = None,
+                    epoch: int, step: int, extra: dict | None = None) -> Path:
+    """Write the full training state atomically; returns the path."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    if ema is not None:
+        tensors.update({f"ema.{k}": v for k, v in ema.items()})
+    opt_tensors, opt_meta = _optimizer_split(optimizer)
+    tensors.update(opt_tensors)
+    rng_tensors, rng_meta = _rng_state()
+    tensors.update(rng_tensors)
+    sched = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
+    meta = {
+        "format": FORMAT,
+        "epoch": int(epoch),
+        "step": int(step),
+        "optimizer": opt_meta,
+        "scheduler": _json_safe(sched),
+        "scaler": _json_safe(scaler.state_dict()) if scaler is not None else None,
+        "rng": rng_meta,
+        "extra": _json_safe(extra or {}),
+    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"pyhpe": json.dumps(meta)})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, metadata) of a training checkpoint; ValueError if it is not one."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get("pyhpe")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as err:  # safetensors raises its own error types
+        raise ValueError(f"{path}: not a safetensors file ({err})") from err
+    meta = json.loads(raw) if raw else {}
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a pyhpe training checkpoint")
+    return tensors, meta
+
+
+def prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors under ``prefix.`` with the prefix removed."""
+    n = len(prefix) + 1
+    return {k[n:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+
+
+def restore(path: str | os.PathLike, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+            scheduler: Any, scaler: Any = None) -> tuple[dict, dict[str, torch.Tensor] | None]:
+    """Load a checkpoint into the live objects (and the RNGs); returns (metadata, ema or None)."""
+    tensors, meta = read_checkpoint(path)
+    model.load_state_dict(prefixed(tensors, "model"))
+    optimizer.load_state_dict(_optimizer_join(tensors, meta["optimizer"]))
+    sched = scheduler.state_dict()
+    sched.update(meta["scheduler"])
+    scheduler.load_state_dict(sched)
+    if scaler is not None and meta.get("scaler"):
+        scaler.load_state_dict(meta["scaler"])
+    _set_rng_state(tensors, meta["rng"])
+    ema = prefixed(tensors, "ema") or None
+    return meta, ema

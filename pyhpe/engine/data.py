@@ -1,0 +1,161 @@
+"""Datasets for the engine: config sources → Sample datasets → augmented tensors.
+
+Augmentation is deterministic per (seed, epoch, index): each item gets its own seeded pipeline, so
+the images a step sees do not depend on the number of DataLoader workers, the DDP rank layout or
+whether the run was resumed. That is what makes ``--resume`` and the DDP test exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from pyhpe.data.sample import Sample
+from pyhpe.engine.config import ConfigError
+
+
+def _slim(sample: Sample) -> Sample:
+    """Drop what 3DoF training never reads (mesh, masks) so cached samples stay small and flips cheap."""
+    return dataclasses.replace(sample, vertices=None, faces=None, extra={})
+
+
+class SampleList(Dataset):
+    """Samples held in memory (a rendered synthetic set)."""
+
+    def __init__(self, samples: list[Sample]):
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> Sample:
+        return self.samples[index]
+
+
+def render_synthetic(n: int, seed: int, size: int, progress: bool = True, desc: str = "render") -> SampleList:
+    """Render ``n`` synthetic heads of stream ``seed`` at ``size`` px into memory."""
+    from tqdm import tqdm
+
+    from pyhpe.data.synthetic import SynthConfig, SyntheticHeads
+
+    ds = SyntheticHeads(n=n, seed=seed, config=SynthConfig(size=size))
+    it = tqdm(range(n), desc=desc, unit="img", disable=not progress, leave=False)
+    return SampleList([_slim(ds[i]) for i in it])
+
+
+class Subset(Dataset):
+    """Items ``indices`` of ``base``."""
+
+    def __init__(self, base: Dataset, indices: list[int]):
+        self.base, self.indices = base, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.base[self.indices[index]]
+
+
+def open_samples(src: dict, progress: bool = True) -> Dataset:
+    """A dataset of raw Samples for a config source (see pyhpe.engine.config.SOURCE_DEFAULTS)."""
+    from pyhpe.metrics import within_99
+
+    if src["format"] == "synthetic":
+        ds: Dataset = render_synthetic(src["n"], src["seed"], src["render_size"], progress,
+                                       desc=f"render {src.get('name') or 'synthetic'}")
+    else:
+        path = Path(str(src["path"]))
+        if not path.exists():
+            raise ConfigError(f"data path not found: {path}")
+        if src["format"] == "biwi-npz":
+            from pyhpe.data.biwi import BIWINpz
+
+            ds = BIWINpz(path, keep_bgr=bool(src["keep_bgr"]))
+        else:
+            from pyhpe.data.sources import open_source
+
+            ds = open_source(path, src["format"])
+    n = len(ds)
+    indices = list(range(n))
+    frac = src.get("split_fraction")
+    if frac is not None:
+        indices = indices[int(round(frac[0] * n)):int(round(frac[1] * n))]
+    if src.get("filter99"):
+        euler = _labels(ds, indices)
+        keep = within_99(euler).tolist()
+        indices = [i for i, k in zip(indices, keep) if k]
+    if not indices:
+        raise ConfigError(f"data source {src.get('name') or src['format']} has no samples")
+    return ds if len(indices) == n else Subset(ds, indices)
+
+
+def _labels(ds: Dataset, indices: list[int]) -> np.ndarray:
+    """(N, 3) Euler labels of ``indices``; reads label arrays directly where a loader has them."""
+    poses = getattr(ds, "poses", None)
+    if poses is not None:  # BIWI npz: FSA (yaw, pitch, roll)
+        from pyhpe.data.biwi import euler_from_fsa_label
+
+        return np.stack([euler_from_fsa_label(poses[i]) for i in indices])
+    return np.stack([np.asarray(ds[i].euler, dtype=np.float64) for i in indices])
+
+
+class Augmented(Dataset):
+    """``base`` Samples through ``make(seed)`` pipelines; item i of epoch e uses seed (seed, e, i)."""
+
+    def __init__(self, base: Dataset, make: Callable[[int | None], Callable[[Sample], dict]], seed: int):
+        self.base, self.make, self.seed, self.epoch = base, make, int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        seed = int(np.random.SeedSequence([self.seed, self.epoch, int(index)]).generate_state(1)[0])
+        out = self.make(seed)(self.base[index])
+        return {"image": out["image"], "R": out["R"], "euler": out["euler"]}
+
+
+def train_transform_factory(cfg: dict, src: dict) -> Callable[[int | None], Callable]:
+    """The 6DRepNet training pipeline (+ jitter/noise from the proposal) for a source."""
+    from pyhpe.data.transforms import Augment, SixDRepNetTrain
+
+    aug = cfg["augment"]
+    augment = Augment(jitter=float(aug["jitter"]), noise_sigma=float(aug["noise"]))
+
+    def make(seed: int | None):
+        return SixDRepNetTrain(size=cfg["data"]["input_size"], margin_crop=bool(src["margin_crop"]),
+                               flip_p=float(aug["flip"]), blur_p=float(aug["blur"]),
+                               scale=tuple(aug["scale"]), augment=augment, seed=seed)
+
+    return make
+
+
+def test_transform(cfg: dict, src: dict) -> Callable[[Sample], dict]:
+    """6DRepNet's test pipeline: fixed-margin crop, resize shorter side, centre crop."""
+    from pyhpe.data.transforms import SixDRepNetTest
+
+    size = cfg["data"]["input_size"]
+    resize_to = max(size, round(cfg["data"]["test_resize"] * size / 224))
+    return SixDRepNetTest(resize_to=resize_to, size=size, margin_crop=bool(src["margin_crop"]))
+
+
+class Transformed(Dataset):
+    """``base`` Samples through a fixed (test) transform, keeping image, R and euler."""
+
+    def __init__(self, base: Dataset, transform: Callable[[Sample], dict]):
+        self.base, self.transform = base, transform
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        out = self.transform(self.base[index])
+        return {"image": out["image"], "R": out["R"], "euler": out["euler"]}

@@ -1,0 +1,314 @@
+"""The training loop: AdamW, warm-up + cosine schedule, clipping, AMP, EMA, DDP, checkpoints, logs.
+
+``train(cfg)`` runs a validated config (pyhpe.engine.config) and returns a summary dict. The run
+directory ``<output.dir>/<name>-<UTC time>/`` gets ``config.yaml``, ``log.csv`` (one row per
+epoch), ``steps.csv`` (one row per step), ``metrics.json``, ``curves.png``,
+``checkpoints/last.safetensors`` (full state, every epoch, atomic) and ``model.safetensors`` +
+``model.json`` (the final weights as a pyhpe model file, EMA weights when EMA is on).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
+
+from pyhpe.engine import checkpoint as ckpt
+from pyhpe.engine import distributed as ddp
+from pyhpe.engine.config import ConfigError, dump_config
+from pyhpe.engine.data import Augmented, Transformed, open_samples, test_transform, train_transform_factory
+from pyhpe.engine.inference import flat_report, predict_dataset
+
+
+class SixDForward(torch.nn.Module):
+    """Wraps a SixDRepNet model so that ``forward`` returns the raw 6D vector (what DDP calls and
+    the fused loss takes)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_6d(x)
+
+
+def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
+    """Linear warm-up from 1/warmup to 1 over ``warmup`` steps, then cosine from 1 to ``min_ratio``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    span = max(1, total - warmup)
+    progress = min(1.0, (step - warmup) / span)
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on conv/linear weights only (not on biases, norms or other 1-D parameters)."""
+    decay, no_decay = [], []
+    for _, p in model.named_parameters():
+        if p.requires_grad:
+            (decay if p.ndim > 1 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class EMA:
+    """Exponential moving average of a model's state (float tensors averaged, others copied)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float, state: dict[str, torch.Tensor] | None = None):
+        self.decay = decay
+        src = state if state is not None else model.state_dict()
+        self.state = {k: v.detach().clone() for k, v in src.items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            e = self.state[k]
+            if v.dtype.is_floating_point:
+                e.mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
+            else:
+                e.copy_(v)
+
+    def model_copy(self, model: torch.nn.Module) -> torch.nn.Module:
+        m = copy.deepcopy(model)
+        m.load_state_dict(self.state)
+        return m
+
+
+def make_run_dir(cfg: dict) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = Path(cfg["output"]["dir"]) / f"{cfg['name']}-{stamp}"
+    run, i = base, 1
+    while run.exists():
+        run, i = Path(f"{base}-{i}"), i + 1
+    run.mkdir(parents=True)
+    return run
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    fields = list(row)
+    if not new:
+        with path.open() as f:
+            header = next(csv.reader(f), [])
+        fields = header + [k for k in row if k not in header]
+        if fields != header:  # a new column (e.g. first validation): rewrite with the wider header
+            rows = _read_csv(path)
+            with path.open("w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=fields)
+                w.writeheader()
+                w.writerows(rows)
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def _read_csv(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for r in rows:
+        conv = {}
+        for k, v in r.items():
+            try:
+                conv[k] = float(v) if v not in ("", None) else None
+            except ValueError:
+                conv[k] = v
+        out.append(conv)
+    return out
+
+
+def _amp(cfg: dict, device: torch.device) -> tuple[torch.dtype | None, torch.amp.GradScaler | None]:
+    amp = cfg["train"]["amp"]
+    if amp == "none":
+        return None, None
+    if amp == "fp16":
+        if device.type != "cuda":
+            raise ConfigError("train.amp=fp16 needs CUDA; use bf16 (or none) on the CPU")
+        return torch.float16, torch.amp.GradScaler("cuda")
+    return torch.bfloat16, None
+
+
+def build_validation(cfg: dict, progress: bool) -> list[tuple[str, object]]:
+    out = []
+    for i, src in enumerate(cfg["data"]["val"]):
+        name = src["name"] or f"{src['format']}{i if len(cfg['data']['val']) > 1 else ''}"
+        out.append((name, Transformed(open_samples(src, progress), test_transform(cfg, src))))
+    return out
+
+
+def train(cfg: dict, resume: str | None = None, stop_after: int | None = None) -> dict:
+    """Train per ``cfg``; ``resume`` is a run directory or checkpoint file to continue from;
+    ``stop_after`` ends the run after that many completed epochs (to split a run)."""
+    from tqdm import tqdm
+
+    from pyhpe.models import create_model
+    from pyhpe.models.io import save_model
+    from pyhpe.ops import sixd_geodesic_loss
+
+    tcfg = cfg["train"]
+    if tcfg["threads"]:
+        torch.set_num_threads(int(tcfg["threads"]))
+    info = ddp.setup(tcfg["device"])
+    try:
+        if tcfg["batch_size"] % info.world_size:
+            raise ConfigError(f"train.batch_size {tcfg['batch_size']} is not divisible by {info.world_size} processes")
+        torch.manual_seed(tcfg["seed"])
+        progress = bool(cfg["output"]["progress"]) and info.is_main
+
+        resume_path = None
+        if resume is not None:
+            p = Path(resume)
+            resume_path = p / "checkpoints" / "last.safetensors" if p.is_dir() else p
+            if not resume_path.is_file():
+                raise ConfigError(f"--resume: no checkpoint at {resume_path}")
+            run_dir = resume_path.parent.parent
+        else:
+            run_dir = make_run_dir(cfg) if info.is_main else None
+            if info.enabled:
+                holder = [str(run_dir) if run_dir else None]
+                torch.distributed.broadcast_object_list(holder, src=0)
+                run_dir = Path(holder[0])
+        if info.is_main:
+            dump_config(cfg, run_dir / "config.yaml")
+
+        # data
+        train_src = cfg["data"]["train"]
+        train_set = Augmented(open_samples(train_src, progress), train_transform_factory(cfg, train_src), tcfg["seed"])
+        val_sets = build_validation(cfg, progress) if info.is_main else []
+        per_rank = tcfg["batch_size"] // info.world_size
+        if len(train_set) < tcfg["batch_size"]:
+            raise ConfigError(f"training set has {len(train_set)} samples, fewer than one batch ({tcfg['batch_size']})")
+        sampler = DistributedSampler(train_set, num_replicas=info.world_size, rank=info.rank,
+                                     shuffle=True, seed=tcfg["seed"], drop_last=True)
+        workers = cfg["data"]["workers"]
+        loader = DataLoader(train_set, batch_size=per_rank, sampler=sampler, drop_last=True,
+                            num_workers=workers, pin_memory=info.device.type == "cuda",
+                            persistent_workers=False)
+        steps_per_epoch = len(loader)
+        if tcfg["max_steps_per_epoch"]:
+            steps_per_epoch = min(steps_per_epoch, tcfg["max_steps_per_epoch"])
+        total_steps = steps_per_epoch * tcfg["epochs"]
+        warmup = int(round(tcfg["warmup_epochs"] * steps_per_epoch))
+
+        # model, optimizer, schedule
+        mcfg = cfg["model"]
+        model = create_model(mcfg["name"], pretrained=mcfg["pretrained"], **mcfg["kwargs"]).to(info.device)
+        net = ddp.wrap(SixDForward(model), info)
+        optimizer = torch.optim.AdamW(param_groups(model, tcfg["weight_decay"]), lr=tcfg["lr"])
+        min_ratio = tcfg["min_lr"] / tcfg["lr"]
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: lr_factor(s, total_steps, warmup, min_ratio))
+        amp_dtype, scaler = _amp(cfg, info.device)
+        ema = EMA(model, tcfg["ema"]) if tcfg["ema"] > 0 else None
+        start_epoch, step = 0, 0
+        if resume_path is not None:
+            meta, ema_state = ckpt.restore(resume_path, model=model, optimizer=optimizer,
+                                           scheduler=scheduler, scaler=scaler)
+            start_epoch, step = meta["epoch"], meta["step"]
+            if ema is not None:
+                ema = EMA(model, tcfg["ema"], ema_state)
+
+        steps_log, epoch_log = run_dir / "steps.csv", run_dir / "log.csv"
+        t_start = time.perf_counter()
+        stopped_early = False
+        last_epoch = start_epoch
+        for epoch in range(start_epoch, tcfg["epochs"]):
+            model.train()
+            sampler.set_epoch(epoch)
+            train_set.set_epoch(epoch)
+            loss_sum, n_img, t0 = torch.zeros((), dtype=torch.float64), 0, time.perf_counter()
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{tcfg['epochs']}", unit="step",
+                       disable=not progress, leave=False)
+            for i, batch in enumerate(loader):
+                if i >= steps_per_epoch:
+                    break
+                t_step = time.perf_counter()
+                x = batch["image"].to(info.device, non_blocking=True)
+                R = batch["R"].to(info.device, non_blocking=True)
+                with torch.autocast(info.device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
+                    x6 = net(x)
+                loss = sixd_geodesic_loss(x6.float(), R)
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)
+                else:
+                    loss.backward()
+                if tcfg["grad_clip"] > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg["grad_clip"])
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                lr = optimizer.param_groups[0]["lr"]
+                scheduler.step()
+                if ema is not None:
+                    ema.update(model)
+                step += 1
+                loss_val = float(ddp.all_reduce_mean(loss.detach().double(), info))
+                loss_sum += loss_val * tcfg["batch_size"]
+                n_img += tcfg["batch_size"]
+                ips = tcfg["batch_size"] / max(1e-9, time.perf_counter() - t_step)
+                if info.is_main:
+                    _append_csv(steps_log, {"step": step, "epoch": epoch + 1, "loss": loss_val, "lr": lr,
+                                            "images_per_s": ips})
+                bar.set_postfix(loss=f"{math.degrees(loss_val):.2f}°", lr=f"{lr:.2e}", img_s=f"{ips:.0f}")
+                bar.update()
+                if tcfg["time_limit_s"] and time.perf_counter() - t_start > tcfg["time_limit_s"]:
+                    stopped_early = True
+                    break
+            bar.close()
+            epoch_time = time.perf_counter() - t0
+            last_epoch = epoch + 1
+            row = {"epoch": last_epoch, "step": step, "train_loss_deg": math.degrees(float(loss_sum) / max(1, n_img)),
+                   "lr": optimizer.param_groups[0]["lr"], "images_per_s": n_img / max(1e-9, epoch_time),
+                   "epoch_time_s": epoch_time}
+            final = last_epoch == tcfg["epochs"] or stopped_early or (stop_after and last_epoch >= stop_after)
+            if info.is_main and val_sets and (final or (tcfg["eval_every"] and last_epoch % tcfg["eval_every"] == 0)):
+                eval_model = ema.model_copy(model) if ema is not None else model
+                for name, ds in val_sets:
+                    preds = predict_dataset(eval_model, ds, info.device, batch_size=max(1, per_rank),
+                                            workers=workers, progress=progress, desc=f"val {name}")
+                    row.update(flat_report(preds.report(), name))
+            if info.is_main:
+                _append_csv(epoch_log, row)
+                ckpt.save_checkpoint(run_dir / "checkpoints" / "last.safetensors", model=model,
+                                     optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                                     ema=ema.state if ema is not None else None, epoch=last_epoch, step=step,
+                                     extra={"name": cfg["name"], "model": mcfg["name"]})
+                msg = " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+                tqdm.write(msg) if progress else None
+            ddp.barrier(info)
+            if final:
+                break
+
+        summary: dict = {"run_dir": str(run_dir), "epochs_done": last_epoch, "steps": step,
+                         "stopped_early": stopped_early, "world_size": info.world_size,
+                         "train_time_s": time.perf_counter() - t_start}
+        if info.is_main:
+            final_model = ema.model_copy(model) if ema is not None else model
+            save_model(final_model, run_dir / "model.safetensors", name=mcfg["name"], kwargs=mcfg["kwargs"],
+                       input_size=cfg["data"]["input_size"],
+                       extra={"run": run_dir.name, "epochs": last_epoch, "ema": ema is not None})
+            epochs = _read_csv(epoch_log)
+            summary["history"] = epochs
+            summary["final"] = epochs[-1] if epochs else {}
+            (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2))
+            from pyhpe.engine.plots import training_curves
+
+            training_curves(_read_csv(steps_log), epochs, run_dir / "curves.png")
+        return summary
+    finally:
+        ddp.cleanup()
