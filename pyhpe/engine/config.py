@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
         "grad_clip": 1.0,  # max global gradient norm, 0 = off
         "amp": "none",  # none | bf16 | fp16 (fp16 on CUDA only, with a GradScaler)
         "ema": 0.0,  # EMA decay per step (e.g. 0.999), 0 = off
+        "freeze_bn": False,  # BatchNorm in eval mode while training (fine-tuning; exact DDP parity)
         "seed": 0,
         "max_steps_per_epoch": 0,  # 0 = whole epoch; >0 truncates (smoke runs, tests)
         "time_limit_s": 0.0,  # > 0: stop (checkpoint, final eval) once training has run this long
@@ -152,6 +153,11 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | tuple[str
 def _num(cfg: dict, section: str, key: str, lo: float, hi: float = float("inf"), *, integer: bool = False,
          lo_open: bool = False) -> None:
     value = cfg[section][key]
+    if isinstance(value, str) and not integer:  # YAML 1.1 reads 1e-3 (no dot) as a string
+        try:
+            value = cfg[section][key] = float(value)
+        except ValueError:
+            pass
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind):
         raise ConfigError(f"'{section}.{key}' must be {'an integer' if integer else 'a number'}, got {value!r}")
@@ -217,6 +223,8 @@ def validate(cfg: dict) -> dict:
     _num(cfg, "train", "threads", 0, 1024, integer=True)
     if cfg["train"]["min_lr"] > cfg["train"]["lr"]:
         raise ConfigError("'train.min_lr' must be <= 'train.lr'")
+    if not isinstance(cfg["train"]["freeze_bn"], bool):
+        raise ConfigError(f"'train.freeze_bn' must be true or false, got {cfg['train']['freeze_bn']!r}")
     if cfg["train"]["amp"] not in ("none", "bf16", "fp16"):
         raise ConfigError(f"'train.amp' must be none, bf16 or fp16, got {cfg['train']['amp']!r}")
     if cfg["train"]["device"] not in ("auto", "cpu", "cuda"):

@@ -225,6 +225,10 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None) -
         last_epoch = start_epoch
         for epoch in range(start_epoch, tcfg["epochs"]):
             model.train()
+            if tcfg["freeze_bn"]:
+                for m in model.modules():
+                    if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                        m.eval()
             sampler.set_epoch(epoch)
             train_set.set_epoch(epoch)
             loss_sum, n_img, t0 = torch.zeros((), dtype=torch.float64), 0, time.perf_counter()
