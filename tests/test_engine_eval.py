@@ -1,0 +1,89 @@
+"""`pyhpe eval`: pyhpe model files, training checkpoints and official-format .pth files give the
+same numbers as running the model directly; one-line errors for missing inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from pyhpe.cli import main
+from pyhpe.data.synthetic import SynthConfig, SyntheticHeads
+from pyhpe.data.transforms import SixDRepNetTest
+from pyhpe.metrics import pose_report
+from pyhpe.models import create_model, reparameterize
+from pyhpe.models.io import save_model
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _direct_report(model, n=6, seed=3, size=64):
+    """Independent path: render, the 6DRepNet test transform, the model, pyhpe.metrics."""
+    ds = SyntheticHeads(n=n, seed=seed, config=SynthConfig(size=96))
+    tf = SixDRepNetTest(resize_to=round(256 * size / 224), size=size)
+    items = [tf(ds[i]) for i in range(n)]
+    x = torch.stack([it["image"] for it in items])
+    with torch.no_grad():
+        R = model.eval()(x)
+    return pose_report(R, torch.stack([it["R"] for it in items]), torch.stack([it["euler"] for it in items]))
+
+
+def _eval(tmp_path, ckpt, *extra):
+    out = tmp_path / "out"
+    rc = main(["eval", "--checkpoint", str(ckpt), "--data", "synthetic", "--n", "6", "--seed", "3",
+               "--render-size", "96", "--out", str(out), "--no-progress", *extra])
+    assert rc == 0
+    (run,) = sorted(out.iterdir())[-1:]
+    assert (run / "error_vs_yaw.png").is_file()
+    res = json.loads((run / "results.json").read_text())
+    for p in out.iterdir():
+        for f in p.iterdir():
+            f.unlink()
+        p.rmdir()
+    return res
+
+
+def _close(res, ref):
+    assert res["n"] == ref["n"]
+    assert res["geodesic_deg"] == pytest.approx(ref["geodesic_deg"], abs=1e-3)
+    for form in ("mae_6drepnet", "mae_wrap360"):
+        for k in ("yaw", "pitch", "roll", "mean"):
+            assert res[form][k] == pytest.approx(ref[form][k], abs=1e-3)
+
+
+def test_eval_pyhpe_model_file(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("sixdrepnet_repnext_m0")
+    path = save_model(model, tmp_path / "m.safetensors", name="sixdrepnet_repnext_m0", input_size=64)
+    res = _eval(tmp_path, path)
+    assert res["checkpoint_kind"] == "pyhpe-model" and res["input_size"] == 64
+    _close(res, _direct_report(model))
+
+
+def test_eval_official_release_format(tmp_path):
+    # a 6DRepNet release is a fused state_dict with `layerN.` keys, read with weights_only=True
+    torch.manual_seed(0)
+    model = reparameterize(create_model("sixdrepnet_repvgg_a0").eval())
+    state = {k.replace("backbone.stage", "layer"): v for k, v in model.state_dict().items()}
+    torch.save(state, tmp_path / "release.pth")
+    res = _eval(tmp_path, tmp_path / "release.pth", "--model", "sixdrepnet_repvgg_a0", "--input-size", "64")
+    assert res["checkpoint_kind"] == "official"
+    _close(res, _direct_report(model))
+
+
+def test_eval_errors_are_one_line(tmp_path, capsys):
+    assert main(["eval", "--checkpoint", str(tmp_path / "missing.pth"), "--data", "synthetic"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "checkpoint not found" in err[0]
+    torch.manual_seed(0)
+    path = save_model(create_model("sixdrepnet_repnext_m0"), tmp_path / "m.safetensors", name="sixdrepnet_repnext_m0")
+    assert main(["eval", "--checkpoint", str(path), "--data", str(tmp_path / "nodata")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "data not found" in err[0]
