@@ -58,7 +58,12 @@ def pad_kernel(weight: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 def identity_kernel(
-    channels: int, groups: int, size: int, *, dtype=torch.float32, device=None
+    channels: int,
+    groups: int,
+    size: int,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
 ) -> Tensor:
     """The (C, C/groups, k, k) kernel of a 'same' conv that returns its input unchanged."""
     if channels % groups:

@@ -23,7 +23,16 @@ from pyhpe.models.registry import register_model
 __all__ = ["RepNeXt", "RepDWConvS", "RepDWConvM", "MetaNeXtBlock", "RepNeXtDownsample"]
 
 
-def _dw(channels: int, kernel: tuple[int, int], stride=(1, 1), padding=(0, 0), *, bias: bool, dilation=1):
+def _dw(
+    channels: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
+    padding: tuple[int, int] = (0, 0),
+    *,
+    bias: bool,
+    dilation: int = 1,
+) -> nn.Conv2d:
+    """A depthwise conv (groups = channels)."""
     return nn.Conv2d(channels, channels, kernel, stride, padding, dilation, groups=channels, bias=bias)
 
 
