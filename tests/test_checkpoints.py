@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn as nn
+from torch import nn
 
 from pyhpe.models import create_model, list_models, reparameterize
 from pyhpe.models.checkpoints import CheckpointMismatchError, load_checkpoint, read_state_dict
@@ -62,7 +62,13 @@ def official():
     if spec is None:
         pytest.skip("official reference missing: pip install --no-deps sixdrepnet==0.1.6")
     root = Path(spec.submodule_search_locations[0])
-    names = ("backbone", "backbone.se_block", "backbone.repvgg", "utils", "_official_6drepnet_model")
+    names = (
+        "backbone",
+        "backbone.se_block",
+        "backbone.repvgg",
+        "utils",
+        "_official_6drepnet_model",
+    )
     saved = {n: sys.modules.get(n) for n in names}
     try:
         package = types.ModuleType("backbone")
@@ -101,7 +107,9 @@ def test_official_6drepnet_release_gives_official_outputs(official, tmp_path, de
         torch.save(ref.state_dict(), path)
     else:  # train.py snapshot
         path = tmp_path / "epoch_1.tar"
-        torch.save({"epoch": 0, "model_state_dict": ref.state_dict(), "optimizer_state_dict": {}}, path)
+        torch.save(
+            {"epoch": 0, "model_state_dict": ref.state_dict(), "optimizer_state_dict": {}}, path
+        )
     ours = create_model("sixdrepnet_repvgg_b1g2", pretrained=path).eval()
     assert ours.backbone.stage0.deployed == deploy
     with torch.no_grad():
@@ -263,7 +271,9 @@ def test_repvgg_keys_and_shapes_equal_official(official, variant):
     """Every variant, training and deploy form: the official state_dict minus its classifier."""
     for deploy in (False, True):
         ref = getattr(official.repvgg, f"create_RepVGG_{variant}")(deploy=deploy)
-        expected = {k: tuple(v.shape) for k, v in ref.state_dict().items() if not k.startswith("linear.")}
+        expected = {
+            k: tuple(v.shape) for k, v in ref.state_dict().items() if not k.startswith("linear.")
+        }
         ours = create_model(f"repvgg_{variant.lower()}", deploy=deploy)
         assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == expected
 

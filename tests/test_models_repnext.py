@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from pyhpe.models import create_model, list_models, reparameterize
 from pyhpe.models.backbones.repnext import RepDWConvM, RepDWConvS, RepNeXtDownsample
@@ -109,7 +109,10 @@ def test_serial_pairs_have_no_bias_and_parallel_pairs_do():
 def test_large_branch_and_block_norm_stay_after_reparameterize():
     model = reparameterize(create_model("repnext_m0"))
     block = model.stages[1].blocks[0]
-    assert [tuple(c.weight.shape) for c in block.token_mixer.conv_l] == [(20, 1, 1, 11), (20, 1, 11, 1)]
+    assert [tuple(c.weight.shape) for c in block.token_mixer.conv_l] == [
+        (20, 1, 1, 11),
+        (20, 1, 11, 1),
+    ]
     assert all(c.bias is not None for c in block.token_mixer.conv_l)
     assert isinstance(block.norm, nn.BatchNorm2d)
 
@@ -151,7 +154,9 @@ def test_train_step_reaches_every_parameter(name):
     out = model(torch.randn(2, 3, 64, 64))
     assert out.shape == (2, model.num_features, 2, 2)
     (out * torch.randn_like(out)).sum().backward()
-    silent = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    silent = [
+        n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0
+    ]
     assert not silent, f"no gradient reached: {silent[:5]}"
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from pyhpe.models import create_model, list_models, reparameterize
 from pyhpe.models.backbones.repvgg import REPVGG_VARIANTS, RepVGGBlock
@@ -41,7 +41,14 @@ def randomize_bn(module: nn.Module, seed: int = 0) -> nn.Module:
 
 def test_registered():
     assert set(VARIANTS) <= set(list_models("repvgg_*"))
-    assert {"repvgg_a0", "repvgg_b0", "repvgg_b1", "repvgg_b1g2", "repvgg_b1g4", "repvgg_b2"} <= set(VARIANTS)
+    assert {
+        "repvgg_a0",
+        "repvgg_b0",
+        "repvgg_b1",
+        "repvgg_b1g2",
+        "repvgg_b1g4",
+        "repvgg_b2",
+    } <= set(VARIANTS)
 
 
 def test_b1g2_sizes_match_6drepnet():
@@ -73,7 +80,9 @@ def test_b1g2_stage_shapes_at_224():
     assert shapes == [(64, 112, 112), (128, 56, 56), (256, 28, 28), (512, 14, 14), (2048, 7, 7)]
 
 
-@pytest.mark.parametrize("cin,cout,stride,groups", [(8, 8, 1, 1), (8, 8, 1, 2), (8, 8, 1, 4), (4, 8, 2, 2), (3, 6, 2, 1)])
+@pytest.mark.parametrize(
+    "cin,cout,stride,groups", [(8, 8, 1, 1), (8, 8, 1, 2), (8, 8, 1, 4), (4, 8, 2, 2), (3, 6, 2, 1)]
+)
 def test_block_merge_is_exact(cin, cout, stride, groups):
     block = randomize_bn(RepVGGBlock(cin, cout, stride, groups), seed=cin + groups).double().eval()
     x = torch.randn(2, cin, 9, 9, dtype=torch.float64)
@@ -84,7 +93,9 @@ def test_block_merge_is_exact(cin, cout, stride, groups):
         w1 = block.rbr_1x1.conv.weight
 
         def bn(t, m):
-            return F.batch_norm(t, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps)
+            return F.batch_norm(
+                t, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps
+            )
 
         ref = bn(F.conv2d(x, w3, None, stride, 1, 1, groups), block.rbr_dense.bn)
         ref = ref + bn(F.conv2d(x, w1, None, stride, 0, 1, groups), block.rbr_1x1.bn)
@@ -109,5 +120,7 @@ def test_train_step_reaches_every_parameter(name):
     out = model(torch.randn(2, 3, 64, 64))
     assert out.shape == (2, model.num_features, 2, 2)
     (out * torch.randn_like(out)).sum().backward()
-    silent = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    silent = [
+        n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0
+    ]
     assert not silent, f"no gradient reached: {silent[:5]}"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-import torch.nn as nn
+from torch import nn
 
 from pyhpe.cli import main as cli_main
 from pyhpe.models import stats
@@ -25,7 +25,9 @@ def _one_thread():
 
 
 def test_macs_and_params_closed_form():
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, groups=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 16 * 16, 5))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, groups=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 16 * 16, 5)
+    )
     assert stats.count_macs(model, 16) == 8 * 3 * 9 * 16 * 16 + 8 * 16 * 16 * 5
     assert stats.count_parameters(model) == 8 * 3 * 9 + 8 + 8 * 16 * 16 * 5 + 5
     dw = nn.Conv2d(4, 4, 7, padding=3, groups=4)
@@ -46,7 +48,9 @@ def test_published_sizes_within_two_percent():
 
 
 def test_latency_returns_min_and_median():
-    timing = stats.measure_latency(nn.Conv2d(3, 4, 3), 16, threads=1, warmup=1, min_runs=3, min_seconds=0.0)
+    timing = stats.measure_latency(
+        nn.Conv2d(3, 4, 3), 16, threads=1, warmup=1, min_runs=3, min_seconds=0.0
+    )
     assert set(timing) == {"min", "median", "cpu_min"} and 0 < timing["min"] <= timing["median"]
     assert timing["cpu_min"] > 0
     with pytest.raises(ValueError, match="threads"):
@@ -56,7 +60,9 @@ def test_latency_returns_min_and_median():
 def test_cli_list_filter_and_json(tmp_path, capsys):
     assert cli_main(["models", "--list", "--filter", "sixdrepnet_repvgg_*"]) == 0
     listed = capsys.readouterr().out.split()
-    assert "sixdrepnet_repvgg_b1g2" in listed and all(n.startswith("sixdrepnet_repvgg_") for n in listed)
+    assert "sixdrepnet_repvgg_b1g2" in listed and all(
+        n.startswith("sixdrepnet_repvgg_") for n in listed
+    )
     out = tmp_path / "stats.json"
     assert cli_main(["models", "--filter", "repvgg_a0", "--no-latency", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
@@ -67,4 +73,11 @@ def test_cli_list_filter_and_json(tmp_path, capsys):
     assert "| repvgg_a0 | 224 |" in capsys.readouterr().out
     assert cli_main(["models", "--list", "--filter", "repvgg_a0, repnext_m0"]) == 0
     assert capsys.readouterr().out.split() == ["repnext_m0", "repvgg_a0"]
-    assert stats.run(argparse.Namespace(list=False, filter="no_such_*", no_latency=True, threads="1", json=None, rounds=1)) == 1
+    assert (
+        stats.run(
+            argparse.Namespace(
+                list=False, filter="no_such_*", no_latency=True, threads="1", json=None, rounds=1
+            )
+        )
+        == 1
+    )

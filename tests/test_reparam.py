@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from pyhpe.models import create_model, list_models, reparameterize
 from pyhpe.models.layers import ConvBN, fuse_conv_bn, identity_kernel, pad_kernel

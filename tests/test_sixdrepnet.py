@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn as nn
+from torch import nn
 
 from pyhpe.models import create_model, list_models
 from pyhpe.models.sixdrepnet import SixDRepNet, backbone_names
@@ -55,7 +55,11 @@ def test_forward_backward_reaches_every_parameter(name):
     torch.testing.assert_close(R @ R.transpose(1, 2), eye, atol=1e-5, rtol=0)
     torch.testing.assert_close(torch.linalg.det(R), torch.ones(2), atol=1e-5, rtol=0)
     (R * torch.randn_like(R)).sum().backward()
-    silent = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
+    silent = [
+        n
+        for n, p in model.named_parameters()
+        if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)
+    ]
     assert not silent, f"no gradient reached: {silent[:5]}"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-import torch.nn as nn
+from torch import nn
 
 from pyhpe.models.registry import get_factory, list_models
 from pyhpe.models.reparam import reparameterize

@@ -20,16 +20,15 @@ import zipfile
 from collections.abc import Mapping
 
 import torch
-import torch.nn as nn
-from torch import Tensor
+from torch import Tensor, nn
 
 from pyhpe.models.reparam import reparameterize
 
 __all__ = [
     "CheckpointMismatchError",
+    "convert_state_dict",
     "load_checkpoint",
     "read_state_dict",
-    "convert_state_dict",
 ]
 
 # Wrappers used by the official training scripts, tried in this order.
@@ -40,7 +39,9 @@ _MAX_LISTED = 12
 class CheckpointMismatchError(ValueError):
     """The checkpoint's keys or shapes do not fit the model; nothing was loaded."""
 
-    def __init__(self, missing: list[str], unexpected: list[str], shapes: list[tuple[str, tuple, tuple]]):
+    def __init__(
+        self, missing: list[str], unexpected: list[str], shapes: list[tuple[str, tuple, tuple]]
+    ):
         self.missing, self.unexpected, self.shapes = missing, unexpected, shapes
         parts = []
         if missing:
@@ -59,7 +60,11 @@ def _clip(items: list[str]) -> str:
 
 
 def _is_state_dict(obj: object) -> bool:
-    return isinstance(obj, Mapping) and len(obj) > 0 and all(isinstance(v, Tensor) for v in obj.values())
+    return (
+        isinstance(obj, Mapping)
+        and len(obj) > 0
+        and all(isinstance(v, Tensor) for v in obj.values())
+    )
 
 
 def _is_torchscript(path: str) -> bool:
@@ -110,7 +115,9 @@ def _drop_prefixes(state: dict[str, Tensor], prefixes: tuple[str, ...]) -> dict[
     return {k: v for k, v in state.items() if not k.startswith(prefixes)}
 
 
-def convert_state_dict(model: nn.Module, state: dict[str, Tensor]) -> tuple[nn.Module, dict[str, Tensor]]:
+def convert_state_dict(
+    model: nn.Module, state: dict[str, Tensor]
+) -> tuple[nn.Module, dict[str, Tensor]]:
     """Map an official key layout onto ``model``'s; returns (module to load into, state).
 
     - bare backbone: drop the ImageNet classifier (``Backbone.classifier_prefixes``);

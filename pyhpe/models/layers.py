@@ -10,9 +10,8 @@ holds ``weight`` and ``bias`` directly (no ``conv``/``norm`` children), so its s
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 __all__ = [
     "Backbone",
@@ -32,7 +31,9 @@ def fuse_conv_bn(
     A BN without affine parameters counts as γ=1, β=0. Returns new tensors (no grad history).
     """
     if bn.running_mean is None or bn.running_var is None:
-        raise ValueError("fuse_conv_bn needs a BatchNorm with running statistics (track_running_stats)")
+        raise ValueError(
+            "fuse_conv_bn needs a BatchNorm with running statistics (track_running_stats)"
+        )
     if conv_weight.shape[0] != bn.num_features:
         raise ValueError(
             f"conv has {conv_weight.shape[0]} output channels but the BatchNorm has {bn.num_features}"
@@ -104,7 +105,14 @@ class ConvBN(nn.Module):
             ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
             padding = (ks[0] // 2, ks[1] // 2)
         conv = nn.Conv2d(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias=conv_bias
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias=conv_bias,
         )
         norm = nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum)
         nn.init.constant_(norm.weight, bn_weight_init)
@@ -118,11 +126,15 @@ class ConvBN(nn.Module):
 
     @property
     def out_channels(self) -> int:
-        return self.weight.shape[0] if self.deployed else getattr(self, self._conv_name).out_channels
+        return (
+            self.weight.shape[0] if self.deployed else getattr(self, self._conv_name).out_channels
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         if self.deployed:
-            return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+            return F.conv2d(
+                x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+            )
         return getattr(self, self._norm_name)(getattr(self, self._conv_name)(x))
 
     def fused_weight_bias(self) -> tuple[Tensor, Tensor]:

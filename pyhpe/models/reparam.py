@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import torch.nn as nn
+from torch import nn
 
 
 def reparameterize(model: nn.Module) -> nn.Module:

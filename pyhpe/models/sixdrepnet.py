@@ -10,8 +10,7 @@ Every bare backbone registered by a module under ``pyhpe.models.backbones`` gets
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
-from torch import Tensor
+from torch import Tensor, nn
 
 import pyhpe.models.backbones  # noqa: F401  (fills the registry with bare backbones)
 from pyhpe.models import registry

@@ -20,12 +20,19 @@ import time
 import warnings
 
 import torch
-import torch.nn as nn
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from pyhpe.models import create_model, list_models, reparameterize
 
-__all__ = ["count_parameters", "count_macs", "measure_latency", "model_stats", "add_arguments", "run"]
+__all__ = [
+    "add_arguments",
+    "count_macs",
+    "count_parameters",
+    "measure_latency",
+    "model_stats",
+    "run",
+]
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -47,7 +54,13 @@ def count_macs(model: nn.Module, input_size: int, batch: int = 1) -> int:
 
 
 def measure_latency(
-    model: nn.Module, input_size: int, threads: int, *, warmup: int = 3, min_runs: int = 10, min_seconds: float = 1.0
+    model: nn.Module,
+    input_size: int,
+    threads: int,
+    *,
+    warmup: int = 3,
+    min_runs: int = 10,
+    min_seconds: float = 1.0,
 ) -> dict[str, float]:
     """Wall time (ms) of an eval forward at batch 1 with ``threads`` intra-op threads:
     ``{"min": ..., "median": ..., "cpu_min": ...}``.
@@ -128,10 +141,22 @@ def _public(row: dict) -> dict:
 
 def format_table(rows: list[dict], threads: tuple[int, ...]) -> str:
     """Markdown table (params in millions, MACs in G, latency in ms as min / median)."""
-    lat = [f"latency {n}T min / median (ms)" for n in threads if any(f"latency_ms_{n}t" in r for r in rows)]
+    lat = [
+        f"latency {n}T min / median (ms)"
+        for n in threads
+        if any(f"latency_ms_{n}t" in r for r in rows)
+    ]
     if any("cpu_ms_1t" in r for r in rows):
         lat.append("CPU time 1T (ms)")
-    head = ["model", "input", "params train (M)", "params deploy (M)", "GMACs train", "GMACs deploy", *lat]
+    head = [
+        "model",
+        "input",
+        "params train (M)",
+        "params deploy (M)",
+        "GMACs train",
+        "GMACs deploy",
+        *lat,
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [
@@ -179,15 +204,27 @@ def _cpu_model() -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="only print the registered model names")
-    parser.add_argument("--filter", default="*", metavar="GLOB", help="models to include: fnmatch globs, comma-separated")
-    parser.add_argument("--no-latency", action="store_true", help="skip the CPU latency measurement")
+    parser.add_argument(
+        "--filter",
+        default="*",
+        metavar="GLOB",
+        help="models to include: fnmatch globs, comma-separated",
+    )
+    parser.add_argument(
+        "--no-latency", action="store_true", help="skip the CPU latency measurement"
+    )
     parser.add_argument(
         "--threads", default="1,2", help="comma-separated thread counts for latency (default 1,2)"
     )
     parser.add_argument(
-        "--rounds", type=int, default=1, help="latency passes over all models; min over passes (default 1)"
+        "--rounds",
+        type=int,
+        default=1,
+        help="latency passes over all models; min over passes (default 1)",
     )
-    parser.add_argument("--json", metavar="PATH", help="also write the rows and environment as JSON")
+    parser.add_argument(
+        "--json", metavar="PATH", help="also write the rows and environment as JSON"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,15 +12,14 @@ release (``stem.stem.0.conv``, ``stages.i.blocks.j.token_mixer.conv_m.conv_7_7``
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from pyhpe.models.layers import Backbone, ConvBN, pad_kernel
-from pyhpe.models.reparam import reparameterize
 from pyhpe.models.registry import register_model
+from pyhpe.models.reparam import reparameterize
 
-__all__ = ["RepNeXt", "RepDWConvS", "RepDWConvM", "MetaNeXtBlock", "RepNeXtDownsample"]
+__all__ = ["MetaNeXtBlock", "RepDWConvM", "RepDWConvS", "RepNeXt", "RepNeXtDownsample"]
 
 
 def _dw(
@@ -33,7 +32,9 @@ def _dw(
     dilation: int = 1,
 ) -> nn.Conv2d:
     """A depthwise conv (groups = channels)."""
-    return nn.Conv2d(channels, channels, kernel, stride, padding, dilation, groups=channels, bias=bias)
+    return nn.Conv2d(
+        channels, channels, kernel, stride, padding, dilation, groups=channels, bias=bias
+    )
 
 
 def _serial_kernel(horizontal: nn.Conv2d, vertical: nn.Conv2d) -> Tensor:
@@ -60,7 +61,9 @@ class _MergedDW(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.deployed:
-            return F.conv2d(x, self.weight, self.bias, self.stride, self.kernel // 2, 1, self.channels)
+            return F.conv2d(
+                x, self.weight, self.bias, self.stride, self.kernel // 2, 1, self.channels
+            )
         return self.forward_branches(x)
 
     def dw_kernel(self) -> tuple[Tensor, Tensor]:
@@ -118,7 +121,11 @@ class RepDWConvS(_MergedDW):
         if self.serial:
             weight = weight + _serial_kernel(self.conv_3_w, self.conv_3_h)
         else:
-            weight = weight + pad_kernel(self.conv_3_w.weight, (3, 3)) + pad_kernel(self.conv_3_h.weight, (3, 3))
+            weight = (
+                weight
+                + pad_kernel(self.conv_3_w.weight, (3, 3))
+                + pad_kernel(self.conv_3_h.weight, (3, 3))
+            )
             bias = bias + self.conv_3_w.bias + self.conv_3_h.bias
         return weight.clone(), bias.clone()
 
@@ -128,7 +135,15 @@ class RepDWConvM(_MergedDW):
     (1×7 → 7×1) + (1×5 → 5×1), at stride 1 or 2."""
 
     kernel = 7
-    branch_names = ("conv_7_7", "conv_5_3", "conv_3_5", "conv_7_w", "conv_7_h", "conv_5_w", "conv_5_h")
+    branch_names = (
+        "conv_7_7",
+        "conv_5_3",
+        "conv_3_5",
+        "conv_7_w",
+        "conv_7_h",
+        "conv_5_w",
+        "conv_5_h",
+    )
 
     def __init__(self, channels: int, stride: int = 1) -> None:
         super().__init__(channels, stride)
@@ -184,7 +199,9 @@ class _FusedMixer(nn.Module):
     def forward_plain(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def forward(self, x: Tensor, scale: Tensor | None = None, shift: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, scale: Tensor | None = None, shift: Tensor | None = None
+    ) -> Tensor:
         if _use_fused_op(self):
             from pyhpe.ops import repnext_mixer
 
@@ -232,7 +249,14 @@ class ChunkMixer(_FusedMixer):
 
     def mixer_kernels(self) -> list[Tensor | None]:
         l1, l2 = self.conv_l[0], self.conv_l[1]
-        return [*self.conv_s.dw_kernel(), *self.conv_m.dw_kernel(), l1.weight, l1.bias, l2.weight, l2.bias]
+        return [
+            *self.conv_s.dw_kernel(),
+            *self.conv_m.dw_kernel(),
+            l1.weight,
+            l1.bias,
+            l2.weight,
+            l2.bias,
+        ]
 
 
 class CopyMixer(_FusedMixer):
@@ -305,7 +329,9 @@ class RepNeXtStage(nn.Module):
         elif out_channels == 2 * in_channels:
             self.downsample = RepNeXtDownsample(in_channels, mlp_ratio)
         else:
-            raise ValueError(f"RepNeXt stage must keep or double the width, got {in_channels}->{out_channels}")
+            raise ValueError(
+                f"RepNeXt stage must keep or double the width, got {in_channels}->{out_channels}"
+            )
         self.blocks = nn.Sequential(*[MetaNeXtBlock(out_channels, mlp_ratio) for _ in range(depth)])
 
     def forward(self, x: Tensor) -> Tensor:
@@ -317,14 +343,17 @@ class RepNeXt(Backbone):
 
     classifier_prefixes = ("head.",)  # official head.head.*, head.head_dist.* (fused: head.*)
 
-    def __init__(self, embed_dims: tuple[int, ...], depths: tuple[int, ...], mlp_ratio: int = 2) -> None:
+    def __init__(
+        self, embed_dims: tuple[int, ...], depths: tuple[int, ...], mlp_ratio: int = 2
+    ) -> None:
         super().__init__()
         if len(embed_dims) != len(depths):
             raise ValueError(f"embed_dims {embed_dims} and depths {depths} differ in length")
         self.stem = RepNeXtStem(embed_dims[0])
         widths_in = (embed_dims[0],) + tuple(embed_dims[:-1])
         self.stages = nn.ModuleList(
-            RepNeXtStage(cin, cout, d, mlp_ratio) for cin, cout, d in zip(widths_in, embed_dims, depths)
+            RepNeXtStage(cin, cout, d, mlp_ratio)
+            for cin, cout, d in zip(widths_in, embed_dims, depths)
         )
         self.num_features = embed_dims[-1]
         self.stage_channels = tuple(embed_dims)
@@ -364,8 +393,10 @@ def _make_factory(variant: str):
         return reparameterize(model) if deploy else model
 
     factory.__name__ = f"repnext_{variant}"
-    factory.__doc__ = (f"RepNeXt-{variant.upper()} backbone (deploy=True: reparameterized form; "
-                       "fused=False: plain PyTorch mixers instead of pyhpe.ops.repnext_mixer).")
+    factory.__doc__ = (
+        f"RepNeXt-{variant.upper()} backbone (deploy=True: reparameterized form; "
+        "fused=False: plain PyTorch mixers instead of pyhpe.ops.repnext_mixer)."
+    )
     return register_model(f"repnext_{variant}")(factory)
 
 

@@ -9,24 +9,30 @@ release (``stage0.rbr_dense.conv.weight``, ``stage3.7.rbr_identity.running_var``
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
-from torch import Tensor
+from torch import Tensor, nn
 
 from pyhpe.models.layers import Backbone, ConvBN, fuse_conv_bn, identity_kernel, pad_kernel
 from pyhpe.models.registry import register_model
 
-__all__ = ["RepVGG", "RepVGGBlock", "REPVGG_VARIANTS"]
+__all__ = ["REPVGG_VARIANTS", "RepVGG", "RepVGGBlock"]
 
 
 class RepVGGBlock(nn.Module):
     """One RepVGG block; the identity branch exists only when in == out and stride == 1."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, stride: int = 1, groups: int = 1, deploy: bool = False
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        groups: int = 1,
+        deploy: bool = False,
     ) -> None:
         super().__init__()
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f"channels {in_channels}->{out_channels} not divisible by groups {groups}")
+            raise ValueError(
+                f"channels {in_channels}->{out_channels} not divisible by groups {groups}"
+            )
         self.in_channels, self.out_channels = in_channels, out_channels
         self.stride, self.groups = stride, groups
         self.deployed = deploy
@@ -37,11 +43,17 @@ class RepVGGBlock(nn.Module):
             return
         has_identity = in_channels == out_channels and stride == 1
         self.rbr_identity = nn.BatchNorm2d(in_channels) if has_identity else None
-        self.rbr_dense = ConvBN(in_channels, out_channels, 3, stride, 1, groups=groups, norm_name="bn")
-        self.rbr_1x1 = ConvBN(in_channels, out_channels, 1, stride, 0, groups=groups, norm_name="bn")
+        self.rbr_dense = ConvBN(
+            in_channels, out_channels, 3, stride, 1, groups=groups, norm_name="bn"
+        )
+        self.rbr_1x1 = ConvBN(
+            in_channels, out_channels, 1, stride, 0, groups=groups, norm_name="bn"
+        )
 
     def _deploy_conv(self) -> nn.Conv2d:
-        return nn.Conv2d(self.in_channels, self.out_channels, 3, self.stride, 1, groups=self.groups, bias=True)
+        return nn.Conv2d(
+            self.in_channels, self.out_channels, 3, self.stride, 1, groups=self.groups, bias=True
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         if self.deployed:
@@ -57,7 +69,9 @@ class RepVGGBlock(nn.Module):
         w1, b1 = self.rbr_1x1.fused_weight_bias()
         weight, bias = w3 + pad_kernel(w1, (3, 3)), b3 + b1
         if self.rbr_identity is not None:
-            eye = identity_kernel(self.in_channels, self.groups, 3, dtype=w3.dtype, device=w3.device)
+            eye = identity_kernel(
+                self.in_channels, self.groups, 3, dtype=w3.dtype, device=w3.device
+            )
             wi, bi = fuse_conv_bn(eye, None, self.rbr_identity)
             weight, bias = weight + wi, bias + bi
         return weight, bias
