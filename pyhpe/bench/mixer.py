@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -131,9 +132,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="N=1 only, 1 thread, 3 samples")
     parser.add_argument("--batches", type=int, nargs="+", help="batch sizes (default 1 32)")
     parser.add_argument("--threads", type=int, nargs="+", help="thread counts (default 1 2)")
-    parser.add_argument("--modes", nargs="+", choices=("fwd", "fwdbwd"), default=["fwd", "fwdbwd"])
+    parser.add_argument("--modes", nargs="*", choices=("fwd", "fwdbwd"), default=["fwd", "fwdbwd"],
+                        help="modes to time (none: only the --train-step measurement)")
     parser.add_argument("--samples", type=int, help="timing samples per implementation")
     parser.add_argument("--out", type=Path, help="run directory (default runs/bench-mixer-TIME)")
+    parser.add_argument("--train-step", type=int, metavar="N", default=0,
+                        help="also time a RepNeXt-M4 6DRepNet training step at batch N, 224x224, "
+                             "2 threads, fused vs plain mixers (0: skip)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,10 +153,53 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r['mixer']:>13} N={r['batch']:<3} {r['mode']:>6} t={r['threads']}  {cells}",
               flush=True)
 
-    rows = run_suite(batches, threads, args.modes, samples, progress)
-    (out / "results.json").write_text(json.dumps({"torch": torch.__version__, "rows": rows},
-                                                 indent=1))
+    rows = run_suite(batches, threads, args.modes, samples, progress) if args.modes else []
+    step = None
+    if args.train_step:
+        step = train_step_times(batch=args.train_step, samples=samples)
+    (out / "results.json").write_text(json.dumps(
+        {"torch": torch.__version__, "rows": rows, "train_step": step}, indent=1))
     table = markdown(rows)
+    if step:
+        table += (f"\nRepNeXt-M4 6DRepNet training step, N={args.train_step}, 224x224, 2 threads: "
+                  f"fused {step['fused']:.2f} s, plain PyTorch {step['plain']:.2f} s "
+                  f"({step['plain'] / step['fused']:.2f}x)\n")
     (out / "table.md").write_text(table)
     print("\n" + table + f"\nrun directory: {out}")
     return 0
+
+
+def train_step_times(model_name: str = "sixdrepnet_repnext_m4", batch: int = 32, size: int = 224,
+                     threads: int = 2, samples: int = 3) -> dict[str, float]:
+    """Seconds per training step (forward, fused loss, backward) with the fused mixer and with
+    plain PyTorch mixers, same model and data, timed interleaved."""
+    from pyhpe.models import create_model
+    from pyhpe.models.backbones.repnext import set_fused
+    from pyhpe.ops.reference import gram_schmidt_ref
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = create_model(model_name).train()
+    x = torch.randn(batch, 3, size, size)
+    R_gt = gram_schmidt_ref(torch.randn(batch, 6))
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def step(fused: bool):
+        def run():
+            set_fused(model, fused)
+            loss = ops.sixd_geodesic_loss(model.forward_6d(x), R_gt)
+            return torch.autograd.grad(loss, params)
+        return run
+
+    calls = {"fused": step(True), "plain": step(False)}
+    for run in calls.values():  # one warm-up each (allocator, oneDNN primitive caches)
+        run()
+    times: dict[str, list[float]] = {k: [] for k in calls}
+    for _ in range(samples):
+        for name, run in calls.items():
+            t0 = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t0)
+    torch.set_num_threads(old)
+    return {k: statistics.median(v) for k, v in times.items()}
