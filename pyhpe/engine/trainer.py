@@ -139,17 +139,22 @@ def _amp(cfg: dict, device: torch.device) -> tuple[torch.dtype | None, torch.amp
     return torch.bfloat16, None
 
 
-def build_validation(cfg: dict, progress: bool) -> list[tuple[str, object]]:
+def build_validation(cfg: dict, progress: bool, given: dict | None = None) -> list[tuple[str, object]]:
     out = []
+    given = given or {}
     for i, src in enumerate(cfg["data"]["val"]):
         name = src["name"] or f"{src['format']}{i if len(cfg['data']['val']) > 1 else ''}"
-        out.append((name, Transformed(open_samples(src, progress), test_transform(cfg, src))))
+        samples = given[name] if name in given else open_samples(src, progress)
+        out.append((name, Transformed(samples, test_transform(cfg, src))))
     return out
 
 
-def train(cfg: dict, resume: str | None = None, stop_after: int | None = None) -> dict:
+def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
+          samples: dict | None = None) -> dict:
     """Train per ``cfg``; ``resume`` is a run directory or checkpoint file to continue from;
-    ``stop_after`` ends the run after that many completed epochs (to split a run)."""
+    ``stop_after`` ends the run after that many completed epochs (to split a run). ``samples``
+    optionally supplies datasets of raw Samples already in memory: ``{"train": ds, "val": {name: ds}}``
+    (the demo renders once and reuses them); otherwise the config's sources are opened."""
     from tqdm import tqdm
 
     from pyhpe.models import create_model
@@ -184,8 +189,10 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None) -
 
         # data
         train_src = cfg["data"]["train"]
-        train_set = Augmented(open_samples(train_src, progress), train_transform_factory(cfg, train_src), tcfg["seed"])
-        val_sets = build_validation(cfg, progress) if info.is_main else []
+        samples = samples or {}
+        base = samples["train"] if "train" in samples else open_samples(train_src, progress)
+        train_set = Augmented(base, train_transform_factory(cfg, train_src), tcfg["seed"])
+        val_sets = build_validation(cfg, progress, samples.get("val")) if info.is_main else []
         per_rank = tcfg["batch_size"] // info.world_size
         if len(train_set) < tcfg["batch_size"]:
             raise ConfigError(f"training set has {len(train_set)} samples, fewer than one batch ({tcfg['batch_size']})")
