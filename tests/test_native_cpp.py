@@ -1,6 +1,7 @@
-"""Builds and runs the native C++ kernel tests (csrc/tests/rotation_native_test.cpp).
+"""Builds and runs the native C++ kernel tests: csrc/tests/rotation_native_test.cpp (the rotation
+kernels) and csrc/tests/mixer_native_test.cpp (the fused RepNeXt mixer).
 
-The one program is built four ways and must report "N passed, 0 failed" each time:
+Each program is built four ways and must report "N passed, 0 failed" each time:
   * host, g++ -O2 (the baseline SSE2 pack path on x86-64),
   * host, g++ -O2 -mavx2 -mfma (the AVX2 pack path; skipped on a CPU without AVX2),
   * host, AddressSanitizer + UndefinedBehaviorSanitizer (-O1 -g, leaks checked),
@@ -26,7 +27,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = [ROOT / "csrc" / "tests" / "rotation_native_test.cpp", ROOT / "csrc" / "cpu" / "rotation_kernels.cpp"]
+PROGRAMS = {
+    "rotation": [ROOT / "csrc" / "tests" / "rotation_native_test.cpp", ROOT / "csrc" / "cpu" / "rotation_kernels.cpp"],
+    "mixer": [ROOT / "csrc" / "tests" / "mixer_native_test.cpp"],
+}
 COMMON_FLAGS = [
     "-std=c++17",
     "-Wall",
@@ -87,7 +91,7 @@ class NativeBuilds:
     def __init__(self, out_dir: Path, wanted: set[str]):
         self.out_dir = out_dir
         self.pool = ThreadPoolExecutor(max_workers=len(BUILDS))  # builds, then the qemu runs
-        self.futures: dict[str, Future] = {}
+        self.futures: dict[tuple[str, str], Future] = {}
         for name, (compiler, flags) in BUILDS.items():
             if name not in wanted or shutil.which(compiler) is None:
                 continue
@@ -95,22 +99,23 @@ class NativeBuilds:
                 continue
             if name == "aarch64" and shutil.which("qemu-aarch64") is None:
                 continue
-            self.futures[name] = self.pool.submit(self._compile, name, compiler, flags)
+            for program in PROGRAMS:
+                self.futures[program, name] = self.pool.submit(self._compile, program, name, compiler, flags)
 
-    def _compile(self, name: str, compiler: str, flags: list[str]) -> subprocess.CompletedProcess:
-        exe = self.out_dir / f"rotation_native_test-{name}"
-        cmd = [compiler, *COMMON_FLAGS, *flags, *map(str, SOURCES), "-o", str(exe)]
+    def _compile(self, program: str, name: str, compiler: str, flags: list[str]) -> subprocess.CompletedProcess:
+        exe = self.out_dir / f"{program}_native_test-{name}"
+        cmd = [compiler, *COMMON_FLAGS, *flags, *map(str, PROGRAMS[program]), "-o", str(exe)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
         proc.exe = exe  # type: ignore[attr-defined]
         return proc
 
-    def get(self, name: str) -> Path:
+    def get(self, name: str, program: str) -> Path:
         """The built executable; fails the test with the compiler output if the build failed."""
         compiler = BUILDS[name][0]
         require_tool(compiler)
-        if name not in self.futures:
+        if (program, name) not in self.futures:
             pytest.fail(f"build {name!r} was not started (see BUILD_OF_TEST)")
-        proc = self.futures[name].result()
+        proc = self.futures[program, name].result()
         assert proc.returncode == 0, f"{' '.join(proc.args)}\n{proc.stderr[-8000:]}"
         # Warning-free in our own code (the static aarch64 link warns about glibc's dlopen in
         # libgomp, which is not ours).
@@ -169,24 +174,30 @@ def qemu_runs(request):
     """The aarch64 program started under every qemu CPU model at once (they are independent)."""
     require_tool("qemu-aarch64")
     builds = request.getfixturevalue("builds")
-    exe = builds.get("aarch64")
     # qemu-aarch64 is called explicitly: binfmt_misc need not be set up.
-    return {cpu: builds.pool.submit(execute, ["qemu-aarch64", "-cpu", cpu, str(exe)]) for cpu in QEMU_CPUS}
+    return {
+        (program, cpu): builds.pool.submit(execute, ["qemu-aarch64", "-cpu", cpu, str(builds.get("aarch64", program))])
+        for program in PROGRAMS
+        for cpu in QEMU_CPUS
+    }
 
 
-def test_host_baseline(builds):
-    exe = builds.get("host")
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_host_baseline(builds, program):
+    exe = builds.get("host", program)
     check_program_output(execute([str(exe)]), host_isa())
 
 
 @pytest.mark.skipif(not cpu_has_avx2(), reason="this CPU has no AVX2 (or is not x86-64)")
-def test_host_avx2(builds):
-    exe = builds.get("host-avx2")
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_host_avx2(builds, program):
+    exe = builds.get("host-avx2", program)
     check_program_output(execute([str(exe)]), "avx2")
 
 
-def test_host_sanitizers(builds):
-    exe = builds.get("host-sanitize")
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_host_sanitizers(builds, program):
+    exe = builds.get("host-sanitize", program)
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1", UBSAN_OPTIONS="print_stacktrace=1")
     proc = execute([str(exe)], env=env)
     check_program_output(proc, host_isa())
@@ -194,5 +205,6 @@ def test_host_sanitizers(builds):
 
 
 @pytest.mark.parametrize("cpu", QEMU_CPUS)
-def test_aarch64_neon_under_qemu(qemu_runs, cpu):
-    check_program_output(qemu_runs[cpu].result(), "neon")
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_aarch64_neon_under_qemu(qemu_runs, program, cpu):
+    check_program_output(qemu_runs[program, cpu].result(), "neon")

@@ -1,0 +1,256 @@
+// Native tests of the fused RepNeXt mixer (include/pyhpe/repnext_mixer.h): the SIMD/threaded
+// kernels against a direct long-double convolution written here from the definition, for the
+// block mixer (identity | 3x3 | 7x7 | 1x11 -> 11x1) and the stride-2 downsample mixer, forward
+// (with and without the BN-folding affine) and backward (input and kernel gradients), float32
+// and float64, odd plane sizes, 1 and 2 threads. Prints "isa=..." first and
+// "N passed, M failed" last; exits non-zero on any failure.
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "pyhpe/repnext_mixer.h"
+
+namespace {
+
+using LD = long double;
+int g_passed = 0, g_failed = 0;
+
+void check(bool ok, const char* what, const char* cfg, LD err, LD tol) {
+  if (ok) {
+    ++g_passed;
+  } else {
+    ++g_failed;
+    std::printf("FAIL %s [%s]: max error %Lg > %Lg\n", what, cfg, err, tol);
+  }
+}
+
+// Direct same-padded depthwise correlation of one plane (the definition).
+std::vector<LD> ref_conv(const std::vector<LD>& in, int H, int W, const std::vector<LD>& w, int kh,
+                         int kw, LD bias, int stride, int& Ho, int& Wo) {
+  const int ph = (kh - 1) / 2, pw = (kw - 1) / 2;
+  Ho = (H + 2 * ph - kh) / stride + 1;
+  Wo = (W + 2 * pw - kw) / stride + 1;
+  std::vector<LD> out(static_cast<size_t>(Ho) * Wo, bias);
+  for (int y = 0; y < Ho; ++y)
+    for (int x = 0; x < Wo; ++x)
+      for (int dy = 0; dy < kh; ++dy)
+        for (int dx = 0; dx < kw; ++dx) {
+          const int iy = y * stride + dy - ph, ix = x * stride + dx - pw;
+          if (iy >= 0 && iy < H && ix >= 0 && ix < W) out[y * Wo + x] += w[dy * kw + dx] * in[iy * W + ix];
+        }
+  return out;
+}
+
+// Gradients of ref_conv: gin (H x W) += ..., gw (kh x kw) += ..., gb += ...
+void ref_conv_grad(const std::vector<LD>& in, int H, int W, const std::vector<LD>& w, int kh, int kw,
+                   int stride, const std::vector<LD>& g, int Ho, int Wo, std::vector<LD>& gin,
+                   std::vector<LD>& gw, LD& gb) {
+  const int ph = (kh - 1) / 2, pw = (kw - 1) / 2;
+  for (int y = 0; y < Ho; ++y)
+    for (int x = 0; x < Wo; ++x) {
+      const LD gv = g[y * Wo + x];
+      gb += gv;
+      for (int dy = 0; dy < kh; ++dy)
+        for (int dx = 0; dx < kw; ++dx) {
+          const int iy = y * stride + dy - ph, ix = x * stride + dx - pw;
+          if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+          gin[iy * W + ix] += w[dy * kw + dx] * gv;
+          gw[dy * kw + dx] += in[iy * W + ix] * gv;
+        }
+    }
+}
+
+template <class T>
+struct Kernel {
+  int kh, kw, count;
+  std::vector<T> w, b;
+  std::vector<LD> gw, gb;  // reference gradients
+  std::vector<T> our_gw, our_gb;
+  Kernel(int kh_, int kw_, int count_, std::mt19937& rng) : kh(kh_), kw(kw_), count(count_) {
+    std::normal_distribution<double> n(0.0, 0.5);
+    w.resize(static_cast<size_t>(count) * kh * kw);
+    b.resize(count);
+    for (auto& v : w) v = static_cast<T>(n(rng));
+    for (auto& v : b) v = static_cast<T>(n(rng));
+    gw.assign(w.size(), 0);
+    gb.assign(b.size(), 0);
+    our_gw.assign(w.size(), 0);
+    our_gb.assign(b.size(), 0);
+  }
+  std::vector<LD> plane(int c) const {
+    return std::vector<LD>(w.begin() + c * kh * kw, w.begin() + (c + 1) * kh * kw);
+  }
+  pyhpe::mixer::DwConv<T> view() const { return {w.data(), b.data(), kh, kw}; }
+  pyhpe::mixer::DwConvGrad<T> grad_view() { return {our_gw.data(), our_gb.data()}; }
+};
+
+template <class T>
+LD max_err(const T* ours, const std::vector<LD>& want, LD& scale) {
+  LD err = 0;
+  scale = 1;
+  for (size_t i = 0; i < want.size(); ++i) {
+    err = std::max(err, std::fabs(static_cast<LD>(ours[i]) - want[i]));
+    scale = std::max(scale, std::fabs(want[i]));
+  }
+  return err;
+}
+
+template <class T>
+void run_case(int N, int C, int H, int W, bool downsample, bool affine, int threads,
+              std::mt19937& rng) {
+  char cfg[160];
+  std::snprintf(cfg, sizeof cfg, "%s %s N=%d C=%d %dx%d affine=%d threads=%d",
+                sizeof(T) == 4 ? "f32" : "f64", downsample ? "down" : "block", N, C, H, W,
+                int(affine), threads);
+  // float32: sums of up to ~121 products of O(1) values; float64 near rounding.
+  const LD tol = sizeof(T) == 4 ? 2e-5L : 1e-12L;
+  const int K = downsample ? C : C / 4;
+  Kernel<T> ks(3, 3, K, rng), km(7, 7, K, rng), kl1(1, 11, K, rng), kl2(11, 1, K, rng);
+  const int Cout = downsample ? 2 * C : C;
+  const int Ho = downsample ? (H - 1) / 2 + 1 : H, Wo = downsample ? (W - 1) / 2 + 1 : W;
+  std::normal_distribution<double> n(0.0, 1.0);
+  std::vector<T> x(static_cast<size_t>(N) * C * H * W), gy(static_cast<size_t>(N) * Cout * Ho * Wo);
+  for (auto& v : x) v = static_cast<T>(n(rng));
+  for (auto& v : gy) v = static_cast<T>(n(rng));
+  std::vector<T> scale(Cout), shift(Cout);
+  for (int c = 0; c < Cout; ++c) {
+    scale[c] = static_cast<T>(0.5 + 0.1 * (c % 7));
+    shift[c] = static_cast<T>(0.05 * c - 0.3);
+  }
+
+  pyhpe::mixer::Params<T> p;
+  p.downsample = downsample;
+  p.s = ks.view();
+  p.m = km.view();
+  if (!downsample) {
+    p.l1 = kl1.view();
+    p.l2 = kl2.view();
+  }
+  if (affine) {
+    p.scale = scale.data();
+    p.shift = shift.data();
+  }
+  std::vector<T> y(gy.size(), std::nan("")), gx(x.size(), std::nan(""));
+  pyhpe::mixer::forward(x.data(), p, N, C, H, W, y.data(), threads);
+
+  std::vector<LD> gx_ref(x.size(), 0);
+  for (int n = 0; n < N; ++n) {
+    auto plane_of = [&](const std::vector<T>& t, int ch, int chans, int h, int w) {
+      const size_t off = (static_cast<size_t>(n) * chans + ch) * h * w;
+      return std::vector<LD>(t.begin() + off, t.begin() + off + static_cast<size_t>(h) * w);
+    };
+    for (int oc = 0; oc < Cout; ++oc) {
+      std::vector<LD> want;
+      std::vector<LD> g = plane_of(gy, oc, Cout, Ho, Wo);
+      int ho = H, wo = W;
+      int ic;
+      if (downsample) {
+        ic = oc % C;
+        Kernel<T>& k = oc < C ? ks : km;
+        std::vector<LD> in = plane_of(x, ic, C, H, W);
+        want = ref_conv(in, H, W, k.plane(ic), k.kh, k.kw, k.b[ic], 2, ho, wo);
+        std::vector<LD> gin(in.size(), 0), gw(k.kh * k.kw, 0);
+        LD gb = 0;
+        ref_conv_grad(in, H, W, k.plane(ic), k.kh, k.kw, 2, g, ho, wo, gin, gw, gb);
+        for (size_t i = 0; i < gin.size(); ++i) gx_ref[(static_cast<size_t>(n) * C + ic) * H * W + i] += gin[i];
+        for (int i = 0; i < k.kh * k.kw; ++i) k.gw[ic * k.kh * k.kw + i] += gw[i];
+        k.gb[ic] += gb;
+      } else {
+        ic = oc;
+        const int q = C / 4, group = oc / q, local = oc % q;
+        std::vector<LD> in = plane_of(x, ic, C, H, W);
+        std::vector<LD> gin(in.size(), 0);
+        if (group == 0) {
+          want = in;
+          gin = g;
+        } else if (group < 3) {
+          Kernel<T>& k = group == 1 ? ks : km;
+          want = ref_conv(in, H, W, k.plane(local), k.kh, k.kw, k.b[local], 1, ho, wo);
+          std::vector<LD> gw(k.kh * k.kw, 0);
+          LD gb = 0;
+          ref_conv_grad(in, H, W, k.plane(local), k.kh, k.kw, 1, g, ho, wo, gin, gw, gb);
+          for (int i = 0; i < k.kh * k.kw; ++i) k.gw[local * k.kh * k.kw + i] += gw[i];
+          k.gb[local] += gb;
+        } else {
+          std::vector<LD> t = ref_conv(in, H, W, kl1.plane(local), 1, 11, kl1.b[local], 1, ho, wo);
+          want = ref_conv(t, H, W, kl2.plane(local), 11, 1, kl2.b[local], 1, ho, wo);
+          std::vector<LD> gt(t.size(), 0), gw2(11, 0), gw1(11, 0);
+          LD gb2 = 0, gb1 = 0;
+          ref_conv_grad(t, H, W, kl2.plane(local), 11, 1, 1, g, H, W, gt, gw2, gb2);
+          ref_conv_grad(in, H, W, kl1.plane(local), 1, 11, 1, gt, H, W, gin, gw1, gb1);
+          for (int i = 0; i < 11; ++i) {
+            kl2.gw[local * 11 + i] += gw2[i];
+            kl1.gw[local * 11 + i] += gw1[i];
+          }
+          kl2.gb[local] += gb2;
+          kl1.gb[local] += gb1;
+        }
+        for (size_t i = 0; i < gin.size(); ++i) gx_ref[(static_cast<size_t>(n) * C + ic) * H * W + i] += gin[i];
+      }
+      if (affine)
+        for (auto& v : want) v = v * scale[oc] + shift[oc];
+      LD sc;
+      const T* ours = y.data() + (static_cast<size_t>(n) * Cout + oc) * Ho * Wo;
+      const LD err = max_err(ours, want, sc);
+      check(err <= tol * sc && std::isfinite(static_cast<double>(err)), "forward plane", cfg, err,
+            tol * sc);
+    }
+  }
+  if (affine) return;  // the BN-folded form is inference-only
+
+  pyhpe::mixer::Grads<T> g;
+  g.s = ks.grad_view();
+  g.m = km.grad_view();
+  if (!downsample) {
+    g.l1 = kl1.grad_view();
+    g.l2 = kl2.grad_view();
+  }
+  pyhpe::mixer::backward(gy.data(), x.data(), p, g, N, C, H, W, gx.data(), threads);
+  LD sc;
+  // gradients sum over whole planes and images: allow for the longer float32 sums
+  const LD gtol = sizeof(T) == 4 ? 5e-5L : 1e-11L;
+  for (int i = 0; i < N * C; ++i) {
+    std::vector<LD> want(gx_ref.begin() + static_cast<size_t>(i) * H * W,
+                         gx_ref.begin() + static_cast<size_t>(i + 1) * H * W);
+    const LD err = max_err(gx.data() + static_cast<size_t>(i) * H * W, want, sc);
+    check(err <= gtol * sc, "grad_x plane", cfg, err, gtol * sc);
+  }
+  std::vector<Kernel<T>*> kernels = {&ks, &km};
+  if (!downsample) {
+    kernels.push_back(&kl1);
+    kernels.push_back(&kl2);
+  }
+  for (Kernel<T>* k : kernels) {
+    LD err = max_err(k->our_gw.data(), k->gw, sc);
+    check(err <= gtol * sc, "grad_w", cfg, err, gtol * sc);
+    err = max_err(k->our_gb.data(), k->gb, sc);
+    check(err <= gtol * sc, "grad_b", cfg, err, gtol * sc);
+  }
+}
+
+}  // namespace
+
+int main() {
+#if defined(__ARM_NEON)
+  const char* isa = "neon";
+#elif defined(__AVX2__)
+  const char* isa = "avx2";
+#elif defined(__SSE2__)
+  const char* isa = "sse2";
+#else
+  const char* isa = "scalar";
+#endif
+  std::printf("isa=%s f32_lanes=%d\n", isa, pyhpe::VecOps<pyhpe::F32Pack>::kLanes);
+  std::mt19937 rng(1234);
+  const int shapes[][4] = {{1, 4, 1, 1}, {2, 8, 9, 13}, {1, 16, 14, 14}, {1, 4, 23, 30}, {2, 8, 7, 4}};
+  for (const auto& s : shapes)
+    for (int threads : {1, 2})
+      for (bool downsample : {false, true})
+        for (bool affine : {false, true}) {
+          run_case<float>(s[0], s[1], s[2], s[3], downsample, affine, threads, rng);
+          run_case<double>(s[0], s[1], s[2], s[3], downsample, affine, threads, rng);
+        }
+  std::printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed == 0 ? 0 : 1;
+}
