@@ -112,6 +112,7 @@ def run_suite(sizes, threads_list, samples: int, impls: tuple[str, ...], progres
     old_threads = torch.get_num_threads()
     for op, mode, batch, threads in cases:
         torch.set_num_threads(threads)
+        torch._dynamo.reset()  # one compiled graph per case; no recompile-limit build-up
         fns = {name: f for name, f in _implementations(op, official).items() if name in impls}
         calls = {name: _callable(f, op, mode, batch) for name, f in fns.items()}
         seconds = time_interleaved(calls, samples)
