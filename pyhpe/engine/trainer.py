@@ -81,6 +81,29 @@ class EMA:
         return m
 
 
+def build_model(mcfg: dict) -> torch.nn.Module:
+    """The configured model, with ``pretrained`` weights loaded: official/ImageNet ``.pth``/``.tar``
+    files through pyhpe.models.checkpoints, pyhpe model files and training checkpoints
+    (``.safetensors``) read here without pickle (fine-tuning from a pyhpe run)."""
+    from pyhpe.models import create_model
+
+    path = mcfg["pretrained"]
+    if path is None or not str(path).endswith(".safetensors"):
+        return create_model(mcfg["name"], pretrained=path, **mcfg["kwargs"])
+    from safetensors import safe_open
+
+    from pyhpe.models.checkpoints import load_checkpoint
+
+    with safe_open(str(path), framework="pt") as f:
+        is_train_ckpt = "pyhpe" in (f.metadata() or {})
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    if is_train_ckpt:
+        state = ckpt.prefixed(state, "model")
+    model = create_model(mcfg["name"], **mcfg["kwargs"])
+    load_checkpoint(model, state)
+    return model
+
+
 def make_run_dir(cfg: dict) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     base = Path(cfg["output"]["dir"]) / f"{cfg['name']}-{stamp}"
@@ -157,7 +180,6 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
     (the demo renders once and reuses them); otherwise the config's sources are opened."""
     from tqdm import tqdm
 
-    from pyhpe.models import create_model
     from pyhpe.models.io import save_model
     from pyhpe.ops import sixd_geodesic_loss
 
@@ -210,7 +232,7 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
 
         # model, optimizer, schedule
         mcfg = cfg["model"]
-        model = create_model(mcfg["name"], pretrained=mcfg["pretrained"], **mcfg["kwargs"]).to(info.device)
+        model = build_model(mcfg).to(info.device)
         net = ddp.wrap(SixDForward(model), info)
         optimizer = torch.optim.AdamW(param_groups(model, tcfg["weight_decay"]), lr=tcfg["lr"])
         min_ratio = tcfg["min_lr"] / tcfg["lr"]
