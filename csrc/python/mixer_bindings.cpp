@@ -6,6 +6,9 @@
 #include "cpu/mixer_kernels.h"
 #include "python/common.h"
 #include "python/tensor_arg.h"
+#if defined(PYHPE_WITH_CUDA)
+#include "cuda/mixer_cuda.h"
+#endif
 
 namespace pyhpe {
 namespace binding {
@@ -71,10 +74,12 @@ struct MixerArgs {
             py::handle bm_, py::handle wl1_, py::handle bl1_, py::handle wl2_, py::handle bl2_) {
     x.reset(new TensorArg(op, "x", x_));
     x->expect_ndim(4, "an NCHW tensor");
+#if !defined(PYHPE_WITH_CUDA)
     if (x->is_cuda()) {
-      throw py::value_error(x->where() + " is a CUDA tensor; the fused mixer has CPU kernels "
-                            "only (pyhpe.ops.repnext_mixer falls back to PyTorch on CUDA)");
+      throw py::value_error(x->where() + " is a CUDA tensor, but pyhpe._C was built without "
+                            "CUDA (see `pyhpe info`)");
     }
+#endif
     N = x->dim(0);
     C = static_cast<int>(x->dim(1));
     H = static_cast<int>(x->dim(2));
@@ -111,6 +116,30 @@ struct MixerArgs {
     Wo = downsample ? mixer::out_size(W, 2) : W;
   }
 
+#if defined(PYHPE_WITH_CUDA)
+  template <class T>
+  cuda::MixerArgs<T> cuda_args() const {
+    cuda::MixerArgs<T> c;
+    c.downsample = downsample;
+    c.N = N;
+    c.C = C;
+    c.H = H;
+    c.W = W;
+    auto set = [](const Arg& w, const Arg& b, const T*& wp, const T*& bp, int& kh, int& kw) {
+      if (!w) return;
+      wp = w->data<T>();
+      bp = b ? b->data<T>() : nullptr;
+      kh = static_cast<int>(w->dim(2));
+      kw = static_cast<int>(w->dim(3));
+    };
+    set(ws, bs, c.w_s, c.b_s, c.kh_s, c.kw_s);
+    set(wm, bm, c.w_m, c.b_m, c.kh_m, c.kw_m);
+    set(wl1, bl1, c.w_l1, c.b_l1, c.kh_l1, c.kw_l1);
+    set(wl2, bl2, c.w_l2, c.b_l2, c.kh_l2, c.kw_l2);
+    return c;
+  }
+#endif
+
   template <class T>
   mixer::Params<T> params() const {
     mixer::Params<T> p;
@@ -125,7 +154,8 @@ struct MixerArgs {
 
 void mixer_forward(py::handle x, py::handle ws, py::handle bs, py::handle wm, py::handle bm,
                    py::handle wl1, py::handle bl1, py::handle wl2, py::handle bl2,
-                   py::handle scale_obj, py::handle shift_obj, py::handle out_obj, int threads) {
+                   py::handle scale_obj, py::handle shift_obj, py::handle out_obj, int threads,
+                   uintptr_t stream) {
   const char* op = "repnext_mixer";
   MixerArgs a(op, x, ws, bs, wm, bm, wl1, bl1, wl2, bl2);
   Arg scale = optional_arg(op, "scale", scale_obj), shift = optional_arg(op, "shift", shift_obj);
@@ -140,8 +170,20 @@ void mixer_forward(py::handle x, py::handle ws, py::handle bs, py::handle wm, py
   out.expect_like(*a.x);
   check_threads(op, threads);
   if (a.N == 0 || a.H == 0 || a.W == 0 || a.C == 0) return;
+  (void)stream;
   auto run = [&](auto tag) {
     using T = decltype(tag);
+#if defined(PYHPE_WITH_CUDA)
+    if (a.x->is_cuda()) {
+      cuda::MixerArgs<T> c = a.cuda_args<T>();
+      c.scale = scale ? scale->data<T>() : nullptr;
+      c.shift = shift ? shift->data<T>() : nullptr;
+      std::string err =
+          cuda::mixer_forward<T>(a.x->data<T>(), c, out.data<T>(), a.x->device_id(), stream);
+      if (!err.empty()) throw std::runtime_error(std::string(op) + "(): CUDA error: " + err);
+      return;
+    }
+#endif
     mixer::Params<T> p = a.params<T>();
     p.scale = scale ? scale->data<T>() : nullptr;
     p.shift = shift ? shift->data<T>() : nullptr;
@@ -159,7 +201,8 @@ void mixer_backward(py::handle grad_obj, py::handle x, py::handle ws, py::handle
                     py::handle wm, py::handle bm, py::handle wl1, py::handle bl1, py::handle wl2,
                     py::handle bl2, py::handle gx_obj, py::handle gws_obj, py::handle gbs_obj,
                     py::handle gwm_obj, py::handle gbm_obj, py::handle gwl1_obj,
-                    py::handle gbl1_obj, py::handle gwl2_obj, py::handle gbl2_obj, int threads) {
+                    py::handle gbl1_obj, py::handle gwl2_obj, py::handle gbl2_obj, int threads,
+                    uintptr_t stream) {
   const char* op = "repnext_mixer_backward";
   MixerArgs a(op, x, ws, bs, wm, bm, wl1, bl1, wl2, bl2);
   TensorArg grad(op, "grad_out", grad_obj);
@@ -194,8 +237,27 @@ void mixer_backward(py::handle grad_obj, py::handle x, py::handle ws, py::handle
   Arg gbl2 = like("grad_b_l2", gbl2_obj, a.bl2.get());
   check_threads(op, threads);
   if (a.N == 0 || a.H == 0 || a.W == 0 || a.C == 0) return;
+  (void)stream;
   auto run = [&](auto tag) {
     using T = decltype(tag);
+#if defined(PYHPE_WITH_CUDA)
+    if (a.x->is_cuda()) {
+      cuda::MixerGrads<T> cg;
+      auto ptr = [](const Arg& t) { return t ? t->data<T>() : static_cast<T*>(nullptr); };
+      cg.w_s = ptr(gws);
+      cg.b_s = ptr(gbs);
+      cg.w_m = ptr(gwm);
+      cg.b_m = ptr(gbm);
+      cg.w_l1 = ptr(gwl1);
+      cg.b_l1 = ptr(gbl1);
+      cg.w_l2 = ptr(gwl2);
+      cg.b_l2 = ptr(gbl2);
+      std::string err = cuda::mixer_backward<T>(grad.data<T>(), a.x->data<T>(), a.cuda_args<T>(),
+                                                cg, gx.data<T>(), a.x->device_id(), stream);
+      if (!err.empty()) throw std::runtime_error(std::string(op) + "(): CUDA error: " + err);
+      return;
+    }
+#endif
     mixer::Params<T> p = a.params<T>();
     mixer::Grads<T> g;
     auto set = [](mixer::DwConvGrad<T>& d, const Arg& w, const Arg& b) {
@@ -224,6 +286,7 @@ void register_mixer_bindings(py::module_& m) {
         py::arg("w_m"), py::arg("b_m"), py::arg("w_l1").none(true), py::arg("b_l1").none(true),
         py::arg("w_l2").none(true), py::arg("b_l2").none(true), py::arg("scale").none(true),
         py::arg("shift").none(true), py::arg("out"), py::arg("num_threads") = 1,
+        py::arg("stream") = 0,
         "Fused RepNeXt mixer forward (block: large branch given; downsample: it is None).");
   m.def("repnext_mixer_backward", &mixer_backward, py::arg("grad_out"), py::arg("x"),
         py::arg("w_s"), py::arg("b_s"), py::arg("w_m"), py::arg("b_m"),
@@ -231,7 +294,7 @@ void register_mixer_bindings(py::module_& m) {
         py::arg("b_l2").none(true), py::arg("grad_x"), py::arg("grad_w_s"), py::arg("grad_b_s"),
         py::arg("grad_w_m"), py::arg("grad_b_m"), py::arg("grad_w_l1").none(true),
         py::arg("grad_b_l1").none(true), py::arg("grad_w_l2").none(true),
-        py::arg("grad_b_l2").none(true), py::arg("num_threads") = 1,
+        py::arg("grad_b_l2").none(true), py::arg("num_threads") = 1, py::arg("stream") = 0,
         "Gradients of the fused mixer; kernel/bias gradient buffers must be zero-filled.");
 }
 

@@ -9,7 +9,8 @@ channel) fold the following BatchNorm in eval mode, so the output is written onc
 The kernels are the *merged* ones: RepNeXt modules merge their branch weights with
 differentiable torch ops at every step (online reparameterization), so autograd carries the
 merged-kernel gradients this op returns back to every branch. CPU tensors run the native kernel
-(csrc/include/pyhpe/repnext_mixer.h); other devices run :func:`repnext_mixer_ref`.
+(csrc/include/pyhpe/repnext_mixer.h), CUDA tensors the CUDA kernels (csrc/cuda/mixer_cuda.cu)
+when built; other devices run :func:`repnext_mixer_ref`.
 """
 
 from __future__ import annotations
@@ -69,26 +70,28 @@ def _dl(t: Tensor | None):
     return None if t is None else to_dlpack(t)
 
 
-def _mixer_cpu(x, w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2, scale, shift) -> Tensor:
-    if _native._C is None:
+def _mixer_native(x, w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2, scale, shift) -> Tensor:
+    if not _native.available(x.device):
         _native.warn_fallback("repnext_mixer", x.device)
         return repnext_mixer_ref(x, w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2, scale, shift)
     out = x.new_empty(_out_shape(x, w_l1 is None))
     _native._C.repnext_mixer(
         *[_dl(t) for t in (x, w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2, scale, shift, out)],
-        torch.get_num_threads(),
+        torch.get_num_threads(), _native.stream_of(x),
     )
     return out
 
 
-def _mixer_backward_cpu(grad, x, w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2):
+def _mixer_backward_native(grad, x, w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2):
     params = (w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2)
-    if _native._C is None:
+    if not _native.available(x.device):
+        _native.warn_fallback("repnext_mixer_backward", x.device)
         return _mixer_backward_ref(grad, x, *params)
     gx = torch.empty_like(x)
     gp = [torch.zeros_like(p) if p is not None else None for p in params]
     _native._C.repnext_mixer_backward(
-        to_dlpack(grad), *[_dl(t) for t in (x, *params, gx, *gp)], torch.get_num_threads()
+        to_dlpack(grad), *[_dl(t) for t in (x, *params, gx, *gp)], torch.get_num_threads(),
+        _native.stream_of(x),
     )
     return (gx, *[g if g is not None else x.new_empty(0) for g in gp])
 
@@ -106,10 +109,11 @@ def _fill(template, present):
     return [next(it) if t is not None else None for t in template]
 
 
-for _key, _fn in (("CPU", _mixer_cpu), ("CompositeExplicitAutograd", repnext_mixer_ref)):
-    _lib.impl("repnext_mixer", _fn, _key)
-for _key, _fn in (("CPU", _mixer_backward_cpu), ("CompositeExplicitAutograd", _mixer_backward_ref)):
-    _lib.impl("repnext_mixer_backward", _fn, _key)
+for _key in ("CPU", "CUDA"):
+    _lib.impl("repnext_mixer", _mixer_native, _key)
+    _lib.impl("repnext_mixer_backward", _mixer_backward_native, _key)
+_lib.impl("repnext_mixer", repnext_mixer_ref, "CompositeExplicitAutograd")
+_lib.impl("repnext_mixer_backward", _mixer_backward_ref, "CompositeExplicitAutograd")
 
 
 @torch.library.register_fake("pyhpe::repnext_mixer")
