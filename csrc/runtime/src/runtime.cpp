@@ -1,0 +1,344 @@
+// pyhpe runtime over ncnn: model loading, preprocessing (6DRepNet test crop, resize, centre crop,
+// normalisation), inference, and post-processing with the native kernels of csrc/include/pyhpe.
+#include "pyhpe_runtime.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <fstream>
+#include <new>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cpu.h"
+#include "mat.h"
+#include "net.h"
+#include "platform.h"
+#include "pyhpe/rotation_cpu.h"
+
+namespace {
+
+thread_local std::string g_last_error;
+
+pyhpe_status fail(pyhpe_status status, const std::string& message) {
+  g_last_error = message;
+  return status;
+}
+
+const float kMean[3] = {0.485f, 0.456f, 0.406f};
+const float kStd[3] = {0.229f, 0.224f, 0.225f};
+
+bool file_readable(const char* path) {
+  FILE* f = fopen(path, "rb");
+  if (!f) return false;
+  fclose(f);
+  return true;
+}
+
+// The Input layer's declared w/h in an ncnn .param (0 when not declared).
+void declared_input_size(const char* param_path, int* w, int* h) {
+  *w = *h = 0;
+  std::ifstream in(param_path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.compare(0, 6, "Input ") != 0) continue;
+    std::istringstream ss(line);
+    std::string tok;
+    while (ss >> tok) {
+      if (tok.compare(0, 2, "0=") == 0) *w = atoi(tok.c_str() + 2);
+      if (tok.compare(0, 2, "1=") == 0) *h = atoi(tok.c_str() + 2);
+    }
+    return;
+  }
+}
+
+bool has_name(const std::vector<const char*>& names, const char* name) {
+  for (const char* n : names)
+    if (n && strcmp(n, name) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+struct pyhpe_model {
+  ncnn::Net net;
+  pyhpe_options options;
+  std::string param_path, bin_path;
+};
+
+namespace {
+
+void apply_options(ncnn::Net& net, const pyhpe_options& o) {
+  ncnn::Option opt;
+  opt.lightmode = true;
+  opt.num_threads = o.num_threads;
+  opt.use_vulkan_compute = false;
+  const bool fp16 = o.precision == PYHPE_PRECISION_FP16;
+  opt.use_fp16_packed = fp16;
+  opt.use_fp16_storage = fp16;
+  opt.use_fp16_arithmetic = fp16;
+  opt.use_bf16_storage = false;
+  net.opt = opt;
+}
+
+pyhpe_status load_into(pyhpe_model* m) {
+  m->net.clear();
+  apply_options(m->net, m->options);
+  if (m->net.load_param(m->param_path.c_str()) != 0)
+    return fail(PYHPE_ERR_MODEL, m->param_path + ": ncnn cannot parse it (not an ncnn .param, or a "
+                                                 "layer this ncnn build does not include)");
+  if (m->net.load_model(m->bin_path.c_str()) != 0)
+    return fail(PYHPE_ERR_MODEL, m->bin_path + ": ncnn cannot read the weights (truncated, or not "
+                                               "the .bin of this .param)");
+  if (!has_name(m->net.input_names(), m->options.input_blob))
+    return fail(PYHPE_ERR_MODEL, std::string("the model has no input blob '") + m->options.input_blob + "'");
+  if (!has_name(m->net.output_names(), m->options.output_blob))
+    return fail(PYHPE_ERR_MODEL, std::string("the model has no output blob '") + m->options.output_blob + "'");
+  return PYHPE_OK;
+}
+
+pyhpe_status check_options(const pyhpe_options* o) {
+  if (o->input_size < 16 || o->input_size > 4096)
+    return fail(PYHPE_ERR_ARGUMENT, "input_size must be in [16, 4096], got " + std::to_string(o->input_size));
+  if (o->output_kind != PYHPE_OUTPUT_6D && o->output_kind != PYHPE_OUTPUT_MATRIX)
+    return fail(PYHPE_ERR_ARGUMENT, "output_kind must be PYHPE_OUTPUT_6D or PYHPE_OUTPUT_MATRIX");
+  if (o->num_threads < 1) return fail(PYHPE_ERR_ARGUMENT, "num_threads must be >= 1");
+  if (o->precision != PYHPE_PRECISION_FP32 && o->precision != PYHPE_PRECISION_FP16)
+    return fail(PYHPE_ERR_ARGUMENT, "precision must be PYHPE_PRECISION_FP32 or PYHPE_PRECISION_FP16");
+  if (!memchr(o->input_blob, 0, sizeof o->input_blob) || !o->input_blob[0] ||
+      !memchr(o->output_blob, 0, sizeof o->output_blob) || !o->output_blob[0])
+    return fail(PYHPE_ERR_ARGUMENT, "input_blob and output_blob must be non-empty strings");
+  return PYHPE_OK;
+}
+
+// Post-processing through the shared kernels: 6D -> R (Gram-Schmidt), R -> Euler degrees.
+void finish_pose(const float* raw, int output_kind, pyhpe_pose* out) {
+  if (output_kind == PYHPE_OUTPUT_6D) {
+    memcpy(out->sixd, raw, 6 * sizeof(float));
+    pyhpe::cpu::gram_schmidt<float>(out->sixd, out->R, 1, 1);
+  } else {
+    memcpy(out->R, raw, 9 * sizeof(float));
+    for (int i = 0; i < 3; ++i) {
+      out->sixd[i] = out->R[i * 3 + 0];
+      out->sixd[3 + i] = out->R[i * 3 + 1];
+    }
+  }
+  pyhpe::cpu::matrix_to_euler<float>(out->R, out->euler_deg, 1, true, 1);
+}
+
+pyhpe_status run_net(pyhpe_model* m, const ncnn::Mat& in, pyhpe_pose* out) {
+  ncnn::Extractor ex = m->net.create_extractor();
+  if (ex.input(m->options.input_blob, in) != 0)
+    return fail(PYHPE_ERR_INFERENCE, "ncnn rejected the input blob");
+  ncnn::Mat y;
+  int ret = ex.extract(m->options.output_blob, y);
+  if (ret != 0) return fail(PYHPE_ERR_INFERENCE, "ncnn extract failed with code " + std::to_string(ret));
+  const size_t want = m->options.output_kind == PYHPE_OUTPUT_6D ? 6 : 9;
+  const size_t got = (size_t)y.w * y.h * y.d * y.c;
+  if (got != want)
+    return fail(PYHPE_ERR_INFERENCE, "the model returned " + std::to_string(got) + " values, expected " +
+                                         std::to_string(want) + " (check output_kind)");
+  float raw[9];
+  ncnn::Mat flat = y.reshape((int)got);
+  for (size_t i = 0; i < got; ++i) raw[i] = flat[i];
+  finish_pose(raw, m->options.output_kind, out);
+  return PYHPE_OK;
+}
+
+// Python's round() for halves (banker's rounding), as torchvision's CenterCrop offsets use it.
+int round_half_even(double v) { return (int)nearbyint(v); }
+
+}  // namespace
+
+extern "C" {
+
+void pyhpe_options_default(pyhpe_options* o) {
+  if (!o) return;
+  memset(o, 0, sizeof *o);
+  o->input_size = 224;
+  o->output_kind = PYHPE_OUTPUT_6D;
+  o->num_threads = 1;
+  o->precision = PYHPE_PRECISION_FP32;
+  strcpy(o->input_blob, "in0");
+  strcpy(o->output_blob, "out0");
+}
+
+const char* pyhpe_status_string(pyhpe_status s) {
+  switch (s) {
+    case PYHPE_OK: return "ok";
+    case PYHPE_ERR_ARGUMENT: return "invalid argument";
+    case PYHPE_ERR_IO: return "file error";
+    case PYHPE_ERR_MODEL: return "model error";
+    case PYHPE_ERR_INFERENCE: return "inference error";
+    case PYHPE_ERR_MEMORY: return "out of memory";
+  }
+  return "unknown status";
+}
+
+const char* pyhpe_last_error(void) { return g_last_error.c_str(); }
+
+const char* pyhpe_build_info(void) {
+  static std::string info;
+  if (info.empty()) {
+    std::ostringstream s;
+    s << "ncnn " << NCNN_VERSION_STRING;
+#if defined(__aarch64__)
+    s << "; aarch64 NEON; fp16 arithmetic " << (ncnn::cpu_support_arm_asimdhp() ? "available" : "not available")
+      << "; dotprod " << (ncnn::cpu_support_arm_asimddp() ? "yes" : "no");
+#elif defined(__x86_64__)
+    s << "; x86-64; avx2 " << (ncnn::cpu_support_x86_avx2() ? "yes" : "no") << "; f16c "
+      << (ncnn::cpu_support_x86_f16c() ? "yes" : "no");
+#endif
+    s << "; cpus " << ncnn::get_cpu_count();
+    info = s.str();
+  }
+  return info.c_str();
+}
+
+pyhpe_status pyhpe_model_load(const char* param_path, const char* bin_path, const pyhpe_options* options,
+                              pyhpe_model** out_model) {
+  if (!param_path || !bin_path || !out_model) return fail(PYHPE_ERR_ARGUMENT, "NULL path or output pointer");
+  *out_model = nullptr;
+  pyhpe_options o;
+  if (options) {
+    o = *options;
+  } else {
+    pyhpe_options_default(&o);
+  }
+  pyhpe_status st = check_options(&o);
+  if (st != PYHPE_OK) return st;
+  if (!file_readable(param_path)) return fail(PYHPE_ERR_IO, std::string(param_path) + ": cannot open");
+  if (!file_readable(bin_path)) return fail(PYHPE_ERR_IO, std::string(bin_path) + ": cannot open");
+  int dw = 0, dh = 0;
+  declared_input_size(param_path, &dw, &dh);
+  if ((dw > 0 && dw != o.input_size) || (dh > 0 && dh != o.input_size))
+    return fail(PYHPE_ERR_ARGUMENT, std::string(param_path) + " declares a " + std::to_string(dw) + "x" +
+                                        std::to_string(dh) + " input, input_size is " + std::to_string(o.input_size));
+  pyhpe_model* m = new (std::nothrow) pyhpe_model();
+  if (!m) return fail(PYHPE_ERR_MEMORY, "cannot allocate the model");
+  m->options = o;
+  m->param_path = param_path;
+  m->bin_path = bin_path;
+  st = load_into(m);
+  if (st != PYHPE_OK) {
+    delete m;
+    return st;
+  }
+  *out_model = m;
+  return PYHPE_OK;
+}
+
+void pyhpe_model_free(pyhpe_model* model) { delete model; }
+
+pyhpe_status pyhpe_model_set_threads(pyhpe_model* m, int n) {
+  if (!m) return fail(PYHPE_ERR_ARGUMENT, "NULL model");
+  if (n < 1) return fail(PYHPE_ERR_ARGUMENT, "num_threads must be >= 1");
+  if (m->options.num_threads == n) return PYHPE_OK;
+  // ncnn packs convolution weights for the thread count at load time: reload with the new one.
+  m->options.num_threads = n;
+  return load_into(m);
+}
+
+pyhpe_status pyhpe_model_set_precision(pyhpe_model* m, int precision) {
+  if (!m) return fail(PYHPE_ERR_ARGUMENT, "NULL model");
+  if (precision != PYHPE_PRECISION_FP32 && precision != PYHPE_PRECISION_FP16)
+    return fail(PYHPE_ERR_ARGUMENT, "precision must be PYHPE_PRECISION_FP32 or PYHPE_PRECISION_FP16");
+  if (m->options.precision == precision) return PYHPE_OK;
+  m->options.precision = precision;
+  return load_into(m);
+}
+
+pyhpe_status pyhpe_model_get_options(const pyhpe_model* m, pyhpe_options* out) {
+  if (!m || !out) return fail(PYHPE_ERR_ARGUMENT, "NULL model or output");
+  *out = m->options;
+  return PYHPE_OK;
+}
+
+pyhpe_status pyhpe_infer_tensor(pyhpe_model* m, const float* chw, pyhpe_pose* out) {
+  if (!m || !chw || !out) return fail(PYHPE_ERR_ARGUMENT, "NULL model, input or output");
+  const int s = m->options.input_size;
+  ncnn::Mat in(s, s, 3);
+  if (in.empty()) return fail(PYHPE_ERR_MEMORY, "cannot allocate the input");
+  for (int c = 0; c < 3; ++c) memcpy(in.channel(c), chw + (size_t)c * s * s, (size_t)s * s * sizeof(float));
+  return run_net(m, in, out);
+}
+
+pyhpe_status pyhpe_infer(pyhpe_model* m, const uint8_t* pixels, int width, int height, int stride,
+                         int pixel_format, const float* box, pyhpe_pose* out) {
+  if (!m || !pixels || !out) return fail(PYHPE_ERR_ARGUMENT, "NULL model, pixels or output");
+  int channels = 0;
+  bool bgr = false;
+  switch (pixel_format) {
+    case PYHPE_PIXEL_RGB: channels = 3; break;
+    case PYHPE_PIXEL_BGR: channels = 3; bgr = true; break;
+    case PYHPE_PIXEL_RGBA: channels = 4; break;
+    case PYHPE_PIXEL_BGRA: channels = 4; bgr = true; break;
+    default: return fail(PYHPE_ERR_ARGUMENT, "unknown pixel format " + std::to_string(pixel_format));
+  }
+  if (width <= 0 || height <= 0) return fail(PYHPE_ERR_ARGUMENT, "image width and height must be positive");
+  if (stride == 0) stride = width * channels;
+  if (stride < width * channels) return fail(PYHPE_ERR_ARGUMENT, "stride is smaller than width * channels");
+
+  // 1. 6DRepNet's test crop (k = 0.2), edges moved in order, truncated like PIL's crop.
+  int x0 = 0, y0 = 0, x1 = width, y1 = height;
+  if (box) {
+    double bx0 = box[0], by0 = box[1], bx1 = box[2], by1 = box[3];
+    if (!(isfinite(bx0) && isfinite(by0) && isfinite(bx1) && isfinite(by1)) || bx1 <= bx0 || by1 <= by0)
+      return fail(PYHPE_ERR_ARGUMENT, "face box must be finite (x0, y0, x1, y1) with x1 > x0 and y1 > y0");
+    const double k = 0.2, w = bx1 - bx0, h = by1 - by0;
+    bx0 -= 2 * k * w;
+    by0 -= 2 * k * h;
+    bx1 += 2 * k * (bx1 - bx0);
+    by1 += 0.6 * k * (by1 - by0);
+    x0 = (int)bx0; y0 = (int)by0; x1 = (int)bx1; y1 = (int)by1;
+    if (x1 <= x0 || y1 <= y0) return fail(PYHPE_ERR_ARGUMENT, "the face box crops to nothing");
+  }
+  const int cw = x1 - x0, ch = y1 - y0;
+  std::vector<unsigned char> crop((size_t)cw * ch * 3, 0);  // RGB, black outside the image
+  for (int y = y0; y < y1; ++y) {
+    if (y < 0 || y >= height) continue;
+    const uint8_t* row = pixels + (size_t)y * stride;
+    unsigned char* dst = crop.data() + (size_t)(y - y0) * cw * 3;
+    for (int x = (x0 > 0 ? x0 : 0); x < (x1 < width ? x1 : width); ++x) {
+      const uint8_t* p = row + (size_t)x * channels;
+      unsigned char* d = dst + (size_t)(x - x0) * 3;
+      d[0] = bgr ? p[2] : p[0];
+      d[1] = p[1];
+      d[2] = bgr ? p[0] : p[2];
+    }
+  }
+  // 2. Resize the shorter side to round(S*256/224) (bilinear), 3. centre crop S, 4. normalise.
+  const int s = m->options.input_size;
+  const int r = (int)lround(s * 256.0 / 224.0);
+  int rw, rh;
+  if (cw <= ch) {
+    rw = r;
+    rh = (int)((double)r * ch / cw);
+  } else {
+    rw = (int)((double)r * cw / ch);
+    rh = r;
+  }
+  std::vector<unsigned char> resized;
+  const unsigned char* src = crop.data();
+  if (rw != cw || rh != ch) {
+    resized.resize((size_t)rw * rh * 3);
+    ncnn::resize_bilinear_c3(crop.data(), cw, ch, resized.data(), rw, rh);
+    src = resized.data();
+  }
+  if (rw < s || rh < s) return fail(PYHPE_ERR_ARGUMENT, "the crop is smaller than the network input");
+  const int top = round_half_even((rh - s) / 2.0), left = round_half_even((rw - s) / 2.0);
+  ncnn::Mat in(s, s, 3);
+  if (in.empty()) return fail(PYHPE_ERR_MEMORY, "cannot allocate the input");
+  for (int c = 0; c < 3; ++c) {
+    float* plane = in.channel(c);
+    for (int y = 0; y < s; ++y) {
+      const unsigned char* row = src + ((size_t)(top + y) * rw + left) * 3 + c;
+      for (int x = 0; x < s; ++x) plane[y * s + x] = (row[x * 3] / 255.f - kMean[c]) / kStd[c];
+    }
+  }
+  return run_net(m, in, out);
+}
+
+}  // extern "C"

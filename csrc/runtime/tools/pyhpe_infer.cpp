@@ -1,0 +1,141 @@
+// pyhpe-infer: head pose of one face with the pyhpe runtime (ncnn), printed as one JSON line.
+//
+//   pyhpe-infer MODEL.ncnn.param --image face.ppm [--box x0 y0 x1 y1] [--bgr]
+//   pyhpe-infer MODEL.ncnn.param --tensor input.f32        (3*S*S float32, normalised, planar)
+//   options: --bin PATH  --input-size S (224)  --matrix  --threads N (1)  --fp16  --repeat N
+//
+// Images are binary PPM (P6, 8-bit RGB). Exit code 0 on success, 2 for bad arguments or input
+// files, 10 + pyhpe_status for runtime failures (message on stderr).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "pyhpe_runtime.h"
+
+using namespace pyhpe_tools;
+
+static const char* kProg = "pyhpe-infer";
+
+static void usage() {
+  fprintf(stderr,
+          "usage: pyhpe-infer MODEL.param (--image IMG.ppm [--box x0 y0 x1 y1] [--bgr] | --tensor F32) "
+          "[--bin PATH] [--input-size S] [--matrix] [--threads N] [--fp16] [--repeat N] [--info]\n");
+}
+
+static bool read_ppm(const std::string& path, std::vector<unsigned char>* pixels, int* w, int* h) {
+  FILE* f = fopen(path.c_str(), "rb");
+  if (!f) return false;
+  char magic[3] = {0};
+  int maxval = 0;
+  bool ok = fscanf(f, "%2s", magic) == 1 && strcmp(magic, "P6") == 0;
+  // skip comments between header fields
+  auto next_int = [&](int* v) {
+    int c;
+    while ((c = fgetc(f)) != EOF) {
+      if (c == '#') {
+        while ((c = fgetc(f)) != EOF && c != '\n') {
+        }
+      } else if (c > ' ') {
+        ungetc(c, f);
+        return fscanf(f, "%d", v) == 1;
+      }
+    }
+    return false;
+  };
+  ok = ok && next_int(w) && next_int(h) && next_int(&maxval) && maxval == 255 && *w > 0 && *h > 0;
+  if (ok) {
+    fgetc(f);  // the single whitespace after maxval
+    pixels->resize((size_t)*w * *h * 3);
+    ok = fread(pixels->data(), 1, pixels->size(), f) == pixels->size();
+  }
+  fclose(f);
+  return ok;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage();
+    return 2;
+  }
+  std::string param, bin, image, tensor;
+  pyhpe_options opt;
+  pyhpe_options_default(&opt);
+  float box[4];
+  bool has_box = false, bgr = false, info = false;
+  int repeat = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto need = [&](int n) {
+      if (i + n >= argc) die(kProg, a + " needs " + std::to_string(n) + " value(s)");
+    };
+    if (a == "--image") { need(1); image = argv[++i]; }
+    else if (a == "--tensor") { need(1); tensor = argv[++i]; }
+    else if (a == "--bin") { need(1); bin = argv[++i]; }
+    else if (a == "--box") {
+      need(4);
+      for (int k = 0; k < 4; ++k) box[k] = to_float(kProg, "--box", argv[++i]);
+      has_box = true;
+    }
+    else if (a == "--bgr") bgr = true;
+    else if (a == "--input-size") { need(1); opt.input_size = to_int(kProg, "--input-size", argv[++i]); }
+    else if (a == "--matrix") opt.output_kind = PYHPE_OUTPUT_MATRIX;
+    else if (a == "--threads") { need(1); opt.num_threads = to_int(kProg, "--threads", argv[++i]); }
+    else if (a == "--fp16") opt.precision = PYHPE_PRECISION_FP16;
+    else if (a == "--repeat") { need(1); repeat = to_int(kProg, "--repeat", argv[++i]); }
+    else if (a == "--info") info = true;
+    else if (a == "-h" || a == "--help") { usage(); return 0; }
+    else if (!a.empty() && a[0] == '-') die(kProg, "unknown option " + a);
+    else if (param.empty()) param = a;
+    else die(kProg, "unexpected argument " + a);
+  }
+  if (info) printf("%s\n", pyhpe_build_info());
+  if (param.empty()) die(kProg, "no model .param given");
+  if (image.empty() == tensor.empty()) die(kProg, "give exactly one of --image or --tensor");
+  if (bin.empty()) bin = bin_for(param);
+
+  std::vector<unsigned char> pixels;
+  std::vector<float> chw;
+  int w = 0, h = 0;
+  if (!image.empty()) {
+    if (!read_ppm(image, &pixels, &w, &h)) die(kProg, image + ": not a readable binary PPM (P6, maxval 255)");
+    if (bgr)  // the file is RGB; --bgr feeds it as BGR to exercise that path
+      for (size_t p = 0; p + 2 < pixels.size(); p += 3) std::swap(pixels[p], pixels[p + 2]);
+  } else {
+    FILE* f = fopen(tensor.c_str(), "rb");
+    if (!f) die(kProg, tensor + ": cannot open");
+    chw.resize((size_t)3 * opt.input_size * opt.input_size);
+    size_t n = fread(chw.data(), sizeof(float), chw.size(), f);
+    int extra = fgetc(f);
+    fclose(f);
+    if (n != chw.size() || extra != EOF)
+      die(kProg, tensor + ": expected exactly 3*" + std::to_string(opt.input_size) + "^2 float32 values");
+  }
+
+  pyhpe_model* model = nullptr;
+  load_or_die(kProg, param, bin, opt, &model);
+  pyhpe_pose pose;
+  pyhpe_status st = PYHPE_OK;
+  for (int r = 0; r < repeat && st == PYHPE_OK; ++r) {
+    if (!chw.empty())
+      st = pyhpe_infer_tensor(model, chw.data(), &pose);
+    else
+      st = pyhpe_infer(model, pixels.data(), w, h, 0, bgr ? PYHPE_PIXEL_BGR : PYHPE_PIXEL_RGB,
+                       has_box ? box : nullptr, &pose);
+  }
+  if (st != PYHPE_OK) {
+    fprintf(stderr, "%s: error: %s: %s\n", kProg, pyhpe_status_string(st), pyhpe_last_error());
+    pyhpe_model_free(model);
+    return 10 + (int)st;
+  }
+  printf("{\"sixd\": [");
+  for (int k = 0; k < 6; ++k) printf("%s%.9g", k ? ", " : "", pose.sixd[k]);
+  printf("], \"R\": [");
+  for (int k = 0; k < 9; ++k) printf("%s%.9g", k ? ", " : "", pose.R[k]);
+  printf("], \"euler_deg\": [%.9g, %.9g, %.9g]}\n", pose.euler_deg[0], pose.euler_deg[1], pose.euler_deg[2]);
+  pyhpe_model_free(model);
+  return 0;
+}
