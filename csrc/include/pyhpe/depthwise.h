@@ -79,13 +79,21 @@ inline void correlate(const T* src, int srcW, const T* w, int kh, int kw, int sy
         O::store(o + x, acc0);
         O::store(o + x + L, acc1);
       }
-      for (; x + L <= Wo; x += L) {
+      // The last partial pack: recompute a full pack ending at the row's end (the overlap
+      // rewrites the same values), unless accumulating, where it would add twice.
+      for (int done = 0; done == 0 && x < Wo && Wo >= L;) {
+        if (x + L > Wo) {
+          if (accumulate) break;
+          x = Wo - L;
+        }
         P acc = accumulate ? O::load(o + x) : O::splat(bias);
         for (int dy = 0; dy < kh; ++dy) {
           const T* r = rows + dy * srcW + x;
           for (int dx = 0; dx < kw; ++dx) acc = acc + O::splat(w[dy * kw + dx]) * O::load(r + dx);
         }
         O::store(o + x, acc);
+        x += L;
+        done = x >= Wo;
       }
     }
     for (; x < Wo; ++x) {

@@ -83,8 +83,11 @@ inline void conv_plane(const T* in, int H, int W, const T* w, T bias, int kh, in
   dw::split_kernel_columns(w, kh, kw, s.k_even, s.k_odd);
   dw::correlate(s.even.data(), (cols + 1) / 2, s.k_even, kh, (kw + 1) / 2, 2, 1, bias, out, Ho,
                 Wo);
-  if (kw > 1) {
-    dw::correlate(s.odd.data(), cols / 2, s.k_odd, kh, kw / 2, 2, 1, T(0), out, Ho, Wo, true);
+  if (kw > 1) {  // odd columns into a plane of their own (full-pack tails), then added
+    T* odd_out = s.d.data();
+    dw::correlate(s.odd.data(), cols / 2, s.k_odd, kh, kw / 2, 2, 1, T(0), odd_out, Ho, Wo);
+    const int64_t n = static_cast<int64_t>(Ho) * Wo;
+    for (int64_t i = 0; i < n; ++i) out[i] += odd_out[i];
   }
 }
 
