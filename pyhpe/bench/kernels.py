@@ -115,7 +115,7 @@ def run_suite(sizes, threads_list, samples: int, impls: tuple[str, ...], progres
         torch._dynamo.reset()  # one compiled graph per case; no recompile-limit build-up
         fns = {name: f for name, f in _implementations(op, official).items() if name in impls}
         calls = {name: _callable(f, op, mode, batch) for name, f in fns.items()}
-        seconds = time_interleaved(calls, samples)
+        seconds = time_interleaved(calls, samples, clock="thread" if threads == 1 else "wall")
         rows.append(Row(op, mode, batch, threads, seconds))
         if progress:
             progress(rows[-1])
@@ -217,7 +217,9 @@ def run(args: argparse.Namespace) -> int:
     from pyhpe import _C
 
     meta = {
-        "command": "pyhpe bench kernels " + ("--quick" if args.quick else ""),
+        "command": "pyhpe bench kernels " + " ".join(
+            (["--quick"] if args.quick else []) + (["--threads", *map(str, args.threads)]
+                                                   if args.threads != [1, 2] else [])),
         "torch": torch.__version__,
         "build": _C.build_info(),
         "machine": platform.processor() or platform.machine(),
@@ -227,7 +229,9 @@ def run(args: argparse.Namespace) -> int:
     (out / "results.json").write_text(json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]},
                                                  indent=1))
     table = markdown_tables(rows, bandwidth)
-    header = (f"Measured with `{meta['command'].strip()}`; torch {torch.__version__}, "
+    header = ("Times: median per call; 1 thread: CPU time of the calling thread, 2 threads: wall "
+              "clock (pyhpe.bench.timing).\n"
+              f"Measured with `{meta['command'].strip()}`; torch {torch.__version__}, "
               f"kernels isa={meta['build']['cpu_isa']}; copy bandwidth "
               f"{bandwidth / 1e9:.1f} GB/s (read+write, 1 thread).\n")
     (out / "table.md").write_text(header + table)

@@ -103,7 +103,8 @@ def run_suite(batches, threads_list, modes, samples, progress=None) -> list[dict
                 for threads in threads_list:
                     torch.set_num_threads(threads)
                     fns = {k: _call(f, xin, module, mode) for k, f in impls.items()}
-                    seconds = time_interleaved(fns, samples, target_s=0.05)
+                    seconds = time_interleaved(fns, samples, target_s=0.05,
+                                               clock="thread" if threads == 1 else "wall")
                     rows.append(dict(mixer=name, channels=channels, size=size, batch=batch,
                                      mode=mode, threads=threads, seconds=seconds))
                     if progress:
