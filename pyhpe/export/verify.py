@@ -8,6 +8,7 @@ pyhpe.data.synthetic, through the Predictor's preprocessing). The exported graph
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -30,7 +31,12 @@ def random_inputs(input_size: int, n: int = 2, seed: int = 0) -> np.ndarray:
 
 
 def sample_inputs(input_size: int, n: int = 2, seed: int = 0) -> np.ndarray:
-    """Synthetic face renders, preprocessed like real crops."""
+    """Synthetic face renders, preprocessed like real crops (cached per arguments)."""
+    return _sample_inputs(input_size, n, seed).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _sample_inputs(input_size: int, n: int, seed: int) -> np.ndarray:
     from pyhpe.data.synthetic import SynthConfig, SyntheticHeads
     from pyhpe.runtime.preprocess import prepare
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyhpe.runtime.meta import DeployMeta, read_meta
+from pyhpe.runtime.meta import DeployMeta, meta_path, read_meta
 
 
 class Backend:
@@ -160,7 +160,7 @@ class NcnnBackend(Backend):
         meta = read_meta(param)
         if meta is None:
             if input_size is None:
-                raise ValueError(f"{param}: no sidecar {param.name[:-6]}.json; pass input_size")
+                raise ValueError(f"{param}: no sidecar {meta_path(param).name}; pass input_size")
             meta = DeployMeta(model=param.stem, input_size=int(input_size), input_name="in0",
                               output_name="out0")
         elif input_size is not None and int(input_size) != meta.input_size:

@@ -1,6 +1,7 @@
 """The sidecar of an exported model: what a runtime needs beyond the graph itself.
 
-``pyhpe export`` writes ``<stem>.json`` beside ``<stem>.onnx`` or ``<stem>.ncnn.param``::
+``pyhpe export`` writes ``<stem>.onnx.json`` beside ``<stem>.onnx`` and ``<stem>.ncnn.json``
+beside ``<stem>.ncnn.param``::
 
     {"format": "pyhpe-deploy", "version": 1, "model": "sixdrepnet_repnext_m4",
      "input_size": 224, "output": "6d" | "matrix", "input_name": "in0", "output_name": "out0",
@@ -43,13 +44,17 @@ class DeployMeta:
 
 
 def meta_path(model_file: str | os.PathLike) -> Path:
-    """``x.onnx`` -> ``x.json``; ``x.ncnn.param`` / ``x.ncnn.bin`` -> ``x.json``."""
+    """``x.onnx`` -> ``x.onnx.json``; ``x.ncnn.param`` / ``x.ncnn.bin`` -> ``x.ncnn.json``.
+
+    (Distinct from a pyhpe model file's ``x.json``, so exports can sit beside their checkpoint.)
+    """
     p = Path(model_file)
     name = p.name
-    for suffix in (".ncnn.param", ".ncnn.bin", ".onnx", ".param", ".bin"):
+    for suffix, keep in ((".ncnn.param", ".ncnn"), (".ncnn.bin", ".ncnn"), (".onnx", ".onnx"),
+                         (".param", ""), (".bin", "")):
         if name.endswith(suffix):
-            return p.with_name(name[: -len(suffix)] + ".json")
-    return p.with_suffix(".json")
+            return p.with_name(name[: -len(suffix)] + keep + ".json")
+    return p.with_name(name + ".json")
 
 
 def write_meta(model_file: str | os.PathLike, meta: DeployMeta) -> Path:
