@@ -299,9 +299,11 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
                                             "images_per_s": ips})
                 bar.set_postfix(loss=f"{math.degrees(loss_val):.2f}°", lr=f"{lr:.2e}", img_s=f"{ips:.0f}")
                 bar.update()
-                if tcfg["time_limit_s"] and time.perf_counter() - t_start > tcfg["time_limit_s"]:
-                    stopped_early = True
-                    break
+                if tcfg["time_limit_s"]:
+                    over = torch.tensor(float(time.perf_counter() - t_start > tcfg["time_limit_s"]))
+                    if ddp.all_reduce_mean(over, info).item() > 0:  # every rank stops at the same step
+                        stopped_early = True
+                        break
             bar.close()
             epoch_time = time.perf_counter() - t0
             last_epoch = epoch + 1
