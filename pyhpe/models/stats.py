@@ -10,6 +10,7 @@ CPU forward latency of the deploy form at batch 1 with 1 and 2 threads (min and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import fnmatch
 import json
@@ -18,6 +19,7 @@ import platform
 import statistics
 import time
 import warnings
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -40,13 +42,34 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+@contextlib.contextmanager
+def plain_layers(model: nn.Module) -> Iterator[nn.Module]:
+    """Run RepNeXt mixers as plain PyTorch layers inside the block, then restore their setting.
+
+    The fused native mixer (``pyhpe.ops.repnext_mixer``) is a custom op that
+    ``torch.utils.flop_counter`` cannot see, so MACs are counted on the equivalent plain layers.
+    """
+    from pyhpe.models.backbones.repnext import _FusedMixer
+
+    mixers = [m for m in model.modules() if isinstance(m, _FusedMixer)]
+    before = [m.fused for m in mixers]
+    for m in mixers:
+        m.fused = False
+    try:
+        yield model
+    finally:
+        for m, flag in zip(mixers, before):
+            m.fused = flag
+
+
 def count_macs(model: nn.Module, input_size: int, batch: int = 1) -> int:
-    """Multiply-accumulates of one eval forward at (batch, 3, input_size, input_size)."""
+    """Multiply-accumulates of one eval forward at (batch, 3, input_size, input_size), counted on
+    plain PyTorch layers (see :func:`plain_layers`)."""
     was_training = model.training
     model.eval()
     x = torch.zeros(batch, 3, input_size, input_size)
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        with plain_layers(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
             model(x)
     finally:
         model.train(was_training)
