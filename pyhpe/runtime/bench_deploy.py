@@ -103,10 +103,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite table.md from an existing (possibly partial) results.json")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     threads_list = [int(t) for t in args.threads.split(",")]
+    if args.report_only:
+        data = json.loads((out / "results.json").read_text())
+        table = format_table(data["rows"], threads_list)
+        (out / "table.md").write_text(table + f"\n\nmin (median) ms, batch 1; env {data['env']}\n")
+        print(table)
+        return 0
     rows = []
     env = {"load_avg_start": os.getloadavg(), "cpu_count": os.cpu_count(), "torch": torch.__version__}
     with tempfile.TemporaryDirectory(prefix="pyhpe-bench-") as tmp:
