@@ -73,3 +73,37 @@ def test_lr_schedule_warmup_then_cosine():
     assert lr_factor(10, 100, 10, 0.0) == pytest.approx(1.0)
     assert lr_factor(55, 100, 10, 0.0) == pytest.approx(0.5)
     assert lr_factor(100, 100, 10, 0.1) == pytest.approx(0.1)
+
+
+def test_finetune_from_model_file_and_time_limit(tmp_path):
+    """model.pretrained accepts a pyhpe model file; the time limit stops the run but still writes
+    the model file."""
+    from pyhpe.models import create_model
+    from pyhpe.models.io import save_model
+
+    torch.manual_seed(123)
+    src = create_model("sixdrepnet_repnext_m0")
+    path = save_model(src, tmp_path / "start.safetensors", name="sixdrepnet_repnext_m0", input_size=64)
+    cfg = _cfg(tmp_path / "runs", "train.epochs=3", f"model.pretrained={path}",
+               "train.time_limit_s=1e-6", "train.lr=1e-9", "train.min_lr=0", "train.warmup_epochs=0", "data.val=[]",
+               "train.freeze_bn=true")
+    summary = train(cfg)
+    assert summary["stopped_early"] and summary["steps"] == 1 and summary["epochs_done"] == 1
+    out = load_file(f"{summary['run_dir']}/model.safetensors")
+    ref = src.state_dict()
+    # lr 1e-9 and frozen BN: one step leaves the fine-tuning start (not the seed-0 init) in place
+    for k, v in out.items():
+        assert torch.allclose(v.double(), ref[k].double(), atol=1e-6), k
+
+
+@pytest.mark.parametrize("name", [
+    "sixdrepnet_repvgg_a0",
+    pytest.param("sixdrepnet_repnext_m0", marks=pytest.mark.xfail(
+        reason="pyhpe.ops.repnext_mixer has no autocast rule: bf16 activations meet fp32 weights", strict=False)),
+])
+def test_bf16_autocast_step_on_cpu(tmp_path, name):
+    summary = train(_cfg(tmp_path, f"model.name={name}", "train.amp=bf16", "train.epochs=1",
+                         "train.max_steps_per_epoch=1", "data.val=[]"))
+    assert summary["steps"] == 1
+    steps = (tmp_path / summary["run_dir"].split("/")[-1] / "steps.csv").read_text().splitlines()
+    assert len(steps) == 2 and "nan" not in steps[1]
