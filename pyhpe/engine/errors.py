@@ -1,7 +1,11 @@
-"""One-line CLI errors: expected failures (bad config, missing data) print a message, exit 2."""
+"""One-line CLI errors: expected failures (bad config, missing data) print a message, exit 2.
+
+Set ``PYHPE_DEBUG=1`` to get the full traceback instead.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -17,6 +21,8 @@ def guarded(command: str, fn: Callable[[], int]) -> int:
     try:
         return fn()
     except (*EXPECTED, DataFileError) as err:
+        if os.environ.get("PYHPE_DEBUG"):
+            raise
         msg = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
         print(f"pyhpe {command}: error: {msg}", file=sys.stderr)
         return 2

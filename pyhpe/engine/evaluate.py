@@ -6,7 +6,8 @@ release ``.pth`` / training ``.tar`` (read with ``torch.load(weights_only=True)`
 :mod:`pyhpe.models.checkpoints`; ``--model`` names the architecture, RepVGG-B1g2 by default).
 
 DATA is a dataset folder, file list or npz (``--format``: auto, aflw2000, 300wlp, biwi-npz, ...),
-or ``synthetic`` (rendered on the fly: ``--n``, ``--seed``). AFLW2000 is filtered to
+or ``synthetic`` (rendered on the fly: ``--n``, ``--seed``). With ``--format auto`` a
+300W-LP-style folder or list whose path contains "aflw2000" is read as AFLW2000. AFLW2000 is filtered to
 |angles| ≤ 99° (``--no-filter99`` to keep all). The protocol follows 6DRepNet's test.py: labels
 are the dataset's angles, predictions are decoded from the predicted matrix.
 
@@ -94,6 +95,8 @@ def build_dataset(args: argparse.Namespace, input_size: int):
         if not path.exists():
             raise FileNotFoundError(f"data not found: {path}")
         fmt = detect_format(path) if args.format == "auto" else args.format
+        if args.format == "auto" and fmt == "300wlp" and "aflw2000" in str(path).lower():
+            fmt = "aflw2000"  # same file layout; the name decides (and turns on the ±99° filter)
         src.update(format=fmt, path=str(path), name=fmt, keep_bgr=args.keep_bgr,
                    margin_crop=fmt not in ("biwi-npz",), filter99=fmt == "aflw2000" and not args.no_filter99)
     cfg = {"data": {"input_size": input_size, "test_resize": 256}}
