@@ -19,6 +19,8 @@ says how much of a step the head and loss can account for. Prints a table; ``--j
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import importlib.util
 import json
 import statistics
@@ -85,7 +87,8 @@ def _steps(batch: int, size: int) -> dict[str, callable]:
             opt.step()
         return step
 
-    ref = off.model.SixDRepNet("RepVGG-B1g2", "", deploy=False, pretrained=False).train()
+    with contextlib.redirect_stdout(io.StringIO()):  # the official blocks print themselves
+        ref = off.model.SixDRepNet("RepVGG-B1g2", "", deploy=False, pretrained=False).train()
     ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-5)
     geodesic = off.loss.GeodesicLoss()
 
