@@ -181,3 +181,15 @@ def test_export_paths_see_plain_layers():
     model = _randomized_model().eval()
     traced = torch.jit.trace(model.backbone, torch.randn(1, 3, 64, 64), check_trace=False)
     assert "pyhpe::repnext_mixer" not in str(traced.inlined_graph)
+
+
+def test_autocast_bfloat16_training_step():
+    """Under CPU autocast the op computes in float32 (it has no bfloat16 kernel)."""
+    model = _randomized_model()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = model.forward_6d(x)
+        loss = ops.sixd_geodesic_loss(y, ops.gram_schmidt(torch.randn(2, 6)))
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert torch.isfinite(loss) and grads and all(torch.isfinite(g).all() for g in grads)

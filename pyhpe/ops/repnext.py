@@ -190,6 +190,12 @@ def repnext_mixer(x: Tensor, w_s: Tensor, b_s: Tensor, w_m: Tensor, b_m: Tensor,
         raise ValueError(f"x must be a floating NCHW tensor, got {x.dtype} {tuple(x.shape)}")
     if (scale is None) != (shift is None):
         raise ValueError("scale and shift must be given together")
+    if x.dtype not in (torch.float32, torch.float64):  # half/bfloat16 (autocast): in float32
+        x = x.float()
+    if torch.is_autocast_enabled(x.device.type):  # parameters follow x (autocast casts them)
+        cast = [w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2, scale, shift]
+        w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2, scale, shift = [
+            t.to(x.dtype) if isinstance(t, Tensor) else t for t in cast]
     x = x.contiguous()
     args = [_check(n, t, x, nd) for n, t, nd in (
         ("w_s", w_s, 4), ("b_s", b_s, 1), ("w_m", w_m, 4), ("b_m", b_m, 1), ("w_l1", w_l1, 4),
