@@ -134,7 +134,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get("pyhpe")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
     except Exception as err:  # safetensors raises its own error types
         raise ValueError(f"{path}: not a safetensors file ({err})") from err
     meta = json.loads(raw) if raw else {}

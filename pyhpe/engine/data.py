@@ -85,7 +85,7 @@ def open_samples(src: dict, progress: bool = True) -> Dataset:
     indices = list(range(n))
     frac = src.get("split_fraction")
     if frac is not None:
-        indices = indices[int(round(frac[0] * n)):int(round(frac[1] * n))]
+        indices = indices[round(frac[0] * n):round(frac[1] * n)]
     if src.get("filter99"):
         euler = _labels(ds, indices)
         keep = within_99(euler).tolist()

@@ -205,7 +205,6 @@ def _run(args: argparse.Namespace) -> int:
                     run_dir / "predictions.png")
 
     m6, mt6 = report["mae_6drepnet"], trivial["mae_6drepnet"]
-    m3, mt3 = report["mae_wrap360"], trivial["mae_wrap360"]
     ratio = m6["mean"] / mt6["mean"]
     result = {
         "model": args.model, "input_size": args.input_size, "n_train": s["n_train"], "n_test": s["n_test"],
@@ -227,8 +226,8 @@ def format_demo_table(r: dict) -> str:
     """The demo's summary table (text)."""
     m, t, d = r["model_report"], r["trivial_report"], r["deploy_report"]
     rows = [
-        f"held-out synthetic test set: {r['n_test']} images (training: {r['n_train']} images, "
-        f"{r['epochs']} epochs, {r['steps']} steps, {r['train_time_s'] / 60:.1f} min)",
+        (f"held-out synthetic test set: {r['n_test']} images (training: {r['n_train']} images, "
+         f"{r['epochs']} epochs, {r['steps']} steps, {r['train_time_s'] / 60:.1f} min)"),
         f"{'MAE (deg)':28}{'yaw':>8}{'pitch':>8}{'roll':>8}{'mean':>8}{'geodesic':>10}",
     ]
     for label, rep, key in (("model, 6DRepNet formula", m, "mae_6drepnet"), ("model, ±360 form", m, "mae_wrap360"),
@@ -240,11 +239,12 @@ def format_demo_table(r: dict) -> str:
                     f"{rep['geodesic_deg']:10.2f}")
     lat = ", ".join(f"{v:.2f} ms ({k} thr)" for k, v in r["latency_ms_min"].items())
     rows += [
-        f"mean MAE / trivial: {r['mae_ratio_to_trivial']:.3f} (target <= 0.25: "
-        f"{'met' if r['mae_ratio_to_trivial'] <= 0.25 else 'missed'})",
+        (f"mean MAE / trivial: {r['mae_ratio_to_trivial']:.3f} (target <= 0.25: "
+         f"{'met' if r['mae_ratio_to_trivial'] <= 0.25 else 'missed'})"),
         f"deploy form vs training form: max |ΔR| = {r['deploy_max_abs_diff_R']:.2e}",
-        f"{r['model']} @ {r['input_size']} px: params {r['params_train'] / 1e6:.3f} M (train) / "
-        f"{r['params_deploy'] / 1e6:.3f} M (deploy), {r['macs_deploy'] / 1e6:.1f} M MACs, latency (batch 1, min) {lat}",
+        (f"{r['model']} @ {r['input_size']} px: params {r['params_train'] / 1e6:.3f} M (train) / "
+         f"{r['params_deploy'] / 1e6:.3f} M (deploy), {r['macs_deploy'] / 1e6:.1f} M MACs, "
+         f"latency (batch 1, min) {lat}"),
         f"run directory: {r['run_dir']}",
     ]
     return "\n".join(rows)

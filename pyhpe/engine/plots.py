@@ -33,7 +33,7 @@ def training_curves(steps: list[dict], epochs: list[dict], path: str | os.PathLi
         axes[0].legend()
         axes[1].plot(s, [r["lr"] for r in steps])
         axes[1].set(xlabel="step", ylabel="learning rate", title="schedule")
-    keys = sorted({k for r in epochs for k in r if k.endswith("/mae") or k.endswith("/geodesic")})
+    keys = sorted({k for r in epochs for k in r if k.endswith(("/mae", "/geodesic"))})
     for key in keys:
         pts = [(r["epoch"], r[key]) for r in epochs if r.get(key) not in (None, "")]
         if pts:

@@ -24,7 +24,13 @@ from torch.utils.data.distributed import DistributedSampler
 from pyhpe.engine import checkpoint as ckpt
 from pyhpe.engine import distributed as ddp
 from pyhpe.engine.config import ConfigError, dump_config
-from pyhpe.engine.data import Augmented, Transformed, open_samples, test_transform, train_transform_factory
+from pyhpe.engine.data import (
+    Augmented,
+    Transformed,
+    open_samples,
+    test_transform,
+    train_transform_factory,
+)
 from pyhpe.engine.inference import flat_report, predict_dataset
 
 
@@ -96,7 +102,7 @@ def build_model(mcfg: dict) -> torch.nn.Module:
 
     with safe_open(str(path), framework="pt") as f:
         is_train_ckpt = "pyhpe" in (f.metadata() or {})
-        state = {k: f.get_tensor(k) for k in f.keys()}
+        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
     if is_train_ckpt:
         state = ckpt.prefixed(state, "model")
     model = create_model(mcfg["name"], **mcfg["kwargs"])
@@ -228,7 +234,7 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
         if tcfg["max_steps_per_epoch"]:
             steps_per_epoch = min(steps_per_epoch, tcfg["max_steps_per_epoch"])
         total_steps = steps_per_epoch * tcfg["epochs"]
-        warmup = int(round(tcfg["warmup_epochs"] * steps_per_epoch))
+        warmup = round(tcfg["warmup_epochs"] * steps_per_epoch)
 
         # model, optimizer, schedule
         mcfg = cfg["model"]
