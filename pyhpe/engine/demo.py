@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 FULL = {"n_train": 4000, "n_test": 500, "minutes": 9.0, "render": 128}
-QUICK = {"n_train": 400, "n_test": 100, "minutes": 0.6, "render": 96}
+QUICK = {"n_train": 400, "n_test": 64, "minutes": 0.6, "render": 96}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-size", type=int, default=64, help="network input side (px)")
     parser.add_argument("--minutes", type=float, help="training time budget (default 9; quick 0.6); a hard stop at 1.1x")
     parser.add_argument("--n-train", type=int, help="training images (default 4000; quick 400)")
-    parser.add_argument("--n-test", type=int, help="held-out images (default 500; quick 100)")
+    parser.add_argument("--n-test", type=int, help="held-out images (default 500; quick 64)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--threads", type=int, default=2,
@@ -155,7 +155,7 @@ def _run(args: argparse.Namespace) -> int:
     speeds = {}
     for threads in sorted({1, args.threads}):
         torch.set_num_threads(threads)
-        speeds[threads] = calibrate(args, s)
+        speeds[threads] = calibrate(args, s, max_seconds=8.0 if args.quick else 20.0)
     threads = max(speeds, key=speeds.get)
     ips = speeds[threads]
     torch.set_num_threads(threads)
