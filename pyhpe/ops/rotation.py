@@ -251,13 +251,11 @@ class _SixdGeodesicLossFn(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        # The saved per-sample gradients are used once, so they are scaled in place: no new
-        # (B, 6) buffer, which at large B saves the page faults of a fresh allocation.
         (local,) = ctx.saved_tensors
         if ctx.reduction == "none":
-            return local.mul_(grad.unsqueeze(-1)), None, None, None
+            return local * grad.unsqueeze(-1), None, None, None
         scale = grad / local.shape[0] if ctx.reduction == "mean" else grad
-        return local.mul_(scale), None, None, None
+        return local * scale, None, None, None
 
 
 def _gram_schmidt_autograd(x6: Tensor) -> Tensor:
