@@ -53,3 +53,16 @@ def test_errors_name_the_problem(tmp_path):
         load_model(path)
     with pytest.raises(ValueError, match=".safetensors"):
         save_model(_model(), tmp_path / "m.pt", name="x")
+
+
+def test_plain_safetensors_state_dict_loads_as_pretrained(tmp_path):
+    from safetensors.torch import save_file
+
+    from pyhpe.models import create_model
+
+    model = _model()
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    loaded = create_model("sixdrepnet_repnext_m0", pretrained=tmp_path / "w.safetensors").eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(model(x), loaded(x), atol=1e-6)

@@ -83,7 +83,11 @@ def read_state_dict(source: str | os.PathLike | Mapping[str, Tensor]) -> dict[st
         path = os.fspath(source)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"checkpoint not found: {path}")
-        if _is_torchscript(path):
+        if path.endswith(".safetensors"):
+            from safetensors.torch import load_file
+
+            obj = load_file(path)
+        elif _is_torchscript(path):
             obj = dict(torch.jit.load(path, map_location="cpu").state_dict())
         else:
             try:
