@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch.nn as nn
+from torch import nn
 
 from pyhpe.export.verify import FP16_TOLERANCE, FP32_TOLERANCE, verify
 from pyhpe.runtime.meta import DeployMeta, write_meta

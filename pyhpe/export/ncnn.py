@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch.nn as nn
+from torch import nn
 
 from pyhpe.export.onnx import export_onnx
 
@@ -30,7 +30,7 @@ def pnnx_executable() -> str:
             exe = str(candidate)
     if exe is None:
         try:
-            import pnnx  # noqa: F401
+            import pnnx
 
             pkg = Path(pnnx.__file__).parent
             found = [p for p in pkg.rglob("pnnx") if p.is_file() and os.access(p, os.X_OK)]
@@ -80,16 +80,16 @@ def export_ncnn(model: nn.Module, param_path: str | os.PathLike, input_size: int
         onnx_path = export_onnx(model, Path(tmp) / "model.onnx", input_size, output)
         cmd = [exe, str(onnx_path), f"inputshape=[1,3,{input_size},{input_size}]",
                f"fp16={int(bool(fp16))}"]
-        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout, check=False)
         log = proc.stdout + proc.stderr
         produced_param, produced_bin = Path(tmp) / "model.ncnn.param", Path(tmp) / "model.ncnn.bin"
         if proc.returncode != 0 or not produced_param.is_file() or not produced_bin.is_file():
             tail = "\n".join(log.strip().splitlines()[-8:])
             raise RuntimeError(f"pnnx failed (rc={proc.returncode}):\n{tail}")
-        ignored = re.findall(r"^ignore .*$", log, flags=re.M)
+        ignored = re.findall(r"^ignore .*$", log, flags=re.MULTILINE)
         if ignored:
             raise RuntimeError("pnnx left operators ncnn cannot run:\n" + "\n".join(ignored))
-        types, inputs, outputs = param_blobs(produced_param)
+        _, inputs, outputs = param_blobs(produced_param)
         if len(inputs) != 1 or len(outputs) != 1:
             raise RuntimeError(f"expected one input and one output blob, got {inputs} -> {outputs}")
         shutil.move(str(produced_param), param_path)

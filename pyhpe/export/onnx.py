@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 OPSET = 17
 

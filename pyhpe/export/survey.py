@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             path = out / f"{name}.{'onnx' if fmt == 'onnx' else 'ncnn.param'}"
             try:
                 r = export_model(model, path, fmt, name=name, input_size=size)
-            except Exception as err:  # report and go on with the next model
+            except Exception as err:  # noqa: BLE001 - report any failure and go on with the next model
                 failures += 1
                 print(name, fmt, size, "FAIL", type(err).__name__, str(err)[:300].replace("\n", " | "), flush=True)
                 continue

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-import torch.nn as nn
+from torch import nn
 
 FP32_TOLERANCE = 1e-4
 # fp16 weights (pnnx fp16=1) round every weight to 11 significant bits; the error grows with
@@ -40,7 +40,7 @@ def _sample_inputs(input_size: int, n: int, seed: int) -> np.ndarray:
     from pyhpe.data.synthetic import SynthConfig, SyntheticHeads
     from pyhpe.runtime.preprocess import prepare
 
-    size = max(64, int(round(input_size * 256 / 224)))
+    size = max(64, round(input_size * 256 / 224))
     ds = SyntheticHeads(n=n, seed=seed, config=SynthConfig(size=size))
     return prepare([ds[i].image for i in range(n)], input_size)
 

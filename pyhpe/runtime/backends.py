@@ -48,7 +48,6 @@ class TorchBackend(Backend):
 
     def __init__(self, model_path, threads: int | None = None, input_size: int | None = None,
                  deploy: bool = True):
-        import torch
 
         from pyhpe.models.io import load_model
 
@@ -58,7 +57,7 @@ class TorchBackend(Backend):
 
     @classmethod
     def from_module(cls, model, name: str = "module", input_size: int = 224,
-                    threads: int | None = None, deploy: bool = True) -> "TorchBackend":
+                    threads: int | None = None, deploy: bool = True) -> TorchBackend:
         """Wrap an in-memory SixDRepNet model (it is reparameterized in place when ``deploy``)."""
         self = cls.__new__(cls)
         self._init(model, name, input_size, threads, deploy)

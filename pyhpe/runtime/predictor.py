@@ -79,7 +79,7 @@ class Predictor:
         self.backend_name = backend
 
     @classmethod
-    def from_module(cls, model, input_size: int = 224, threads: int | None = None) -> "Predictor":
+    def from_module(cls, model, input_size: int = 224, threads: int | None = None) -> Predictor:
         """A torch Predictor over an in-memory SixDRepNet model (reparameterized in place)."""
         self = cls.__new__(cls)
         self.backend = TorchBackend.from_module(model, input_size=input_size, threads=threads)

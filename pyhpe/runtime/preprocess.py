@@ -38,7 +38,7 @@ def face_crop(image_rgb: np.ndarray, box_xyxy: Sequence[float]) -> np.ndarray:
 def resize_center(crop_rgb: np.ndarray, size: int) -> np.ndarray:
     """torchvision Resize(round(size·256/224)) + CenterCrop(size), the test chain at any size."""
     crop_rgb = _check_image(crop_rgb, "crop")
-    resize_to = int(round(size * 256 / 224))
+    resize_to = round(size * 256 / 224)
     sample = center_crop(resize_shorter_side(_as_sample(crop_rgb), resize_to), size)
     return sample.image
 
