@@ -117,16 +117,24 @@ inline void correlate_grad_w(const T* g, int Ho, int Wo, const T* src, int srcW,
   for (int dy = 0; dy < kh; ++dy) {
     for (int dx = 0; dx < kw; ++dx) {
       T total = 0;
-      P acc = O::splat(0);
+      // four independent accumulators: a single one would wait on the FMA latency every step
+      P acc = O::splat(0), acc1 = O::splat(0), acc2 = O::splat(0), acc3 = O::splat(0);
       for (int y = 0; y < Ho; ++y) {
         const T* gr = g + y * Wo;
         const T* r = src + static_cast<int64_t>(y * sy + dy) * srcW + dx;
         int x = 0;
         if (sx == 1 && L > 1) {
+          for (; x + 4 * L <= Wo; x += 4 * L) {
+            acc = acc + O::load(gr + x) * O::load(r + x);
+            acc1 = acc1 + O::load(gr + x + L) * O::load(r + x + L);
+            acc2 = acc2 + O::load(gr + x + 2 * L) * O::load(r + x + 2 * L);
+            acc3 = acc3 + O::load(gr + x + 3 * L) * O::load(r + x + 3 * L);
+          }
           for (; x + L <= Wo; x += L) acc = acc + O::load(gr + x) * O::load(r + x);
         }
         for (; x < Wo; ++x) total += gr[x] * r[x * sx];
       }
+      acc = (acc + acc1) + (acc2 + acc3);
       alignas(64) T lanes[L];
       O::store(lanes, acc);
       for (int l = 0; l < L; ++l) total += lanes[l];
