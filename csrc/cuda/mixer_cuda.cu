@@ -5,6 +5,7 @@
 // fed. Kernel gradient: one block per (channel, tap), a deterministic block reduction (no atomics).
 #include <cuda_runtime.h>
 
+#include "cuda/device_guard.h"
 #include "cuda/mixer_cuda.h"
 
 namespace pyhpe {
@@ -127,20 +128,6 @@ __global__ void conv_grad_weight(const T* g, const T* src, T* gw, T* gb, Job j, 
   }
 }
 
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    cudaGetDevice(&previous_);
-    if (previous_ != device) cudaSetDevice(device);
-  }
-  ~DeviceGuard() { cudaSetDevice(previous_); }
-
- private:
-  int previous_ = 0;
-};
-
-std::string status(cudaError_t e) { return e == cudaSuccess ? std::string() : cudaGetErrorString(e); }
-
 }  // namespace
 
 template <class T>
@@ -163,13 +150,13 @@ std::string mixer_forward(const T* x, const MixerArgs<T>& a, T* y, int device, u
     launch(x, in_n, a.w_s, a.b_s, a.kh_s, a.kw_s, 2, C, y, out_n, Ho, Wo, 0);
     launch(x, in_n, a.w_m, a.b_m, a.kh_m, a.kw_m, 2, C, y + (int64_t)C * Ho * Wo, out_n, Ho, Wo,
            C);
-    return status(cudaGetLastError());
+    return status_message(cudaGetLastError());
   }
   const int q = C / 4;
   const int64_t plane = (int64_t)H * W;
   T* t = nullptr;  // the 1x11 strip's output
   cudaError_t e = cudaMallocAsync(reinterpret_cast<void**>(&t), sizeof(T) * a.N * q * plane, s);
-  if (e != cudaSuccess) return status(e);
+  if (e != cudaSuccess) return status_message(e);
   launch(x, in_n, nullptr, nullptr, 0, 0, 1, q, y, in_n, H, W, 0);
   launch(x + q * plane, in_n, a.w_s, a.b_s, a.kh_s, a.kw_s, 1, q, y + q * plane, in_n, H, W, q);
   launch(x + 2 * q * plane, in_n, a.w_m, a.b_m, a.kh_m, a.kw_m, 1, q, y + 2 * q * plane, in_n, H,
@@ -180,7 +167,7 @@ std::string mixer_forward(const T* x, const MixerArgs<T>& a, T* y, int device, u
   launch(t, q * plane, a.w_l2, a.b_l2, a.kh_l2, a.kw_l2, 1, q, y + 3 * q * plane, in_n, H, W,
          3 * q);
   cudaFreeAsync(t, s);
-  return status(cudaGetLastError());
+  return status_message(cudaGetLastError());
 }
 
 template <class T>
@@ -211,7 +198,7 @@ std::string mixer_backward(const T* gy, const T* x, const MixerArgs<T>& a, const
     grad_in(g_m, out_n, a.w_m, a.kh_m, a.kw_m, 2, C, gx, in_n, Ho, Wo, true);
     grad_w(gy, out_n, x, in_n, a.kh_s, a.kw_s, 2, C, g.w_s, g.b_s, Ho, Wo);
     grad_w(g_m, out_n, x, in_n, a.kh_m, a.kw_m, 2, C, g.w_m, g.b_m, Ho, Wo);
-    return status(cudaGetLastError());
+    return status_message(cudaGetLastError());
   }
   const int q = C / 4;
   grad_in(gy, in_n, nullptr, 0, 0, 1, q, gx, in_n, H, W, false);
@@ -226,7 +213,7 @@ std::string mixer_backward(const T* gy, const T* x, const MixerArgs<T>& a, const
   const size_t bytes = sizeof(T) * a.N * q * plane;
   cudaError_t e = cudaMallocAsync(reinterpret_cast<void**>(&t), bytes, s);
   if (e == cudaSuccess) e = cudaMallocAsync(reinterpret_cast<void**>(&gt), bytes, s);
-  if (e != cudaSuccess) return status(e);
+  if (e != cudaSuccess) return status_message(e);
   const T* xl = x + 3 * q * plane;
   const T* gl = gy + 3 * q * plane;
   Job j1{in_n, q * plane, a.kh_l1, a.kw_l1, 1};
@@ -238,7 +225,7 @@ std::string mixer_backward(const T* gy, const T* x, const MixerArgs<T>& a, const
   grad_w(gt, q * plane, xl, in_n, a.kh_l1, a.kw_l1, 1, q, g.w_l1, g.b_l1, H, W);
   cudaFreeAsync(t, s);
   cudaFreeAsync(gt, s);
-  return status(cudaGetLastError());
+  return status_message(cudaGetLastError());
 }
 
 template std::string mixer_forward<float>(const float*, const MixerArgs<float>&, float*, int,

@@ -2,6 +2,7 @@
 // math of include/pyhpe/rotation_math.h on scalars (float or double).
 #include <cuda_runtime.h>
 
+#include "cuda/device_guard.h"
 #include "cuda/rotation_cuda.h"
 #include "pyhpe/rotation_math.h"
 
@@ -105,23 +106,7 @@ __global__ void matrix_to_euler_kernel(const T* R, T* out, int64_t n, bool degre
   }
 }
 
-// Switches to the tensors' device for the launch and restores the caller's device after.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    cudaGetDevice(&previous_);
-    if (previous_ != device) cudaSetDevice(device);
-  }
-  ~DeviceGuard() { cudaSetDevice(previous_); }
-
- private:
-  int previous_ = 0;
-};
-
-std::string last_error() {
-  cudaError_t err = cudaGetLastError();
-  return err == cudaSuccess ? std::string() : std::string(cudaGetErrorString(err));
-}
+std::string last_error() { return status_message(cudaGetLastError()); }
 
 template <class Launch>
 std::string launch(int64_t n, int device, Launch&& go) {
