@@ -8,6 +8,7 @@ install, so its files are loaded by path instead of imported as a package.
 from __future__ import annotations
 
 import importlib.util
+import sys
 import types
 from pathlib import Path
 
@@ -40,3 +41,34 @@ def load_official_functions() -> types.SimpleNamespace:
     utils = _load("_official_6drepnet_utils", root / "utils.py")
     loss = _load("_official_6drepnet_loss", root / "loss.py")
     return types.SimpleNamespace(utils=utils, loss=loss, root=root)
+
+
+def load_official_model_code() -> types.SimpleNamespace:
+    """``model`` (SixDRepNet), ``repvgg`` (its backbone), ``utils`` and ``loss`` of the official code.
+
+    model.py imports ``backbone.repvgg`` and ``utils`` as top-level modules; they are provided in
+    ``sys.modules`` only while it loads, then the previous entries are restored.
+    """
+    root = official_root()
+    if root is None:
+        raise ModuleNotFoundError(f"the official 6DRepNet package is not installed: {INSTALL_HINT}")
+    names = ("backbone", "backbone.se_block", "backbone.repvgg", "utils")
+    saved = {n: sys.modules.get(n) for n in names}
+    try:
+        package = types.ModuleType("backbone")
+        package.__path__ = [str(root / "backbone")]
+        sys.modules["backbone"] = package
+        sys.modules["backbone.se_block"] = _load(
+            "backbone.se_block", root / "backbone" / "se_block.py")
+        repvgg = sys.modules["backbone.repvgg"] = _load(
+            "backbone.repvgg", root / "backbone" / "repvgg.py")
+        utils = sys.modules["utils"] = _load("utils", root / "utils.py")
+        model = _load("_official_6drepnet_model", root / "model.py")
+        loss = _load("_official_6drepnet_loss", root / "loss.py")
+    finally:
+        for n, m in saved.items():
+            if m is None:
+                sys.modules.pop(n, None)
+            else:
+                sys.modules[n] = m
+    return types.SimpleNamespace(model=model, repvgg=repvgg, utils=utils, loss=loss, root=root)

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import argparse
 import fractions
-import importlib.util
-import sys
-import types
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from conftest import require
 from pyhpe.models import create_model, list_models, reparameterize
 from pyhpe.models.checkpoints import CheckpointMismatchError, load_checkpoint, read_state_dict
 
@@ -46,45 +43,14 @@ def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
-def _load_file(name: str, path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def official():
-    """The pip package sixdrepnet==0.1.6 (installed with --no-deps), its model.py and
-    backbone/repvgg.py loaded by file path; its package __init__ needs uninstalled packages."""
-    spec = importlib.util.find_spec("sixdrepnet")
-    if spec is None:
-        pytest.skip("official reference missing: pip install --no-deps sixdrepnet==0.1.6")
-    root = Path(spec.submodule_search_locations[0])
-    names = (
-        "backbone",
-        "backbone.se_block",
-        "backbone.repvgg",
-        "utils",
-        "_official_6drepnet_model",
-    )
-    saved = {n: sys.modules.get(n) for n in names}
-    try:
-        package = types.ModuleType("backbone")
-        package.__path__ = [str(root / "backbone")]
-        sys.modules["backbone"] = package
-        _load_file("backbone.se_block", root / "backbone" / "se_block.py")
-        repvgg = _load_file("backbone.repvgg", root / "backbone" / "repvgg.py")
-        _load_file("utils", root / "utils.py")
-        model = _load_file("_official_6drepnet_model", root / "model.py")
-    finally:
-        for n, m in saved.items():
-            if m is None:
-                sys.modules.pop(n, None)
-            else:
-                sys.modules[n] = m
-    return types.SimpleNamespace(model=model, repvgg=repvgg)
+    """The pip package sixdrepnet==0.1.6 (installed with --no-deps): its model.py and
+    backbone/repvgg.py, loaded by file path (see pyhpe.official)."""
+    from pyhpe.official import INSTALL_HINT, load_official_model_code, official_root
+
+    require(official_root() is not None, f"the official 6DRepNet package ({INSTALL_HINT})")
+    return load_official_model_code()
 
 
 def _randomize_all(model: nn.Module, seed: int) -> nn.Module:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import statistics
@@ -32,39 +31,11 @@ from pathlib import Path
 import torch
 
 
-def _load_file(name: str, path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def official_modules() -> types.SimpleNamespace:
-    """The official package's model.py (+ backbone, utils) and loss.py, loaded by path (its
-    ``__init__`` imports packages that are not installed)."""
-    spec = importlib.util.find_spec("sixdrepnet")
-    if spec is None:
-        raise ModuleNotFoundError("the official package is missing: pip install --no-deps sixdrepnet==0.1.6")
-    root = Path(spec.submodule_search_locations[0])
-    names = ("backbone", "backbone.se_block", "backbone.repvgg", "utils")
-    saved = {n: sys.modules.get(n) for n in names}
-    try:
-        package = types.ModuleType("backbone")
-        package.__path__ = [str(root / "backbone")]
-        sys.modules["backbone"] = package
-        _load_file("backbone.se_block", root / "backbone" / "se_block.py")
-        _load_file("backbone.repvgg", root / "backbone" / "repvgg.py")
-        utils = _load_file("utils", root / "utils.py")
-        model = _load_file("_official_6drepnet_model", root / "model.py")
-        loss = _load_file("_official_6drepnet_loss", root / "loss.py")
-    finally:
-        for n, m in saved.items():
-            if m is None:
-                sys.modules.pop(n, None)
-            else:
-                sys.modules[n] = m
-    return types.SimpleNamespace(model=model, loss=loss, utils=utils)
+    """The official package's model.py (+ backbone, utils) and loss.py (see pyhpe.official)."""
+    from pyhpe.official import load_official_model_code
+
+    return load_official_model_code()
 
 
 def _steps(batch: int, size: int) -> dict[str, callable]:
