@@ -14,14 +14,15 @@ from pyhpe.cli import COMMANDS, main
 OTHER_HELPERS = {"predict", "export"}  # built by the deployment work; skipped until they exist
 
 
-def test_help_for_every_command():
+def test_help_for_every_command(tmp_path):
     """`python -m pyhpe <command> --help` for every command (started together: each is a fresh
     interpreter importing torch, and run one after another they dominate the suite's time)."""
     procs = {}
     for command, (module, _) in sorted(COMMANDS.items()):
         if command in OTHER_HELPERS and importlib.util.find_spec(module) is None:
             continue  # not built yet
-        procs[command] = subprocess.Popen([sys.executable, "-m", "pyhpe", command, "--help"],
+        # run outside the source tree, so the installed package (with its native build) is used
+        procs[command] = subprocess.Popen([sys.executable, "-m", "pyhpe", command, "--help"], cwd=tmp_path,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert {"train", "eval", "demo"} <= set(procs)

@@ -95,11 +95,10 @@ public class NativeBridge {
 
 
 def test_jni_bridge_from_java_matches_python(tmp_path):
-    from test_runtime_cpp import SIZE, _ncnn_installed
+    from test_runtime_cpp import SIZE, _ncnn_installed, build_host_runtime
 
     install = _ncnn_installed("host")
-    build = REPO_ROOT / "build" / "runtime-host"
-    require((build / "libpyhpe_runtime.a").is_file(), "the host runtime (tests/test_runtime_cpp.py builds it)")
+    build = build_host_runtime()  # incremental: a no-op when tests/test_runtime_cpp.py built it
     pytest.importorskip("ncnn")
     from pyhpe.export import export_model
     from pyhpe.models import create_model

@@ -47,6 +47,11 @@ def _run(cmd, **kw) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def host_tools() -> Path:
+    return build_host_runtime()
+
+
+def build_host_runtime() -> Path:
+    """Configure and build csrc/runtime for the host against build/ncnn (incremental)."""
     install = _ncnn_installed("host")
     require(shutil.which("cmake") is not None, "cmake")
     build = REPO_ROOT / "build" / "runtime-host"

@@ -16,7 +16,6 @@ import torch
 from torch.utils.dlpack import to_dlpack
 
 import pyhpe.ops as ops
-from pyhpe import _C
 
 
 def _cpu_time_per_call(fn, calls: int, samples: int = 9) -> float:
@@ -32,6 +31,8 @@ def _cpu_time_per_call(fn, calls: int, samples: int = 9) -> float:
 
 
 def _custom_op_variant():
+    from pyhpe import _C
+
     @torch.library.custom_op("pyhpe_bench::gram_schmidt", mutates_args=())
     def gs(x6: torch.Tensor) -> torch.Tensor:
         out = x6.new_empty((x6.shape[0], 3, 3))
@@ -43,6 +44,8 @@ def _custom_op_variant():
 
 
 def measure(batch: int = 64, calls: int = 2000) -> dict[str, float]:
+    from pyhpe import _C  # imported here so that `pyhpe bench --help` works without a build
+
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     x = torch.randn(batch, 6)
