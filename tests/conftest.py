@@ -25,6 +25,19 @@ def require(condition: bool, what: str) -> None:
     pytest.skip(f"{what} is not available")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module on one torch thread (tiny convolutions run far faster on one thread, and two
+    OpenMP threads stall badly when the 2 cores are shared), restoring the setting afterwards.
+    Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def official_sixdrepnet():
     """``utils`` and ``loss`` of the official package sixdrepnet==0.1.6 (see pyhpe.official)."""

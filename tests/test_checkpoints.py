@@ -17,17 +17,8 @@ from pyhpe.models.checkpoints import CheckpointMismatchError, load_checkpoint, r
 pytestmark = [
     pytest.mark.filterwarnings("ignore::RuntimeWarning"),  # pure-torch ops fallback until built
     pytest.mark.filterwarnings("ignore:.*torch.jit.*:DeprecationWarning"),
+    pytest.mark.usefixtures("one_thread"),
 ]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny depthwise convs run far faster on one thread, and 2 OpenMP threads stall badly when
-    the 2 cores are shared with other jobs; restore the caller's setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:

@@ -16,12 +16,7 @@ from pyhpe.models import create_model, reparameterize
 from pyhpe.models.io import save_model
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _direct_report(model, n=6, seed=3, size=64):

@@ -59,14 +59,7 @@ EXPECTED_STAGES = {  # channels per stage; strides are 4, 8, 16, 32 for all
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small inputs gain nothing from intra-op threads; one thread keeps the suite quick on a
-    shared 2-core machine. Restored afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def build(name: str, **kw) -> Backbone:

@@ -23,14 +23,7 @@ OFFICIAL = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny depthwise convs run far faster on one thread, and 2 OpenMP threads stall badly when
-    the 2 cores are shared with other jobs; restore the caller's setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def count(model: nn.Module) -> int:

@@ -6,22 +6,17 @@ import argparse
 import json
 
 import pytest
-import torch
 from torch import nn
 
 from pyhpe.cli import main as cli_main
 from pyhpe.models import stats
 
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # pure-torch ops fallback
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::RuntimeWarning"),  # pure-torch ops fallback
+    pytest.mark.usefixtures("one_thread"),
+]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """2 OpenMP threads stall badly when the 2 cores are shared with other jobs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_macs_and_params_closed_form():

@@ -10,17 +10,12 @@ from torch import nn
 from pyhpe.models import create_model, list_models
 from pyhpe.models.sixdrepnet import SixDRepNet, backbone_names
 
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # pure-torch ops fallback
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::RuntimeWarning"),  # pure-torch ops fallback
+    pytest.mark.usefixtures("one_thread"),
+]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny depthwise convs run far faster on one thread, and 2 OpenMP threads stall badly when
-    the 2 cores are shared with other jobs; restore the caller's setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _side(model: nn.Module) -> int:
