@@ -51,3 +51,17 @@ def test_degenerate_triangle_borrows_its_sibling():
     planes = quad_planes(xy, attrs, np.array([[0, 1, 2, 3]]))
     got = planes.evaluate(np.zeros(2, int), np.array([8.0, 2.0]), np.array([9.0, 8.0]))
     np.testing.assert_allclose(got[:, 0], [16.0, 4.0], rtol=1e-5)
+
+
+def test_region_evaluation_matches_pointwise_and_zero_off_the_quads():
+    attrs = np.column_stack([XY[:, 0] * 0.5 + XY[:, 1], np.arange(8.0)])
+    planes = quad_planes(XY, attrs, QUADS)
+    ids = draw_ids(XY, QUADS, np.array([0, 1]), (20, 20))
+    block = ids[1:18, 3:19]
+    region = planes.evaluate_region(block, 3, 1)
+    ys, xs = np.nonzero(block >= 0)
+    want = planes.evaluate(block[ys, xs], xs + 3, ys + 1)
+    for k in range(2):
+        np.testing.assert_array_equal(region[k][ys, xs], want[:, k])
+        assert np.all(region[k][block < 0] == 0)
+    np.testing.assert_array_equal(planes.evaluate_one(block[ys, xs], xs + 3, ys + 1, 1), want[:, 1])

@@ -11,7 +11,7 @@ Pixel centres are at integer coordinates (OpenCV's convention).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -25,15 +25,15 @@ def signed_areas(xy: np.ndarray, quads: np.ndarray) -> np.ndarray:
 
     For a quadrilateral the shoelace sum equals half the cross product of its diagonals.
     """
-    d1 = xy[quads[:, 2]] - xy[quads[:, 0]]
-    d2 = xy[quads[:, 3]] - xy[quads[:, 1]]
+    d1 = xy.take(quads[:, 2], axis=0) - xy.take(quads[:, 0], axis=0)  # take(): far cheaper than xy[...] on rows
+    d2 = xy.take(quads[:, 3], axis=0) - xy.take(quads[:, 1], axis=0)
     return 0.5 * (d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0])
 
 
 def draw_ids(xy: np.ndarray, quads: np.ndarray, order: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """ID buffer (H, W) int32: quad index of the last quad drawn at each pixel, -1 where none."""
     buf = np.full(shape, -1, np.int32)
-    fixed = np.round(xy[quads[order]] * _ONE).astype(np.int32)
+    fixed = np.round(xy.take(quads.take(order, axis=0), axis=0) * _ONE).astype(np.int32)
     fill = cv2.fillConvexPoly
     for q, pts in zip(order.tolist(), fixed):
         fill(buf, pts, q, cv2.LINE_8, SHIFT)
@@ -42,21 +42,42 @@ def draw_ids(xy: np.ndarray, quads: np.ndarray, order: np.ndarray, shape: tuple[
 
 @dataclass
 class QuadPlanes:
-    """Per-triangle affine maps pixel -> attributes, and the diagonal that picks the triangle."""
+    """Per-triangle affine maps pixel -> attributes, and the diagonal that picks the triangle.
 
-    diagonal: np.ndarray  # (Q, 3) float32: a*x + b*y + c >= 0 selects triangle (v0, v1, v2)
-    planes: np.ndarray  # (2Q, 3K) float32: attributes = cx * x + cy * y + c0, blocks [cx | cy | c0]
-    _leading: dict = field(default_factory=dict, repr=False)  # cached plane blocks of the first n attributes
+    Stored attribute-major so that per-pixel evaluation is a few 1-D gathers (``take``) and
+    multiply-adds. Triangle ``2q`` is (v0, v1, v2) of quad ``q``, ``2q + 1`` is (v0, v2, v3); one
+    extra quad at the end (index -1) has all-zero maps, so an ID buffer's -1 (no quad) can be
+    evaluated like any other pixel.
+    """
+
+    diagonal: np.ndarray  # (3, Q + 1) float32: a*x + b*y + c >= 0 selects triangle (v0, v1, v2)
+    coeffs: np.ndarray  # (3, K, 2Q + 2) float32: attribute k = coeffs[0, k] * x + coeffs[1, k] * y + coeffs[2, k]
 
     @property
     def n_attributes(self) -> int:
-        return self.planes.shape[1] // 3
+        return self.coeffs.shape[1]
 
     def triangle_of(self, quad: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Triangle index (2q or 2q + 1) of pixels (x, y) inside quads ``quad``."""
-        d = self.diagonal[quad]
-        side = d[:, 0] * x + d[:, 1] * y + d[:, 2]
-        return 2 * quad + (side < 0)
+        """Triangle index (2q or 2q + 1; -2 or -1 for quad -1) of pixels (x, y) in quads ``quad``."""
+        q = np.asarray(quad, np.intp)
+        d = self.diagonal
+        side = d[0].take(q, mode="wrap") * x
+        side += d[1].take(q, mode="wrap") * y
+        side += d[2].take(q, mode="wrap")
+        tri = 2 * q
+        tri += side < 0
+        return tri
+
+    def _rows(self, quad, x, y, which) -> list[np.ndarray]:
+        tri = self.triangle_of(quad, x, y)
+        c = self.coeffs
+        rows = []
+        for k in which:
+            out = c[0, k].take(tri, mode="wrap") * x
+            out += c[1, k].take(tri, mode="wrap") * y
+            out += c[2, k].take(tri, mode="wrap")
+            rows.append(out)
+        return rows
 
     def evaluate(self, quad: np.ndarray, x: np.ndarray, y: np.ndarray, first: int | None = None) -> np.ndarray:
         """(N, K) float32 attributes at pixels (x, y) covered by quads ``quad``.
@@ -65,20 +86,22 @@ class QuadPlanes:
         """
         x = np.asarray(x, np.float32)
         y = np.asarray(y, np.float32)
-        k = self.n_attributes
-        n = k if first is None else first
-        tri = self.triangle_of(quad, x, y)
-        if n < k:
-            if n not in self._leading:
-                self._leading[n] = np.ascontiguousarray(
-                    np.concatenate([self.planes[:, :n], self.planes[:, k: k + n], self.planes[:, 2 * k: 2 * k + n]], 1))
-            p = self._leading[n][tri]
-        else:
-            p = self.planes[tri]
-        out = p[:, :n] * x[:, None]
-        out += p[:, n: 2 * n] * y[:, None]
-        out += p[:, 2 * n: 3 * n]
-        return out
+        return np.stack(self._rows(quad, x, y, range(first or self.n_attributes)), axis=-1)
+
+    def evaluate_one(self, quad: np.ndarray, x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+        """Attribute ``k`` alone at pixels (x, y) covered by quads ``quad`` (quad -1 gives 0)."""
+        return self._rows(quad, np.asarray(x, np.float32), np.asarray(y, np.float32), (k,))[0]
+
+    def evaluate_region(self, ids: np.ndarray, x0: int, y0: int, first: int | None = None) -> list[np.ndarray]:
+        """Attributes over a block of an ID buffer: one (h, w) float32 array per attribute.
+
+        ``ids``: (h, w) quad indices (-1 = none, evaluates to 0) of the pixels whose top-left one
+        is (x0, y0).
+        """
+        h, w = ids.shape
+        x = np.arange(x0, x0 + w, dtype=np.float32)[None, :]
+        y = np.arange(y0, y0 + h, dtype=np.float32)[:, None]
+        return self._rows(ids, x, y, range(first or self.n_attributes))
 
 
 def quad_planes(xy: np.ndarray, attrs: np.ndarray, quads: np.ndarray) -> QuadPlanes:
@@ -87,25 +110,38 @@ def quad_planes(xy: np.ndarray, attrs: np.ndarray, quads: np.ndarray) -> QuadPla
     A degenerate triangle (zero image area, e.g. at a pole) borrows its sibling's map and the
     diagonal test then always picks the sibling.
     """
-    v = xy[quads]  # (Q, 4, 2)
-    a = attrs[quads]  # (Q, 4, K)
-    p0, a0 = v[:, None, 0], a[:, None, 0]  # (Q, 1, .)
-    e1, e2 = v[:, 1:3] - p0, v[:, 2:4] - p0  # (Q, 2, 2): triangle 0 = (v0, v1, v2), 1 = (v0, v2, v3)
-    d1, d2 = a[:, 1:3] - a0, a[:, 2:4] - a0  # (Q, 2, K)
-    det = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]  # (Q, 2)
+    n_q = len(quads)
+    x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+    a_t = np.ascontiguousarray(np.asarray(attrs, np.float64).T)  # (K, V); take() beats fancy indexing here
+    i0, i1, i2, i3 = np.asarray(quads).T
+    t0 = np.repeat(i0, 2)  # triangles interleaved: 2q = (v0, v1, v2), 2q + 1 = (v0, v2, v3)
+    t1 = np.stack([i1, i2], 1).ravel()
+    t2 = np.stack([i2, i3], 1).ravel()
+    px, py = x.take(t0), y.take(t0)
+    e1x, e1y, e2x, e2y = x.take(t1) - px, y.take(t1) - py, x.take(t2) - px, y.take(t2) - py
+    det = e1x * e2y - e1y * e2x
     ok = np.abs(det) > 1e-6
-    inv = (np.where(ok, 1.0, 0.0) / np.where(ok, det, 1.0))[..., None]
-    cx = (e2[..., 1:2] * d1 - e1[..., 1:2] * d2) * inv
-    cy = (e1[..., 0:1] * d2 - e2[..., 0:1] * d1) * inv
-    c0 = a0 - p0[..., 0:1] * cx - p0[..., 1:2] * cy
-    planes = np.concatenate([cx, cy, c0], axis=2)  # (Q, 2, 3K)
-    bad0, bad1 = ~ok[:, 0], ~ok[:, 1]
-    planes[bad0, 0] = planes[bad0, 1]
-    planes[bad1, 1] = planes[bad1, 0]
-    d = v[:, 2] - v[:, 0]
-    diag = np.stack([-d[:, 1], d[:, 0], d[:, 1] * v[:, 0, 0] - d[:, 0] * v[:, 0, 1]], axis=1)
-    s1 = (diag[:, :2] * v[:, 1]).sum(1) + diag[:, 2]
-    diag *= np.where(s1 < 0, -1.0, 1.0)[:, None]
-    diag[bad0] = (0.0, 0.0, -1.0)
-    diag[bad1 & ~bad0] = (0.0, 0.0, 1.0)
-    return QuadPlanes(diag.astype(np.float32), planes.reshape(2 * len(quads), -1).astype(np.float32))
+    inv = np.where(ok, 1.0, 0.0) / np.where(ok, det, 1.0)
+    a0 = a_t.take(t0, axis=1)
+    d1, d2 = a_t.take(t1, axis=1) - a0, a_t.take(t2, axis=1) - a0
+    cx = (e2y * d1 - e1y * d2) * inv
+    cy = (e1x * d2 - e2x * d1) * inv
+    coeffs = np.zeros((3, len(a_t), 2 * n_q + 2), np.float32)
+    coeffs[0, :, :-2], coeffs[1, :, :-2] = cx, cy
+    coeffs[2, :, :-2] = a0 - px * cx - py * cy
+    bad0, bad1 = ~ok[0::2], ~ok[1::2]
+    tri0, tri1 = coeffs[:, :, 0:-2:2], coeffs[:, :, 1:-2:2]  # views
+    tri0[:, :, bad0] = tri1[:, :, bad0]
+    tri1[:, :, bad1] = tri0[:, :, bad1]
+    # Diagonal v0-v2 as a line a*x + b*y + c, positive on v1's side.
+    dx, dy = e1x[1::2], e1y[1::2]  # v2 - v0
+    x0, y0 = px[0::2], py[0::2]
+    diag = np.zeros((3, n_q + 1))
+    diag[0, :-1], diag[1, :-1] = -dy, dx
+    diag[2, :-1] = dy * x0 - dx * y0
+    s1 = diag[0, :-1] * x.take(i1) + diag[1, :-1] * y.take(i1) + diag[2, :-1]
+    diag[:, :-1] *= np.where(s1 < 0, -1.0, 1.0)
+    diag[:, :-1][:, bad0] = [[0.0], [0.0], [-1.0]]
+    diag[:, :-1][:, bad1 & ~bad0] = [[0.0], [0.0], [1.0]]
+    diag[2, -1] = 1.0  # quad -1 (no quad): always its first (all-zero) triangle
+    return QuadPlanes(diag.astype(np.float32), coeffs)

@@ -71,34 +71,28 @@ def _shading(scene: Scene, normals_head: np.ndarray) -> np.ndarray:
     return scene.ambient + scene.diffuse * lambert
 
 
-def _shade_texture(texture: np.ndarray, uv: np.ndarray, shade: np.ndarray, width: int = 1024) -> np.ndarray:
-    """(N, 3) uint8: bilinear samples of ``texture`` at (N, 2) pixel coordinates times ``shade`` (N,).
-
-    cv2.remap runs on rows of ``width`` samples (it needs fewer than 32767 rows).
-    """
-    n = len(uv)
-    rows = -(-n // width)
-    maps = np.zeros((rows * width, 2), np.float32)
-    maps[:n] = uv
-    light = np.zeros(rows * width, np.float32)
-    light[:n] = shade
-    tex = cv2.remap(texture, maps.reshape(rows, width, 2), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    lit = cv2.multiply(tex, cv2.cvtColor(light.reshape(rows, width), cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U)
-    return lit.reshape(-1, 3)[:n]
-
-
-def _layer(xy, attrs, quads, keep, depth, shape, first=None):
-    """Rasterise the kept quads far-to-near; returns (pixel ys, xs, attributes) of covered pixels."""
-    idx = np.nonzero(keep)[0]
-    sub = quads[idx]
+def _ids_and_planes(xy, attrs, quads, keep, depth, shape):
+    """Rasterise the kept quads far to near: (ID buffer, their QuadPlanes)."""
+    sub = quads.take(np.flatnonzero(keep), axis=0)
     planes = quad_planes(xy, attrs, sub)
-    order = np.argsort(-depth[sub].mean(axis=1), kind="stable")
-    ids = draw_ids(xy, sub, order, shape)
-    flat_ids = ids.ravel()
-    flat = np.flatnonzero(flat_ids >= 0)
-    ys, xs = np.divmod(flat, shape[1])
-    values = planes.evaluate(flat_ids[flat], xs, ys, first)
-    return ids, planes, flat, ys, xs, values
+    order = np.argsort(-depth.take(sub).mean(axis=1), kind="stable")
+    return draw_ids(xy, sub, order, shape), planes
+
+
+def _texture_head(image: np.ndarray, atlas: np.ndarray, ids: np.ndarray, planes, mask: np.ndarray):
+    """Paint the head's pixels (``mask``) with the shaded atlas, in place, on the mask's bounding box.
+
+    Returns that box (x0, y0, x1, y1), inclusive, or None when no pixel is covered.
+    """
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if len(rows) == 0:
+        return None
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    u, v, shade = planes.evaluate_region(ids[y0:y1, x0:x1], x0, y0, first=3)  # (u, v, shading)
+    tex = cv2.remap(atlas, u, v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    lit = cv2.multiply(tex, cv2.cvtColor(shade, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U)
+    cv2.copyTo(lit, mask[y0:y1, x0:x1].view(np.uint8), image[y0:y1, x0:x1])  # in place
+    return np.array([x0, y0, x1 - 1, y1 - 1], float)
 
 
 def _draw_glasses(scene: Scene, image: np.ndarray, head_ids: np.ndarray, head_planes, shape) -> None:
@@ -107,12 +101,11 @@ def _draw_glasses(scene: Scene, image: np.ndarray, head_ids: np.ndarray, head_pl
     g_cam = to_camera(g_verts, scene.R, scene.t)
     g_xy = project(g_cam, scene.K)
     g_attrs = np.column_stack([_shading(scene, g_normals), 1.0 / g_cam[:, 2]])
-    _, _, _, gy, gx, gval = _layer(g_xy, g_attrs, g_quads, np.ones(len(g_quads), bool), g_cam[:, 2], shape)
-    under = head_ids[gy, gx]
-    head_inv_z = np.full(len(gy), -np.inf)
-    covered = under >= 0
-    if covered.any():
-        head_inv_z[covered] = head_planes.evaluate(under[covered], gx[covered], gy[covered])[:, INV_Z]
+    ids, planes = _ids_and_planes(g_xy, g_attrs, g_quads, np.ones(len(g_quads), bool), g_cam[:, 2], shape)
+    flat = np.flatnonzero(ids >= 0)
+    gy, gx = np.divmod(flat, shape[1])
+    gval = planes.evaluate(ids.ravel()[flat], gx, gy)
+    head_inv_z = head_planes.evaluate_one(head_ids[gy, gx], gx, gy, INV_Z)  # 0 (infinitely far) off the head
     front = gval[:, 1] > head_inv_z  # larger 1/z = nearer
     frame = scene.identity.frame[None, :] * gval[front, 0:1]
     image[gy[front], gx[front]] = np.clip(frame, 0, 255).astype(np.uint8)
@@ -133,10 +126,10 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
     # u, v, Gouraud shading, 1/z (1/z is affine in the image for a planar triangle)
     attrs = np.column_stack([topo.uv, _shading(scene, normals), 1.0 / cam[:, 2]])
     keep = (signed_areas(xy, topo.quads) > 0) | topo.double_sided
-    ids, planes, flat, ys, xs, uvs = _layer(xy, attrs, topo.quads, keep, cam[:, 2], shape, first=3)
-    image = scene.background.copy()
-    image.reshape(-1, 3)[flat] = _shade_texture(assets.atlas, uvs[:, :2], uvs[:, 2])
+    ids, planes = _ids_and_planes(xy, attrs, topo.quads, keep, cam[:, 2], shape)
     head_mask = ids >= 0
+    image = scene.background.copy()
+    head_box = _texture_head(image, assets.atlas, ids, planes, head_mask)
 
     if assets.glasses is not None:
         _draw_glasses(scene, image, ids, planes, shape)
@@ -152,8 +145,7 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
     occluder_mask = np.zeros(shape, bool)
     if scene.occluders:
         # placed around the whole head (not the landmarks, which follow the pose)
-        head_box = np.array([xs.min(), ys.min(), xs.max(), ys.max()], float) if len(xs) else bbox
-        occluder_mask = draw_occluders(rng, image, head_box, scene.occluders)
+        occluder_mask = draw_occluders(rng, image, bbox if head_box is None else head_box, scene.occluders)
     px = np.clip(np.round(lm2d).astype(int), 0, size - 1)
     occluded = occluder_mask[px[:, 1], px[:, 0]]
 
@@ -198,7 +190,7 @@ def _landmark_visibility(lm2d, lm_cam, lm_normals, ids, planes, size) -> np.ndar
     q = ids[px[cand, 1], px[cand, 0]]
     hit = q >= 0
     cand, q = cand[hit], q[hit]
-    inv_z = planes.evaluate(q, lm2d[cand, 0], lm2d[cand, 1])[:, INV_Z]
+    inv_z = planes.evaluate_one(q, lm2d[cand, 0], lm2d[cand, 1], INV_Z)
     surface_z = 1.0 / np.maximum(inv_z, 1e-9)
     visible[cand] = lm_cam[cand, 2] <= surface_z + VISIBILITY_TOLERANCE_M
     return visible
