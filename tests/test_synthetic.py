@@ -56,6 +56,22 @@ def test_config_rejects_bad_values():
         render_index(SynthConfig(), 0, -1)
 
 
+def test_pose_matrix_is_the_geometry_modules_formula():
+    from pyhpe.data.synthetic.camera import euler_matrix
+
+    for euler in np.random.default_rng(0).uniform(-180, 180, (50, 3)):
+        np.testing.assert_allclose(euler_matrix(*euler), euler_to_matrix(euler, degrees=True), atol=1e-14)
+
+
+def test_tint_equals_per_channel_multiply():
+    from pyhpe.data.synthetic.noise import material_bank, tint
+
+    grey = material_bank()["skin"][:40, :50]
+    for colour in np.random.default_rng(1).uniform(0, 255, (20, 3)):
+        want = cv2.multiply(cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB), tuple(colour / 128.0) + (0.0,))
+        np.testing.assert_array_equal(tint(grey, colour), want)
+
+
 def test_sample_fields_are_consistent():
     cfg = SynthConfig(size=160)
     s = render_index(cfg, 1, 0)

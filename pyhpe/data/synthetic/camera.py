@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from pyhpe.data.synthetic.config import SynthConfig
-from pyhpe.geometry.rotation import euler_to_matrix
+
+
+def euler_matrix(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    """R = Rz(roll) Ry(yaw) Rx(pitch) of one pose in degrees: the formula of
+    :func:`pyhpe.geometry.rotation.euler_to_matrix` (the reference, tested equal) on Python
+    floats, without its round trip through torch (which costs more than the rest of the pose)."""
+    p, y, r = math.radians(pitch), math.radians(yaw), math.radians(roll)
+    cp, sp, cy, sy, cr, sr = math.cos(p), math.sin(p), math.cos(y), math.sin(y), math.cos(r), math.sin(r)
+    return np.array([
+        [cy * cr, cr * sy * sp - sr * cp, cr * sy * cp + sr * sp],
+        [sr * cy, sr * sy * sp + cr * cp, sr * sy * cp - cr * sp],
+        [-sy, cy * sp, cy * cp],
+    ])
 
 
 def sample_pose_and_camera(
@@ -18,7 +32,7 @@ def sample_pose_and_camera(
     independently, so the head is seen slightly off-axis with the perspective that goes with it.
     """
     euler = np.array([rng.uniform(*cfg.pitch), rng.uniform(*cfg.yaw), rng.uniform(*cfg.roll)])
-    R = euler_to_matrix(euler, degrees=True)
+    R = euler_matrix(*euler.tolist())
     s = cfg.size
     tz = rng.uniform(*cfg.depth)
     f = rng.uniform(*cfg.head_fraction) * s * tz / head_height

@@ -167,10 +167,37 @@ def hairline(identity: Identity, phi: np.ndarray) -> np.ndarray:
     return identity.hair_front + (identity.hair_back - identity.hair_front) * back
 
 
+def _separable_terms(idt: Identity, theta: np.ndarray, phi: np.ndarray, front: np.ndarray) -> np.ndarray:
+    """Depth offsets that are a product f(theta) * g(phi): chin, eye sockets, brow ridge,
+    cheekbones, nostril wings, lips. Evaluated as one batch of exponentials per variable."""
+    # One row per term (both sides of the face for the paired ones):
+    # theta centre, theta width, phi centre, phi width, weight (added to z).
+    e, b, n = idt.eye_theta, idt.eye_theta - idt.brow_gap, 0.75 * idt.nose_w
+    pairs = [(e, 0.09, idt.eye_phi, 0.17, 0.006), (b, 0.07, idt.eye_phi, 0.25, -0.004),
+             (e + 0.17, 0.1, idt.eye_phi + 0.12, 0.15, -0.004),
+             (idt.nose_tip_theta + 0.01, 0.05, n, 0.06, -0.3 * idt.nose_len)]
+    rows = np.array([(tc, tw, side * pc, pw, w) for side in (-1.0, 1.0) for tc, tw, pc, pw, w in pairs]
+                    + [(idt.chin_theta - 0.02, 0.2, 0.0, 1.0, -idt.chin_forward),
+                       (idt.mouth_theta, 0.07, 0.0, 1.0, -0.005)])
+    t_shape, p_shape = (-1,) + (1,) * theta.ndim, (-1,) + (1,) * phi.ndim
+    f_theta = np.exp(-np.square((theta - rows[:, 0].reshape(t_shape)) / rows[:, 1].reshape(t_shape)))
+    g_phi = np.empty((len(rows),) + phi.shape)
+    g_phi[:-2] = np.exp(-np.square((phi - rows[:-2, 2].reshape(p_shape)) / rows[:-2, 3].reshape(p_shape)))
+    g_phi[-2] = front * front  # the chin comes forward only on the face side
+    g_phi[-1] = np.exp(-((phi / idt.mouth_w) ** 4))
+    f_theta *= rows[:, 4].reshape(t_shape)
+    if theta.ndim == 2 and phi.ndim == 2 and theta.shape[1] == 1 and phi.shape[0] == 1:  # a grid: one product
+        return f_theta[:, :, 0].T @ g_phi[:, 0, :]
+    return np.einsum("b...,b...->...", f_theta, g_phi)
+
+
 def surface_points(identity: Identity, theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    """Head-frame points (..., 3) of the continuous head surface at parameters (theta, phi)."""
+    """Head-frame points (..., 3) of the continuous head surface at parameters (theta, phi).
+
+    ``theta`` and ``phi`` broadcast; a grid given as (n, 1) and (1, m) stays cheap.
+    """
     idt = identity
-    theta, phi = np.asarray(theta, float), np.asarray(phi, float)  # broadcast lazily: (n, 1) x (1, m) stays cheap
+    theta, phi = np.asarray(theta, float), np.asarray(phi, float)
     st, ct, sp, cp = np.sin(theta), np.cos(theta), np.sin(phi), np.cos(phi)
     dx, dy, dz = st * sp, -ct, -st * cp
     front = np.maximum(cp, 0.0)
@@ -178,18 +205,8 @@ def surface_points(identity: Identity, theta: np.ndarray, phi: np.ndarray) -> np
     x = idt.ax * dx * (1 - idt.jaw_taper * low * (0.5 + 0.5 * front))
     y = idt.ay * dy
     z = np.where(cp > 0, idt.az_front, idt.az_back * (1 - 0.35 * low)) * dz
-
-    def bump(t0, p0, wt, wp):
-        return np.exp(-(((theta - t0) / wt) ** 2)) * np.exp(-(((phi - p0) / wp) ** 2))
-
-    # Chin and jaw pushed forward, eye sockets back, brow ridge, cheekbones, lips forward.
-    z = z - idt.chin_forward * np.exp(-(((theta - idt.chin_theta + 0.02) / 0.2) ** 2)) * front**2
-    for side in (-1.0, 1.0):
-        z += 0.006 * bump(idt.eye_theta, side * idt.eye_phi, 0.09, 0.17)
-        z -= 0.004 * bump(idt.eye_theta - idt.brow_gap, side * idt.eye_phi, 0.07, 0.25)
-        z -= 0.004 * bump(idt.eye_theta + 0.17, side * (idt.eye_phi + 0.12), 0.1, 0.15)
-        z -= 0.3 * idt.nose_len * bump(idt.nose_tip_theta + 0.01, side * 0.75 * idt.nose_w, 0.05, 0.06)
-    z -= 0.005 * np.exp(-(((theta - idt.mouth_theta) / 0.07) ** 2)) * np.exp(-((phi / idt.mouth_w) ** 4))
+    # Chin and jaw pushed forward, eye sockets back, brow ridge, cheekbones, nostrils, lips forward.
+    z = z + _separable_terms(idt, theta, phi, front)
 
     # Nose: a ridge from the bridge to the tip, then a quick fall to the upper lip.
     span = idt.nose_tip_theta - idt.nose_bridge_theta
@@ -200,13 +217,18 @@ def surface_points(identity: Identity, theta: np.ndarray, phi: np.ndarray) -> np
         np.where(theta <= idt.nose_tip_theta, 0.25 + 0.75 * u**1.6, np.exp(-(((theta - idt.nose_tip_theta) / 0.045) ** 2))),
     )
     width = idt.nose_w * (0.3 + 0.45 * u)
-    z = z - idt.nose_len * ridge * np.exp(-((phi / width) ** 2))
+    z = z - idt.nose_len * ridge * np.exp(-np.square(phi / width))
 
     # Hair volume: push the hair region outward.
     hair = 1.0 - _smoothstep(-0.04, 0.04, theta - hairline(idt, phi))
     h = idt.hair_thick * hair
     x, y, z = np.broadcast_arrays(x + h * dx, y + h * dy, z + h * dz)
     return np.stack([x, y, z], axis=-1)
+
+
+_EAR_R = np.repeat(np.linspace(0.0, 1.0, EAR_RINGS), EAR_SEGMENTS)  # ring radius (0..1) of each ear vertex
+_EAR_ANGLE = np.tile(np.linspace(0.0, 2 * np.pi, EAR_SEGMENTS, endpoint=False), EAR_RINGS)
+_EAR_COS, _EAR_SIN = np.cos(_EAR_ANGLE), np.sin(_EAR_ANGLE)
 
 
 def ear_points(identity: Identity, side: float, attach: np.ndarray | None = None) -> np.ndarray:
@@ -216,47 +238,60 @@ def ear_points(identity: Identity, side: float, attach: np.ndarray | None = None
     """
     if attach is None:
         attach = surface_points(identity, identity.ear_theta, side * 0.5 * np.pi)
-    r = np.repeat(np.linspace(0.0, 1.0, EAR_RINGS), EAR_SEGMENTS)
-    a = np.tile(np.linspace(0.0, 2 * np.pi, EAR_SEGMENTS, endpoint=False), EAR_RINGS)
-    size = identity.ear_size
-    y = attach[1] + r * size * np.sin(a)
-    z = attach[2] + 0.25 * size + r * 0.55 * size * np.cos(a)
-    x = attach[0] - side * 0.004 + side * identity.ear_out * r * (0.7 + 0.3 * np.cos(a))
+    r, size = _EAR_R, identity.ear_size
+    y = attach[1] + r * size * _EAR_SIN
+    z = attach[2] + 0.25 * size + r * 0.55 * size * _EAR_COS
+    x = attach[0] - side * 0.004 + side * identity.ear_out * r * (0.7 + 0.3 * _EAR_COS)
     return np.stack([x, y, z], axis=-1)
 
 
 def render_vertices(identity: Identity, topo: Topology) -> np.ndarray:
     """(Vr, 3) head-frame positions of every render vertex (grid, then the +x ear, then the -x ear)."""
-    grid = surface_points(identity, topo.theta[:, None], topo.phi[None, :]).reshape(-1, 3)
-    # The head is left-right symmetric: take the +x attachment point and mirror it.
+    n_ear = EAR_RINGS * EAR_SEGMENTS
+    out = np.empty((topo.n_grid + 2 * n_ear, 3))
+    grid = out[: topo.n_grid]
+    grid[:] = surface_points(identity, topo.theta[:, None], topo.phi[None, :]).reshape(-1, 3)
+    # The head is left-right symmetric: build the +x ear on the rendered grid and mirror it.
     attach = grid_points(grid, topo, np.array([identity.ear_theta]), np.array([0.5 * np.pi]))[0]
-    mirrored = attach * np.array([-1.0, 1.0, 1.0])
-    return np.concatenate([grid, ear_points(identity, 1.0, attach), ear_points(identity, -1.0, mirrored)])
+    plus = out[topo.n_grid: topo.n_grid + n_ear]
+    plus[:] = ear_points(identity, 1.0, attach)
+    out[topo.n_grid + n_ear:] = plus * np.array([-1.0, 1.0, 1.0])  # exactly ear_points(identity, -1.0, mirrored)
+    return out
+
+
+def _unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(v / max(|v|, 1e-12), |v|) over the last axis (|v| with a kept axis)."""
+    norm = np.sqrt(np.einsum("...k,...k->...", v, v))[..., None]
+    return v / np.maximum(norm, 1e-12), norm
 
 
 def vertex_normals(vertices: np.ndarray, topo: Topology) -> np.ndarray:
     """Outward unit normals of render vertices (grid by central differences; ears face sideways)."""
-    g = vertices[: topo.n_grid].reshape(topo.n_lat + 1, topo.n_lon + 1, 3)
-    core = g[:, :-1]
-    d_phi = np.roll(core, -1, axis=1) - np.roll(core, 1, axis=1)
+    n_lon = topo.n_lon
+    core = vertices[: topo.n_grid].reshape(topo.n_lat + 1, n_lon + 1, 3)[:, :-1]
+    cols = np.arange(n_lon)
+    d_phi = core.take((cols + 1) % n_lon, axis=1) - core.take((cols - 1) % n_lon, axis=1)
     d_theta = np.empty_like(core)
     d_theta[1:-1] = core[2:] - core[:-2]
     d_theta[0], d_theta[-1] = core[1] - core[0], core[-1] - core[-2]
-    n = np.stack([d_phi[..., 1] * d_theta[..., 2] - d_phi[..., 2] * d_theta[..., 1],
-                  d_phi[..., 2] * d_theta[..., 0] - d_phi[..., 0] * d_theta[..., 2],
-                  d_phi[..., 0] * d_theta[..., 1] - d_phi[..., 1] * d_theta[..., 0]], axis=-1)
-    radial = core / np.linalg.norm(core, axis=-1, keepdims=True)
-    norm = np.linalg.norm(n, axis=-1, keepdims=True)
-    n = np.where(norm > 1e-9, n / np.maximum(norm, 1e-12), radial)
-    n = np.where((n * radial).sum(-1, keepdims=True) < 0, -n, n)
+    a, b = d_phi, d_theta
+    n = np.empty_like(core)
+    n[..., 0] = a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1]
+    n[..., 1] = a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2]
+    n[..., 2] = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    radial, _ = _unit(core)
+    unit, norm = _unit(n)
+    n = np.where(norm > 1e-9, unit, radial)
+    n *= np.where(np.einsum("...k,...k->...", n, radial) < 0, -1.0, 1.0)[..., None]
     n[0], n[-1] = radial[0], radial[-1]
-    n = np.concatenate([n, n[:, :1]], axis=1).reshape(-1, 3)
+    out = np.empty_like(vertices)
+    grid = out[: topo.n_grid].reshape(topo.n_lat + 1, n_lon + 1, 3)
+    grid[:, :-1], grid[:, -1] = n, n[:, 0]
     ears = vertices[topo.n_grid:]
-    ear_n = np.zeros_like(ears)
-    ear_n[:, 0] = np.sign(ears[:, 0])
-    ear_n[:, 2] = 0.35
-    ear_n /= np.linalg.norm(ear_n, axis=-1, keepdims=True)
-    return np.concatenate([n, ear_n])
+    ear_n = out[topo.n_grid:]
+    ear_n[:, 0], ear_n[:, 1], ear_n[:, 2] = np.sign(ears[:, 0]), 0.0, 0.35
+    ear_n /= np.sqrt((ear_n * ear_n).sum(-1, keepdims=True))
+    return out
 
 
 def grid_weights(topo: Topology, theta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -284,4 +319,4 @@ def grid_points(vertices: np.ndarray, topo: Topology, theta: np.ndarray, phi: np
     ``vertices`` may carry any per-vertex values (positions, normals...), shape (Vr, C).
     """
     ids, weights = grid_weights(topo, theta, phi)
-    return np.einsum("nk,nkc->nc", weights, vertices[ids])
+    return np.einsum("nk,nkc->nc", weights, vertices.take(ids, axis=0))

@@ -13,7 +13,7 @@ import numpy as np
 
 from pyhpe.data.synthetic import mesh
 from pyhpe.data.synthetic.identity import Identity
-from pyhpe.data.synthetic.noise import coloured_material
+from pyhpe.data.synthetic.noise import coloured_material, tint
 
 _SHIFT = 3  # sub-pixel bits for cv2 drawing
 _ONE = 1 << _SHIFT
@@ -29,13 +29,13 @@ def _colour(c: np.ndarray) -> tuple[float, float, float]:
 
 @lru_cache(maxsize=1)
 def _ear_strip() -> np.ndarray:
-    """The atlas strip below the head: one grey ear disc per ear (helix ring, concha), 128 = skin."""
-    strip = np.full((mesh.ATLAS_STRIP, mesh.ATLAS_W, 3), 124, np.uint8)
+    """The atlas strip below the head, grey (H, W): one ear disc per ear (helix ring, concha), 128 = skin."""
+    strip = np.full((mesh.ATLAS_STRIP, mesh.ATLAS_W), 124, np.uint8)
     er = mesh.EAR_RADIUS_UV
     for cx, cy in mesh.EAR_CENTRE_UV.values():
         ec = np.array([cx, cy - mesh.ATLAS_H_HEAD])
-        cv2.circle(strip, _fixed(ec), int(er * 0.72 * _ONE), (90, 90, 90), 2, cv2.LINE_AA, _SHIFT)
-        cv2.circle(strip, _fixed(ec), int(er * 0.3 * _ONE), (64, 64, 64), -1, cv2.LINE_AA, _SHIFT)
+        cv2.circle(strip, _fixed(ec), int(er * 0.72 * _ONE), 90, 2, cv2.LINE_AA, _SHIFT)
+        cv2.circle(strip, _fixed(ec), int(er * 0.3 * _ONE), 64, -1, cv2.LINE_AA, _SHIFT)
     strip.setflags(write=False)
     return strip
 
@@ -46,31 +46,37 @@ def paint_atlas(idt: Identity, landmarks_tp: np.ndarray, rng: np.random.Generato
     ``landmarks_tp``: (68, 2) (theta, phi) of the identity's landmarks; features are drawn through
     them so that rendered features and landmark labels coincide.
     """
-    H, W = mesh.ATLAS_H_HEAD + mesh.ATLAS_STRIP, mesh.ATLAS_W
+    H, W, HH = mesh.ATLAS_H_HEAD + mesh.ATLAS_STRIP, mesh.ATLAS_W, mesh.ATLAS_H_HEAD
     lm = mesh.atlas_xy(landmarks_tp[:, 0], landmarks_tp[:, 1])
     skin = idt.skin
+    img = np.empty((H, W, 3), np.uint8)
     # Skin: blotches and grain (a window of the skin material), cheek blush, darker under the chin.
-    img = coloured_material(rng, "skin", skin, H, W)
-    for side in (-1, 1):
-        c = mesh.atlas_xy(idt.eye_theta + 0.25, side * (idt.eye_phi + 0.05))
+    img[:HH] = coloured_material(rng, "skin", skin, H, W, rows=HH)  # the strip below is the ears'
+    spots = mesh.atlas_xy(np.array([idt.eye_theta + 0.25] * 2 + [idt.chin_theta + 0.1]),
+                          np.array([-(idt.eye_phi + 0.05), idt.eye_phi + 0.05, 0.0]))
+    for c in spots[:2]:
         cv2.ellipse(img, _fixed(c), (int(13 * _ONE), int(8 * _ONE)), 0, 0, 360,
                     _colour(skin * np.array([1.0, 0.92, 0.9])), -1, cv2.LINE_AA, _SHIFT)
-    y_chin = int(mesh.atlas_xy(idt.chin_theta + 0.1, 0.0)[1])
-    img[y_chin: mesh.ATLAS_H_HEAD] = cv2.convertScaleAbs(img[y_chin: mesh.ATLAS_H_HEAD], alpha=0.85)
+    y_chin = int(spots[2, 1])
+    img[y_chin: HH] = cv2.convertScaleAbs(img[y_chin: HH], alpha=0.85)
 
     # Hair: everything above the hairline (a window of the hair material); a beard for some.
     hair = idt.hair
     if idt.hair_thick > 0:
         phis = np.linspace(-np.pi, np.pi, 61)
         edge = mesh.atlas_xy(mesh.hairline(idt, phis) + rng.uniform(-0.02, 0.02, phis.shape), phis)
-        mask = np.zeros((H, W), np.uint8)
+        rows = min(H, int(edge[:, 1].max()) + 2)  # the hair polygon's rows
+        mask = np.zeros((rows, W), np.uint8)
         cv2.fillPoly(mask, [_fixed(np.concatenate([[[0, 0]], edge, [[W - 1, 0]]]))], 1, cv2.LINE_8, _SHIFT)
-        cv2.copyTo(coloured_material(rng, "hair", hair, H, W), mask, img)
+        cv2.copyTo(coloured_material(rng, "hair", hair, H, W, rows=rows), mask, img[:rows])  # in place
     if idt.beard > 0:
         beard = np.concatenate([lm[2:15], lm[[54, 55, 57, 59, 48]]])  # jaw left to right, lip back
-        layer = img.copy()
-        cv2.fillPoly(layer, [_fixed(beard)], _colour(hair), cv2.LINE_AA, _SHIFT)
-        img = cv2.addWeighted(img, 1 - idt.beard, layer, idt.beard, 0)
+        x0, y0 = np.maximum(np.floor(beard.min(0)).astype(int) - 2, 0)  # the polygon's box (+ anti-aliasing)
+        x1, y1 = np.minimum(np.ceil(beard.max(0)).astype(int) + 3, [W, H])
+        box = img[y0:y1, x0:x1]
+        layer = box.copy()
+        cv2.fillPoly(layer, [_fixed(beard - [x0, y0])], _colour(hair), cv2.LINE_AA, _SHIFT)
+        box[:] = cv2.addWeighted(box, 1 - idt.beard, layer, idt.beard, 0)
 
     # Brows.
     brow_col = _colour(hair * 0.8 if idt.hair_thick > 0 else skin * 0.45)
@@ -100,6 +106,5 @@ def paint_atlas(idt: Identity, landmarks_tp: np.ndarray, rng: np.random.Generato
     cv2.polylines(img, [_fixed(lm[60:68])], True, _colour(idt.lips * 0.55), 1, cv2.LINE_AA, _SHIFT)
 
     # Ear discs (strip): the fixed grey ear pattern tinted to the skin.
-    scale = tuple(float(c) / 128.0 for c in skin) + (0.0,)
-    img[mesh.ATLAS_H_HEAD:] = cv2.multiply(_ear_strip(), scale)
+    img[HH:] = tint(_ear_strip(), skin)
     return img
