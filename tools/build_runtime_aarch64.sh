@@ -6,6 +6,8 @@
 #
 # Builds ncnn for aarch64 first when build/ncnn/install-aarch64 is missing (tools/build_ncnn.sh).
 # Run: qemu-aarch64 -cpu cortex-a76 build/runtime-aarch64/pyhpe-infer MODEL.ncnn.param --tensor X
+# PYHPE_RT_KERNEL_INCLUDE=DIR builds the fused mixer from another copy of csrc/include (default:
+# csrc/include; see csrc/runtime/CMakeLists.txt).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 NCNN="${PYHPE_NCNN_DIR:-$ROOT/build/ncnn}/install-aarch64"
@@ -15,7 +17,8 @@ if [[ ! -f "$NCNN/lib/cmake/ncnn/ncnnConfig.cmake" ]]; then
 fi
 cmake -S "$ROOT/csrc/runtime" -B "$OUT" \
   -DCMAKE_TOOLCHAIN_FILE="$ROOT/csrc/runtime/cmake/aarch64-linux-gnu.toolchain.cmake" \
-  -DCMAKE_BUILD_TYPE=Release -DPYHPE_RUNTIME_STATIC=ON -Dncnn_DIR="$NCNN/lib/cmake/ncnn" >"$OUT.configure.log" 2>&1 \
+  -DCMAKE_BUILD_TYPE=Release -DPYHPE_RUNTIME_STATIC=ON -Dncnn_DIR="$NCNN/lib/cmake/ncnn" \
+  -DPYHPE_RT_KERNEL_INCLUDE="${PYHPE_RT_KERNEL_INCLUDE:-$ROOT/csrc/include}" >"$OUT.configure.log" 2>&1 \
   || { tail -20 "$OUT.configure.log" >&2; echo "build_runtime_aarch64: configure failed" >&2; exit 1; }
 cmake --build "$OUT" -j "${JOBS:-$(nproc)}" 2>&1 | grep -v "Using 'dlopen' in statically linked" | grep -E "error|warning:|Built target" || true
 test -x "$OUT/pyhpe-infer" && test -x "$OUT/pyhpe-bench" || { echo "build_runtime_aarch64: build failed" >&2; exit 1; }

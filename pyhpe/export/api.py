@@ -34,12 +34,17 @@ def default_output_path(out_dir: str | os.PathLike, stem: str, fmt: str) -> Path
 def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *, name: str = "model",
                  input_size: int = 224, output: str = "6d", fp16: bool = False,
                  dynamic_batch: bool = False, tolerance: float | None = None,
-                 check: bool = True) -> ExportResult:
+                 check: bool = True, fused: bool = True) -> ExportResult:
     """Export ``model`` (reparameterized here, in place) to ``path`` (.onnx or .ncnn.param).
 
     ONNX files are verified with onnxruntime, ncnn files with the ncnn Python package (fp32
     inference); ``tolerance`` defaults to 1e-4 (fp32 weights) or 5e-2 (``fp16`` ncnn weights).
     Raises :class:`~pyhpe.export.verify.VerificationError` beyond it.
+
+    ncnn exports of models with RepNeXt mixers also get a fused pair ``<stem>.fused.ncnn.param/.bin``
+    (``fused=False`` skips it; pyhpe.export.ncnn_fuse). Only the C++ runtime runs it, so it is
+    verified with ``pyhpe-infer`` when that is built (``verification["fused"]``), else left
+    unverified (``verification["fused"]["skipped"]`` says why).
     """
     from pyhpe.models import reparameterize
 
@@ -85,5 +90,32 @@ def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *
         tol = tolerance if tolerance is not None else (FP16_TOLERANCE if fp16 else FP32_TOLERANCE)
         result.verification = verify(model, backend.run, input_size, output, tol,
                                      what=f"{fmt} export {path.name}")
+    if fmt == "ncnn" and fused:
+        _export_fused(model, result, input_size, output, check,
+                      tolerance if tolerance is not None else (FP16_TOLERANCE if fp16 else FP32_TOLERANCE))
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _export_fused(model: nn.Module, result: ExportResult, input_size: int, output: str, check: bool,
+                  tol: float) -> None:
+    """The fused-mixer pair of an ncnn export (nothing for models without RepNeXt mixers)."""
+    from dataclasses import replace
+
+    from pyhpe.export.cpp_runtime import CppRuntime, find_pyhpe_infer
+    from pyhpe.export.ncnn_fuse import fuse_mixers
+
+    written = fuse_mixers(result.files[0], result.files[1])
+    if written is None:
+        return
+    param, weights, count = written
+    result.files += [param, weights]
+    write_meta(param, replace(result.meta))
+    if not check:
+        return
+    if find_pyhpe_infer() is None:
+        result.verification["fused"] = {"mixers": count, "skipped": "pyhpe-infer (C++ runtime) not built"}
+        return
+    report = verify(model, CppRuntime(param, output), input_size, output, tol,
+                    what=f"fused ncnn export {param.name} (C++ runtime)")
+    result.verification["fused"] = {"mixers": count, **report}

@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="graph output: the rotation matrix (Gram-Schmidt in the graph)")
     parser.set_defaults(output_kind="6d")
     parser.add_argument("--fp16", action="store_true", help="ncnn: store weights in fp16")
+    parser.add_argument("--no-fused", dest="fused", action="store_false",
+                        help="ncnn: skip the fused-mixer pair <stem>.fused.ncnn.param/.bin (RepNeXt "
+                        "models; C++ runtime only)")
     parser.add_argument("--dynamic-batch", action="store_true", help="ONNX: dynamic batch axis")
     parser.add_argument("--input-size", type=int, help="input side (default: the checkpoint's)")
     parser.add_argument("--tolerance", type=float,
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.output) if args.output else default_output_path("build/export", name, args.format)
         result = export_model(model, out, args.format, name=name, input_size=size,
                               output=args.output_kind, fp16=args.fp16,
-                              dynamic_batch=args.dynamic_batch, tolerance=args.tolerance)
+                              dynamic_batch=args.dynamic_batch, tolerance=args.tolerance,
+                              fused=args.fused)
     except VerificationError as err:
         print(f"pyhpe export: verification FAILED: {err}", file=sys.stderr)
         return 3
@@ -84,4 +88,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"verified ({args.format}, {args.output_kind}, {size}x{size}): max abs err "
           f"random {v['max_abs_err_random']:.2e}, samples {v['max_abs_err_samples']:.2e} "
           f"(tolerance {v['tolerance']:g}); {result.seconds:.1f} s")
+    fv = v.get("fused")
+    if fv and "skipped" in fv:
+        print(f"fused pair ({fv['mixers']} mixers) NOT verified: {fv['skipped']}")
+    elif fv:
+        print(f"fused pair ({fv['mixers']} mixers) verified with the C++ runtime: max abs err random "
+              f"{fv['max_abs_err_random']:.2e}, samples {fv['max_abs_err_samples']:.2e}")
     return 0

@@ -54,6 +54,18 @@ inline std::string bin_for(const std::string& param) {
   return param + ".bin";
 }
 
+// "<stem>.ncnn.param" -> "<stem>.fused.ncnn.param" (pyhpe export's fused-mixer pair, written by
+// pyhpe/export/ncnn_fuse.py); a path that already names a fused model is kept. "" if no such name.
+inline std::string fused_param_for(const std::string& param) {
+  const std::string fused = ".fused.ncnn.param", plain = ".ncnn.param";
+  auto ends = [&](const std::string& suffix) {
+    return param.size() > suffix.size() && param.compare(param.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends(fused)) return param;
+  if (ends(plain)) return param.substr(0, param.size() - plain.size()) + fused;
+  return "";
+}
+
 inline void load_or_die(const char* prog, const std::string& param, const std::string& bin,
                         const pyhpe_options& opt, pyhpe_model** model) {
   pyhpe_status st = pyhpe_model_load(param.c_str(), bin.c_str(), &opt, model);

@@ -2,8 +2,10 @@
 // random input, per thread count and precision: warm-up runs, then timed runs; prints median,
 // percentiles, min and mean in milliseconds, one line per configuration (and --json).
 //
-//   pyhpe-bench MODEL.ncnn.param [--bin PATH] [--input-size S] [--matrix] [--threads 1,2]
-//               [--precision fp32|fp16|both] [--warmup 5] [--runs 50] [--json]
+//   pyhpe-bench MODEL.ncnn.param [MODEL2.ncnn.param ...] [--fused] [--bin PATH] [--input-size S]
+//               [--matrix] [--threads 1,2] [--precision fp32|fp16|both] [--warmup 5] [--runs 50] [--json]
+// Several models are timed interleaved: each run calls every model once, in a rotating order.
+// --fused times each model's fused-mixer pair (<stem>.fused.ncnn.param, pyhpe/export/ncnn_fuse.py).
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -27,13 +29,20 @@ static double percentile(const std::vector<double>& sorted, double q) {
   return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
 }
 
+struct Entry {
+  std::string param, bin;
+  pyhpe_model* model = nullptr;
+  std::vector<double> ms;
+};
+
 int main(int argc, char** argv) {
-  std::string param, bin, precision = "fp32";
+  std::string bin, precision = "fp32";
+  std::vector<std::string> params;
   pyhpe_options opt;
   pyhpe_options_default(&opt);
   std::vector<int> threads = {1};
   int warmup = 5, runs = 50;
-  bool json = false;
+  bool json = false, fused = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto need = [&]() {
@@ -46,17 +55,20 @@ int main(int argc, char** argv) {
     else if (a == "--precision") { need(); precision = argv[++i]; }
     else if (a == "--warmup") { need(); warmup = to_int(kProg, "--warmup", argv[++i]); }
     else if (a == "--runs") { need(); runs = to_int(kProg, "--runs", argv[++i]); }
+    else if (a == "--fused") fused = true;
     else if (a == "--json") json = true;
     else if (a == "-h" || a == "--help") {
-      printf("usage: pyhpe-bench MODEL.param [--bin PATH] [--input-size S] [--matrix] [--threads 1,2] "
-             "[--precision fp32|fp16|both] [--warmup N] [--runs N] [--json]\n");
+      printf("usage: pyhpe-bench MODEL.param [MODEL2.param ...] [--fused] [--bin PATH] [--input-size S] [--matrix] "
+             "[--threads 1,2] [--precision fp32|fp16|both] [--warmup N] [--runs N] [--json]\n"
+             "  several models are timed interleaved (one run of each in turn, the order rotating);\n"
+             "  --fused: each MODEL.ncnn.param's fused-mixer pair MODEL.fused.ncnn.param (pyhpe export)\n");
       return 0;
     }
     else if (!a.empty() && a[0] == '-') die(kProg, "unknown option " + a);
-    else if (param.empty()) param = a;
-    else die(kProg, "unexpected argument " + a);
+    else params.push_back(a);
   }
-  if (param.empty()) die(kProg, "no model .param given");
+  if (params.empty()) die(kProg, "no model .param given");
+  if (!bin.empty() && params.size() > 1) die(kProg, "--bin applies to a single model");
   if (runs < 1 || warmup < 0) die(kProg, "--runs must be >= 1 and --warmup >= 0");
   for (int t : threads)
     if (t < 1) die(kProg, "thread counts must be >= 1");
@@ -65,54 +77,69 @@ int main(int argc, char** argv) {
   else if (precision == "fp16") precisions = {PYHPE_PRECISION_FP16};
   else if (precision == "both") precisions = {PYHPE_PRECISION_FP32, PYHPE_PRECISION_FP16};
   else die(kProg, "--precision must be fp32, fp16 or both");
-  if (bin.empty()) bin = bin_for(param);
 
-  pyhpe_model* model = nullptr;
-  load_or_die(kProg, param, bin, opt, &model);
+  std::vector<Entry> entries(params.size());
+  for (size_t k = 0; k < params.size(); ++k) {
+    Entry& e = entries[k];
+    e.param = params[k];
+    if (fused) {
+      e.param = fused_param_for(params[k]);
+      if (e.param.empty()) die(kProg, "--fused needs MODEL.ncnn.param names, got " + params[k]);
+    }
+    e.bin = bin.empty() ? bin_for(e.param) : bin;
+    load_or_die(kProg, e.param, e.bin, opt, &e.model);
+  }
   std::vector<float> input((size_t)3 * opt.input_size * opt.input_size);
   std::mt19937 rng(0);
   std::normal_distribution<float> normal(0.f, 1.f);
   for (float& v : input) v = normal(rng);
 
-  if (!json) printf("# %s\n# model %s, input %d, warm-up %d, runs %d\n", pyhpe_build_info(), param.c_str(),
-                    opt.input_size, warmup, runs);
+  if (!json) printf("# %s\n# input %d, warm-up %d, runs %d%s\n", pyhpe_build_info(), opt.input_size, warmup, runs,
+                    entries.size() > 1 ? ", models interleaved" : "");
   if (json) printf("[");
   bool first = true;
   for (int p : precisions) {
-    pyhpe_status st = pyhpe_model_set_precision(model, p);
-    if (st != PYHPE_OK) die(kProg, pyhpe_last_error(), 10 + (int)st);
     for (int t : threads) {
-      pyhpe_model_set_threads(model, t);
       pyhpe_pose pose;
-      for (int i = 0; i < warmup; ++i) pyhpe_infer_tensor(model, input.data(), &pose);
-      std::vector<double> ms;
-      ms.reserve(runs);
-      for (int i = 0; i < runs; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        st = pyhpe_infer_tensor(model, input.data(), &pose);
-        auto t1 = std::chrono::steady_clock::now();
+      for (Entry& e : entries) {
+        pyhpe_status st = pyhpe_model_set_precision(e.model, p);
+        if (st == PYHPE_OK) st = pyhpe_model_set_threads(e.model, t);
         if (st != PYHPE_OK) die(kProg, pyhpe_last_error(), 10 + (int)st);
-        ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+        for (int i = 0; i < warmup; ++i) pyhpe_infer_tensor(e.model, input.data(), &pose);
+        e.ms.clear();
       }
-      double mean = 0;
-      for (double v : ms) mean += v;
-      mean /= ms.size();
-      std::sort(ms.begin(), ms.end());
+      for (int i = 0; i < runs; ++i) {
+        for (size_t j = 0; j < entries.size(); ++j) {
+          Entry& e = entries[(i + j) % entries.size()];
+          auto t0 = std::chrono::steady_clock::now();
+          pyhpe_status st = pyhpe_infer_tensor(e.model, input.data(), &pose);
+          auto t1 = std::chrono::steady_clock::now();
+          if (st != PYHPE_OK) die(kProg, e.param + ": " + pyhpe_last_error(), 10 + (int)st);
+          e.ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+        }
+      }
       const char* pname = p == PYHPE_PRECISION_FP16 ? "fp16" : "fp32";
-      if (json) {
-        printf("%s{\"precision\": \"%s\", \"threads\": %d, \"runs\": %d, \"median_ms\": %.4f, \"p10_ms\": %.4f, "
-               "\"p90_ms\": %.4f, \"p99_ms\": %.4f, \"min_ms\": %.4f, \"mean_ms\": %.4f}",
-               first ? "" : ", ", pname, t, runs, percentile(ms, 0.5), percentile(ms, 0.1), percentile(ms, 0.9),
-               percentile(ms, 0.99), ms.front(), mean);
-      } else {
-        printf("%s threads=%d median=%.3f ms p10=%.3f p90=%.3f p99=%.3f min=%.3f mean=%.3f\n", pname, t,
-               percentile(ms, 0.5), percentile(ms, 0.1), percentile(ms, 0.9), percentile(ms, 0.99), ms.front(),
-               mean);
+      for (Entry& e : entries) {
+        std::vector<double>& ms = e.ms;
+        double mean = 0;
+        for (double v : ms) mean += v;
+        mean /= ms.size();
+        std::sort(ms.begin(), ms.end());
+        if (json) {
+          printf("%s{\"model\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"runs\": %d, \"median_ms\": %.4f, "
+                 "\"p10_ms\": %.4f, \"p90_ms\": %.4f, \"p99_ms\": %.4f, \"min_ms\": %.4f, \"mean_ms\": %.4f}",
+                 first ? "" : ", ", e.param.c_str(), pname, t, runs, percentile(ms, 0.5), percentile(ms, 0.1),
+                 percentile(ms, 0.9), percentile(ms, 0.99), ms.front(), mean);
+        } else {
+          printf("%s%s threads=%d median=%.3f ms p10=%.3f p90=%.3f p99=%.3f min=%.3f mean=%.3f\n",
+                 entries.size() > 1 ? (e.param + " ").c_str() : "", pname, t, percentile(ms, 0.5),
+                 percentile(ms, 0.1), percentile(ms, 0.9), percentile(ms, 0.99), ms.front(), mean);
+        }
+        first = false;
       }
-      first = false;
     }
   }
   if (json) printf("]\n");
-  pyhpe_model_free(model);
+  for (Entry& e : entries) pyhpe_model_free(e.model);
   return 0;
 }

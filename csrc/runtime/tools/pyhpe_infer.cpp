@@ -3,6 +3,7 @@
 //   pyhpe-infer MODEL.ncnn.param --image face.ppm [--box x0 y0 x1 y1] [--bgr]
 //   pyhpe-infer MODEL.ncnn.param --tensor input.f32        (3*S*S float32, normalised, planar)
 //   options: --bin PATH  --input-size S (224)  --matrix  --threads N (1)  --fp16  --repeat N
+//            --fused (MODEL.fused.ncnn.param, the fused RepNeXt mixer pair pyhpe export writes)
 //
 // Images are binary PPM (P6, 8-bit RGB). Exit code 0 on success, 2 for bad arguments or input
 // files, 10 + pyhpe_status for runtime failures (message on stderr).
@@ -23,7 +24,7 @@ static const char* kProg = "pyhpe-infer";
 static void usage() {
   fprintf(stderr,
           "usage: pyhpe-infer MODEL.param (--image IMG.ppm [--box x0 y0 x1 y1] [--bgr] | --tensor F32) "
-          "[--bin PATH] [--input-size S] [--matrix] [--threads N] [--fp16] [--repeat N] [--info]\n");
+          "[--bin PATH] [--input-size S] [--matrix] [--threads N] [--fp16] [--fused] [--repeat N] [--info]\n");
 }
 
 static bool read_ppm(const std::string& path, std::vector<unsigned char>* pixels, int* w, int* h) {
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
   pyhpe_options opt;
   pyhpe_options_default(&opt);
   float box[4];
-  bool has_box = false, bgr = false, info = false;
+  bool has_box = false, bgr = false, info = false, fused = false;
   int repeat = 1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
     else if (a == "--matrix") opt.output_kind = PYHPE_OUTPUT_MATRIX;
     else if (a == "--threads") { need(1); opt.num_threads = to_int(kProg, "--threads", argv[++i]); }
     else if (a == "--fp16") opt.precision = PYHPE_PRECISION_FP16;
+    else if (a == "--fused") fused = true;
     else if (a == "--repeat") { need(1); repeat = to_int(kProg, "--repeat", argv[++i]); }
     else if (a == "--info") info = true;
     else if (a == "-h" || a == "--help") { usage(); return 0; }
@@ -94,6 +96,11 @@ int main(int argc, char** argv) {
   }
   if (info) printf("%s\n", pyhpe_build_info());
   if (param.empty()) die(kProg, "no model .param given");
+  if (fused) {  // the fused-mixer pair written beside MODEL.ncnn.param by pyhpe export
+    std::string f = fused_param_for(param);
+    if (f.empty()) die(kProg, "--fused needs a MODEL.ncnn.param name, got " + param);
+    param = f;
+  }
   if (image.empty() == tensor.empty()) die(kProg, "give exactly one of --image or --tensor");
   if (bin.empty()) bin = bin_for(param);
 

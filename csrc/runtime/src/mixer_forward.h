@@ -1,0 +1,38 @@
+// The fused RepNeXt mixer forward (csrc/include/pyhpe/repnext_mixer.h) as the runtime calls it:
+// one plain argument struct, one entry point that picks the instruction set at run time.
+//
+// repnext_mixer.h is header-only and its SIMD width follows the compile flags, so the runtime
+// compiles it once per instruction set (mixer_forward_isa.cpp: baseline, and AVX2+FMA on x86-64),
+// each copy inside a namespace of its own so the two builds of the same templates never merge at
+// link time.
+#pragma once
+
+namespace pyhpe_rt {
+
+struct MixerKernel {
+  const float* w = nullptr;  // (channels, kh, kw) contiguous
+  const float* b = nullptr;  // (channels)
+  int kh = 0, kw = 0;
+};
+
+struct MixerArgs {
+  bool downsample = false;        // false: block mixer (C -> C); true: C -> 2C at stride 2
+  MixerKernel s, m, l1, l2;       // l1/l2 unused when downsample
+  const float* scale = nullptr;   // optional per output channel (folded BatchNorm)
+  const float* shift = nullptr;
+};
+
+// y (Cout planes of Ho x Wo, contiguous) = mixer(x (C planes of H x W, contiguous)), batch 1.
+void mixer_forward(const float* x, const MixerArgs& args, int C, int H, int W, float* y, int threads);
+
+// Which instruction set mixer_forward uses on this CPU ("avx2", "sse2", "neon", "scalar").
+const char* mixer_isa();
+
+// Entry points of the per-ISA builds (mixer_forward_isa.cpp).
+void mixer_forward_baseline(const float* x, const MixerArgs& args, int C, int H, int W, float* y,
+                            int threads);
+void mixer_forward_avx2(const float* x, const MixerArgs& args, int C, int H, int W, float* y,
+                        int threads);
+extern const char* const kMixerIsaBaseline;
+
+}  // namespace pyhpe_rt

@@ -1,0 +1,157 @@
+// PyhpeRepNeXtMixer (see mixer_layer.h): parameters and weights in ncnn's formats, and an adapter
+// from ncnn's Mat (per-channel stride cstep, aligned to 16 bytes) to the contiguous planes
+// pyhpe_rt::mixer_forward expects: planes are used in place when cstep == w * h, else copied.
+#include "mixer_layer.h"
+
+#include <string.h>
+
+#include <vector>
+
+#include "mixer_forward.h"
+#include "modelbin.h"
+#include "paramdict.h"
+
+namespace pyhpe_rt {
+
+namespace {
+
+thread_local std::string g_mixer_error;
+
+int layer_fail(const std::string& name, const std::string& message) {
+  g_mixer_error = std::string(kMixerLayerType) + " " + name + ": " + message;
+  NCNN_LOGE("%s", g_mixer_error.c_str());
+  return -1;
+}
+
+struct KernelShape {
+  int kh = 0, kw = 0;
+};
+
+class RepNeXtMixerLayer : public ncnn::Layer {
+ public:
+  RepNeXtMixerLayer() {
+    one_blob_only = true;
+    support_inplace = false;
+    support_packing = false;  // ncnn hands over elempack 1 and fp32 (it converts around the layer)
+  }
+
+  int load_param(const ncnn::ParamDict& pd) override {
+    downsample_ = pd.get(0, 0);
+    channels_ = pd.get(1, 0);
+    ks_ = {pd.get(2, 3), pd.get(3, 3)};
+    km_ = {pd.get(4, 7), pd.get(5, 7)};
+    kl1_ = {pd.get(6, 1), pd.get(7, 11)};
+    kl2_ = {pd.get(8, 11), pd.get(9, 1)};
+    affine_ = pd.get(10, 0);
+    if (downsample_ != 0 && downsample_ != 1) return layer_fail(name, "0=downsample must be 0 or 1");
+    if (affine_ != 0 && affine_ != 1) return layer_fail(name, "10=affine must be 0 or 1");
+    if (channels_ < 1 || (!downsample_ && channels_ % 4 != 0))
+      return layer_fail(name, "1=channels must be positive (and a multiple of 4 for the block mixer), got " +
+                                  std::to_string(channels_));
+    for (const KernelShape* k : {&ks_, &km_, &kl1_, &kl2_})
+      if (k->kh < 1 || k->kw < 1 || k->kh > 11 || k->kw > 11 || k->kh % 2 == 0 || k->kw % 2 == 0)
+        return layer_fail(name, "kernel sides must be odd and in [1, 11], got " + std::to_string(k->kh) +
+                                    "x" + std::to_string(k->kw));
+    return 0;
+  }
+
+  int load_model(const ncnn::ModelBin& mb) override {
+    const int K = downsample_ ? channels_ : channels_ / 4;
+    auto load = [&](ncnn::Mat& dst, int n, const char* what) {
+      dst = mb.load(n, 1);
+      if (dst.empty() || dst.w != n) {
+        layer_fail(name, std::string("cannot read ") + what + " (" + std::to_string(n) +
+                             " floats) from the .bin: truncated, or not this .param's weights");
+        return false;
+      }
+      return true;
+    };
+    if (!load(ws_, K * ks_.kh * ks_.kw, "s weights") || !load(bs_, K, "s bias") ||
+        !load(wm_, K * km_.kh * km_.kw, "m weights") || !load(bm_, K, "m bias"))
+      return -1;
+    if (!downsample_ && (!load(wl1_, K * kl1_.kh * kl1_.kw, "l1 weights") || !load(bl1_, K, "l1 bias") ||
+                         !load(wl2_, K * kl2_.kh * kl2_.kw, "l2 weights") || !load(bl2_, K, "l2 bias")))
+      return -1;
+    if (affine_ && (!load(scale_, out_channels(), "scale") || !load(shift_, out_channels(), "shift")))
+      return -1;
+    return 0;
+  }
+
+  int forward(const ncnn::Mat& bottom, ncnn::Mat& top, const ncnn::Option& opt) const override {
+    if (bottom.dims != 3 || bottom.elempack != 1 || bottom.elemsize != 4u)
+      return layer_fail(name, "expects a 3-D fp32 blob with elempack 1, got dims " + std::to_string(bottom.dims) +
+                                  " elempack " + std::to_string(bottom.elempack) + " elemsize " +
+                                  std::to_string(bottom.elemsize));
+    if (bottom.c != channels_)
+      return layer_fail(name, "expects " + std::to_string(channels_) + " channels, got " + std::to_string(bottom.c));
+    const int W = bottom.w, H = bottom.h, C = channels_;
+    const int Wo = downsample_ ? (W - 1) / 2 + 1 : W, Ho = downsample_ ? (H - 1) / 2 + 1 : H;
+    const int Cout = out_channels();
+    top.create(Wo, Ho, Cout, 4u, opt.blob_allocator);
+    if (top.empty()) return -100;
+    const size_t in_plane = (size_t)W * H, out_plane = (size_t)Wo * Ho;
+
+    const float* x = bottom;
+    std::vector<float> x_dense, y_dense;
+    if (bottom.cstep != in_plane) {  // ncnn aligned each channel: gather the planes densely
+      x_dense.resize(in_plane * C);
+      for (int c = 0; c < C; ++c) memcpy(&x_dense[c * in_plane], bottom.channel(c), in_plane * sizeof(float));
+      x = x_dense.data();
+    }
+    float* y = top;
+    if (top.cstep != out_plane) {
+      y_dense.resize(out_plane * Cout);
+      y = y_dense.data();
+    }
+    mixer_forward(x, args(), C, H, W, y, opt.num_threads);
+    if (!y_dense.empty())
+      for (int c = 0; c < Cout; ++c) memcpy(top.channel(c), &y_dense[c * out_plane], out_plane * sizeof(float));
+    return 0;
+  }
+
+ private:
+  int out_channels() const { return downsample_ ? 2 * channels_ : channels_; }
+
+  static MixerKernel kernel(const ncnn::Mat& w, const ncnn::Mat& b, KernelShape k) {
+    MixerKernel out;
+    out.w = w;
+    out.b = b;
+    out.kh = k.kh;
+    out.kw = k.kw;
+    return out;
+  }
+
+  MixerArgs args() const {
+    MixerArgs a;
+    a.downsample = downsample_ != 0;
+    a.s = kernel(ws_, bs_, ks_);
+    a.m = kernel(wm_, bm_, km_);
+    if (!downsample_) {
+      a.l1 = kernel(wl1_, bl1_, kl1_);
+      a.l2 = kernel(wl2_, bl2_, kl2_);
+    }
+    if (affine_) {
+      a.scale = scale_;
+      a.shift = shift_;
+    }
+    return a;
+  }
+
+  int downsample_ = 0, channels_ = 0, affine_ = 0;
+  KernelShape ks_, km_, kl1_, kl2_;
+  ncnn::Mat ws_, bs_, wm_, bm_, wl1_, bl1_, wl2_, bl2_, scale_, shift_;
+};
+
+ncnn::Layer* create_mixer_layer(void*) { return new RepNeXtMixerLayer; }
+void destroy_mixer_layer(ncnn::Layer* layer, void*) { delete layer; }
+
+}  // namespace
+
+int register_mixer_layer(ncnn::Net& net) {
+  return net.register_custom_layer(kMixerLayerType, create_mixer_layer, destroy_mixer_layer);
+}
+
+const std::string& mixer_layer_error() { return g_mixer_error; }
+void clear_mixer_layer_error() { g_mixer_error.clear(); }
+
+}  // namespace pyhpe_rt

@@ -1,0 +1,66 @@
+"""Running an ncnn model through the C++ runtime's ``pyhpe-infer`` (csrc/runtime), for checks the
+ncnn Python package cannot do: models with pyhpe's custom layers (``.fused.ncnn.param``).
+
+``pyhpe-infer`` is found through ``$PYHPE_INFER``, then ``PATH``, then the source tree's
+``build/runtime-host/pyhpe-infer`` (csrc/runtime's CMakeLists.txt says how to build it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+_SOURCE_BUILD = Path(__file__).resolve().parents[2] / "build" / "runtime-host" / "pyhpe-infer"
+
+
+def find_pyhpe_infer() -> Path | None:
+    """The pyhpe-infer executable, or None when it is not built."""
+    env = os.environ.get("PYHPE_INFER")
+    if env:
+        return Path(env) if Path(env).is_file() else None
+    found = shutil.which("pyhpe-infer")
+    if found:
+        return Path(found)
+    return _SOURCE_BUILD if _SOURCE_BUILD.is_file() else None
+
+
+class CppRuntime:
+    """``run(x)`` for :func:`pyhpe.export.verify.verify`: each (3, S, S) sample of ``x`` through
+    ``pyhpe-infer --tensor``; returns (N, 6) or (N, 3, 3) like the graph's raw output."""
+
+    def __init__(self, param: str | os.PathLike, output: str = "6d", threads: int = 1,
+                 exe: str | os.PathLike | None = None, prefix: list[str] | None = None):
+        self.param = Path(param)
+        self.output = output
+        self.threads = threads
+        self.exe = Path(exe) if exe else find_pyhpe_infer()
+        if self.exe is None:
+            raise FileNotFoundError("pyhpe-infer (the C++ runtime) is not built: see csrc/runtime/CMakeLists.txt, "
+                                    "or set PYHPE_INFER")
+        self.prefix = list(prefix or [])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        outs = []
+        with tempfile.TemporaryDirectory(prefix="pyhpe-cpp-") as tmp:
+            for i, sample in enumerate(x):
+                path = Path(tmp) / f"x{i}.f32"
+                np.ascontiguousarray(sample).tofile(path)
+                cmd = [*self.prefix, str(self.exe), str(self.param), "--tensor", str(path), "--input-size",
+                       str(x.shape[-1]), "--threads", str(self.threads)]
+                if self.output == "matrix":
+                    cmd.append("--matrix")
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"pyhpe-infer failed (exit {proc.returncode}) on {self.param.name}: "
+                                       f"{proc.stderr.strip()}")
+                pose = json.loads(proc.stdout.strip().splitlines()[-1])
+                outs.append(pose["sixd"] if self.output == "6d" else pose["R"])
+        out = np.asarray(outs, dtype=np.float32)
+        return out if self.output == "6d" else out.reshape(-1, 3, 3)

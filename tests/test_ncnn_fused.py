@@ -1,0 +1,182 @@
+"""The fused RepNeXt mixer as an ncnn custom layer (csrc/runtime/src/mixer_layer.h) and the graph
+rewrite that uses it (pyhpe/export/ncnn_fuse.py): structure of the rewritten model, the C++
+runtime's output on the fused pair against PyTorch (host, and aarch64 NEON under qemu), error codes
+for broken fused models, and the interleaved pyhpe-bench --fused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO_ROOT, require
+from test_runtime_cpp import SIZE, _ncnn_installed, build_host_runtime
+
+from pyhpe.export.ncnn_fuse import LAYER_TYPE, fuse_mixers, fused_paths
+from pyhpe.export.ncnn_graph import NcnnFormatError, parse_param, read_model
+
+
+def _run(cmd, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=600, check=False, **kw)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """repnext_m0 (random weights, BN statistics randomised) as plain and fused ncnn pairs."""
+    pytest.importorskip("ncnn")
+    from pyhpe.export import export_model
+    from pyhpe.models import create_model
+
+    d = tmp_path_factory.mktemp("fused")
+    torch.manual_seed(0)
+    m = create_model("sixdrepnet_repnext_m0").eval()
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+    result = export_model(m, d / "m0.ncnn.param", "ncnn", name="m0", input_size=SIZE, fused=False)
+    x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+    x.numpy().astype(np.float32).tofile(d / "x.f32")
+    with torch.no_grad():
+        sixd = m.forward_6d(x).numpy()[0]
+    return {"dir": d, "module": m, "sixd": sixd, "param": result.files[0], "bin": result.files[1]}
+
+
+@pytest.fixture(scope="module")
+def fused(exported):
+    out = fuse_mixers(exported["param"], exported["bin"])
+    assert out is not None
+    return out
+
+
+def test_rewrite_replaces_every_mixer(exported, fused):
+    param, weights, count = fused
+    assert (param, weights) == fused_paths(exported["param"])
+    plain, new = read_model(exported["param"], exported["bin"]), read_model(param, weights)
+    kinds, plain_kinds = Counter(layer.type for layer in new), Counter(layer.type for layer in plain)
+    n_block, n_down = plain_kinds["Slice"], plain_kinds["Concat"] - plain_kinds["Slice"]
+    assert count == n_block + n_down == kinds[LAYER_TYPE] and n_down == 3
+    for gone in ("Slice", "Concat", "BatchNorm", "ConvolutionDepthWise"):
+        assert kinds[gone] == 0, gone  # RepNeXt's only depthwise convs and BNs are its mixers'
+    # every other layer, weights included, is unchanged and in the same order
+    keep = [layer for layer in plain if layer.type in kinds and layer.type != "Split"]
+    assert [(k.name, k.weights) for k in keep] == [(k.name, k.weights) for k in new
+                                                   if k.type in plain_kinds and k.type != "Split"]
+    mixers = [layer for layer in new if layer.type == LAYER_TYPE]
+    assert sum(layer.params["0"] == "1" for layer in mixers) == n_down
+    assert all(layer.params["10"] == "1" for layer in mixers)
+
+
+def test_rewrite_leaves_models_without_mixers(tmp_path):
+    (tmp_path / "c.ncnn.param").write_text(
+        "7767517\n2 2\nInput in0 0 1 in0 0=8 1=8 2=3\n"
+        "Convolution conv 1 1 in0 out0 0=4 1=3 11=3 5=1 6=108\n")
+    (tmp_path / "c.ncnn.bin").write_bytes(b"\0" * 4 + np.zeros(108 + 4, np.float32).tobytes())
+    assert fuse_mixers(tmp_path / "c.ncnn.param") is None
+    assert not fused_paths(tmp_path / "c.ncnn.param")[0].exists()
+
+
+def test_rewrite_errors(exported, tmp_path):
+    with pytest.raises(NcnnFormatError, match="magic"):
+        parse_param("garbage\n")
+    short = tmp_path / "short.ncnn.bin"
+    short.write_bytes(Path(exported["bin"]).read_bytes()[:-100])
+    with pytest.raises(NcnnFormatError, match="truncated"):
+        fuse_mixers(exported["param"], short)
+    (tmp_path / "u.ncnn.param").write_text("7767517\n2 2\nInput in0 0 1 in0\nLSTM l 1 1 in0 out0 0=4\n")
+    (tmp_path / "u.ncnn.bin").write_bytes(b"")
+    with pytest.raises(NcnnFormatError, match="unknown layer type"):
+        fuse_mixers(tmp_path / "u.ncnn.param")
+
+
+@pytest.fixture(scope="module")
+def host_tools():
+    return build_host_runtime()
+
+
+def _pose(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_host_fused_matches_pytorch(host_tools, exported, fused):
+    exe = host_tools / "pyhpe-infer"
+    args = ["--tensor", exported["dir"] / "x.f32", "--input-size", SIZE]
+    out = _pose(_run([exe, exported["param"], "--fused", *args]))
+    np.testing.assert_allclose(out["sixd"], exported["sixd"], atol=1e-4)
+    plain = _pose(_run([exe, exported["param"], *args]))
+    np.testing.assert_allclose(out["sixd"], plain["sixd"], atol=1e-5)
+    out2 = _pose(_run([exe, exported["param"], "--fused", "--threads", "2", *args]))
+    np.testing.assert_allclose(out2["sixd"], exported["sixd"], atol=1e-4)
+
+
+def test_export_verifies_fused_pair_with_cpp_runtime(host_tools, exported, tmp_path, monkeypatch):
+    from pyhpe.export import export_model
+
+    monkeypatch.setenv("PYHPE_INFER", str(host_tools / "pyhpe-infer"))
+    result = export_model(exported["module"], tmp_path / "m0.ncnn.param", "ncnn", name="m0", input_size=SIZE)
+    v = result.verification["fused"]
+    assert v["mixers"] > 0 and v["max_abs_err_random"] <= 1e-4 and v["max_abs_err_samples"] <= 1e-4
+    assert (tmp_path / "m0.fused.ncnn.param").is_file() and (tmp_path / "m0.fused.ncnn.json").is_file()
+
+
+def test_host_fused_errors(host_tools, exported, fused, tmp_path):
+    exe = host_tools / "pyhpe-infer"
+    param, weights, _ = fused
+    text = Path(param).read_text()
+    bad = text.replace(f"{LAYER_TYPE} ", f"{LAYER_TYPE}_x ", 1)  # a layer type nobody registered
+    (tmp_path / "a.fused.ncnn.param").write_text(bad)
+    shutil.copy(weights, tmp_path / "a.fused.ncnn.bin")
+    args = ["--tensor", exported["dir"] / "x.f32", "--input-size", SIZE]
+    p = _run([exe, tmp_path / "a.fused.ncnn.param", *args])
+    assert p.returncode == 13 and "model error" in p.stderr
+    line = next(ln for ln in text.splitlines() if ln.startswith(LAYER_TYPE) and " 0=0 " in ln)
+    (tmp_path / "b.fused.ncnn.param").write_text(text.replace(line, re.sub(r" 1=\d+", " 1=6", line)))
+    shutil.copy(weights, tmp_path / "b.fused.ncnn.bin")
+    p = _run([exe, tmp_path / "b.fused.ncnn.param", *args])
+    assert p.returncode == 13 and "multiple of 4" in p.stderr, p.stderr
+    shutil.copy(param, tmp_path / "c.fused.ncnn.param")
+    (tmp_path / "c.fused.ncnn.bin").write_bytes(Path(weights).read_bytes()[:-64])
+    p = _run([exe, tmp_path / "c.fused.ncnn.param", *args])
+    assert p.returncode == 13 and "cannot read" in p.stderr, p.stderr
+    p = _run([exe, tmp_path / "none.param", "--fused", *args])
+    assert p.returncode == 2 and "--fused" in p.stderr
+
+
+def test_host_bench_interleaved_fused(host_tools, exported, fused):
+    p = _run([host_tools / "pyhpe-bench", exported["param"], fused[0], "--input-size", SIZE, "--threads", "1",
+              "--warmup", "1", "--runs", "3", "--json"])
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)
+    assert [r["model"] for r in rows] == [str(exported["param"]), str(fused[0])]
+    assert all(0 < r["min_ms"] <= r["median_ms"] for r in rows)
+    p = _run([host_tools / "pyhpe-bench", exported["param"], "--fused", "--input-size", SIZE, "--runs", "1",
+              "--warmup", "0", "--json"])
+    assert p.returncode == 0 and json.loads(p.stdout)[0]["model"] == str(fused[0]), p.stderr
+
+
+@pytest.fixture(scope="module")
+def aarch64_tools():
+    _ncnn_installed("aarch64")
+    require(shutil.which("aarch64-linux-gnu-g++") is not None, "aarch64-linux-gnu-g++")
+    require(shutil.which("qemu-aarch64") is not None, "qemu-aarch64")
+    b = _run([REPO_ROOT / "tools" / "build_runtime_aarch64.sh"])
+    assert b.returncode == 0, b.stdout[-3000:] + b.stderr[-3000:]
+    return REPO_ROOT / "build" / "runtime-aarch64"
+
+
+@pytest.mark.parametrize("cpu", ("cortex-a53", "cortex-a76"))
+def test_aarch64_fused_under_qemu(aarch64_tools, exported, fused, cpu):
+    exe = ["qemu-aarch64", "-cpu", cpu, aarch64_tools / "pyhpe-infer"]
+    p = _run([*exe, exported["param"], "--fused", "--tensor", exported["dir"] / "x.f32", "--input-size", SIZE,
+              "--info"])
+    assert "fused mixer neon" in p.stdout.splitlines()[0], p.stdout
+    out = _pose(p)
+    np.testing.assert_allclose(out["sixd"], exported["sixd"], atol=1e-4)
