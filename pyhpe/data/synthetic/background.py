@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pyhpe.data.synthetic.noise import add_grain
+from pyhpe.data.synthetic.noise import GRAIN_STD, add_grain, grain_field
 
 
 def _rand_colour(rng: np.random.Generator) -> tuple[float, float, float]:
@@ -46,10 +46,19 @@ def random_background(rng: np.random.Generator, size: int) -> np.ndarray:
     return img
 
 
+def constant_image(h: int, w: int, colour: np.ndarray) -> np.ndarray:
+    """(h, w, 3) uint8 filled with ``colour`` (one row tiled: numpy's broadcast of a 3-vector
+    over an image is ~30x slower)."""
+    img = np.empty((h, w, 3), np.uint8)
+    img.reshape(h, w * 3)[:] = np.tile(np.asarray(colour, np.uint8), w)
+    return img
+
+
 def draw_occluders(rng: np.random.Generator, image: np.ndarray, box: np.ndarray, count: int) -> np.ndarray:
     """Draw ``count`` textured shapes overlapping ``box`` (x0, y0, x1, y1) in place; returns their mask.
 
-    Centres fall in the box grown by 20 % on each side; radii are 10-30 % of the box.
+    Centres fall in the box grown by 20 % on each side; radii are 10-30 % of the box. Each shape's
+    fill and grain are computed on its own bounding box only.
     """
     h, w = image.shape[:2]
     mask = np.zeros((h, w), bool)
@@ -60,15 +69,26 @@ def draw_occluders(rng: np.random.Generator, image: np.ndarray, box: np.ndarray,
         rx, ry = rng.uniform(0.1, 0.3) * bw, rng.uniform(0.1, 0.3) * bh
         layer = np.zeros((h, w), np.uint8)
         if rng.random() < 0.5:
-            cv2.ellipse(layer, (int(cx), int(cy)), (int(rx), int(ry)), float(rng.uniform(0, 180)), 0, 360, 255, -1)
+            centre, axes = (int(cx), int(cy)), (int(rx), int(ry))
+            cv2.ellipse(layer, centre, axes, float(rng.uniform(0, 180)), 0, 360, 255, -1)
+            reach = max(axes) + 2
+            lo, hi = (centre[0] - reach, centre[1] - reach), (centre[0] + reach + 1, centre[1] + reach + 1)
         else:
             n = int(rng.integers(3, 7))
             ang = np.sort(rng.uniform(0, 2 * np.pi, n))
             pts = np.stack([cx + rx * np.cos(ang), cy + ry * np.sin(ang)], 1).astype(np.int32)
             cv2.fillPoly(layer, [pts], 255)
-        fill = np.empty_like(image)
-        fill[:] = rng.integers(0, 256, 3, dtype=np.uint8)
-        fill = add_grain(rng, fill, float(rng.uniform(5, 40)), int(rng.choice([1, 2, 4])))
-        cv2.copyTo(fill, layer, image)
-        mask |= layer > 0
+            lo, hi = pts.min(0) - 1, pts.max(0) + 2
+        colour = rng.integers(0, 256, 3, dtype=np.uint8)
+        sigma, scale = float(rng.uniform(5, 40)), int(rng.choice([1, 2, 4]))
+        grain = grain_field(rng, h, w, scale)
+        x0, y0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+        x1, y1 = min(int(hi[0]), w), min(int(hi[1]), h)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        a = sigma / GRAIN_STD
+        fill = cv2.addWeighted(constant_image(y1 - y0, x1 - x0, colour), 1.0, grain[y0:y1, x0:x1], a, -128.0 * a)
+        shape = layer[y0:y1, x0:x1]
+        cv2.copyTo(fill, shape, image[y0:y1, x0:x1])  # in place
+        mask[y0:y1, x0:x1] |= shape > 0
     return mask

@@ -84,17 +84,21 @@ def noise_crop(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return noise_bank()[y: y + h, x: x + w]
 
 
+def grain_field(rng: np.random.Generator, h: int, w: int, scale: int = 1) -> np.ndarray:
+    """(h, w, 3) uint8 grain around 128 (std GRAIN_STD): a window of the bank, or for ``scale`` > 1
+    a smaller window resized up (coarser grain). Read-only when it is a view of the bank."""
+    scale = max(int(scale), -(-max(h, w) // BANK_SIZE))  # images larger than the bank get coarser grain
+    if scale > 1:
+        small = noise_crop(rng, -(-h // scale), -(-w // scale))
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return noise_crop(rng, h, w)
+
+
 def add_grain(rng: np.random.Generator, image: np.ndarray, sigma: float, scale: int = 1) -> np.ndarray:
     """``image`` (uint8, H x W x 3) plus Gaussian grain of std ``sigma`` (grey levels), saturated.
 
     ``scale`` > 1 makes coarser grain (a smaller window resized up).
     """
-    h, w = image.shape[:2]
-    scale = max(int(scale), -(-max(h, w) // BANK_SIZE))  # images larger than the bank get coarser grain
-    if scale > 1:
-        small = noise_crop(rng, -(-h // scale), -(-w // scale))
-        grain = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    else:
-        grain = noise_crop(rng, h, w)
+    grain = grain_field(rng, image.shape[0], image.shape[1], scale)
     a = float(sigma) / GRAIN_STD
     return cv2.addWeighted(image, 1.0, grain, a, -128.0 * a)
