@@ -56,6 +56,27 @@ def test_float32_within_1e5_of_reference(downsample):
     assert (ours - want).abs().max() <= 1e-5 * want.abs().max()
 
 
+@pytest.mark.parametrize("downsample", [False, True], ids=["block", "downsample"])
+@pytest.mark.parametrize("shape", [(10, 32, 28, 28), (9, 64, 14, 14), (17, 16, 7, 7)])
+def test_float32_training_sizes_match_float64_reference(shape, downsample):
+    """Batches that are not a multiple of the SIMD width (packs mix channels and images), the
+    sliding-window kernels' full blocks and tails, stride-2 polyphase gradients."""
+    N, C, H, W = shape
+    p64 = [p.requires_grad_() if p is not None else None for p in _params(C, downsample)]
+    x64 = torch.randn(N, C, H, W, dtype=torch.float64, requires_grad=True)
+    want = ops.repnext_mixer_ref(x64, *p64)
+    g64 = torch.randn_like(want)
+    leaves64 = [x64] + [p for p in p64 if p is not None]
+    want_grads = torch.autograd.grad(want, leaves64, g64)
+    leaves32 = [t.detach().float().requires_grad_() for t in leaves64]
+    it = iter(leaves32[1:])
+    p32 = [next(it) if p is not None else None for p in p64]
+    ours = ops.repnext_mixer(leaves32[0], *p32)
+    assert (ours.double() - want).abs().max() <= 2e-6 * want.abs().max()
+    for a, b in zip(torch.autograd.grad(ours, leaves32, g64.float()), want_grads):
+        assert (a.double() - b).abs().max() <= 2e-5 * b.abs().max()
+
+
 @pytest.mark.parametrize("downsample", [False, True])
 def test_gradcheck_float64(downsample):
     params = [p.requires_grad_() if p is not None else None for p in _params(8, downsample)]

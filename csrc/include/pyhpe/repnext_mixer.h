@@ -1,4 +1,4 @@
-// The RepNeXt token mixers as single fused passes over NCHW tensors.
+// The RepNeXt token mixers as fused passes over NCHW tensors.
 //
 // Block mixer (stride 1, C channels, q = C/4 per group), output channel ranges:
 //   [0, q)    identity
@@ -15,14 +15,22 @@
 // it with differentiable torch ops at every training step: "online reparameterization"), so
 // training runs one depthwise pass per group, and the backward pass here returns gradients for
 // the merged kernels, which autograd chains back to the branch weights.
+//
+// Work is cut into packs of L planes of one group (L = SIMD lanes; a plane is one image x one
+// channel, so lanes run over channels and images alike) and each pack runs through
+// packed_dw.h: gather the L input planes into an interleaved, zero-bordered buffer, convolve
+// there (both convs of the large branch without leaving the buffers), scatter to the L output
+// planes. Packs are the threads' tasks; the kernel gradients go to per-thread sums added at the
+// end.
 #pragma once
 
 #include <stdint.h>
+#include <string.h>
 
 #include <algorithm>
 #include <vector>
 
-#include "pyhpe/depthwise.h"
+#include "pyhpe/packed_dw.h"
 
 namespace pyhpe {
 namespace mixer {
@@ -32,6 +40,7 @@ struct DwConv {
   const T* w = nullptr;  // (channels, kh, kw) contiguous
   const T* b = nullptr;  // (channels)
   int kh = 0, kw = 0;
+  int taps() const { return kh * kw; }
 };
 
 template <class T>
@@ -55,223 +64,456 @@ struct Grads {
 
 inline int out_size(int n, int stride) { return stride == 1 ? n : (n - 1) / 2 + 1; }
 
-// Per-thread scratch planes, sized for the largest padding (the 11-tap strips) and for the
-// stride-2 input gradient (the output gradient spread on a stride grid).
+namespace detail {
+
+using packed::Grid;
+
+// A zero-bordered pack buffer: interior H x W at `org`, rows of `cols` packs.
+template <class P>
+struct Buf {
+  P* org;
+  int cols;
+  Grid<const P> interior() const { return {org, cols, 1}; }
+};
+
+// The packs of lane weights of one conv for one pack of planes, kept while the next pack
+// needs the same ones (same conv, same channel in every lane, same tap order).
 template <class T>
-struct Scratch {
-  std::vector<T> a, b, c, d, even, odd;
-  T flipped[121], k_even[121], k_odd[121];
-  explicit Scratch(int H, int W) {
-    const size_t big = static_cast<size_t>(H + 24) * (W + 24);
-    for (auto* v : {&a, &b, &c, &d, &even, &odd}) v->resize(big);
+struct LaneWeights {
+  std::vector<packed::Pack<T>> w;
+  const T* key_w = nullptr;
+  const T* key_scale = nullptr;
+  bool key_flip = false;
+  int key_valid = -1;
+  int key_ch[packed::kLanes<T>];
+  const packed::Pack<T>* data() const { return w.data(); }
+};
+
+// Per-thread scratch, plus this thread's kernel-gradient sums.
+template <class T>
+struct Workspace {
+  using P = packed::Pack<T>;
+  std::vector<P> buf[5], flat, wsel, acc;
+  std::vector<int64_t> off;
+  std::vector<T> zero_plane;
+  std::vector<T> gw[4], gb[4];  // s, m, l1, l2
+  LaneWeights<T> w1, w2;
+  explicit Workspace(int H, int W)
+      : flat(static_cast<size_t>(H) * W), zero_plane(static_cast<size_t>(H) * W, T(0)) {}
+
+  P* tmp() { return flat.data(); }  // H x W packs for packed::gather
+
+  // Buffer i sized for an H x W interior with a (py, px) zero border.
+  Buf<P> prepare(int i, int H, int W, int py, int px) {
+    const int rows = H + 2 * py, cols = W + 2 * px;
+    std::vector<P>& v = buf[i];
+    if (v.size() < static_cast<size_t>(rows) * cols) v.resize(static_cast<size_t>(rows) * cols);
+    packed::zero_border(v.data(), rows, cols, py, py, px, px);
+    return {v.data() + static_cast<int64_t>(py) * cols + px, cols};
   }
 };
 
-// out (Ho x Wo) = same-padded depthwise conv of one input plane, at stride 1 or 2.
+template <class U>
+struct Same {  // keeps a parameter out of template argument deduction
+  using type = U;
+};
+
+// Which planes a pack holds: lane l is plane (n[l], channel ch[l] of its conv); `valid` lanes.
 template <class T>
-inline void conv_plane(const T* in, int H, int W, const T* w, T bias, int kh, int kw, int stride,
-                       T* out, int Ho, int Wo, T* pad, Scratch<T>& s) {
+struct Lanes {
+  static constexpr int L = packed::kLanes<T>;
+  int valid = 0;
+  int64_t n[L];
+  int ch[L];
+  T scale[L], shift[L];  // the output affine of each lane (1, 0 when there is none)
+  const T* affine = nullptr;  // the scale array's first channel of this conv, if any
+
+  // Planes are numbered channel-major (item = channel * N + image), so with N a multiple of L
+  // a pack is one channel of L images and its lane weights stay the same from pack to pack.
+  Lanes(int64_t pack, int64_t N, int per_image) {
+    for (int l = 0; l < L; ++l) {
+      const int64_t item = pack * L + l;
+      if (item < N * per_image) {
+        valid = l + 1;
+        n[l] = item % N;
+        ch[l] = static_cast<int>(item / N);
+      } else {
+        n[l] = 0;
+        ch[l] = 0;
+      }
+      scale[l] = T(1);
+      shift[l] = T(0);
+    }
+  }
+  // The affine of output channel first + ch[l], if the mixer has one.
+  void set_affine(const Params<T>& p, int first) {
+    if (!p.scale) return;
+    affine = p.scale + first;
+    for (int l = 0; l < valid; ++l) {
+      scale[l] = p.scale[first + ch[l]];
+      shift[l] = p.shift[first + ch[l]];
+    }
+  }
+  // Plane pointers of channel first + ch[l] of images with `channels` channels, plane size hw.
+  template <class U>
+  void planes(U* base, int channels, int first, int64_t hw, U** out,
+              typename Same<U>::type* unused) const {
+    for (int l = 0; l < L; ++l)
+      out[l] = l < valid ? base + (n[l] * channels + first + ch[l]) * hw : unused;
+  }
+};
+
+// Lane weights of conv k (tap order kept, or flipped for the input gradient), scaled by each
+// lane's affine scale; lanes past `valid` get zero weights.
+template <class T>
+void lane_weights(const DwConv<T>& k, const Lanes<T>& lanes, bool flip, LaneWeights<T>& out) {
+  constexpr int L = packed::kLanes<T>;
+  if (out.key_w == k.w && out.key_flip == flip && out.key_valid == lanes.valid &&
+      out.key_scale == lanes.affine && std::equal(lanes.ch, lanes.ch + L, out.key_ch))
+    return;
+  const int taps = k.taps();
+  out.w.resize(taps);
+  for (int t = 0; t < taps; ++t) {
+    alignas(64) T v[L];
+    for (int l = 0; l < L; ++l)
+      v[l] = l < lanes.valid ? k.w[lanes.ch[l] * taps + (flip ? taps - 1 - t : t)] *
+                                   lanes.scale[l]
+                             : T(0);
+    out.w[t] = VecOps<packed::Pack<T>>::load(v);
+  }
+  out.key_w = k.w;
+  out.key_flip = flip;
+  out.key_valid = lanes.valid;
+  out.key_scale = lanes.affine;
+  std::copy(lanes.ch, lanes.ch + L, out.key_ch);
+}
+
+template <class T>
+packed::Pack<T> lane_bias(const DwConv<T>& k, const Lanes<T>& lanes) {
+  alignas(64) T v[packed::kLanes<T>] = {};
+  for (int l = 0; l < lanes.valid; ++l) v[l] = k.b[lanes.ch[l]] * lanes.scale[l] + lanes.shift[l];
+  return VecOps<packed::Pack<T>>::load(v);
+}
+
+// out = bias + same-padded conv (kh x kw, stride s) of the buffer `in` (border >= the padding).
+template <class P>
+void same_conv(Buf<P> in, int kh, int kw, int stride, const P* w, const P* bias, Grid<P> out,
+               int Ho, int Wo, std::vector<int64_t>& off) {
   const int ph = (kh - 1) / 2, pw = (kw - 1) / 2;
-  const int rows = H + 2 * ph, cols = W + 2 * pw;
-  dw::pad_plane(in, H, W, ph, pw, pad);
-  if (stride == 1) {
-    dw::correlate(pad, cols, w, kh, kw, 1, 1, bias, out, Ho, Wo);
+  off.resize(kh * kw);
+  for (int dy = 0; dy < kh; ++dy)
+    for (int dx = 0; dx < kw; ++dx) off[dy * kw + dx] = static_cast<int64_t>(dy) * in.cols + dx;
+  const Grid<const P> src{in.org - static_cast<int64_t>(ph) * in.cols - pw,
+                          static_cast<int64_t>(stride) * in.cols, stride};
+  if (packed::conv_sliding(src, in.cols, kh, kw, stride, w, bias, out, Ho, Wo, false,
+                           off.data()))
     return;
-  }
-  // stride 2: even and odd source columns, each correlated with the matching kernel columns
-  dw::split_columns(pad, rows, cols, s.even.data(), s.odd.data());
-  dw::split_kernel_columns(w, kh, kw, s.k_even, s.k_odd);
-  dw::correlate(s.even.data(), (cols + 1) / 2, s.k_even, kh, (kw + 1) / 2, 2, 1, bias, out, Ho,
-                Wo);
-  if (kw > 1) {  // odd columns into a plane of their own (full-pack tails), then added
-    T* odd_out = s.d.data();
-    dw::correlate(s.odd.data(), cols / 2, s.k_odd, kh, kw / 2, 2, 1, T(0), odd_out, Ho, Wo);
-    const int64_t n = static_cast<int64_t>(Ho) * Wo;
-    for (int64_t i = 0; i < n; ++i) out[i] += odd_out[i];
-  }
+  packed::conv(src, off.data(), w, kh * kw, bias, out, Ho, Wo, false);
 }
 
-// Input gradient of conv_plane for output gradient g (Ho x Wo): gx (H x W), overwritten.
-template <class T>
-inline void conv_plane_grad_input(const T* g, int Ho, int Wo, const T* w, int kh, int kw,
-                                  int stride, T* gx, int H, int W, Scratch<T>& s, T* buf) {
+// gx (H x W, accumulated) += input gradient of a same-padded stride-2 conv with lane weights w
+// (tap order kept) for the output gradient buffer g (Ho x Wo, border >= (ph + 1, pw + 1)):
+// each of the four (row, column) parities of gx is a stride-1 correlation of g with the taps of
+// that parity.
+template <class P>
+void conv_input_grad_s2(Buf<P> g, const P* w, int kh, int kw, P* gx, int H, int W,
+                        std::vector<int64_t>& off, std::vector<P>& wsel) {
   const int ph = (kh - 1) / 2, pw = (kw - 1) / 2;
-  dw::flip_kernel(w, kh, kw, s.flipped);
-  if (stride == 1) {  // correlation of the same-padded gradient with the flipped kernel
-    dw::pad_plane(g, Ho, Wo, ph, pw, buf);
-    dw::correlate(buf, Wo + 2 * pw, s.flipped, kh, kw, 1, 1, T(0), gx, H, W);
-    return;
-  }
-  // stride 2: gx[y][x] = sum flipped[ey][ex] * D[y + ph + ey][x + pw + ex], where D holds g on a
-  // stride grid shifted by (kh - 1, kw - 1).
-  const int rows = H + ph + kh, cols = W + pw + kw;
-  dw::dilate_pad_plane(g, Ho, Wo, stride, kh - 1, kw - 1, rows, cols, buf);
-  dw::correlate(buf + ph * cols + pw, cols, s.flipped, kh, kw, 1, 1, T(0), gx, H, W);
-}
-
-// Weight (and bias) gradient of conv_plane, accumulated into gw / gb.
-template <class T>
-inline void conv_plane_grad_weight(const T* g, int Ho, int Wo, const T* in, int H, int W, int kh,
-                                   int kw, int stride, T* gw, T* gb, T* pad, Scratch<T>& s) {
-  const int ph = (kh - 1) / 2, pw = (kw - 1) / 2;
-  const int rows = H + 2 * ph, cols = W + 2 * pw;
-  dw::pad_plane(in, H, W, ph, pw, pad);
-  *gb += dw::plane_sum(g, static_cast<int64_t>(Ho) * Wo);
-  if (stride == 1) {
-    dw::correlate_grad_w(g, Ho, Wo, pad, cols, kh, kw, 1, 1, gw);
-    return;
-  }
-  const int ke = (kw + 1) / 2, ko = kw / 2;
-  dw::split_columns(pad, rows, cols, s.even.data(), s.odd.data());
-  for (int i = 0; i < kh * ke; ++i) s.k_even[i] = 0;
-  for (int i = 0; i < kh * ko; ++i) s.k_odd[i] = 0;
-  dw::correlate_grad_w(g, Ho, Wo, s.even.data(), (cols + 1) / 2, kh, ke, 2, 1, s.k_even);
-  dw::correlate_grad_w(g, Ho, Wo, s.odd.data(), cols / 2, kh, ko, 2, 1, s.k_odd);
-  for (int i = 0; i < kh; ++i) {
-    for (int j = 0; j < ke; ++j) gw[i * kw + 2 * j] += s.k_even[i * ke + j];
-    for (int j = 0; j < ko; ++j) gw[i * kw + 2 * j + 1] += s.k_odd[i * ko + j];
+  for (int ry = 0; ry < 2; ++ry) {
+    for (int rx = 0; rx < 2; ++rx) {
+      const int Hy = (H - ry + 1) / 2, Wx = (W - rx + 1) / 2;
+      if (Hy <= 0 || Wx <= 0) continue;
+      // the taps of this parity form a (ny x nx) grid in g, at rows ey and columns ex
+      // ascending as dy and dx descend
+      const int dy0 = (ry + ph) % 2, dx0 = (rx + pw) % 2;  // smallest dy / dx of this parity
+      const int ny = (kh - dy0 + 1) / 2, nx = (kw - dx0 + 1) / 2;
+      if (ny <= 0 || nx <= 0) continue;
+      const int ey0 = (ry + ph - (dy0 + 2 * (ny - 1))) / 2;  // from the largest dy
+      const int ex0 = (rx + pw - (dx0 + 2 * (nx - 1))) / 2;
+      wsel.resize(static_cast<size_t>(ny) * nx);
+      for (int i = 0; i < ny; ++i)
+        for (int j = 0; j < nx; ++j)
+          wsel[i * nx + j] = w[(dy0 + 2 * (ny - 1 - i)) * kw + dx0 + 2 * (nx - 1 - j)];
+      off.resize(static_cast<size_t>(ny) * nx);
+      const Grid<const P> src{g.org + static_cast<int64_t>(ey0) * g.cols + ex0, g.cols, 1};
+      const Grid<P> dst{gx + static_cast<int64_t>(ry) * W + rx, 2 * static_cast<int64_t>(W), 2};
+      if (packed::conv_sliding(src, g.cols, ny, nx, 1, wsel.data(), static_cast<const P*>(nullptr),
+                               dst, Hy, Wx, true, off.data()))
+        continue;
+      for (int i = 0; i < ny; ++i)
+        for (int j = 0; j < nx; ++j) off[i * nx + j] = static_cast<int64_t>(i) * g.cols + j;
+      packed::conv(src, off.data(), wsel.data(), ny * nx, static_cast<const P*>(nullptr), dst,
+                   Hy, Wx, true);
+    }
   }
 }
 
+// Kernel and bias gradient of a same-padded conv (stride s) with output gradient buffer g
+// (Ho x Wo) and input buffer in: added lane by lane into gw / gb (this thread's sums).
 template <class T>
-inline void affine_plane(T* out, int64_t n, T scale, T shift) {
-  for (int64_t i = 0; i < n; ++i) out[i] = out[i] * scale + shift;
+void add_kernel_grad(Workspace<T>& ws, Buf<packed::Pack<T>> g, Buf<packed::Pack<T>> in, int kh,
+                     int kw, int stride, int Ho, int Wo, const Lanes<T>& lanes, T* gw, T* gb) {
+  using P = packed::Pack<T>;
+  constexpr int L = packed::kLanes<T>;
+  const int taps = kh * kw, ph = (kh - 1) / 2, pw = (kw - 1) / 2;
+  ws.acc.assign(taps, VecOps<P>::splat(0));
+  const Grid<const P> src{in.org - static_cast<int64_t>(ph) * in.cols - pw,
+                          static_cast<int64_t>(stride) * in.cols, stride};
+  if (!packed::grad_w_sliding(g.interior(), src, in.cols, kh, kw, stride, Ho, Wo,
+                              ws.acc.data()))
+    packed::grad_w(g.interior(), src, in.cols, kh, kw, Ho, Wo, ws.acc.data());
+  alignas(64) T v[L];
+  for (int t = 0; t < taps; ++t) {
+    VecOps<P>::store(v, ws.acc[t]);
+    for (int l = 0; l < lanes.valid; ++l) gw[lanes.ch[l] * taps + t] += v[l];
+  }
+  VecOps<P>::store(v, packed::grid_sum(g.interior(), Ho, Wo));
+  for (int l = 0; l < lanes.valid; ++l) gb[lanes.ch[l]] += v[l];
 }
 
-// Forward of one output plane (image n, output channel oc).
+// ---------------------------------------------------------------------------------------------
+// Forward.
+
 template <class T>
-inline void forward_plane(const T* x, const Params<T>& p, int C, int H, int W, int Ho, int Wo,
-                          int64_t n, int oc, T* y, Scratch<T>& s) {
-  const int64_t in_plane = static_cast<int64_t>(H) * W;
-  const int64_t out_plane = static_cast<int64_t>(Ho) * Wo;
-  const int Cout = p.downsample ? 2 * C : C;
-  T* out = y + (n * Cout + oc) * out_plane;
-  T scale = p.scale ? p.scale[oc] : T(1), shift = p.shift ? p.shift[oc] : T(0);
-  auto conv = [&](const DwConv<T>& k, int local, const T* src, int stride) {
-    const int taps = k.kh * k.kw;
-    T w[121];
-    for (int i = 0; i < taps; ++i) w[i] = k.w[local * taps + i] * scale;
-    conv_plane(src, H, W, w, k.b[local] * scale + shift, k.kh, k.kw, stride, out, Ho, Wo,
-               s.a.data(), s);
-  };
-  if (p.downsample) {
-    const int c = oc < C ? oc : oc - C;
-    const T* src = x + (n * C + c) * in_plane;
-    conv(oc < C ? p.s : p.m, c, src, 2);
-    return;
+void identity_pack(const T* src, T* dst, int C, int64_t N, int64_t pack, int q, int64_t hw,
+                   const Params<T>& p) {
+  Lanes<T> lanes(pack, N, q);
+  lanes.set_affine(p, 0);
+  for (int l = 0; l < lanes.valid; ++l) {
+    const int64_t plane = (lanes.n[l] * C + lanes.ch[l]) * hw;
+    if (!p.scale) {
+      memcpy(dst + plane, src + plane, sizeof(T) * hw);
+    } else {
+      for (int64_t i = 0; i < hw; ++i)
+        dst[plane + i] = src[plane + i] * lanes.scale[l] + lanes.shift[l];
+    }
   }
-  const int q = C / 4, group = oc / q, local = oc % q;
-  const T* src = x + (n * C + oc) * in_plane;
-  if (group == 0) {
-    for (int64_t i = 0; i < in_plane; ++i) out[i] = src[i] * scale + shift;
-  } else if (group == 1) {
-    conv(p.s, local, src, 1);
-  } else if (group == 2) {
-    conv(p.m, local, src, 1);
+}
+
+template <class T>
+void forward_block_pack(const T* x, const Params<T>& p, int64_t N, int C, int H, int W,
+                        int group, int64_t pack, T* y, Workspace<T>& ws) {
+  using P = packed::Pack<T>;
+  constexpr int L = packed::kLanes<T>;
+  const int q = C / 4;
+  const int64_t hw = static_cast<int64_t>(H) * W;
+  if (group == 0) return identity_pack(x, y, C, N, pack, q, hw, p);
+  Lanes<T> lanes(pack, N, q);
+  lanes.set_affine(p, group * q);
+  const T* src[L];
+  T* dst[L];
+  lanes.planes(x, C, group * q, hw, src, ws.zero_plane.data());
+  lanes.planes(y, C, group * q, hw, dst, static_cast<T*>(nullptr));
+  Buf<P> out = ws.prepare(4, H, W, 0, 0);
+  const Lanes<T> plain(pack, N, q);  // no affine: the first conv of the large branch
+  if (group < 3) {
+    const DwConv<T>& k = group == 1 ? p.s : p.m;
+    Buf<P> in = ws.prepare(0, H, W, (k.kh - 1) / 2, (k.kw - 1) / 2);
+    packed::gather(src, H, W, in.org, in.cols, ws.tmp());
+    lane_weights(k, lanes, false, ws.w1);
+    const P bias = lane_bias(k, lanes);
+    same_conv(in, k.kh, k.kw, 1, ws.w1.data(), &bias, Grid<P>{out.org, out.cols, 1}, H, W, ws.off);
   } else {
-    T* t = s.b.data();  // the 1x11 strip's output
-    conv_plane(src, H, W, p.l1.w + local * p.l1.kh * p.l1.kw, p.l1.b[local], p.l1.kh, p.l1.kw, 1,
-               t, H, W, s.a.data(), s);
-    conv(p.l2, local, t, 1);
+    Buf<P> in = ws.prepare(0, H, W, (p.l1.kh - 1) / 2, (p.l1.kw - 1) / 2);
+    Buf<P> mid = ws.prepare(1, H, W, (p.l2.kh - 1) / 2, (p.l2.kw - 1) / 2);
+    packed::gather(src, H, W, in.org, in.cols, ws.tmp());
+    lane_weights(p.l1, plain, false, ws.w1);
+    const P b1 = lane_bias(p.l1, plain);
+    same_conv(in, p.l1.kh, p.l1.kw, 1, ws.w1.data(), &b1, Grid<P>{mid.org, mid.cols, 1}, H, W,
+              ws.off);
+    lane_weights(p.l2, lanes, false, ws.w2);
+    const P b2 = lane_bias(p.l2, lanes);
+    same_conv(mid, p.l2.kh, p.l2.kw, 1, ws.w2.data(), &b2, Grid<P>{out.org, out.cols, 1}, H, W,
+              ws.off);
+  }
+  packed::scatter(out.org, H, W, dst);
+}
+
+template <class T>
+void forward_down_pack(const T* x, const Params<T>& p, int64_t N, int C, int H, int W,
+                       int64_t pack, T* y, Workspace<T>& ws) {
+  using P = packed::Pack<T>;
+  constexpr int L = packed::kLanes<T>;
+  const int Ho = out_size(H, 2), Wo = out_size(W, 2);
+  const int64_t hw = static_cast<int64_t>(H) * W, ohw = static_cast<int64_t>(Ho) * Wo;
+  Lanes<T> lanes(pack, N, C);
+  const T* src[L];
+  lanes.planes(x, C, 0, hw, src, ws.zero_plane.data());
+  const int py = std::max(p.s.kh, p.m.kh) / 2, px = std::max(p.s.kw, p.m.kw) / 2;
+  Buf<P> in = ws.prepare(0, H, W, py, px);
+  packed::gather(src, H, W, in.org, in.cols, ws.tmp());
+  Buf<P> out = ws.prepare(4, Ho, Wo, 0, 0);
+  for (int branch = 0; branch < 2; ++branch) {
+    const DwConv<T>& k = branch == 0 ? p.s : p.m;
+    Lanes<T> affine = lanes;
+    affine.set_affine(p, branch * C);
+    lane_weights(k, affine, false, ws.w1);
+    const P bias = lane_bias(k, affine);
+    same_conv(in, k.kh, k.kw, 2, ws.w1.data(), &bias, Grid<P>{out.org, out.cols, 1}, Ho, Wo,
+              ws.off);
+    T* dst[L];
+    lanes.planes(y, 2 * C, branch * C, ohw, dst, static_cast<T*>(nullptr));
+    packed::scatter(out.org, Ho, Wo, dst);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Backward.
+
+template <class T>
+void backward_block_pack(const T* gy, const T* x, const Params<T>& p, int64_t N, int C, int H,
+                         int W, int group, int64_t pack, T* gx, Workspace<T>& ws) {
+  using P = packed::Pack<T>;
+  constexpr int L = packed::kLanes<T>;
+  const int q = C / 4;
+  const int64_t hw = static_cast<int64_t>(H) * W;
+  const Lanes<T> lanes(pack, N, q);
+  if (group == 0) {
+    for (int l = 0; l < lanes.valid; ++l) {
+      const int64_t plane = (lanes.n[l] * C + lanes.ch[l]) * hw;
+      memcpy(gx + plane, gy + plane, sizeof(T) * hw);
+    }
+    return;
+  }
+  const T *xs[L], *gs[L];
+  T* dst[L];
+  lanes.planes(x, C, group * q, hw, xs, ws.zero_plane.data());
+  lanes.planes(gy, C, group * q, hw, gs, ws.zero_plane.data());
+  lanes.planes(gx, C, group * q, hw, dst, static_cast<T*>(nullptr));
+  Buf<P> out = ws.prepare(4, H, W, 0, 0);
+  if (group < 3) {
+    const DwConv<T>& k = group == 1 ? p.s : p.m;
+    const int ph = (k.kh - 1) / 2, pw = (k.kw - 1) / 2;
+    Buf<P> in = ws.prepare(0, H, W, ph, pw), g = ws.prepare(1, H, W, ph, pw);
+    packed::gather(xs, H, W, in.org, in.cols, ws.tmp());
+    packed::gather(gs, H, W, g.org, g.cols, ws.tmp());
+    lane_weights(k, lanes, true, ws.w1);
+    same_conv(g, k.kh, k.kw, 1, ws.w1.data(), static_cast<const P*>(nullptr),
+              Grid<P>{out.org, out.cols, 1}, H, W, ws.off);
+    packed::scatter(out.org, H, W, dst);
+    add_kernel_grad(ws, g, in, k.kh, k.kw, 1, H, W, lanes, ws.gw[group - 1].data(),
+                    ws.gb[group - 1].data());
+    return;
+  }
+  // Large branch: t = l1(x), y = l2(t); gt = l2^T(g); gx = l1^T(gt).
+  const DwConv<T>&k1 = p.l1, &k2 = p.l2;
+  const int ph1 = (k1.kh - 1) / 2, pw1 = (k1.kw - 1) / 2;
+  const int ph2 = (k2.kh - 1) / 2, pw2 = (k2.kw - 1) / 2;
+  Buf<P> in = ws.prepare(0, H, W, ph1, pw1), t = ws.prepare(1, H, W, ph2, pw2);
+  Buf<P> g = ws.prepare(2, H, W, ph2, pw2), gt = ws.prepare(3, H, W, ph1, pw1);
+  packed::gather(xs, H, W, in.org, in.cols, ws.tmp());
+  lane_weights(k1, lanes, false, ws.w1);
+  const P b1 = lane_bias(k1, lanes);
+  same_conv(in, k1.kh, k1.kw, 1, ws.w1.data(), &b1, Grid<P>{t.org, t.cols, 1}, H, W, ws.off);
+  packed::gather(gs, H, W, g.org, g.cols, ws.tmp());
+  lane_weights(k2, lanes, true, ws.w2);
+  same_conv(g, k2.kh, k2.kw, 1, ws.w2.data(), static_cast<const P*>(nullptr),
+            Grid<P>{gt.org, gt.cols, 1}, H, W, ws.off);
+  add_kernel_grad(ws, g, t, k2.kh, k2.kw, 1, H, W, lanes, ws.gw[3].data(), ws.gb[3].data());
+  lane_weights(k1, lanes, true, ws.w1);
+  same_conv(gt, k1.kh, k1.kw, 1, ws.w1.data(), static_cast<const P*>(nullptr),
+            Grid<P>{out.org, out.cols, 1}, H, W, ws.off);
+  packed::scatter(out.org, H, W, dst);
+  add_kernel_grad(ws, gt, in, k1.kh, k1.kw, 1, H, W, lanes, ws.gw[2].data(), ws.gb[2].data());
+}
+
+template <class T>
+void backward_down_pack(const T* gy, const T* x, const Params<T>& p, int64_t N, int C, int H,
+                        int W, int64_t pack, T* gx, Workspace<T>& ws) {
+  using P = packed::Pack<T>;
+  constexpr int L = packed::kLanes<T>;
+  const int Ho = out_size(H, 2), Wo = out_size(W, 2);
+  const int64_t hw = static_cast<int64_t>(H) * W, ohw = static_cast<int64_t>(Ho) * Wo;
+  const Lanes<T> lanes(pack, N, C);
+  const T* xs[L];
+  T* dst[L];
+  lanes.planes(x, C, 0, hw, xs, ws.zero_plane.data());
+  lanes.planes(gx, C, 0, hw, dst, static_cast<T*>(nullptr));
+  const int py = std::max(p.s.kh, p.m.kh) / 2, px = std::max(p.s.kw, p.m.kw) / 2;
+  Buf<P> in = ws.prepare(0, H, W, py, px);
+  packed::gather(xs, H, W, in.org, in.cols, ws.tmp());
+  Buf<P> out = ws.prepare(4, H, W, 0, 0);
+  std::fill(out.org, out.org + hw, VecOps<P>::splat(0));
+  for (int branch = 0; branch < 2; ++branch) {
+    const DwConv<T>& k = branch == 0 ? p.s : p.m;
+    const T* gs[L];
+    lanes.planes(gy, 2 * C, branch * C, ohw, gs, ws.zero_plane.data());
+    Buf<P> g = ws.prepare(1 + branch, Ho, Wo, (k.kh - 1) / 2 + 1, (k.kw - 1) / 2 + 1);
+    packed::gather(gs, Ho, Wo, g.org, g.cols, ws.tmp());
+    lane_weights(k, lanes, false, ws.w1);
+    conv_input_grad_s2(g, ws.w1.data(), k.kh, k.kw, out.org, H, W, ws.off, ws.wsel);
+    add_kernel_grad(ws, g, in, k.kh, k.kw, 2, Ho, Wo, lanes, ws.gw[branch].data(),
+                    ws.gb[branch].data());
+  }
+  packed::scatter(out.org, H, W, dst);
+}
+
+// Packs per group: ceil(planes / L).
+inline int64_t pack_count(int64_t planes, int lanes) { return (planes + lanes - 1) / lanes; }
+
+}  // namespace detail
 
 template <class T>
 void forward(const T* x, const Params<T>& p, int64_t N, int C, int H, int W, T* y, int threads) {
-  const int Ho = p.downsample ? out_size(H, 2) : H, Wo = p.downsample ? out_size(W, 2) : W;
-  const int Cout = p.downsample ? 2 * C : C;
-  const int64_t tasks = N * Cout;
+  constexpr int L = packed::kLanes<T>;
+  const int64_t packs = detail::pack_count(N * (p.downsample ? C : C / 4), L);
+  const int64_t tasks = p.downsample ? packs : 4 * packs;
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(threads) if (threads > 1 && tasks > 1)
 #endif
   {
-    Scratch<T> s(H, W);
+    detail::Workspace<T> ws(H, W);
 #if defined(_OPENMP)
-#pragma omp for schedule(dynamic, 4)
+#pragma omp for schedule(dynamic, 1)
 #endif
-    for (int64_t t = 0; t < tasks; ++t) forward_plane(x, p, C, H, W, Ho, Wo, t / Cout,
-                                                      static_cast<int>(t % Cout), y, s);
+    for (int64_t t = 0; t < tasks; ++t) {
+      if (p.downsample)
+        detail::forward_down_pack(x, p, N, C, H, W, t, y, ws);
+      else
+        detail::forward_block_pack(x, p, N, C, H, W, static_cast<int>(t / packs), t % packs, y,
+                                   ws);
+    }
   }
   (void)threads;
-}
-
-// Backward for input channel c over all images: writes gx planes of channel c and accumulates
-// the kernel gradients of the kernels that read channel c (no other task touches them).
-template <class T>
-inline void backward_channel(const T* gy, const T* x, const Params<T>& p, const Grads<T>& g,
-                             int64_t N, int C, int H, int W, int Ho, int Wo, int c, T* gx,
-                             Scratch<T>& s) {
-  const int64_t in_plane = static_cast<int64_t>(H) * W;
-  const int64_t out_plane = static_cast<int64_t>(Ho) * Wo;
-  if (p.downsample) {
-    const int Cout = 2 * C;
-    const int ts = p.s.kh * p.s.kw, tm = p.m.kh * p.m.kw;
-    for (int64_t n = 0; n < N; ++n) {
-      const T* src = x + (n * C + c) * in_plane;
-      const T* g_s = gy + (n * Cout + c) * out_plane;
-      const T* g_m = gy + (n * Cout + C + c) * out_plane;
-      T* dst = gx + (n * C + c) * in_plane;
-      conv_plane_grad_input(g_s, Ho, Wo, p.s.w + c * ts, p.s.kh, p.s.kw, 2, dst, H, W, s,
-                            s.a.data());
-      T* tmp = s.c.data();
-      conv_plane_grad_input(g_m, Ho, Wo, p.m.w + c * tm, p.m.kh, p.m.kw, 2, tmp, H, W, s,
-                            s.a.data());
-      for (int64_t i = 0; i < in_plane; ++i) dst[i] += tmp[i];
-      conv_plane_grad_weight(g_s, Ho, Wo, src, H, W, p.s.kh, p.s.kw, 2, g.s.w + c * ts,
-                             g.s.b + c, s.b.data(), s);
-      conv_plane_grad_weight(g_m, Ho, Wo, src, H, W, p.m.kh, p.m.kw, 2, g.m.w + c * tm,
-                             g.m.b + c, s.b.data(), s);
-    }
-    return;
-  }
-  const int q = C / 4, group = c / q, local = c % q;
-  for (int64_t n = 0; n < N; ++n) {
-    const int64_t off = (n * C + c) * in_plane;
-    const T* src = x + off;
-    const T* gout = gy + off;
-    T* dst = gx + off;
-    if (group == 0) {
-      std::copy(gout, gout + in_plane, dst);
-    } else if (group == 1 || group == 2) {
-      const DwConv<T>& k = group == 1 ? p.s : p.m;
-      const DwConvGrad<T>& gk = group == 1 ? g.s : g.m;
-      const int taps = k.kh * k.kw;
-      conv_plane_grad_input(gout, H, W, k.w + local * taps, k.kh, k.kw, 1, dst, H, W, s,
-                            s.a.data());
-      conv_plane_grad_weight(gout, H, W, src, H, W, k.kh, k.kw, 1, gk.w + local * taps,
-                             gk.b + local, s.b.data(), s);
-    } else {
-      const int t1 = p.l1.kh * p.l1.kw, t2 = p.l2.kh * p.l2.kw;
-      T* t = s.c.data();   // recomputed 1x11 output
-      T* gt = s.d.data();  // its gradient
-      conv_plane(src, H, W, p.l1.w + local * t1, p.l1.b[local], p.l1.kh, p.l1.kw, 1, t, H, W,
-                 s.a.data(), s);
-      conv_plane_grad_input(gout, H, W, p.l2.w + local * t2, p.l2.kh, p.l2.kw, 1, gt, H, W, s,
-                            s.a.data());
-      conv_plane_grad_weight(gout, H, W, t, H, W, p.l2.kh, p.l2.kw, 1, g.l2.w + local * t2,
-                             g.l2.b + local, s.b.data(), s);
-      conv_plane_grad_input(gt, H, W, p.l1.w + local * t1, p.l1.kh, p.l1.kw, 1, dst, H, W, s,
-                            s.a.data());
-      conv_plane_grad_weight(gt, H, W, src, H, W, p.l1.kh, p.l1.kw, 1, g.l1.w + local * t1,
-                             g.l1.b + local, s.b.data(), s);
-    }
-  }
 }
 
 // Gradient buffers in `g` must be zeroed by the caller.
 template <class T>
 void backward(const T* gy, const T* x, const Params<T>& p, const Grads<T>& g, int64_t N, int C,
               int H, int W, T* gx, int threads) {
-  const int Ho = p.downsample ? out_size(H, 2) : H, Wo = p.downsample ? out_size(W, 2) : W;
+  constexpr int L = packed::kLanes<T>;
+  const int per_conv = p.downsample ? C : C / 4;
+  const int64_t packs = detail::pack_count(N * per_conv, L);
+  const int64_t tasks = p.downsample ? packs : 4 * packs;
+  const DwConv<T>* convs[4] = {&p.s, &p.m, &p.l1, &p.l2};
+  const DwConvGrad<T>* grads[4] = {&g.s, &g.m, &g.l1, &g.l2};
+  const int n_convs = p.downsample ? 2 : 4;
 #if defined(_OPENMP)
-#pragma omp parallel num_threads(threads) if (threads > 1 && C > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1 && tasks > 1)
 #endif
   {
-    Scratch<T> s(H, W);
+    detail::Workspace<T> ws(H, W);
+    for (int i = 0; i < n_convs; ++i) {
+      ws.gw[i].assign(static_cast<size_t>(per_conv) * convs[i]->taps(), T(0));
+      ws.gb[i].assign(per_conv, T(0));
+    }
 #if defined(_OPENMP)
 #pragma omp for schedule(dynamic, 1)
 #endif
-    for (int c = 0; c < C; ++c) backward_channel(gy, x, p, g, N, C, H, W, Ho, Wo, c, gx, s);
+    for (int64_t t = 0; t < tasks; ++t) {
+      if (p.downsample)
+        detail::backward_down_pack(gy, x, p, N, C, H, W, t, gx, ws);
+      else
+        detail::backward_block_pack(gy, x, p, N, C, H, W, static_cast<int>(t / packs),
+                                    t % packs, gx, ws);
+    }
+#if defined(_OPENMP)
+#pragma omp critical(pyhpe_mixer_grads)
+#endif
+    for (int i = 0; i < n_convs; ++i) {
+      for (size_t j = 0; j < ws.gw[i].size(); ++j) grads[i]->w[j] += ws.gw[i][j];
+      for (size_t j = 0; j < ws.gb[i].size(); ++j) grads[i]->b[j] += ws.gb[i][j];
+    }
   }
   (void)threads;
 }
