@@ -3,7 +3,8 @@
 // percentiles, min and mean in milliseconds, one line per configuration (and --json).
 //
 //   pyhpe-bench MODEL.ncnn.param [MODEL2.ncnn.param ...] [--fused] [--bin PATH] [--input-size S]
-//               [--matrix] [--threads 1,2] [--precision fp32|fp16|both] [--warmup 5] [--runs 50] [--json]
+//               [--matrix] [--threads 1,2] [--precision fp32|fp16|both] [--warmup 5] [--runs 50]
+//               [--json [--raw]]
 // Several models are timed interleaved: each run calls every model once, in a rotating order.
 // --fused times each model's fused-mixer pair (<stem>.fused.ncnn.param, pyhpe/export/ncnn_fuse.py).
 #include <stdio.h>
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
   pyhpe_options_default(&opt);
   std::vector<int> threads = {1};
   int warmup = 5, runs = 50;
-  bool json = false, fused = false;
+  bool json = false, fused = false, raw = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto need = [&]() {
@@ -57,9 +58,11 @@ int main(int argc, char** argv) {
     else if (a == "--runs") { need(); runs = to_int(kProg, "--runs", argv[++i]); }
     else if (a == "--fused") fused = true;
     else if (a == "--json") json = true;
+    else if (a == "--raw") raw = true;
     else if (a == "-h" || a == "--help") {
       printf("usage: pyhpe-bench MODEL.param [MODEL2.param ...] [--fused] [--bin PATH] [--input-size S] [--matrix] "
-             "[--threads 1,2] [--precision fp32|fp16|both] [--warmup N] [--runs N] [--json]\n"
+             "[--threads 1,2] [--precision fp32|fp16|both] [--warmup N] [--runs N] [--json [--raw]]\n"
+             "  --raw: with --json, every run's time too (\"times_ms\", in run order)\n"
              "  several models are timed interleaved (one run of each in turn, the order rotating);\n"
              "  --fused: each MODEL.ncnn.param's fused-mixer pair MODEL.fused.ncnn.param (pyhpe export)\n");
       return 0;
@@ -120,6 +123,8 @@ int main(int argc, char** argv) {
       }
       const char* pname = p == PYHPE_PRECISION_FP16 ? "fp16" : "fp32";
       for (Entry& e : entries) {
+        std::string times;
+        for (double v : e.ms) times += (times.empty() ? "" : ", ") + std::to_string(v);
         std::vector<double>& ms = e.ms;
         double mean = 0;
         for (double v : ms) mean += v;
@@ -127,9 +132,10 @@ int main(int argc, char** argv) {
         std::sort(ms.begin(), ms.end());
         if (json) {
           printf("%s{\"model\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"runs\": %d, \"median_ms\": %.4f, "
-                 "\"p10_ms\": %.4f, \"p90_ms\": %.4f, \"p99_ms\": %.4f, \"min_ms\": %.4f, \"mean_ms\": %.4f}",
+                 "\"p10_ms\": %.4f, \"p90_ms\": %.4f, \"p99_ms\": %.4f, \"min_ms\": %.4f, \"mean_ms\": %.4f%s%s%s}",
                  first ? "" : ", ", e.param.c_str(), pname, t, runs, percentile(ms, 0.5), percentile(ms, 0.1),
-                 percentile(ms, 0.9), percentile(ms, 0.99), ms.front(), mean);
+                 percentile(ms, 0.9), percentile(ms, 0.99), ms.front(), mean, raw ? ", \"times_ms\": [" : "",
+                 raw ? times.c_str() : "", raw ? "]" : "");
         } else {
           printf("%s%s threads=%d median=%.3f ms p10=%.3f p90=%.3f p99=%.3f min=%.3f mean=%.3f\n",
                  entries.size() > 1 ? (e.param + " ").c_str() : "", pname, t, percentile(ms, 0.5),

@@ -1,0 +1,125 @@
+// pyhpe-profile: where an ncnn model's time goes, per layer type (fp32, batch 1, random input).
+// Each round runs the model one layer at a time: an extractor that keeps every blob, then one
+// extract per layer in file order, so each extract runs exactly that layer (with the layout
+// conversion ncnn does in front of it). A layer's cost is its minimum over the rounds; the table
+// sums those per layer type, beside the minimum of whole forward passes run interleaved.
+//
+//   pyhpe-profile MODEL.param [--bin PATH] [--input-size 224] [--threads 1] [--rounds 20] [--json]
+#include <stdio.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "mixer_layer.h"
+#include "net.h"
+
+using namespace pyhpe_tools;
+
+static const char* kProg = "pyhpe-profile";
+
+static double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+int main(int argc, char** argv) {
+  std::string param, bin;
+  int size = 224, threads = 1, rounds = 20;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto need = [&]() {
+      if (i + 1 >= argc) die(kProg, a + " needs a value");
+    };
+    if (a == "--bin") { need(); bin = argv[++i]; }
+    else if (a == "--input-size") { need(); size = to_int(kProg, "--input-size", argv[++i]); }
+    else if (a == "--threads") { need(); threads = to_int(kProg, "--threads", argv[++i]); }
+    else if (a == "--rounds") { need(); rounds = to_int(kProg, "--rounds", argv[++i]); }
+    else if (a == "--json") json = true;
+    else if (a == "-h" || a == "--help") {
+      printf("usage: pyhpe-profile MODEL.param [--bin PATH] [--input-size S] [--threads N] [--rounds N] [--json]\n");
+      return 0;
+    }
+    else if (!a.empty() && a[0] == '-') die(kProg, "unknown option " + a);
+    else if (param.empty()) param = a;
+    else die(kProg, "unexpected argument " + a);
+  }
+  if (param.empty()) die(kProg, "no model .param given");
+  if (size < 16 || threads < 1 || rounds < 1) die(kProg, "--input-size >= 16, --threads >= 1, --rounds >= 1");
+  if (bin.empty()) bin = bin_for(param);
+
+  ncnn::Net net;
+  net.opt.lightmode = false;
+  net.opt.num_threads = threads;
+  net.opt.use_vulkan_compute = false;
+  net.opt.use_fp16_packed = net.opt.use_fp16_storage = net.opt.use_fp16_arithmetic = false;
+  net.opt.use_bf16_storage = false;
+  pyhpe_rt::register_mixer_layer(net);
+  if (net.load_param(param.c_str()) != 0) die(kProg, param + ": ncnn cannot load it", 13);
+  if (net.load_model(bin.c_str()) != 0) die(kProg, bin + ": ncnn cannot load the weights", 13);
+  if (net.input_names().size() != 1 || net.output_names().size() != 1) die(kProg, "expects one input and one output", 13);
+  const char* input = net.input_names()[0];
+  const char* output = net.output_names()[0];
+
+  ncnn::Mat in(size, size, 3);
+  std::mt19937 rng(0);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (int c = 0; c < 3; ++c)
+    for (int k = 0; k < size * size; ++k) in.channel(c)[k] = normal(rng);
+
+  const std::vector<ncnn::Layer*>& layers = net.layers();
+  std::vector<double> best(layers.size(), 1e300);
+  double whole = 1e300;
+  for (int r = 0; r < rounds; ++r) {
+    {
+      ncnn::Extractor ex = net.create_extractor();
+      ex.set_light_mode(true);
+      ex.input(input, in);
+      ncnn::Mat out;
+      double t0 = now_ms();
+      if (ex.extract(output, out) != 0) die(kProg, "ncnn extract failed", 14);
+      whole = std::min(whole, now_ms() - t0);
+    }
+    ncnn::Extractor ex = net.create_extractor();
+    ex.set_light_mode(false);
+    ex.input(input, in);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (layers[i]->type == "Input" || layers[i]->tops.empty()) continue;
+      ncnn::Mat m;
+      double t0 = now_ms();
+      if (ex.extract(layers[i]->tops[0], m, 1) != 0) die(kProg, "ncnn extract failed at " + layers[i]->name, 14);
+      best[i] = std::min(best[i], now_ms() - t0);
+    }
+  }
+  std::map<std::string, std::pair<int, double>> by_type;
+  double total = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (best[i] >= 1e300) continue;
+    auto& e = by_type[layers[i]->type];
+    e.first += 1;
+    e.second += best[i];
+    total += best[i];
+  }
+  std::vector<std::pair<std::string, std::pair<int, double>>> rows(by_type.begin(), by_type.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
+  if (json) {
+    printf("{\"model\": \"%s\", \"threads\": %d, \"rounds\": %d, \"whole_min_ms\": %.4f, \"layers_sum_ms\": %.4f, \"types\": [",
+           param.c_str(), threads, rounds, whole, total);
+    for (size_t k = 0; k < rows.size(); ++k)
+      printf("%s{\"type\": \"%s\", \"count\": %d, \"ms\": %.4f}", k ? ", " : "", rows[k].first.c_str(),
+             rows[k].second.first, rows[k].second.second);
+    printf("]}\n");
+  } else {
+    printf("# %s, %d thread(s), input %d, %d rounds: whole forward min %.3f ms, sum of per-layer minima %.3f ms\n",
+           param.c_str(), threads, size, rounds, whole, total);
+    printf("| layer type | layers | ms (sum of minima) | share |\n|---|---|---|---|\n");
+    for (auto& r : rows)
+      printf("| %s | %d | %.3f | %.1f%% |\n", r.first.c_str(), r.second.first, r.second.second,
+             100.0 * r.second.second / total);
+  }
+  return 0;
+}

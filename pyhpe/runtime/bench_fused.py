@@ -1,0 +1,120 @@
+"""Whole-model latency of RepNeXt-M4 with the fused ncnn mixer layer, in one run: the C++ runtime
+on the plain ncnn pair, on the fused pair (PyhpeRepNeXtMixer) and on RepVGG-B1g2, and
+onnxruntime on RepNeXt-M4; batch 1, fp32, 224x224, random weights (seed 0).
+
+    python -m pyhpe.runtime.bench_fused --pyhpe-bench build/runtime-host/pyhpe-bench \\
+        --out build/bench-fused [--threads 1,2] [--passes 10] [--runs 3]
+
+Per thread count, ``--passes`` times: one ``pyhpe-bench`` call that times the three ncnn models
+interleaved (``--runs`` runs each, one warm-up), then ``--runs`` onnxruntime calls. Every run's
+time is kept; the table gives min and median over all of them, and the ratios the deployment
+targets name. Writes ``results.json`` and ``table.md`` with the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+M4, B1G2 = "sixdrepnet_repnext_m4", "sixdrepnet_repvgg_b1g2"
+COLUMNS = ("ncnn_m4_fused", "ncnn_m4", "ncnn_b1g2", "onnxruntime_m4")
+
+
+def export_models(workdir: Path) -> dict[str, Path]:
+    from pyhpe.export import export_model
+    from pyhpe.models import create_model
+
+    paths = {}
+    for name in (M4, B1G2):
+        torch.manual_seed(0)
+        model = create_model(name).eval()
+        export_model(model, workdir / f"{name}.ncnn.param", "ncnn", name=name, input_size=224, check=False)
+        paths[name] = workdir / f"{name}.ncnn.param"
+        if name == M4:
+            export_model(model, workdir / f"{name}.onnx", "onnx", name=name, input_size=224, check=False,
+                         fused=False)
+            paths["onnx"] = workdir / f"{name}.onnx"
+    paths["fused"] = workdir / f"{M4}.fused.ncnn.param"
+    if not paths["fused"].is_file():
+        raise RuntimeError("the RepNeXt-M4 export wrote no fused pair")
+    return paths
+
+
+def run(bench: Path, paths: dict[str, Path], threads_list, passes: int, runs: int) -> dict:
+    from pyhpe.runtime.backends import OnnxRuntimeBackend
+
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0)).numpy()
+    models = {"ncnn_m4": paths[M4], "ncnn_m4_fused": paths["fused"], "ncnn_b1g2": paths[B1G2]}
+    out = {}
+    for threads in threads_list:
+        ort = OnnxRuntimeBackend(paths["onnx"], threads=threads)
+        ort.run(x)
+        times = {k: [] for k in COLUMNS}
+        for _ in range(passes):
+            cmd = [str(bench), *(str(p) for p in models.values()), "--threads", str(threads), "--runs", str(runs),
+                   "--warmup", "1", "--json", "--raw"]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+            if proc.returncode != 0:
+                raise RuntimeError(f"pyhpe-bench failed: {proc.stderr.strip()}")
+            by_path = {row["model"]: row["times_ms"] for row in json.loads(proc.stdout)}
+            for key, path in models.items():
+                times[key] += by_path[str(path)]
+            for _ in range(runs):
+                t = time.perf_counter()
+                ort.run(x)
+                times["onnxruntime_m4"].append((time.perf_counter() - t) * 1e3)
+        out[str(threads)] = {k: {"min_ms": min(v), "median_ms": statistics.median(v), "n": len(v)}
+                             for k, v in times.items()}
+    return out
+
+
+def format_table(latency: dict) -> str:
+    lines = ["| threads | RepNeXt-M4 ncnn fused | RepNeXt-M4 ncnn | RepVGG-B1g2 ncnn | RepNeXt-M4 onnxruntime "
+             "| B1g2 / M4 fused | B1g2 / M4 | M4 fused / ORT | M4 / ORT |", "|" + "---|" * 9]
+    for t, lat in latency.items():
+        mn = {k: lat[k]["min_ms"] for k in COLUMNS}
+        cells = [t] + [f"{lat[k]['min_ms']:.2f} ({lat[k]['median_ms']:.2f})" for k in COLUMNS]
+        cells += [f"{mn['ncnn_b1g2'] / mn['ncnn_m4_fused']:.2f}x", f"{mn['ncnn_b1g2'] / mn['ncnn_m4']:.2f}x",
+                  f"{mn['ncnn_m4_fused'] / mn['onnxruntime_m4']:.2f}x", f"{mn['ncnn_m4'] / mn['onnxruntime_m4']:.2f}x"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pyhpe-bench", default="build/runtime-host/pyhpe-bench")
+    ap.add_argument("--out", default="build/bench-fused")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--passes", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args(argv)
+    bench = Path(args.pyhpe_bench)
+    if not bench.is_file():
+        raise SystemExit(f"bench_fused: {bench} not found (build csrc/runtime first)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    threads_list = [int(t) for t in args.threads.split(",")]
+    with tempfile.TemporaryDirectory(prefix="pyhpe-bench-fused-") as tmp:
+        paths = export_models(Path(tmp))
+        env = {"load_avg_start": os.getloadavg(), "start": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+        latency = run(bench, paths, threads_list, args.passes, args.runs)
+    env.update(load_avg_end=os.getloadavg(), end=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+    (out / "results.json").write_text(json.dumps({"env": env, "latency": latency}, indent=1))
+    table = format_table(latency)
+    note = (f"\n\nmin (median) ms over {args.passes} x {args.runs} runs per cell, batch 1, fp32; "
+            f"{env['start']} - {env['end']}; load average start {env['load_avg_start']}, end {env['load_avg_end']}\n")
+    (out / "table.md").write_text(table + note)
+    print(table + note)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
