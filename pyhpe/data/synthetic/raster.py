@@ -11,7 +11,9 @@ Pixel centres are at integer coordinates (OpenCV's convention).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
+from itertools import repeat
 
 import cv2
 import numpy as np
@@ -34,9 +36,8 @@ def draw_ids(xy: np.ndarray, quads: np.ndarray, order: np.ndarray, shape: tuple[
     """ID buffer (H, W) int32: quad index of the last quad drawn at each pixel, -1 where none."""
     buf = np.full(shape, -1, np.int32)
     fixed = np.round(xy.take(quads.take(order, axis=0), axis=0) * _ONE).astype(np.int32)
-    fill = cv2.fillConvexPoly
-    for q, pts in zip(order.tolist(), fixed):
-        fill(buf, pts, q, cv2.LINE_8, SHIFT)
+    # one cv2 call per quad (about 0.6 us each, mostly call overhead); map() keeps the loop in C
+    deque(map(cv2.fillConvexPoly, repeat(buf), fixed, order.tolist(), repeat(cv2.LINE_8), repeat(SHIFT)), maxlen=0)
     return buf
 
 

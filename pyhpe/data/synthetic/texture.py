@@ -17,6 +17,7 @@ from pyhpe.data.synthetic.noise import coloured_material, tint
 
 _SHIFT = 3  # sub-pixel bits for cv2 drawing
 _ONE = 1 << _SHIFT
+_HAIR_PHI = np.linspace(-np.pi, np.pi, 61)  # longitudes of the hairline polygon
 
 
 def _fixed(points: np.ndarray) -> np.ndarray:
@@ -47,13 +48,18 @@ def paint_atlas(idt: Identity, landmarks_tp: np.ndarray, rng: np.random.Generato
     them so that rendered features and landmark labels coincide.
     """
     H, W, HH = mesh.ATLAS_H_HEAD + mesh.ATLAS_STRIP, mesh.ATLAS_W, mesh.ATLAS_H_HEAD
-    lm = mesh.atlas_xy(landmarks_tp[:, 0], landmarks_tp[:, 1])
-    skin = idt.skin
+    skin, hair, has_hair = idt.skin, idt.hair, idt.hair_thick > 0
     img = np.empty((H, W, 3), np.uint8)
-    # Skin: blotches and grain (a window of the skin material), cheek blush, darker under the chin.
     img[:HH] = coloured_material(rng, "skin", skin, H, W, rows=HH)  # the strip below is the ears'
-    spots = mesh.atlas_xy(np.array([idt.eye_theta + 0.25] * 2 + [idt.chin_theta + 0.1]),
-                          np.array([-(idt.eye_phi + 0.05), idt.eye_phi + 0.05, 0.0]))
+    # Every atlas position in one call: landmarks, blush centres, below the chin, the hairline.
+    theta = [landmarks_tp[:, 0], [idt.eye_theta + 0.25] * 2 + [idt.chin_theta + 0.1]]
+    phi = [landmarks_tp[:, 1], [-(idt.eye_phi + 0.05), idt.eye_phi + 0.05, 0.0]]
+    if has_hair:
+        theta.append(mesh.hairline(idt, _HAIR_PHI) + rng.uniform(-0.02, 0.02, _HAIR_PHI.shape))
+        phi.append(_HAIR_PHI)
+    xy = mesh.atlas_xy(np.concatenate(theta), np.concatenate(phi))
+    lm, spots, edge = xy[:68], xy[68:71], xy[71:]
+    # Skin: blotches and grain (the material window above), cheek blush, darker under the chin.
     for c in spots[:2]:
         cv2.ellipse(img, _fixed(c), (int(13 * _ONE), int(8 * _ONE)), 0, 0, 360,
                     _colour(skin * np.array([1.0, 0.92, 0.9])), -1, cv2.LINE_AA, _SHIFT)
@@ -61,10 +67,7 @@ def paint_atlas(idt: Identity, landmarks_tp: np.ndarray, rng: np.random.Generato
     img[y_chin: HH] = cv2.convertScaleAbs(img[y_chin: HH], alpha=0.85)
 
     # Hair: everything above the hairline (a window of the hair material); a beard for some.
-    hair = idt.hair
-    if idt.hair_thick > 0:
-        phis = np.linspace(-np.pi, np.pi, 61)
-        edge = mesh.atlas_xy(mesh.hairline(idt, phis) + rng.uniform(-0.02, 0.02, phis.shape), phis)
+    if has_hair:
         rows = min(H, int(edge[:, 1].max()) + 2)  # the hair polygon's rows
         mask = np.zeros((rows, W), np.uint8)
         cv2.fillPoly(mask, [_fixed(np.concatenate([[[0, 0]], edge, [[W - 1, 0]]]))], 1, cv2.LINE_8, _SHIFT)
@@ -78,32 +81,30 @@ def paint_atlas(idt: Identity, landmarks_tp: np.ndarray, rng: np.random.Generato
         cv2.fillPoly(layer, [_fixed(beard - [x0, y0])], _colour(hair), cv2.LINE_AA, _SHIFT)
         box[:] = cv2.addWeighted(box, 1 - idt.beard, layer, idt.beard, 0)
 
+    fx = _fixed(lm)  # every landmark in cv2's fixed point, once
     # Brows.
     brow_col = _colour(hair * 0.8 if idt.hair_thick > 0 else skin * 0.45)
     thick = max(2, int(idt.brow_thick * mesh.ATLAS_H_HEAD / np.pi * 1.6))
-    for brow in (lm[17:22], lm[22:27]):
-        cv2.polylines(img, [_fixed(brow)], False, brow_col, thick, cv2.LINE_AA, _SHIFT)
+    cv2.polylines(img, [fx[17:22], fx[22:27]], False, brow_col, thick, cv2.LINE_AA, _SHIFT)
     # Eyes: sclera, iris, pupil, upper lid line.
-    for eye in (lm[36:42], lm[42:48]):
+    for first in (36, 42):
+        eye, eye_fx = lm[first: first + 6], fx[first: first + 6]
         centre = eye.mean(0)
-        cv2.fillPoly(img, [_fixed(eye)], (235, 230, 225), cv2.LINE_AA, _SHIFT)
+        cv2.fillPoly(img, [eye_fx], (235, 230, 225), cv2.LINE_AA, _SHIFT)
         half = 0.5 * (eye[:, 0].max() - eye[:, 0].min())
         radius = 0.42 * half
-        iris_c = centre + idt.gaze * np.array([0.45 * half, 0.3 * radius])
-        cv2.circle(img, _fixed(iris_c), int(radius * _ONE), _colour(idt.iris), -1, cv2.LINE_AA, _SHIFT)
-        cv2.circle(img, _fixed(iris_c), int(0.45 * radius * _ONE), (15, 12, 12), -1, cv2.LINE_AA, _SHIFT)
-        upper = eye[[0, 1, 2, 3]]
-        cv2.polylines(img, [_fixed(upper)], False, (35, 25, 22), 2, cv2.LINE_AA, _SHIFT)
-        cv2.polylines(img, [_fixed(eye)], True, _colour(skin * 0.6), 1, cv2.LINE_AA, _SHIFT)
+        iris_c = _fixed(centre + idt.gaze * np.array([0.45 * half, 0.3 * radius]))
+        cv2.circle(img, iris_c, int(radius * _ONE), _colour(idt.iris), -1, cv2.LINE_AA, _SHIFT)
+        cv2.circle(img, iris_c, int(0.45 * radius * _ONE), (15, 12, 12), -1, cv2.LINE_AA, _SHIFT)
+        cv2.polylines(img, [eye_fx[:4]], False, (35, 25, 22), 2, cv2.LINE_AA, _SHIFT)  # upper lid
+        cv2.polylines(img, [eye_fx], True, _colour(skin * 0.6), 1, cv2.LINE_AA, _SHIFT)
     # Nostrils.
-    nose = lm[31:36]
-    for k in (1, 3):
-        c = nose[k] + np.array([0.0, -2.0])
-        cv2.ellipse(img, _fixed(c), (int(3.5 * _ONE), int(2 * _ONE)), 0, 0, 360, _colour(skin * 0.35), -1, cv2.LINE_AA, _SHIFT)
+    for c in _fixed(lm[[32, 34]] + np.array([0.0, -2.0])):
+        cv2.ellipse(img, c, (int(3.5 * _ONE), int(2 * _ONE)), 0, 0, 360, _colour(skin * 0.35), -1, cv2.LINE_AA, _SHIFT)
     # Lips and the dark line between them.
-    cv2.fillPoly(img, [_fixed(lm[48:60])], _colour(idt.lips), cv2.LINE_AA, _SHIFT)
-    cv2.fillPoly(img, [_fixed(lm[60:68])], (60, 25, 25), cv2.LINE_AA, _SHIFT)
-    cv2.polylines(img, [_fixed(lm[60:68])], True, _colour(idt.lips * 0.55), 1, cv2.LINE_AA, _SHIFT)
+    cv2.fillPoly(img, [fx[48:60]], _colour(idt.lips), cv2.LINE_AA, _SHIFT)
+    cv2.fillPoly(img, [fx[60:68]], (60, 25, 25), cv2.LINE_AA, _SHIFT)
+    cv2.polylines(img, [fx[60:68]], True, _colour(idt.lips * 0.55), 1, cv2.LINE_AA, _SHIFT)
 
     # Ear discs (strip): the fixed grey ear pattern tinted to the skin.
     img[HH:] = tint(_ear_strip(), skin)
