@@ -16,3 +16,22 @@ constexpr double kGimbalThreshold = 1e-6;
 constexpr double kPi = 3.14159265358979323846;
 
 }  // namespace pyhpe
+
+// Kernels compiled once per instruction set (csrc/cpu/*.cpp: SSE2 baseline and AVX2 on x86-64)
+// live in an inline namespace named after it, so that each build's copies of the same inline
+// functions and templates are distinct symbols. Without it the linker keeps one copy of each
+// (they are weak symbols with one name), and a table may run the other ISA's code: slower, or
+// an illegal instruction on a CPU without AVX2.
+#if defined(__CUDACC__)
+#define PYHPE_ISA_NAMESPACE isa_cuda
+#elif defined(__ARM_NEON)
+#define PYHPE_ISA_NAMESPACE isa_neon
+#elif defined(__AVX2__)
+#define PYHPE_ISA_NAMESPACE isa_avx2
+#elif defined(__AVX__)
+#define PYHPE_ISA_NAMESPACE isa_avx
+#elif defined(__SSE2__)
+#define PYHPE_ISA_NAMESPACE isa_sse2
+#else
+#define PYHPE_ISA_NAMESPACE isa_generic
+#endif

@@ -28,6 +28,7 @@
 
 namespace pyhpe {
 namespace packed {
+inline namespace PYHPE_ISA_NAMESPACE {
 
 template <class T>
 struct PackOf;
@@ -467,5 +468,6 @@ inline P grid_sum(Grid<const P> g, int Ho, int Wo) {
   return a + b;
 }
 
+}  // namespace PYHPE_ISA_NAMESPACE
 }  // namespace packed
 }  // namespace pyhpe

@@ -64,6 +64,8 @@ struct Grads {
 
 inline int out_size(int n, int stride) { return stride == 1 ? n : (n - 1) / 2 + 1; }
 
+inline namespace PYHPE_ISA_NAMESPACE {  // see config.h
+
 namespace detail {
 
 using packed::Grid;
@@ -518,5 +520,6 @@ void backward(const T* gy, const T* x, const Params<T>& p, const Grads<T>& g, in
   (void)threads;
 }
 
+}  // namespace PYHPE_ISA_NAMESPACE
 }  // namespace mixer
 }  // namespace pyhpe

@@ -12,6 +12,7 @@
 
 namespace pyhpe {
 namespace cpu {
+inline namespace PYHPE_ISA_NAMESPACE {
 
 // Batches smaller than this run on one thread: below it, waking threads costs more than it saves.
 constexpr int64_t kParallelThreshold = 8192;
@@ -162,5 +163,6 @@ void matrix_to_euler(const T* R, T* out, int64_t n, bool degrees, int threads) {
   });
 }
 
+}  // namespace PYHPE_ISA_NAMESPACE
 }  // namespace cpu
 }  // namespace pyhpe

@@ -10,6 +10,7 @@
 #include "pyhpe/scalar_ops.h"
 
 namespace pyhpe {
+inline namespace PYHPE_ISA_NAMESPACE {
 
 template <class V>
 PYHPE_HD void cross3(const V* u, const V* v, V* out) {
@@ -193,4 +194,5 @@ PYHPE_HD void matrix_to_euler(const V* R, V* out, bool degrees) {
   out[2] = roll;
 }
 
+}  // namespace PYHPE_ISA_NAMESPACE
 }  // namespace pyhpe

@@ -8,6 +8,7 @@
 #include "pyhpe/config.h"
 
 namespace pyhpe {
+inline namespace PYHPE_ISA_NAMESPACE {
 
 template <class V>
 struct VecOps;
@@ -46,4 +47,5 @@ struct VecOps<double> {
   static PYHPE_HD double select(bool m, double a, double b) { return m ? a : b; }
 };
 
+}  // namespace PYHPE_ISA_NAMESPACE
 }  // namespace pyhpe

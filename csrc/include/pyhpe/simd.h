@@ -24,6 +24,7 @@
 #endif
 
 namespace pyhpe {
+inline namespace PYHPE_ISA_NAMESPACE {
 
 // ---------------------------------------------------------------------------------------------
 // Polynomial transcendental functions for float packs (written once on the VecOps interface).
@@ -201,4 +202,5 @@ using F64Pack = double;  // scalar
 
 #endif  // NEON
 
+}  // namespace PYHPE_ISA_NAMESPACE
 }  // namespace pyhpe
