@@ -7,6 +7,7 @@ imported only when its command runs, so ``pyhpe --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import importlib
 import sys
 
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         full.parse_args(argv)  # prints the error and exits 2
         return 2
+    # Large CPU tensors on transparent huge pages (PyTorch's allocator option): on this project's
+    # VMs, first-touch page faults of fresh 25 MB activations cost more than the kernels that
+    # fill them (docs/benchmarks.md). Read lazily by torch; an explicit setting wins.
+    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
     module_name, help_text = COMMANDS[known.command]
     module = importlib.import_module(module_name)
     cmd = argparse.ArgumentParser(prog=f"pyhpe {known.command}", description=help_text)

@@ -66,12 +66,13 @@ def implementations(module, downsample: bool, mode: str):
         return {
             "ours": lambda x: ops.repnext_mixer(x, *fixed),
             "torch_merged": lambda x: ops.repnext_mixer_ref(x, *fixed),
-            "torch_branches": module,
+            "torch_branches": module.forward_plain,
         }
     return {
         "ours": lambda x: ops.repnext_mixer(x, *merged_params(module, downsample)),
         "torch_merged": lambda x: ops.repnext_mixer_ref(x, *merged_params(module, downsample)),
-        "torch_branches": module,
+        # forward_plain: the module's own forward would run the fused op (fused=True default)
+        "torch_branches": module.forward_plain,
     }
 
 
