@@ -9,7 +9,7 @@ from pyhpe.data.synthetic.noise import GRAIN_STD, add_grain, grain_field
 
 
 def _rand_colour(rng: np.random.Generator) -> tuple[float, float, float]:
-    return tuple(float(c) for c in rng.uniform(0, 255, 3))
+    return tuple(rng.uniform(0, 255, 3).tolist())
 
 
 def random_background(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -35,9 +35,10 @@ def random_background(rng: np.random.Generator, size: int) -> np.ndarray:
         step = int(rng.integers(6, 30))
         c = _rand_colour(rng)
         vertical = rng.random() < 0.5
-        for p in range(0, size, step):
-            a, b = ((p, 0), (p, size)) if vertical else ((0, p), (size, p))
-            cv2.line(img, a, b, c, max(1, step // 3))
+        p = np.arange(0, size, step, dtype=np.int32)
+        ends = np.stack([np.stack([p, np.zeros_like(p)], 1), np.stack([p, np.full_like(p, size)], 1)], 1)
+        lines = ends if vertical else ends[:, :, ::-1]  # (n, 2 ends, xy)
+        cv2.polylines(img, list(np.ascontiguousarray(lines)), False, c, max(1, step // 3))  # = one cv2.line each
     img = add_grain(rng, img, float(rng.uniform(3, 30)), int(rng.choice([1, 2, 4, 8])))
     if rng.random() < 0.3:  # out-of-focus background: down- and up-sampling is a cheap blur
         f = int(rng.integers(2, 6))
