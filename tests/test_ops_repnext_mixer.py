@@ -77,6 +77,35 @@ def test_float32_training_sizes_match_float64_reference(shape, downsample):
         assert (a.double() - b).abs().max() <= 2e-5 * b.abs().max()
 
 
+@pytest.mark.parametrize("downsample", [False, True], ids=["block", "downsample"])
+@pytest.mark.parametrize("shape", [(3, 32, 14, 14), (2, 20, 9, 11)])
+def test_channels_last_matches_nchw(shape, downsample):
+    """channels_last inputs run the NHWC kernels (L consecutive channels per pack when the
+    group size allows, per-lane gathers otherwise) and give the NCHW results, in NHWC layout."""
+    N, C, H, W = shape
+    params = [p.float().requires_grad_() if p is not None else None
+              for p in _params(C, downsample)]
+    x = torch.randn(N, C, H, W)
+    x_cl = x.contiguous(memory_format=torch.channels_last).requires_grad_()
+    x_cf = x.clone().requires_grad_()
+    out_cl = ops.repnext_mixer(x_cl, *params)
+    out_cf = ops.repnext_mixer(x_cf, *params)
+    assert out_cl.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(out_cl, out_cf, atol=1e-6, rtol=1e-5)
+    leaves = [p for p in params if p is not None]
+    g = torch.randn_like(out_cf)
+    grads_cl = torch.autograd.grad(out_cl, [x_cl] + leaves, g)
+    grads_cf = torch.autograd.grad(out_cf, [x_cf] + leaves, g)
+    assert grads_cl[0].is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(grads_cl, grads_cf):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
+    with torch.no_grad():  # the BN-folding eval form too
+        scale, shift = torch.rand(out_cf.shape[1]) + 0.5, torch.randn(out_cf.shape[1])
+        folded_cl = ops.repnext_mixer(x_cl, *params, scale=scale, shift=shift)
+        folded_cf = ops.repnext_mixer(x_cf, *params, scale=scale, shift=shift)
+    assert torch.allclose(folded_cl, folded_cf, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("downsample", [False, True])
 def test_gradcheck_float64(downsample):
     params = [p.requires_grad_() if p is not None else None for p in _params(8, downsample)]

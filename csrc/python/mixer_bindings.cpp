@@ -2,6 +2,7 @@
 // the DLPack arguments and dispatch to the CPU kernel table of the best instruction set.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cpu/mixer_kernels.h"
 #include "python/common.h"
@@ -67,13 +68,16 @@ mixer::DwConv<T> conv_of(const TensorArg* w, const TensorArg* b) {
 struct MixerArgs {
   Arg x, ws, bs, wm, bm, wl1, bl1, wl2, bl2;
   bool downsample = false;
+  bool nhwc = false;  // x given as N x H x W x C (a channels_last tensor, permuted)
   int64_t N = 0;
   int C = 0, H = 0, W = 0, Cout = 0, Ho = 0, Wo = 0;
 
   MixerArgs(const char* op, py::handle x_, py::handle ws_, py::handle bs_, py::handle wm_,
-            py::handle bm_, py::handle wl1_, py::handle bl1_, py::handle wl2_, py::handle bl2_) {
+            py::handle bm_, py::handle wl1_, py::handle bl1_, py::handle wl2_, py::handle bl2_,
+            bool channels_last)
+      : nhwc(channels_last) {
     x.reset(new TensorArg(op, "x", x_));
-    x->expect_ndim(4, "an NCHW tensor");
+    x->expect_ndim(4, nhwc ? "an NHWC tensor" : "an NCHW tensor");
 #if !defined(PYHPE_WITH_CUDA)
     if (x->is_cuda()) {
       throw py::value_error(x->where() + " is a CUDA tensor, but pyhpe._C was built without "
@@ -81,9 +85,12 @@ struct MixerArgs {
     }
 #endif
     N = x->dim(0);
-    C = static_cast<int>(x->dim(1));
-    H = static_cast<int>(x->dim(2));
-    W = static_cast<int>(x->dim(3));
+    C = static_cast<int>(x->dim(nhwc ? 3 : 1));
+    H = static_cast<int>(x->dim(nhwc ? 1 : 2));
+    W = static_cast<int>(x->dim(nhwc ? 2 : 3));
+    if (nhwc && x->is_cuda()) {
+      throw py::value_error(x->where() + ": the CUDA kernels take NCHW tensors only");
+    }
     ws.reset(new TensorArg(op, "w_s", ws_));
     bs.reset(new TensorArg(op, "b_s", bs_));
     wm.reset(new TensorArg(op, "w_m", wm_));
@@ -144,20 +151,29 @@ struct MixerArgs {
   mixer::Params<T> params() const {
     mixer::Params<T> p;
     p.downsample = downsample;
+    p.nhwc = nhwc;
     p.s = conv_of<T>(ws.get(), bs.get());
     p.m = conv_of<T>(wm.get(), bm.get());
     p.l1 = conv_of<T>(wl1.get(), bl1.get());
     p.l2 = conv_of<T>(wl2.get(), bl2.get());
     return p;
   }
+
+  // (C, H, W) in this call's layout: the expected trailing shape of an input-sized tensor.
+  std::vector<int64_t> in_tail() const {
+    return nhwc ? std::vector<int64_t>{H, W, C} : std::vector<int64_t>{C, H, W};
+  }
+  std::vector<int64_t> out_tail() const {
+    return nhwc ? std::vector<int64_t>{Ho, Wo, Cout} : std::vector<int64_t>{Cout, Ho, Wo};
+  }
 };
 
 void mixer_forward(py::handle x, py::handle ws, py::handle bs, py::handle wm, py::handle bm,
                    py::handle wl1, py::handle bl1, py::handle wl2, py::handle bl2,
                    py::handle scale_obj, py::handle shift_obj, py::handle out_obj, int threads,
-                   uintptr_t stream) {
+                   uintptr_t stream, bool channels_last) {
   const char* op = "repnext_mixer";
-  MixerArgs a(op, x, ws, bs, wm, bm, wl1, bl1, wl2, bl2);
+  MixerArgs a(op, x, ws, bs, wm, bm, wl1, bl1, wl2, bl2, channels_last);
   Arg scale = optional_arg(op, "scale", scale_obj), shift = optional_arg(op, "shift", shift_obj);
   for (TensorArg* t : {scale.get(), shift.get()}) {
     if (t) {
@@ -166,7 +182,7 @@ void mixer_forward(py::handle x, py::handle ws, py::handle bs, py::handle wm, py
     }
   }
   TensorArg out(op, "out", out_obj);
-  out.expect_shape(a.N, {a.Cout, a.Ho, a.Wo});
+  out.expect_shape(a.N, a.out_tail());
   out.expect_like(*a.x);
   check_threads(op, threads);
   if (a.N == 0 || a.H == 0 || a.W == 0 || a.C == 0) return;
@@ -202,14 +218,14 @@ void mixer_backward(py::handle grad_obj, py::handle x, py::handle ws, py::handle
                     py::handle bl2, py::handle gx_obj, py::handle gws_obj, py::handle gbs_obj,
                     py::handle gwm_obj, py::handle gbm_obj, py::handle gwl1_obj,
                     py::handle gbl1_obj, py::handle gwl2_obj, py::handle gbl2_obj, int threads,
-                    uintptr_t stream) {
+                    uintptr_t stream, bool channels_last) {
   const char* op = "repnext_mixer_backward";
-  MixerArgs a(op, x, ws, bs, wm, bm, wl1, bl1, wl2, bl2);
+  MixerArgs a(op, x, ws, bs, wm, bm, wl1, bl1, wl2, bl2, channels_last);
   TensorArg grad(op, "grad_out", grad_obj);
-  grad.expect_shape(a.N, {a.Cout, a.Ho, a.Wo});
+  grad.expect_shape(a.N, a.out_tail());
   grad.expect_like(*a.x);
   TensorArg gx(op, "grad_x", gx_obj);
-  gx.expect_shape(a.N, {a.C, a.H, a.W});
+  gx.expect_shape(a.N, a.in_tail());
   gx.expect_like(*a.x);
   // gradient buffers mirror the parameters they belong to (zero-filled by the caller)
   auto like = [&](const char* name, py::handle obj, const TensorArg* param) -> Arg {
@@ -286,8 +302,9 @@ void register_mixer_bindings(py::module_& m) {
         py::arg("w_m"), py::arg("b_m"), py::arg("w_l1").none(true), py::arg("b_l1").none(true),
         py::arg("w_l2").none(true), py::arg("b_l2").none(true), py::arg("scale").none(true),
         py::arg("shift").none(true), py::arg("out"), py::arg("num_threads") = 1,
-        py::arg("stream") = 0,
-        "Fused RepNeXt mixer forward (block: large branch given; downsample: it is None).");
+        py::arg("stream") = 0, py::arg("channels_last") = false,
+        "Fused RepNeXt mixer forward (block: large branch given; downsample: it is None). "
+        "channels_last: x and out are N x H x W x C.");
   m.def("repnext_mixer_backward", &mixer_backward, py::arg("grad_out"), py::arg("x"),
         py::arg("w_s"), py::arg("b_s"), py::arg("w_m"), py::arg("b_m"),
         py::arg("w_l1").none(true), py::arg("b_l1").none(true), py::arg("w_l2").none(true),
@@ -295,7 +312,9 @@ void register_mixer_bindings(py::module_& m) {
         py::arg("grad_w_m"), py::arg("grad_b_m"), py::arg("grad_w_l1").none(true),
         py::arg("grad_b_l1").none(true), py::arg("grad_w_l2").none(true),
         py::arg("grad_b_l2").none(true), py::arg("num_threads") = 1, py::arg("stream") = 0,
-        "Gradients of the fused mixer; kernel/bias gradient buffers must be zero-filled.");
+        py::arg("channels_last") = false,
+        "Gradients of the fused mixer; kernel/bias gradient buffers must be zero-filled. "
+        "channels_last: x, grad_out and grad_x are N x H x W x C.");
 }
 
 }  // namespace binding

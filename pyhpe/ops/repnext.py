@@ -43,6 +43,24 @@ def _out_shape(x: Tensor, downsample: bool) -> tuple[int, int, int, int]:
     return n, c, h, w
 
 
+def _channels_last(x: Tensor) -> bool:
+    """x is an NHWC-strided (channels_last) 4-d tensor and not also plain contiguous."""
+    return (x.dim() == 4 and not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last))
+
+
+def _new_output(x: Tensor, shape: tuple[int, int, int, int]) -> Tensor:
+    """An uninitialised tensor of ``shape`` in x's layout (NCHW or channels_last)."""
+    if _channels_last(x):
+        return x.new_empty(shape).contiguous(memory_format=torch.channels_last)
+    return x.new_empty(shape)
+
+
+def _nhwc(t: Tensor) -> Tensor:
+    """The N x H x W x C view of a channels_last tensor (C-contiguous, for the kernel)."""
+    return t.permute(0, 2, 3, 1)
+
+
 def _same(weight: Tensor) -> tuple[int, int]:
     return weight.shape[2] // 2, weight.shape[3] // 2
 
@@ -74,10 +92,14 @@ def _mixer_native(x, w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2, scale, shift) -
     if not _native.available(x.device):
         _native.warn_fallback("repnext_mixer", x.device)
         return repnext_mixer_ref(x, w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2, scale, shift)
-    out = x.new_empty(_out_shape(x, w_l1 is None))
+    nhwc = _channels_last(x) and x.device.type == "cpu"
+    if not nhwc:
+        x = x.contiguous()
+    out = _new_output(x, _out_shape(x, w_l1 is None))
+    xs, outs = (_nhwc(x), _nhwc(out)) if nhwc else (x, out)
     _native._C.repnext_mixer(
-        *[_dl(t) for t in (x, w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2, scale, shift, out)],
-        torch.get_num_threads(), _native.stream_of(x),
+        *[_dl(t) for t in (xs, w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2, scale, shift, outs)],
+        torch.get_num_threads(), _native.stream_of(x), nhwc,
     )
     return out
 
@@ -87,11 +109,15 @@ def _mixer_backward_native(grad, x, w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2):
     if not _native.available(x.device):
         _native.warn_fallback("repnext_mixer_backward", x.device)
         return _mixer_backward_ref(grad, x, *params)
-    gx = torch.empty_like(x)
+    nhwc = _channels_last(x) and x.device.type == "cpu"
+    fmt = torch.channels_last if nhwc else torch.contiguous_format
+    x, grad = x.contiguous(memory_format=fmt), grad.contiguous(memory_format=fmt)
+    gx = torch.empty_like(x, memory_format=fmt)
     gp = [torch.zeros_like(p) if p is not None else None for p in params]
+    xs, grads, gxs = (_nhwc(x), _nhwc(grad), _nhwc(gx)) if nhwc else (x, grad, gx)
     _native._C.repnext_mixer_backward(
-        to_dlpack(grad), *[_dl(t) for t in (x, *params, gx, *gp)], torch.get_num_threads(),
-        _native.stream_of(x),
+        to_dlpack(grads), *[_dl(t) for t in (xs, *params, gxs, *gp)], torch.get_num_threads(),
+        _native.stream_of(x), nhwc,
     )
     return (gx, *[g if g is not None else x.new_empty(0) for g in gp])
 
@@ -118,7 +144,7 @@ _lib.impl("repnext_mixer_backward", _mixer_backward_ref, "CompositeExplicitAutog
 
 @torch.library.register_fake("pyhpe::repnext_mixer")
 def _(x, w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2, scale, shift):
-    return x.new_empty(_out_shape(x, w_l1 is None))
+    return _new_output(x, _out_shape(x, w_l1 is None))
 
 
 @torch.library.register_fake("pyhpe::repnext_mixer_backward")
@@ -139,7 +165,7 @@ class _MixerFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         saved = ctx.saved_tensors
-        grads = _ops.repnext_mixer_backward.default(grad.contiguous(), *saved)
+        grads = _ops.repnext_mixer_backward.default(grad, *saved)
         return tuple(g if need and saved[i] is not None else None
                      for i, (g, need) in enumerate(zip(grads, ctx.needs_input_grad)))
 
@@ -196,7 +222,8 @@ def repnext_mixer(x: Tensor, w_s: Tensor, b_s: Tensor, w_m: Tensor, b_m: Tensor,
         cast = [w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2, scale, shift]
         w_s, b_s, w_m, b_m, w_l1, b_l1, w_l2, b_l2, scale, shift = [
             t.to(x.dtype) if isinstance(t, Tensor) else t for t in cast]
-    x = x.contiguous()
+    if not _channels_last(x):  # channels_last (NHWC) inputs run as they are on the CPU
+        x = x.contiguous()
     args = [_check(n, t, x, nd) for n, t, nd in (
         ("w_s", w_s, 4), ("b_s", b_s, 1), ("w_m", w_m, 4), ("b_m", b_m, 1), ("w_l1", w_l1, 4),
         ("b_l1", b_l1, 1), ("w_l2", w_l2, 4), ("b_l2", b_l2, 1), ("scale", scale, 1),

@@ -194,6 +194,49 @@ inline void scatter(const Pack<T>* src, int H, int W, T* const* dst) {
   deinterleave(src, static_cast<int64_t>(H) * W, dst);
 }
 
+// dst[y * cols + x] lane l = src[l][(y * W + x) * stride]: planes stored with a pixel stride
+// (channels_last tensors, stride = the channel count); null lanes read zero. `consecutive`:
+// src[l] = src[0] + l for every lane, so each pixel is one pack load.
+template <class T>
+inline void gather_strided(const T* const* src, int64_t stride, int H, int W, Pack<T>* dst,
+                           int cols, bool consecutive) {
+  using O = VecOps<Pack<T>>;
+  constexpr int L = O::kLanes;
+  for (int y = 0; y < H; ++y) {
+    Pack<T>* d = dst + static_cast<int64_t>(y) * cols;
+    for (int x = 0; x < W; ++x) {
+      const int64_t i = (static_cast<int64_t>(y) * W + x) * stride;
+      if (consecutive) {
+        d[x] = O::load(src[0] + i);
+        continue;
+      }
+      alignas(64) T lanes[L];
+      for (int l = 0; l < L; ++l) lanes[l] = src[l] ? src[l][i] : T(0);
+      d[x] = O::load(lanes);
+    }
+  }
+}
+
+// The inverse for an unpadded H x W pack buffer: dst[l][(y * W + x) * stride] = src lane l,
+// for the lanes whose dst[l] is not null.
+template <class T>
+inline void scatter_strided(const Pack<T>* src, int H, int W, T* const* dst, int64_t stride,
+                            bool consecutive) {
+  using O = VecOps<Pack<T>>;
+  constexpr int L = O::kLanes;
+  const int64_t n = static_cast<int64_t>(H) * W;
+  for (int64_t i = 0; i < n; ++i) {
+    if (consecutive) {
+      O::store(dst[0] + i * stride, src[i]);
+      continue;
+    }
+    alignas(64) T lanes[L];
+    O::store(lanes, src[i]);
+    for (int l = 0; l < L; ++l)
+      if (dst[l]) dst[l][i * stride] = lanes[l];
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Convolution and its kernel gradient on packed buffers.
 

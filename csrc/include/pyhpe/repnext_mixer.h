@@ -55,6 +55,7 @@ struct Params {
   DwConv<T> s, m, l1, l2;   // l1/l2 unused in downsample mode
   const T* scale = nullptr;  // optional (C_out): deploy-form BN fold
   const T* shift = nullptr;
+  bool nhwc = false;  // x, y (and the gradients) are N x H x W x C (channels_last) instead
 };
 
 template <class T>
@@ -115,11 +116,6 @@ struct Workspace {
   }
 };
 
-template <class U>
-struct Same {  // keeps a parameter out of template argument deduction
-  using type = U;
-};
-
 // Which planes a pack holds: lane l is plane (n[l], channel ch[l] of its conv); `valid` lanes.
 template <class T>
 struct Lanes {
@@ -130,15 +126,17 @@ struct Lanes {
   T scale[L], shift[L];  // the output affine of each lane (1, 0 when there is none)
   const T* affine = nullptr;  // the scale array's first channel of this conv, if any
 
-  // Planes are numbered channel-major (item = channel * N + image), so with N a multiple of L
-  // a pack is one channel of L images and its lane weights stay the same from pack to pack.
-  Lanes(int64_t pack, int64_t N, int per_image) {
+  // NCHW planes are numbered channel-major (item = channel * N + image), so with N a multiple
+  // of L a pack is one channel of L images and its lane weights stay the same from pack to pack.
+  // NHWC (channels_last) ones image-major, so that a pack is L consecutive channels of one image
+  // (one pack load per pixel) whenever L divides the conv's channel count.
+  Lanes(int64_t pack, int64_t N, int per_image, bool channel_major) {
     for (int l = 0; l < L; ++l) {
       const int64_t item = pack * L + l;
       if (item < N * per_image) {
         valid = l + 1;
-        n[l] = item % N;
-        ch[l] = static_cast<int>(item / N);
+        n[l] = channel_major ? item % N : item / per_image;
+        ch[l] = static_cast<int>(channel_major ? item / N : item % per_image);
       } else {
         n[l] = 0;
         ch[l] = 0;
@@ -155,13 +153,6 @@ struct Lanes {
       scale[l] = p.scale[first + ch[l]];
       shift[l] = p.shift[first + ch[l]];
     }
-  }
-  // Plane pointers of channel first + ch[l] of images with `channels` channels, plane size hw.
-  template <class U>
-  void planes(U* base, int channels, int first, int64_t hw, U** out,
-              typename Same<U>::type* unused) const {
-    for (int l = 0; l < L; ++l)
-      out[l] = l < valid ? base + (n[l] * channels + first + ch[l]) * hw : unused;
   }
 };
 
@@ -274,51 +265,106 @@ void add_kernel_grad(Workspace<T>& ws, Buf<packed::Pack<T>> g, Buf<packed::Pack<
 }
 
 // ---------------------------------------------------------------------------------------------
-// Forward.
+// Moving packs between the tensors and the buffers (NCHW or NHWC).
 
-template <class T>
-void identity_pack(const T* src, T* dst, int C, int64_t N, int64_t pack, int q, int64_t hw,
-                   const Params<T>& p) {
-  Lanes<T> lanes(pack, N, q);
-  lanes.set_affine(p, 0);
-  for (int l = 0; l < lanes.valid; ++l) {
-    const int64_t plane = (lanes.n[l] * C + lanes.ch[l]) * hw;
-    if (!p.scale) {
-      memcpy(dst + plane, src + plane, sizeof(T) * hw);
-    } else {
-      for (int64_t i = 0; i < hw; ++i)
-        dst[plane + i] = src[plane + i] * lanes.scale[l] + lanes.shift[l];
-    }
+// A 4-d tensor: base pointer, channel count, plane size, layout.
+template <class U>
+struct Tensor4 {
+  U* base;
+  int channels, H, W;
+  bool nhwc;
+};
+
+// Lane l's plane (channel first + ch[l] of image n[l]) as a pointer to its pixel (0, 0); the
+// pixel step is 1 (NCHW) or t.channels (NHWC). Lanes past `valid` get null.
+template <class T, class U>
+void lane_pointers(const Lanes<T>& lanes, Tensor4<U> t, int first, U** out) {
+  const int64_t hw = static_cast<int64_t>(t.H) * t.W;
+  for (int l = 0; l < Lanes<T>::L; ++l) {
+    const int c = first + lanes.ch[l];
+    out[l] = l >= lanes.valid ? nullptr
+             : t.nhwc         ? t.base + lanes.n[l] * hw * t.channels + c
+                              : t.base + (lanes.n[l] * t.channels + c) * hw;
   }
 }
+
+// All L lanes valid, one image, consecutive channels (an NHWC pixel's pack is one load).
+template <class T>
+bool consecutive(const Lanes<T>& lanes) {
+  if (lanes.valid != Lanes<T>::L) return false;
+  for (int l = 1; l < lanes.valid; ++l)
+    if (lanes.n[l] != lanes.n[0] || lanes.ch[l] != lanes.ch[0] + l) return false;
+  return true;
+}
+
+// The pack's planes of channels first + ch[l] into the interior of dst.
+template <class T>
+void load_pack(const Lanes<T>& lanes, Tensor4<const T> t, int first, Buf<packed::Pack<T>> dst,
+               Workspace<T>& ws) {
+  const T* src[Lanes<T>::L];
+  lane_pointers(lanes, t, first, src);
+  if (t.nhwc)
+    return packed::gather_strided(src, t.channels, t.H, t.W, dst.org, dst.cols,
+                                  consecutive(lanes));
+  for (const T*& s : src)
+    if (!s) s = ws.zero_plane.data();
+  packed::gather(src, t.H, t.W, dst.org, dst.cols, ws.tmp());
+}
+
+// An unpadded t.H x t.W pack buffer out to the valid lanes' planes.
+template <class T>
+void store_pack(const Lanes<T>& lanes, const packed::Pack<T>* src, Tensor4<T> t, int first) {
+  T* dst[Lanes<T>::L];
+  lane_pointers(lanes, t, first, dst);
+  if (t.nhwc) return packed::scatter_strided(src, t.H, t.W, dst, t.channels, consecutive(lanes));
+  packed::scatter(src, t.H, t.W, dst);
+}
+
+// to = from * scale + shift, lane by lane (the identity group; no affine: a copy).
+template <class T>
+void copy_pack(const Lanes<T>& lanes, Tensor4<const T> from, Tensor4<T> to, bool affine) {
+  const T* src[Lanes<T>::L];
+  T* dst[Lanes<T>::L];
+  lane_pointers(lanes, from, 0, src);
+  lane_pointers(lanes, to, 0, dst);
+  const int64_t hw = static_cast<int64_t>(from.H) * from.W;
+  const int64_t step = from.nhwc ? from.channels : 1;
+  for (int l = 0; l < lanes.valid; ++l) {
+    if (!affine && step == 1) {
+      memcpy(dst[l], src[l], sizeof(T) * hw);
+      continue;
+    }
+    const T a = affine ? lanes.scale[l] : T(1), b = affine ? lanes.shift[l] : T(0);
+    for (int64_t i = 0; i < hw; ++i) dst[l][i * step] = src[l][i * step] * a + b;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward.
 
 template <class T>
 void forward_block_pack(const T* x, const Params<T>& p, int64_t N, int C, int H, int W,
                         int group, int64_t pack, T* y, Workspace<T>& ws) {
   using P = packed::Pack<T>;
-  constexpr int L = packed::kLanes<T>;
   const int q = C / 4;
-  const int64_t hw = static_cast<int64_t>(H) * W;
-  if (group == 0) return identity_pack(x, y, C, N, pack, q, hw, p);
-  Lanes<T> lanes(pack, N, q);
+  const Tensor4<const T> xt{x, C, H, W, p.nhwc};
+  const Tensor4<T> yt{y, C, H, W, p.nhwc};
+  Lanes<T> lanes(pack, N, q, !p.nhwc);
   lanes.set_affine(p, group * q);
-  const T* src[L];
-  T* dst[L];
-  lanes.planes(x, C, group * q, hw, src, ws.zero_plane.data());
-  lanes.planes(y, C, group * q, hw, dst, static_cast<T*>(nullptr));
+  if (group == 0) return copy_pack(lanes, xt, yt, p.scale != nullptr);
   Buf<P> out = ws.prepare(4, H, W, 0, 0);
-  const Lanes<T> plain(pack, N, q);  // no affine: the first conv of the large branch
   if (group < 3) {
     const DwConv<T>& k = group == 1 ? p.s : p.m;
     Buf<P> in = ws.prepare(0, H, W, (k.kh - 1) / 2, (k.kw - 1) / 2);
-    packed::gather(src, H, W, in.org, in.cols, ws.tmp());
+    load_pack(lanes, xt, group * q, in, ws);
     lane_weights(k, lanes, false, ws.w1);
     const P bias = lane_bias(k, lanes);
     same_conv(in, k.kh, k.kw, 1, ws.w1.data(), &bias, Grid<P>{out.org, out.cols, 1}, H, W, ws.off);
   } else {
+    const Lanes<T> plain(pack, N, q, !p.nhwc);  // no affine: the first conv of the large branch
     Buf<P> in = ws.prepare(0, H, W, (p.l1.kh - 1) / 2, (p.l1.kw - 1) / 2);
     Buf<P> mid = ws.prepare(1, H, W, (p.l2.kh - 1) / 2, (p.l2.kw - 1) / 2);
-    packed::gather(src, H, W, in.org, in.cols, ws.tmp());
+    load_pack(lanes, xt, group * q, in, ws);
     lane_weights(p.l1, plain, false, ws.w1);
     const P b1 = lane_bias(p.l1, plain);
     same_conv(in, p.l1.kh, p.l1.kw, 1, ws.w1.data(), &b1, Grid<P>{mid.org, mid.cols, 1}, H, W,
@@ -328,22 +374,18 @@ void forward_block_pack(const T* x, const Params<T>& p, int64_t N, int C, int H,
     same_conv(mid, p.l2.kh, p.l2.kw, 1, ws.w2.data(), &b2, Grid<P>{out.org, out.cols, 1}, H, W,
               ws.off);
   }
-  packed::scatter(out.org, H, W, dst);
+  store_pack(lanes, out.org, yt, group * q);
 }
 
 template <class T>
 void forward_down_pack(const T* x, const Params<T>& p, int64_t N, int C, int H, int W,
                        int64_t pack, T* y, Workspace<T>& ws) {
   using P = packed::Pack<T>;
-  constexpr int L = packed::kLanes<T>;
   const int Ho = out_size(H, 2), Wo = out_size(W, 2);
-  const int64_t hw = static_cast<int64_t>(H) * W, ohw = static_cast<int64_t>(Ho) * Wo;
-  Lanes<T> lanes(pack, N, C);
-  const T* src[L];
-  lanes.planes(x, C, 0, hw, src, ws.zero_plane.data());
+  const Lanes<T> lanes(pack, N, C, !p.nhwc);
   const int py = std::max(p.s.kh, p.m.kh) / 2, px = std::max(p.s.kw, p.m.kw) / 2;
   Buf<P> in = ws.prepare(0, H, W, py, px);
-  packed::gather(src, H, W, in.org, in.cols, ws.tmp());
+  load_pack(lanes, Tensor4<const T>{x, C, H, W, p.nhwc}, 0, in, ws);
   Buf<P> out = ws.prepare(4, Ho, Wo, 0, 0);
   for (int branch = 0; branch < 2; ++branch) {
     const DwConv<T>& k = branch == 0 ? p.s : p.m;
@@ -353,9 +395,7 @@ void forward_down_pack(const T* x, const Params<T>& p, int64_t N, int C, int H, 
     const P bias = lane_bias(k, affine);
     same_conv(in, k.kh, k.kw, 2, ws.w1.data(), &bias, Grid<P>{out.org, out.cols, 1}, Ho, Wo,
               ws.off);
-    T* dst[L];
-    lanes.planes(y, 2 * C, branch * C, ohw, dst, static_cast<T*>(nullptr));
-    packed::scatter(out.org, Ho, Wo, dst);
+    store_pack(lanes, out.org, Tensor4<T>{y, 2 * C, Ho, Wo, p.nhwc}, branch * C);
   }
 }
 
@@ -366,33 +406,22 @@ template <class T>
 void backward_block_pack(const T* gy, const T* x, const Params<T>& p, int64_t N, int C, int H,
                          int W, int group, int64_t pack, T* gx, Workspace<T>& ws) {
   using P = packed::Pack<T>;
-  constexpr int L = packed::kLanes<T>;
-  const int q = C / 4;
-  const int64_t hw = static_cast<int64_t>(H) * W;
-  const Lanes<T> lanes(pack, N, q);
-  if (group == 0) {
-    for (int l = 0; l < lanes.valid; ++l) {
-      const int64_t plane = (lanes.n[l] * C + lanes.ch[l]) * hw;
-      memcpy(gx + plane, gy + plane, sizeof(T) * hw);
-    }
-    return;
-  }
-  const T *xs[L], *gs[L];
-  T* dst[L];
-  lanes.planes(x, C, group * q, hw, xs, ws.zero_plane.data());
-  lanes.planes(gy, C, group * q, hw, gs, ws.zero_plane.data());
-  lanes.planes(gx, C, group * q, hw, dst, static_cast<T*>(nullptr));
+  const int q = C / 4, first = group * q;
+  const Tensor4<const T> xt{x, C, H, W, p.nhwc}, gyt{gy, C, H, W, p.nhwc};
+  const Tensor4<T> gxt{gx, C, H, W, p.nhwc};
+  const Lanes<T> lanes(pack, N, q, !p.nhwc);
+  if (group == 0) return copy_pack(lanes, gyt, gxt, false);
   Buf<P> out = ws.prepare(4, H, W, 0, 0);
   if (group < 3) {
     const DwConv<T>& k = group == 1 ? p.s : p.m;
     const int ph = (k.kh - 1) / 2, pw = (k.kw - 1) / 2;
     Buf<P> in = ws.prepare(0, H, W, ph, pw), g = ws.prepare(1, H, W, ph, pw);
-    packed::gather(xs, H, W, in.org, in.cols, ws.tmp());
-    packed::gather(gs, H, W, g.org, g.cols, ws.tmp());
+    load_pack(lanes, xt, first, in, ws);
+    load_pack(lanes, gyt, first, g, ws);
     lane_weights(k, lanes, true, ws.w1);
     same_conv(g, k.kh, k.kw, 1, ws.w1.data(), static_cast<const P*>(nullptr),
               Grid<P>{out.org, out.cols, 1}, H, W, ws.off);
-    packed::scatter(out.org, H, W, dst);
+    store_pack(lanes, out.org, gxt, first);
     add_kernel_grad(ws, g, in, k.kh, k.kw, 1, H, W, lanes, ws.gw[group - 1].data(),
                     ws.gb[group - 1].data());
     return;
@@ -403,11 +432,11 @@ void backward_block_pack(const T* gy, const T* x, const Params<T>& p, int64_t N,
   const int ph2 = (k2.kh - 1) / 2, pw2 = (k2.kw - 1) / 2;
   Buf<P> in = ws.prepare(0, H, W, ph1, pw1), t = ws.prepare(1, H, W, ph2, pw2);
   Buf<P> g = ws.prepare(2, H, W, ph2, pw2), gt = ws.prepare(3, H, W, ph1, pw1);
-  packed::gather(xs, H, W, in.org, in.cols, ws.tmp());
+  load_pack(lanes, xt, first, in, ws);
   lane_weights(k1, lanes, false, ws.w1);
   const P b1 = lane_bias(k1, lanes);
   same_conv(in, k1.kh, k1.kw, 1, ws.w1.data(), &b1, Grid<P>{t.org, t.cols, 1}, H, W, ws.off);
-  packed::gather(gs, H, W, g.org, g.cols, ws.tmp());
+  load_pack(lanes, gyt, first, g, ws);
   lane_weights(k2, lanes, true, ws.w2);
   same_conv(g, k2.kh, k2.kw, 1, ws.w2.data(), static_cast<const P*>(nullptr),
             Grid<P>{gt.org, gt.cols, 1}, H, W, ws.off);
@@ -415,7 +444,7 @@ void backward_block_pack(const T* gy, const T* x, const Params<T>& p, int64_t N,
   lane_weights(k1, lanes, true, ws.w1);
   same_conv(gt, k1.kh, k1.kw, 1, ws.w1.data(), static_cast<const P*>(nullptr),
             Grid<P>{out.org, out.cols, 1}, H, W, ws.off);
-  packed::scatter(out.org, H, W, dst);
+  store_pack(lanes, out.org, gxt, first);
   add_kernel_grad(ws, gt, in, k1.kh, k1.kw, 1, H, W, lanes, ws.gw[2].data(), ws.gb[2].data());
 }
 
@@ -423,31 +452,23 @@ template <class T>
 void backward_down_pack(const T* gy, const T* x, const Params<T>& p, int64_t N, int C, int H,
                         int W, int64_t pack, T* gx, Workspace<T>& ws) {
   using P = packed::Pack<T>;
-  constexpr int L = packed::kLanes<T>;
   const int Ho = out_size(H, 2), Wo = out_size(W, 2);
-  const int64_t hw = static_cast<int64_t>(H) * W, ohw = static_cast<int64_t>(Ho) * Wo;
-  const Lanes<T> lanes(pack, N, C);
-  const T* xs[L];
-  T* dst[L];
-  lanes.planes(x, C, 0, hw, xs, ws.zero_plane.data());
-  lanes.planes(gx, C, 0, hw, dst, static_cast<T*>(nullptr));
+  const Lanes<T> lanes(pack, N, C, !p.nhwc);
   const int py = std::max(p.s.kh, p.m.kh) / 2, px = std::max(p.s.kw, p.m.kw) / 2;
   Buf<P> in = ws.prepare(0, H, W, py, px);
-  packed::gather(xs, H, W, in.org, in.cols, ws.tmp());
+  load_pack(lanes, Tensor4<const T>{x, C, H, W, p.nhwc}, 0, in, ws);
   Buf<P> out = ws.prepare(4, H, W, 0, 0);
-  std::fill(out.org, out.org + hw, VecOps<P>::splat(0));
+  std::fill(out.org, out.org + static_cast<int64_t>(H) * W, VecOps<P>::splat(0));
   for (int branch = 0; branch < 2; ++branch) {
     const DwConv<T>& k = branch == 0 ? p.s : p.m;
-    const T* gs[L];
-    lanes.planes(gy, 2 * C, branch * C, ohw, gs, ws.zero_plane.data());
     Buf<P> g = ws.prepare(1 + branch, Ho, Wo, (k.kh - 1) / 2 + 1, (k.kw - 1) / 2 + 1);
-    packed::gather(gs, Ho, Wo, g.org, g.cols, ws.tmp());
+    load_pack(lanes, Tensor4<const T>{gy, 2 * C, Ho, Wo, p.nhwc}, branch * C, g, ws);
     lane_weights(k, lanes, false, ws.w1);
     conv_input_grad_s2(g, ws.w1.data(), k.kh, k.kw, out.org, H, W, ws.off, ws.wsel);
     add_kernel_grad(ws, g, in, k.kh, k.kw, 2, Ho, Wo, lanes, ws.gw[branch].data(),
                     ws.gb[branch].data());
   }
-  packed::scatter(out.org, H, W, dst);
+  store_pack(lanes, out.org, Tensor4<T>{gx, C, H, W, p.nhwc}, 0);
 }
 
 // Packs per group: ceil(planes / L).
