@@ -11,7 +11,8 @@ from pyhpe.data.sources import FORMATS, open_source
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help="dataset folder, file list or npz")
+    parser.add_argument("source", help="dataset folder, file list or npz; or 'synthetic' for "
+                                       "freshly rendered heads (seed --seed, default 0)")
     parser.add_argument("--format", default="auto", choices=("auto",) + FORMATS)
     parser.add_argument("--split", default="train", help="ARKitFace split (train/test)")
     parser.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
@@ -21,7 +22,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-bad", action="store_true")
 
 
+def _show_synthetic(args: argparse.Namespace) -> int:
+    from pyhpe.data.synthetic.config import SynthConfig
+    from pyhpe.data.synthetic.render import render_index
+
+    seed = args.seed or 0
+    samples = [render_index(SynthConfig(), seed, i) for i in range(args.n)]
+    out = save_sample_grid(samples, args.out, tile=args.tile)
+    print(f"{out}: {args.n} synthetic heads (seed {seed})")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.source == "synthetic":
+        return _show_synthetic(args)
     data = open_source(args.source, args.format, split=args.split, skip_bad=args.skip_bad)
     n = min(args.n, len(data))
     if n == 0:
