@@ -2,9 +2,8 @@
 // one plain argument struct, one entry point that picks the instruction set at run time.
 //
 // repnext_mixer.h is header-only and its SIMD width follows the compile flags, so the runtime
-// compiles it once per instruction set (mixer_forward_isa.cpp: baseline, and AVX2+FMA on x86-64),
-// each copy inside a namespace of its own so the two builds of the same templates never merge at
-// link time.
+// compiles it once per instruction set (mixer_forward_isa.cpp: baseline, and AVX2+FMA on x86-64)
+// and picks one at run time (ncnn's CPU detection).
 #pragma once
 
 namespace pyhpe_rt {

@@ -1,47 +1,16 @@
 // One instruction-set build of the fused mixer forward. Compiled once as the baseline
 // (PYHPE_RT_MIXER_AVX2 undefined) and, on x86-64, once with -mavx2 -mfma
-// (PYHPE_RT_MIXER_AVX2 defined). See mixer_forward.h for why each copy of the header lives in a
-// namespace of its own.
-//
-// The standard and intrinsic headers repnext_mixer.h pulls in are included here first, at global
-// scope, so that their include guards keep them out of the wrapping namespace.
-#include <math.h>
-#include <stdint.h>
-#include <stddef.h>
-#include <string.h>
-
-#include <algorithm>
-#include <cmath>
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <limits>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
-#if defined(__ARM_NEON)
-#include <arm_neon.h>
-#elif defined(__SSE2__)
-#include <immintrin.h>
-#endif
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
-
+// (PYHPE_RT_MIXER_AVX2 defined). The kernel headers put their inline functions in an inline
+// namespace named after the instruction set the translation unit is compiled for
+// (PYHPE_ISA_NAMESPACE, csrc/include/pyhpe/config.h), so the two builds never share a symbol.
 #include "mixer_forward.h"
+#include "pyhpe/repnext_mixer.h"
 
 #if defined(PYHPE_RT_MIXER_AVX2)
-#define PYHPE_RT_ISA_NS pyhpe_rt_isa_avx2
 #define PYHPE_RT_ISA_ENTRY mixer_forward_avx2
 #else
-#define PYHPE_RT_ISA_NS pyhpe_rt_isa_baseline
 #define PYHPE_RT_ISA_ENTRY mixer_forward_baseline
 #endif
-
-namespace PYHPE_RT_ISA_NS {
-#include "pyhpe/repnext_mixer.h"
-}  // namespace PYHPE_RT_ISA_NS
 
 namespace pyhpe_rt {
 
@@ -57,7 +26,7 @@ const char* const kMixerIsaBaseline = "scalar";
 
 void PYHPE_RT_ISA_ENTRY(const float* x, const MixerArgs& a, int C, int H, int W, float* y,
                         int threads) {
-  namespace mx = PYHPE_RT_ISA_NS::pyhpe::mixer;
+  namespace mx = ::pyhpe::mixer;
   auto conv = [](const MixerKernel& k) {
     mx::DwConv<float> d;
     d.w = k.w;
