@@ -14,6 +14,8 @@ step = forward + loss + backward + optimizer step on random images and rotations
 
 It also times the loss alone (6D → rotation → geodesic loss, forward + backward) for both, which
 says how much of a step the head and loss can account for. Prints a table; ``--json`` saves it.
+``--profile`` splits one RepVGG-B1g2 step of ours and of the official code into forward + loss,
+backward and optimizer, and says how much of each went to convolutions (torch.profiler).
 """
 
 from __future__ import annotations
@@ -81,6 +83,62 @@ def _steps(batch: int, size: int) -> dict[str, callable]:
             "official repvgg_b1g2": official, "loss only, ours": loss_ours, "loss only, official": loss_official}
 
 
+CONV_OPS = ("convolution", "conv2d", "mkldnn_conv")
+
+
+def _b1g2_parts(batch: int, size: int) -> dict[str, tuple]:
+    """(forward+loss, optimizer) callables of ours and the official RepVGG-B1g2 step."""
+    from pyhpe.models import create_model
+    from pyhpe.ops import gram_schmidt, sixd_geodesic_loss
+
+    off = official_modules()
+    torch.manual_seed(0)
+    x = torch.randn(batch, 3, size, size)
+    R_gt = gram_schmidt(torch.randn(batch, 6))
+    model = create_model("sixdrepnet_repvgg_b1g2").train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = off.model.SixDRepNet("RepVGG-B1g2", "", deploy=False, pretrained=False).train()
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-5)
+    geodesic = off.loss.GeodesicLoss()
+    return {
+        "ours repvgg_b1g2": (lambda: sixd_geodesic_loss(model.forward_6d(x), R_gt), opt),
+        "official repvgg_b1g2": (lambda: geodesic(R_gt, ref(x)), ref_opt),
+    }
+
+
+def profile_b1g2(batch: int, size: int, threads: int) -> dict[str, dict[str, float]]:
+    """Seconds of forward + loss, backward and optimizer step of one training step each (after
+    a warm-up), and the convolutions' share of the step's CPU time (profiler self times)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    out = {}
+    try:
+        for name, (forward, opt) in _b1g2_parts(batch, size).items():
+            for prof in (None, True):  # warm-up, then the profiled step
+                ctx = profile(activities=[ProfilerActivity.CPU]) if prof else contextlib.nullcontext()
+                with ctx as p:
+                    t0 = time.perf_counter()
+                    loss = forward()
+                    t1 = time.perf_counter()
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    t2 = time.perf_counter()
+                    opt.step()
+                    t3 = time.perf_counter()
+            events = p.key_averages()
+            total = sum(e.self_cpu_time_total for e in events)
+            conv = sum(e.self_cpu_time_total for e in events
+                       if any(k in e.key for k in CONV_OPS))
+            out[name] = {"forward+loss": t1 - t0, "backward": t2 - t1, "optimizer": t3 - t2,
+                         "conv_share": conv / max(total, 1e-9)}
+    finally:
+        torch.set_num_threads(before)
+    return out
+
+
 def measure(batch: int, size: int, threads: int, steps: int) -> dict[str, float]:
     """Median seconds per call for every candidate (one warm-up each, then interleaved rounds)."""
     before = torch.get_num_threads()
@@ -109,8 +167,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, nargs="+", default=[2])
     parser.add_argument("--steps", type=int, default=3, help="timed rounds after the warm-up")
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--profile", action="store_true",
+                        help="split one RepVGG-B1g2 step (ours, official) into its phases instead")
     args = parser.parse_args(argv)
     import os
+
+    if args.profile:
+        for t in args.threads:
+            res = profile_b1g2(args.batch, args.size, t)
+            print(f"\nRepVGG-B1g2 step, batch {args.batch}, {args.size}x{args.size}, {t} thread(s) "
+                  f"(load average {os.getloadavg()[0]:.1f})")
+            print(f"{'step':24}{'fwd+loss s':>11}{'backward s':>11}{'optim s':>9}{'conv share':>12}")
+            for name, r in res.items():
+                print(f"{name:24}{r['forward+loss']:11.3f}{r['backward']:11.3f}"
+                      f"{r['optimizer']:9.3f}{100 * r['conv_share']:11.1f}%")
+        return 0
 
     rows = {}
     for t in args.threads:
