@@ -96,6 +96,65 @@ LD max_err(const T* ours, const std::vector<LD>& want, LD& scale) {
   return err;
 }
 
+// NCHW <-> NHWC copies of an N x C x H x W tensor.
+template <class T>
+std::vector<T> to_nhwc(const std::vector<T>& t, int N, int C, int H, int W) {
+  std::vector<T> out(t.size());
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int i = 0; i < H * W; ++i)
+        out[(static_cast<size_t>(n) * H * W + i) * C + c] = t[(static_cast<size_t>(n) * C + c) * H * W + i];
+  return out;
+}
+
+template <class T>
+std::vector<LD> from_nhwc(const std::vector<T>& t, int N, int C, int H, int W) {
+  std::vector<LD> out(t.size());
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int i = 0; i < H * W; ++i)
+        out[(static_cast<size_t>(n) * C + c) * H * W + i] = t[(static_cast<size_t>(n) * H * W + i) * C + c];
+  return out;
+}
+
+// The channels_last path (p.nhwc) must give what the NCHW path gave (checked against the
+// reference above): forward y, and with affine off the input and kernel gradients.
+template <class T>
+void check_nhwc(const std::vector<T>& x, const std::vector<T>& gy, const std::vector<T>& y,
+                const std::vector<T>* gx, pyhpe::mixer::Params<T> p,
+                std::vector<Kernel<T>*> kernels, int N, int C, int H, int W, int Cout, int Ho,
+                int Wo, int threads, const char* cfg, LD tol) {
+  p.nhwc = true;
+  std::vector<T> x_cl = to_nhwc(x, N, C, H, W), y_cl(y.size(), std::nan(""));
+  pyhpe::mixer::forward(x_cl.data(), p, N, C, H, W, y_cl.data(), threads);
+  LD sc;
+  std::vector<LD> y_back = from_nhwc(y_cl, N, Cout, Ho, Wo);
+  LD err = max_err(y.data(), y_back, sc);
+  check(err <= tol * sc, "nhwc forward", cfg, err, tol * sc);
+  if (!gx) return;
+  std::vector<T> gy_cl = to_nhwc(gy, N, Cout, Ho, Wo), gx_cl(x.size(), std::nan(""));
+  std::vector<std::vector<T>> gws, gbs;
+  pyhpe::mixer::Grads<T> g;
+  pyhpe::mixer::DwConvGrad<T>* slots[4] = {&g.s, &g.m, &g.l1, &g.l2};
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    gws.emplace_back(kernels[i]->w.size(), T(0));
+    gbs.emplace_back(kernels[i]->b.size(), T(0));
+  }
+  for (size_t i = 0; i < kernels.size(); ++i) *slots[i] = {gws[i].data(), gbs[i].data()};
+  pyhpe::mixer::backward(gy_cl.data(), x_cl.data(), p, g, N, C, H, W, gx_cl.data(), threads);
+  std::vector<LD> gx_back = from_nhwc(gx_cl, N, C, H, W);
+  err = max_err(gx->data(), gx_back, sc);
+  check(err <= tol * sc, "nhwc grad_x", cfg, err, tol * sc);
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const std::vector<LD> want_w(kernels[i]->our_gw.begin(), kernels[i]->our_gw.end());
+    const std::vector<LD> want_b(kernels[i]->our_gb.begin(), kernels[i]->our_gb.end());
+    err = max_err(gws[i].data(), want_w, sc);
+    check(err <= tol * sc, "nhwc grad_w", cfg, err, tol * sc);
+    err = max_err(gbs[i].data(), want_b, sc);
+    check(err <= tol * sc, "nhwc grad_b", cfg, err, tol * sc);
+  }
+}
+
 template <class T>
 void run_case(int N, int C, int H, int W, bool downsample, bool affine, int threads,
               std::mt19937& rng) {
@@ -197,7 +256,10 @@ void run_case(int N, int C, int H, int W, bool downsample, bool affine, int thre
             tol * sc);
     }
   }
-  if (affine) return;  // the BN-folded form is inference-only
+  if (affine) {  // the BN-folded form is inference-only
+    check_nhwc<T>(x, gy, y, nullptr, p, {}, N, C, H, W, Cout, Ho, Wo, threads, cfg, tol);
+    return;
+  }
 
   pyhpe::mixer::Grads<T> g;
   g.s = ks.grad_view();
@@ -227,6 +289,7 @@ void run_case(int N, int C, int H, int W, bool downsample, bool affine, int thre
     err = max_err(k->our_gb.data(), k->gb, sc);
     check(err <= gtol * sc, "grad_b", cfg, err, gtol * sc);
   }
+  check_nhwc<T>(x, gy, y, &gx, p, kernels, N, C, H, W, Cout, Ho, Wo, threads, cfg, gtol);
 }
 
 }  // namespace
@@ -243,7 +306,9 @@ int main() {
 #endif
   std::printf("isa=%s f32_lanes=%d\n", isa, pyhpe::VecOps<pyhpe::F32Pack>::kLanes);
   std::mt19937 rng(1234);
-  const int shapes[][4] = {{1, 4, 1, 1}, {2, 8, 9, 13}, {1, 16, 14, 14}, {1, 4, 23, 30}, {2, 8, 7, 4}};
+  // {3, 32, 10, 12}: 8 channels per group, so NHWC packs are whole pixels of one image
+  const int shapes[][4] = {{1, 4, 1, 1},   {2, 8, 9, 13}, {1, 16, 14, 14},
+                           {1, 4, 23, 30}, {2, 8, 7, 4},  {3, 32, 10, 12}};
   for (const auto& s : shapes)
     for (int threads : {1, 2})
       for (bool downsample : {false, true})
