@@ -58,7 +58,7 @@ def _as_dw(layer: Layer | None, stride: int) -> _Dw | None:
           and p(2, 1) == 1 and p(12, p(2, 1)) == 1 and p(3, 1) == stride and p(13, p(3, 1)) == stride
           and kh % 2 == 1 and kw % 2 == 1 and kh <= MAX_KERNEL and kw <= MAX_KERNEL
           and pad_l == (kw - 1) // 2 and pad_t == (kh - 1) // 2
-          and p(15, pad_l) == pad_l and p(16, pad_t) == pad_t and p(18, 0) == 0)
+          and p(15, pad_l) == pad_l and p(16, pad_t) == pad_t and layer.float_param(18, 0.0) == 0.0)
     return _Dw(layer, ch, kh, kw, stride) if ok else None
 
 

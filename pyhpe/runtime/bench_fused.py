@@ -9,6 +9,11 @@ Per thread count, ``--passes`` times: one ``pyhpe-bench`` call that times the th
 interleaved (``--runs`` runs each, one warm-up), then ``--runs`` onnxruntime calls. Every run's
 time is kept; the table gives min and median over all of them, and the ratios the deployment
 targets name. Writes ``results.json`` and ``table.md`` with the load average.
+
+Clock: with 1 thread both runtimes compute on the calling thread, so the 1-thread cells are that
+thread's CPU time (``pyhpe-bench --clock thread``, ``time.thread_time``): the models' own cost,
+without the time other processes on a shared machine take the core away. 2-thread cells are
+wall-clock time and include any such contention (``--wall`` uses wall time for 1 thread too).
 """
 
 from __future__ import annotations
@@ -28,11 +33,14 @@ M4, B1G2 = "sixdrepnet_repnext_m4", "sixdrepnet_repvgg_b1g2"
 COLUMNS = ("ncnn_m4_fused", "ncnn_m4", "ncnn_b1g2", "onnxruntime_m4")
 
 
-def export_models(workdir: Path) -> dict[str, Path]:
+def export_models(workdir: Path, reuse: bool = False) -> dict[str, Path]:
     from pyhpe.export import export_model
     from pyhpe.models import create_model
 
-    paths = {}
+    paths = {M4: workdir / f"{M4}.ncnn.param", B1G2: workdir / f"{B1G2}.ncnn.param",
+             "onnx": workdir / f"{M4}.onnx", "fused": workdir / f"{M4}.fused.ncnn.param"}
+    if reuse and all(p.is_file() for p in paths.values()):
+        return paths
     for name in (M4, B1G2):
         torch.manual_seed(0)
         model = create_model(name).eval()
@@ -48,7 +56,7 @@ def export_models(workdir: Path) -> dict[str, Path]:
     return paths
 
 
-def run(bench: Path, paths: dict[str, Path], threads_list, passes: int, runs: int) -> dict:
+def run(bench: Path, paths: dict[str, Path], threads_list, passes: int, runs: int, wall: bool = False) -> dict:
     from pyhpe.runtime.backends import OnnxRuntimeBackend
 
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0)).numpy()
@@ -58,9 +66,11 @@ def run(bench: Path, paths: dict[str, Path], threads_list, passes: int, runs: in
         ort = OnnxRuntimeBackend(paths["onnx"], threads=threads)
         ort.run(x)
         times = {k: [] for k in COLUMNS}
+        thread_clock = threads == 1 and not wall
+        clock = time.thread_time if thread_clock else time.perf_counter
         for _ in range(passes):
             cmd = [str(bench), *(str(p) for p in models.values()), "--threads", str(threads), "--runs", str(runs),
-                   "--warmup", "1", "--json", "--raw"]
+                   "--warmup", "1", "--json", "--raw", "--clock", "thread" if thread_clock else "wall"]
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
             if proc.returncode != 0:
                 raise RuntimeError(f"pyhpe-bench failed: {proc.stderr.strip()}")
@@ -68,11 +78,11 @@ def run(bench: Path, paths: dict[str, Path], threads_list, passes: int, runs: in
             for key, path in models.items():
                 times[key] += by_path[str(path)]
             for _ in range(runs):
-                t = time.perf_counter()
+                t = clock()
                 ort.run(x)
-                times["onnxruntime_m4"].append((time.perf_counter() - t) * 1e3)
-        out[str(threads)] = {k: {"min_ms": min(v), "median_ms": statistics.median(v), "n": len(v)}
-                             for k, v in times.items()}
+                times["onnxruntime_m4"].append((clock() - t) * 1e3)
+        out[str(threads)] = {k: {"min_ms": min(v), "median_ms": statistics.median(v), "n": len(v),
+                                 "clock": "thread" if thread_clock else "wall"} for k, v in times.items()}
     return out
 
 
@@ -81,7 +91,7 @@ def format_table(latency: dict) -> str:
              "| B1g2 / M4 fused | B1g2 / M4 | M4 fused / ORT | M4 / ORT |", "|" + "---|" * 9]
     for t, lat in latency.items():
         mn = {k: lat[k]["min_ms"] for k in COLUMNS}
-        cells = [t] + [f"{lat[k]['min_ms']:.2f} ({lat[k]['median_ms']:.2f})" for k in COLUMNS]
+        cells = [f"{t} ({lat[COLUMNS[0]]['clock']} clock)"] + [f"{lat[k]['min_ms']:.2f} ({lat[k]['median_ms']:.2f})" for k in COLUMNS]
         cells += [f"{mn['ncnn_b1g2'] / mn['ncnn_m4_fused']:.2f}x", f"{mn['ncnn_b1g2'] / mn['ncnn_m4']:.2f}x",
                   f"{mn['ncnn_m4_fused'] / mn['onnxruntime_m4']:.2f}x", f"{mn['ncnn_m4'] / mn['onnxruntime_m4']:.2f}x"]
         lines.append("| " + " | ".join(cells) + " |")
@@ -95,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--passes", type=int, default=10)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--wall", action="store_true", help="wall-clock time for 1 thread too")
+    ap.add_argument("--models-dir", help="reuse the exports a previous run left there (kept)")
     args = ap.parse_args(argv)
     bench = Path(args.pyhpe_bench)
     if not bench.is_file():
@@ -103,13 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     threads_list = [int(t) for t in args.threads.split(",")]
     with tempfile.TemporaryDirectory(prefix="pyhpe-bench-fused-") as tmp:
-        paths = export_models(Path(tmp))
+        workdir = Path(args.models_dir) if args.models_dir else Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        paths = export_models(workdir, reuse=bool(args.models_dir))
         env = {"load_avg_start": os.getloadavg(), "start": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
-        latency = run(bench, paths, threads_list, args.passes, args.runs)
+        latency = run(bench, paths, threads_list, args.passes, args.runs, args.wall)
     env.update(load_avg_end=os.getloadavg(), end=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
     (out / "results.json").write_text(json.dumps({"env": env, "latency": latency}, indent=1))
     table = format_table(latency)
-    note = (f"\n\nmin (median) ms over {args.passes} x {args.runs} runs per cell, batch 1, fp32; "
+    note = (f"\n\nmin (median) ms over {args.passes} x {args.runs} runs per cell, batch 1, fp32; 1 thread: "
+            f"{'wall' if args.wall else 'thread CPU'} time, 2 threads: wall time; "
             f"{env['start']} - {env['end']}; load average start {env['load_avg_start']}, end {env['load_avg_end']}\n")
     (out / "table.md").write_text(table + note)
     print(table + note)

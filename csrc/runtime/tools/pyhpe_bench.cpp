@@ -4,11 +4,12 @@
 //
 //   pyhpe-bench MODEL.ncnn.param [MODEL2.ncnn.param ...] [--fused] [--bin PATH] [--input-size S]
 //               [--matrix] [--threads 1,2] [--precision fp32|fp16|both] [--warmup 5] [--runs 50]
-//               [--json [--raw]]
+//               [--clock wall|thread] [--json [--raw]]
 // Several models are timed interleaved: each run calls every model once, in a rotating order.
 // --fused times each model's fused-mixer pair (<stem>.fused.ncnn.param, pyhpe/export/ncnn_fuse.py).
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -30,6 +31,18 @@ static double percentile(const std::vector<double>& sorted, double q) {
   return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
 }
 
+// Milliseconds on the wall clock, or of this thread's CPU time (--clock thread: with one
+// thread ncnn runs on the caller, so this is the model's own cost without the time other
+// processes take the core away; it excludes nothing the model itself does).
+static double clock_ms(bool thread_clock) {
+  if (thread_clock) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+  }
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 struct Entry {
   std::string param, bin;
   pyhpe_model* model = nullptr;
@@ -43,7 +56,7 @@ int main(int argc, char** argv) {
   pyhpe_options_default(&opt);
   std::vector<int> threads = {1};
   int warmup = 5, runs = 50;
-  bool json = false, fused = false, raw = false;
+  bool json = false, fused = false, raw = false, thread_clock = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto need = [&]() {
@@ -59,9 +72,16 @@ int main(int argc, char** argv) {
     else if (a == "--fused") fused = true;
     else if (a == "--json") json = true;
     else if (a == "--raw") raw = true;
+    else if (a == "--clock") {
+      need();
+      std::string c = argv[++i];
+      if (c != "wall" && c != "thread") die(kProg, "--clock must be wall or thread");
+      thread_clock = c == "thread";
+    }
     else if (a == "-h" || a == "--help") {
       printf("usage: pyhpe-bench MODEL.param [MODEL2.param ...] [--fused] [--bin PATH] [--input-size S] [--matrix] "
-             "[--threads 1,2] [--precision fp32|fp16|both] [--warmup N] [--runs N] [--json [--raw]]\n"
+             "[--threads 1,2] [--precision fp32|fp16|both] [--warmup N] [--runs N] [--clock wall|thread] [--json [--raw]]\n"
+             "  --clock thread: this thread's CPU time (1 thread only): the model's own cost on a shared machine\n"
              "  --raw: with --json, every run's time too (\"times_ms\", in run order)\n"
              "  several models are timed interleaved (one run of each in turn, the order rotating);\n"
              "  --fused: each MODEL.ncnn.param's fused-mixer pair MODEL.fused.ncnn.param (pyhpe export)\n");
@@ -73,8 +93,10 @@ int main(int argc, char** argv) {
   if (params.empty()) die(kProg, "no model .param given");
   if (!bin.empty() && params.size() > 1) die(kProg, "--bin applies to a single model");
   if (runs < 1 || warmup < 0) die(kProg, "--runs must be >= 1 and --warmup >= 0");
-  for (int t : threads)
+  for (int t : threads) {
     if (t < 1) die(kProg, "thread counts must be >= 1");
+    if (thread_clock && t != 1) die(kProg, "--clock thread measures latency only with --threads 1");
+  }
   std::vector<int> precisions;
   if (precision == "fp32") precisions = {PYHPE_PRECISION_FP32};
   else if (precision == "fp16") precisions = {PYHPE_PRECISION_FP16};
@@ -97,8 +119,8 @@ int main(int argc, char** argv) {
   std::normal_distribution<float> normal(0.f, 1.f);
   for (float& v : input) v = normal(rng);
 
-  if (!json) printf("# %s\n# input %d, warm-up %d, runs %d%s\n", pyhpe_build_info(), opt.input_size, warmup, runs,
-                    entries.size() > 1 ? ", models interleaved" : "");
+  if (!json) printf("# %s\n# input %d, warm-up %d, runs %d%s%s\n", pyhpe_build_info(), opt.input_size, warmup, runs,
+                    entries.size() > 1 ? ", models interleaved" : "", thread_clock ? ", thread CPU time" : "");
   if (json) printf("[");
   bool first = true;
   for (int p : precisions) {
@@ -114,11 +136,11 @@ int main(int argc, char** argv) {
       for (int i = 0; i < runs; ++i) {
         for (size_t j = 0; j < entries.size(); ++j) {
           Entry& e = entries[(i + j) % entries.size()];
-          auto t0 = std::chrono::steady_clock::now();
+          const double t0 = clock_ms(thread_clock);
           pyhpe_status st = pyhpe_infer_tensor(e.model, input.data(), &pose);
-          auto t1 = std::chrono::steady_clock::now();
+          const double t1 = clock_ms(thread_clock);
           if (st != PYHPE_OK) die(kProg, e.param + ": " + pyhpe_last_error(), 10 + (int)st);
-          e.ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+          e.ms.push_back(t1 - t0);
         }
       }
       const char* pname = p == PYHPE_PRECISION_FP16 ? "fp16" : "fp32";
