@@ -22,7 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pyhpe.export.ncnn_graph import Layer, NcnnFormatError, decode_array, raw_array, read_model, write_model
+from pyhpe.export.ncnn_graph import (
+    Layer,
+    NcnnFormatError,
+    decode_array,
+    raw_array,
+    read_model,
+    write_model,
+)
 
 LAYER_TYPE = "PyhpeRepNeXtMixer"
 MAX_KERNEL = 11  # the fused kernel's limit per side

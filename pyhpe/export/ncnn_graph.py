@@ -25,11 +25,13 @@ MAGIC = "7767517"
 TAG_FP32, TAG_FP16, TAG_INT8, TAG_FP32_SCALED = 0, 0x01306B47, 0x000D4B38, 0x0002C056
 
 # Layer types that read nothing from the .bin.
-WEIGHTLESS = frozenset("""
-Input Split Slice Concat GELU BinaryOp UnaryOp Pooling Reshape Permute Softmax Flatten ReLU Sigmoid
-HardSigmoid HardSwish Swish Mish Clip Interp Reduction MatMul Eltwise Crop Padding Noop Dropout
-Packing Cast Squeeze ExpandDims TanH ELU Exp Log Power Threshold Tile
-""".split())
+WEIGHTLESS = frozenset([
+    "Input", "Split", "Slice", "Concat", "GELU", "BinaryOp", "UnaryOp", "Pooling", "Reshape",
+    "Permute", "Softmax", "Flatten", "ReLU", "Sigmoid", "HardSigmoid", "HardSwish", "Swish",
+    "Mish", "Clip", "Interp", "Reduction", "MatMul", "Eltwise", "Crop", "Padding", "Noop",
+    "Dropout", "Packing", "Cast", "Squeeze", "ExpandDims", "TanH", "ELU", "Exp", "Log", "Power",
+    "Threshold", "Tile",
+])
 
 
 class NcnnFormatError(ValueError):

@@ -87,8 +87,8 @@ def run(bench: Path, paths: dict[str, Path], threads_list, passes: int, runs: in
 
 
 def format_table(latency: dict) -> str:
-    lines = ["| threads | RepNeXt-M4 ncnn fused | RepNeXt-M4 ncnn | RepVGG-B1g2 ncnn | RepNeXt-M4 onnxruntime "
-             "| B1g2 / M4 fused | B1g2 / M4 | M4 fused / ORT | M4 / ORT |", "|" + "---|" * 9]
+    lines = [("| threads | RepNeXt-M4 ncnn fused | RepNeXt-M4 ncnn | RepVGG-B1g2 ncnn | RepNeXt-M4 onnxruntime "
+             "| B1g2 / M4 fused | B1g2 / M4 | M4 fused / ORT | M4 / ORT |"), "|" + "---|" * 9]
     for t, lat in latency.items():
         mn = {k: lat[k]["min_ms"] for k in COLUMNS}
         cells = [f"{t} ({lat[COLUMNS[0]]['clock']} clock)"] + [f"{lat[k]['min_ms']:.2f} ({lat[k]['median_ms']:.2f})" for k in COLUMNS]
