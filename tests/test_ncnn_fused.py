@@ -180,3 +180,21 @@ def test_aarch64_fused_under_qemu(aarch64_tools, exported, fused, cpu):
     assert "fused mixer neon" in p.stdout.splitlines()[0], p.stdout
     out = _pose(p)
     np.testing.assert_allclose(out["sixd"], exported["sixd"], atol=1e-4)
+
+
+def test_host_mixer_bench_agrees_with_ncnn_layers(host_tools):
+    """Every RepNeXt-M4 mixer shape (incl. 7x7 planes, whose ncnn channel stride is padded): the
+    fused layer's output equals ncnn's own Slice/ConvolutionDepthWise/Concat/BatchNorm layers."""
+    p = _run([host_tools / "pyhpe-mixer-bench", "--threads", "1", "--rounds", "3", "--sample-ms", "0.2", "--json"])
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)
+    assert len(rows) == 7 and {r["size"] for r in rows} == {56, 28, 14, 7}
+    assert all(r["max_abs_diff"] < 1e-5 and r["fused_min_ms"] > 0 for r in rows), rows
+
+
+def test_host_profile(host_tools, exported, fused):
+    p = _run([host_tools / "pyhpe-profile", fused[0], "--input-size", SIZE, "--rounds", "2", "--json"])
+    assert p.returncode == 0, p.stderr
+    prof = json.loads(p.stdout)
+    types = {t["type"]: t["count"] for t in prof["types"]}
+    assert types[LAYER_TYPE] == fused[2] and prof["whole_min_ms"] > 0
