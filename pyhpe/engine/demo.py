@@ -2,9 +2,10 @@
 
 No download. The demo
 1. renders a training set and a held-out test set (a different image stream) into memory;
-2. times a few training steps and picks the number of epochs that fits the time budget (so the
-   cosine schedule runs to its end), then trains with ``pyhpe.engine.trainer`` (which writes the
-   run directory: config, logs, curves, checkpoint, model file);
+2. times a few training steps with 1 and 2 threads, then trains with ``pyhpe.engine.trainer``
+   (which writes the run directory: config, logs, curves, checkpoint, model file) against the
+   clock: warm-up + cosine over the elapsed share of the budget, stop at the budget, thread count
+   adjusted while it runs (``pyhpe.engine.budget``);
 3. evaluates on the held-out set next to the trivial predictor (always the training set's mean
    rotation);
 4. reparameterizes the model and checks the deploy form predicts the same rotations;
@@ -18,27 +19,33 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
 import torch
 
-FULL = {"n_train": 4000, "n_test": 500, "minutes": 9.0, "render": 128}
+FULL = {"n_train": 16000, "n_test": 500, "minutes": 9.5, "render": 128}
 QUICK = {"n_train": 400, "n_test": 64, "minutes": 0.6, "render": 96}
+WARMUP_SHARE = 0.04  # linear warm-up over this share of the expected steps
+MIN_LR_RATIO = 0.01  # the cosine ends at lr / 100
+HARD_STOP_MARGIN_S = 20.0  # the trainer's own time limit, a guard behind the clock's stop
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="CI variant: small sets, well under 2 minutes")
     parser.add_argument("--model", default="sixdrepnet_repnext_m0", help="pose model to train (a sixdrepnet_repnext_*)")
     parser.add_argument("--input-size", type=int, default=64, help="network input side (px)")
-    parser.add_argument("--minutes", type=float, help="training time budget (default 9; quick 0.6); a hard stop at 1.1x")
-    parser.add_argument("--n-train", type=int, help="training images (default 4000; quick 400)")
+    parser.add_argument("--minutes", type=float, help="training time budget (default 9.5; quick 0.6): the learning-rate schedule follows "
+                             "the clock and training stops when the budget is spent")
+    parser.add_argument("--n-train", type=int, help="training images (default 16000; quick 400)")
     parser.add_argument("--n-test", type=int, help="held-out images (default 500; quick 64)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--lr", type=float, default=6e-3, help="peak learning rate (AdamW)")
     parser.add_argument("--threads", type=int, default=2,
                         help="most torch threads to use (the budget assumes 2 cores); the demo times 1 and this "
-                             "many and trains with the faster (on a busy machine, 1 thread can win by far)")
+                             "many, starts with the faster and keeps checking while it trains (on a busy "
+                             "machine, 1 thread can win by far)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for augmentation")
     parser.add_argument("--seed", type=int, default=0, help="training stream; the test stream is seed + 1000")
     parser.add_argument("--out", default="runs", help="parent folder of the run directory")
@@ -68,7 +75,7 @@ def _settings(args: argparse.Namespace) -> dict:
     return s
 
 
-def _config(args: argparse.Namespace, s: dict, epochs: int) -> dict:
+def _config(args: argparse.Namespace, s: dict, epochs: int, warmup_epochs: float = 1.0) -> dict:
     from pyhpe.engine.config import validate
 
     return validate({
@@ -82,18 +89,21 @@ def _config(args: argparse.Namespace, s: dict, epochs: int) -> dict:
             "input_size": args.input_size, "workers": args.workers,
         },
         "augment": {"flip": 0.5, "blur": 0.05, "scale": [0.8, 1.0], "jitter": 0.2, "noise": 3.0},
-        "train": {"epochs": epochs, "batch_size": args.batch_size, "lr": args.lr, "min_lr": args.lr / 100,
-                  "weight_decay": 0.05, "warmup_epochs": min(1.0, epochs / 10), "grad_clip": 5.0,
+        "train": {"epochs": epochs, "batch_size": args.batch_size, "lr": args.lr, "min_lr": args.lr * MIN_LR_RATIO,
+                  "weight_decay": 0.05, "warmup_epochs": warmup_epochs, "grad_clip": 5.0,
                   "seed": args.seed, "eval_every": 0, "threads": args.threads,
-                  "time_limit_s": s["minutes"] * 60 * 1.1, "device": "cpu"},
+                  "time_limit_s": s["minutes"] * 60 + HARD_STOP_MARGIN_S, "device": "cpu"},
         "output": {"dir": args.out, "progress": not args.no_progress},
     })
 
 
 def calibrate(args: argparse.Namespace, s: dict, steps: int = 5, max_seconds: float = 20.0) -> float:
-    """Training images per second of the whole step (augmentation + forward + backward + AdamW),
-    timed on a throwaway model over a few batches (the first one is not counted); stops early
-    after ``max_seconds`` (a thrashing thread setting is then measured on fewer steps)."""
+    """Seconds per training step (augmentation + forward + backward + AdamW, batch ``--batch-size``)
+    with the current torch thread count: the median over a few batches on a throwaway model (the
+    first batch is not counted); stops early after ``max_seconds`` (a thrashing thread setting is
+    then measured on fewer steps)."""
+    import statistics
+
     from torch.utils.data import DataLoader
 
     from pyhpe.engine.data import Augmented, render_synthetic, train_transform_factory
@@ -121,8 +131,7 @@ def calibrate(args: argparse.Namespace, s: dict, steps: int = 5, max_seconds: fl
         now = time.perf_counter()
         times.append(now - t)
         t = now
-    used = times[1:] or times
-    return args.batch_size * len(used) / sum(used)
+    return statistics.median(times[1:] or times)
 
 
 def _latency_ms(model: torch.nn.Module, size: int, threads: int) -> float:
@@ -134,6 +143,7 @@ def _latency_ms(model: torch.nn.Module, size: int, threads: int) -> float:
 def _run(args: argparse.Namespace) -> int:
     import copy
 
+    from pyhpe.engine.budget import BudgetHook, ThreadGovernor, TimeBudget
     from pyhpe.engine.data import Transformed, render_synthetic, test_transform
     from pyhpe.engine.inference import predict_dataset
     from pyhpe.engine.plots import prediction_grid
@@ -152,26 +162,33 @@ def _run(args: argparse.Namespace) -> int:
     say(f"pyhpe demo{' --quick' if args.quick else ''}: {args.model} at {args.input_size} px, "
         f"{s['n_train']} training / {s['n_test']} held-out synthetic heads, {s['minutes']:.1f} min of training, "
         f"{args.threads} threads")
-    speeds = {}
+    step_s = {}
     for threads in sorted({1, args.threads}):
         torch.set_num_threads(threads)
-        speeds[threads] = calibrate(args, s, max_seconds=8.0 if args.quick else 20.0)
-    threads = max(speeds, key=speeds.get)
-    ips = speeds[threads]
+        step_s[threads] = calibrate(args, s, max_seconds=8.0 if args.quick else 20.0)
+    threads = min(step_s, key=step_s.get)
     torch.set_num_threads(threads)
     args.threads = threads
     budget = s["minutes"] * 60
-    epochs = max(1, int(budget * ips / s["n_train"]))
+    expected = max(1, int(budget / step_s[threads]))
+    steps_per_epoch = s["n_train"] // args.batch_size
+    epochs = math.ceil(2 * expected / steps_per_epoch)  # an upper bound: the clock ends the run
+    warmup = max(1, round(WARMUP_SHARE * expected))
+    speeds = {k: args.batch_size / v for k, v in step_s.items()}
     timing = ", ".join(f"{v:.0f} images/s with {k} thread{'s' if k > 1 else ''}" for k, v in speeds.items())
-    say(f"calibration: {timing} -> {threads} thread(s), {epochs} epochs of {s['n_train']} images")
-    cfg = _config(args, s, epochs)
+    say(f"calibration: {timing} -> start with {threads} thread(s), about {expected} steps "
+        f"({expected * args.batch_size / s['n_train']:.1f} epochs of {s['n_train']} images) in the budget")
+    cfg = _config(args, s, epochs, warmup / steps_per_epoch)
     progress = not args.no_progress
     train_src, test_src = cfg["data"]["train"], cfg["data"]["val"][0]
     train_samples = render_synthetic(train_src["n"], train_src["seed"], train_src["render_size"], progress,
                                      desc="render training set")
     test_samples = render_synthetic(test_src["n"], test_src["seed"], test_src["render_size"], progress,
                                     desc="render held-out set")
-    summary = train(cfg, samples={"train": train_samples, "val": {test_src["name"]: test_samples}})
+    clock = TimeBudget(budget, warmup, MIN_LR_RATIO)
+    governor = ThreadGovernor(max_threads, threads, step_s)
+    summary = train(cfg, samples={"train": train_samples, "val": {test_src["name"]: test_samples}},
+                    schedule=clock.lr_factor, on_step=BudgetHook(clock, governor))
     run_dir = Path(summary["run_dir"])
     model, _ = load_model(run_dir / "model.safetensors")
     model.eval()
@@ -208,9 +225,10 @@ def _run(args: argparse.Namespace) -> int:
     ratio = m6["mean"] / mt6["mean"]
     result = {
         "model": args.model, "input_size": args.input_size, "n_train": s["n_train"], "n_test": s["n_test"],
-        "render_size": s["render"], "threads": args.threads, "budget_minutes": s["minutes"],
-        "calibrated_images_per_s": {str(k): v for k, v in speeds.items()}, "epochs": summary["epochs_done"], "steps": summary["steps"],
-        "train_time_s": summary["train_time_s"], "stopped_early": summary["stopped_early"],
+        "render_size": s["render"], "batch_size": args.batch_size, "lr": args.lr, "threads": args.threads, "budget_minutes": s["minutes"],
+        "calibrated_images_per_s": {str(k): v for k, v in speeds.items()}, "expected_steps": expected,
+        "warmup_steps": warmup, "epochs": summary["epochs_done"], "steps": summary["steps"],
+        "train_time_s": summary["train_time_s"], "threads_used": governor.summary(),
         "model_report": report, "trivial_report": trivial, "deploy_report": deploy_report,
         "deploy_max_abs_diff_R": max_diff, "params_train": params_train, "params_deploy": params_deploy,
         "macs_deploy": macs, "latency_ms_min": {str(k): v for k, v in lat.items()},
@@ -238,6 +256,11 @@ def format_demo_table(r: dict) -> str:
         rows.append(f"{label:28}{e['yaw']:8.2f}{e['pitch']:8.2f}{e['roll']:8.2f}{e['mean']:8.2f}"
                     f"{rep['geodesic_deg']:10.2f}")
     lat = ", ".join(f"{v:.2f} ms ({k} thr)" for k, v in r["latency_ms_min"].items())
+    used = r.get("threads_used")
+    if used:
+        per = ", ".join(f"{v} steps with {k}" for k, v in sorted(used["steps_with"].items()))
+        rows.append(f"threads: {per} ({len(used['events'])} switches); "
+                    f"{r['steps'] * r['batch_size'] / r['train_time_s']:.0f} training images/s")
     rows += [
         (f"mean MAE / trivial: {r['mae_ratio_to_trivial']:.3f} (target <= 0.25: "
          f"{'met' if r['mae_ratio_to_trivial'] <= 0.25 else 'missed'})"),

@@ -14,6 +14,7 @@ import csv
 import json
 import math
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -179,11 +180,16 @@ def build_validation(cfg: dict, progress: bool, given: dict | None = None) -> li
 
 
 def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
-          samples: dict | None = None) -> dict:
+          samples: dict | None = None, schedule: Callable[[int], float] | None = None,
+          on_step: Callable[[int], bool] | None = None) -> dict:
     """Train per ``cfg``; ``resume`` is a run directory or checkpoint file to continue from;
     ``stop_after`` ends the run after that many completed epochs (to split a run). ``samples``
     optionally supplies datasets of raw Samples already in memory: ``{"train": ds, "val": {name: ds}}``
-    (the demo renders once and reuses them); otherwise the config's sources are opened."""
+    (the demo renders once and reuses them); otherwise the config's sources are opened.
+
+    ``schedule(step)`` replaces the warm-up + cosine learning-rate factor and ``on_step(step)``
+    runs after every optimizer step, returning True to stop like ``train.time_limit_s`` (the
+    demo's clock-driven schedule, pyhpe.engine.budget; single process only)."""
     from tqdm import tqdm
 
     from pyhpe.models.io import save_model
@@ -243,7 +249,7 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
         optimizer = torch.optim.AdamW(param_groups(model, tcfg["weight_decay"]), lr=tcfg["lr"])
         min_ratio = tcfg["min_lr"] / tcfg["lr"]
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: lr_factor(s, total_steps, warmup, min_ratio))
+            optimizer, schedule or (lambda s: lr_factor(s, total_steps, warmup, min_ratio)))
         amp_dtype, scaler = _amp(cfg, info.device)
         ema = EMA(model, tcfg["ema"]) if tcfg["ema"] > 0 else None
         start_epoch, step = 0, 0
@@ -305,6 +311,9 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
                                             "images_per_s": ips})
                 bar.set_postfix(loss=f"{math.degrees(loss_val):.2f}°", lr=f"{lr:.2e}", img_s=f"{ips:.0f}")
                 bar.update()
+                if on_step is not None and on_step(step):
+                    stopped_early = True
+                    break
                 if tcfg["time_limit_s"]:
                     over = torch.tensor(float(time.perf_counter() - t_start > tcfg["time_limit_s"]))
                     if ddp.all_reduce_mean(over, info).item() > 0:  # every rank stops at the same step
