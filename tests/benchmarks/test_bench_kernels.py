@@ -17,14 +17,6 @@ from pyhpe.official import load_official_functions, official_root
 IMPLS = ["ours", "clean", "official"]
 
 
-@pytest.fixture(params=[1, 2], ids=lambda t: f"{t}t")
-def threads(request):
-    old = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(old)
-
-
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("batch", FULL_SIZES)
 @pytest.mark.parametrize("mode", MODES)

@@ -16,14 +16,6 @@ import torch
 from pyhpe.bench.mixer import IMPLS, M4_MIXERS, _call, build_mixer, implementations
 
 
-@pytest.fixture(params=[1, 2], ids=lambda t: f"{t}t")
-def threads(request):
-    old = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(old)
-
-
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("mode", ["fwd", "fwdbwd"])
 @pytest.mark.parametrize("batch", [1, 32])

@@ -339,6 +339,16 @@ void copy_pack(const Lanes<T>& lanes, Tensor4<const T> from, Tensor4<T> to, bool
   }
 }
 
+// The downsample mixer's input pack, bordered for the larger of its two kernels.
+template <class T>
+Buf<packed::Pack<T>> load_down_input(const Lanes<T>& lanes, const T* x, const Params<T>& p,
+                                     int C, int H, int W, Workspace<T>& ws) {
+  const int py = std::max(p.s.kh, p.m.kh) / 2, px = std::max(p.s.kw, p.m.kw) / 2;
+  Buf<packed::Pack<T>> in = ws.prepare(0, H, W, py, px);
+  load_pack(lanes, Tensor4<const T>{x, C, H, W, p.nhwc}, 0, in, ws);
+  return in;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Forward.
 
@@ -383,9 +393,7 @@ void forward_down_pack(const T* x, const Params<T>& p, int64_t N, int C, int H, 
   using P = packed::Pack<T>;
   const int Ho = out_size(H, 2), Wo = out_size(W, 2);
   const Lanes<T> lanes(pack, N, C, !p.nhwc);
-  const int py = std::max(p.s.kh, p.m.kh) / 2, px = std::max(p.s.kw, p.m.kw) / 2;
-  Buf<P> in = ws.prepare(0, H, W, py, px);
-  load_pack(lanes, Tensor4<const T>{x, C, H, W, p.nhwc}, 0, in, ws);
+  Buf<P> in = load_down_input(lanes, x, p, C, H, W, ws);
   Buf<P> out = ws.prepare(4, Ho, Wo, 0, 0);
   for (int branch = 0; branch < 2; ++branch) {
     const DwConv<T>& k = branch == 0 ? p.s : p.m;
@@ -454,9 +462,7 @@ void backward_down_pack(const T* gy, const T* x, const Params<T>& p, int64_t N, 
   using P = packed::Pack<T>;
   const int Ho = out_size(H, 2), Wo = out_size(W, 2);
   const Lanes<T> lanes(pack, N, C, !p.nhwc);
-  const int py = std::max(p.s.kh, p.m.kh) / 2, px = std::max(p.s.kw, p.m.kw) / 2;
-  Buf<P> in = ws.prepare(0, H, W, py, px);
-  load_pack(lanes, Tensor4<const T>{x, C, H, W, p.nhwc}, 0, in, ws);
+  Buf<P> in = load_down_input(lanes, x, p, C, H, W, ws);
   Buf<P> out = ws.prepare(4, H, W, 0, 0);
   std::fill(out.org, out.org + static_cast<int64_t>(H) * W, VecOps<P>::splat(0));
   for (int branch = 0; branch < 2; ++branch) {
