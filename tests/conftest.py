@@ -57,3 +57,19 @@ def pytest_report_header(config) -> list[str]:
         return [f"pyhpe._C not importable: {exc}"]
 
 
+
+
+def repnext_m0_eval(seed: int = 0):
+    """sixdrepnet_repnext_m0 in eval mode with seeded random weights and randomised BatchNorm
+    statistics (so that BN folding in exports and deploy forms is really exercised)."""
+    import torch
+
+    from pyhpe.models import create_model
+
+    torch.manual_seed(seed)
+    m = create_model("sixdrepnet_repnext_m0").eval()
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+    return m

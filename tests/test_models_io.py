@@ -6,18 +6,14 @@ import json
 
 import pytest
 import torch
+from conftest import repnext_m0_eval
 
 from pyhpe.models import create_model, reparameterize
 from pyhpe.models.io import load_model, save_model
 
 
 def _model():
-    torch.manual_seed(0)
-    m = create_model("sixdrepnet_repnext_m0").eval()
-    for mod in m.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.running_mean.uniform_(-0.5, 0.5)
-            mod.running_var.uniform_(0.5, 2.0)
+    m = repnext_m0_eval()
     return m
 
 
@@ -58,7 +54,6 @@ def test_errors_name_the_problem(tmp_path):
 def test_plain_safetensors_state_dict_loads_as_pretrained(tmp_path):
     from safetensors.torch import save_file
 
-    from pyhpe.models import create_model
 
     model = _model()
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "w.safetensors"))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, require
+from conftest import REPO_ROOT, repnext_m0_eval, require
 from test_runtime_cpp import SIZE, _ncnn_installed, build_host_runtime
 
 from pyhpe.export.ncnn_fuse import LAYER_TYPE, fuse_mixers, fused_paths
@@ -32,15 +32,9 @@ def exported(tmp_path_factory):
     """repnext_m0 (random weights, BN statistics randomised) as plain and fused ncnn pairs."""
     pytest.importorskip("ncnn")
     from pyhpe.export import export_model
-    from pyhpe.models import create_model
 
     d = tmp_path_factory.mktemp("fused")
-    torch.manual_seed(0)
-    m = create_model("sixdrepnet_repnext_m0").eval()
-    for mod in m.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.running_mean.uniform_(-0.5, 0.5)
-            mod.running_var.uniform_(0.5, 2.0)
+    m = repnext_m0_eval()
     result = export_model(m, d / "m0.ncnn.param", "ncnn", name="m0", input_size=SIZE, fused=False)
     x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
     x.numpy().astype(np.float32).tofile(d / "x.f32")

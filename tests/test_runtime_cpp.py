@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, require
+from conftest import REPO_ROOT, repnext_m0_eval, require
 
 from pyhpe.export import export_model
-from pyhpe.models import create_model
 from pyhpe.runtime import Predictor
 from pyhpe.runtime.preprocess import face_crop
 
@@ -79,12 +78,7 @@ def model(tmp_path_factory):
     """repnext_m0 (random weights, BN statistics randomised) exported to ncnn (6D and matrix)."""
     pytest.importorskip("ncnn")
     d = tmp_path_factory.mktemp("cpp")
-    torch.manual_seed(0)
-    m = create_model("sixdrepnet_repnext_m0").eval()
-    for mod in m.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.running_mean.uniform_(-0.5, 0.5)
-            mod.running_var.uniform_(0.5, 2.0)
+    m = repnext_m0_eval()
     export_model(m, d / "m0.ncnn.param", "ncnn", name="m0", input_size=SIZE)
     export_model(m, d / "m0m.ncnn.param", "ncnn", name="m0", input_size=SIZE, output="matrix")
     x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))

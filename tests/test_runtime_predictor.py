@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import repnext_m0_eval
 
-from pyhpe.models import create_model
 from pyhpe.models.io import save_model
 from pyhpe.ops import gram_schmidt, matrix_to_euler
 from pyhpe.runtime import Predictor
@@ -19,12 +19,7 @@ SIZE = 64
 
 
 def _model():
-    torch.manual_seed(0)
-    m = create_model("sixdrepnet_repnext_m0").eval()
-    for mod in m.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.running_mean.uniform_(-0.5, 0.5)
-            mod.running_var.uniform_(0.5, 2.0)
+    m = repnext_m0_eval()
     return m
 
 
