@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, repnext_m0_eval, require
-from test_runtime_cpp import SIZE, _ncnn_installed, build_host_runtime
+from conftest import repnext_m0_eval
+from test_runtime_cpp import SIZE, aarch64_tools, build_host_runtime  # noqa: F401 (fixture)
 
 from pyhpe.export.ncnn_fuse import LAYER_TYPE, fuse_mixers, fused_paths
 from pyhpe.export.ncnn_graph import NcnnFormatError, parse_param, read_model
@@ -156,18 +156,8 @@ def test_host_bench_interleaved_fused(host_tools, exported, fused):
     assert p.returncode == 0 and json.loads(p.stdout)[0]["model"] == str(fused[0]), p.stderr
 
 
-@pytest.fixture(scope="module")
-def aarch64_tools():
-    _ncnn_installed("aarch64")
-    require(shutil.which("aarch64-linux-gnu-g++") is not None, "aarch64-linux-gnu-g++")
-    require(shutil.which("qemu-aarch64") is not None, "qemu-aarch64")
-    b = _run([REPO_ROOT / "tools" / "build_runtime_aarch64.sh"])
-    assert b.returncode == 0, b.stdout[-3000:] + b.stderr[-3000:]
-    return REPO_ROOT / "build" / "runtime-aarch64"
-
-
 @pytest.mark.parametrize("cpu", ("cortex-a53", "cortex-a76"))
-def test_aarch64_fused_under_qemu(aarch64_tools, exported, fused, cpu):
+def test_aarch64_fused_under_qemu(aarch64_tools, exported, fused, cpu):  # noqa: F811 (fixture)
     exe = ["qemu-aarch64", "-cpu", cpu, aarch64_tools / "pyhpe-infer"]
     p = _run([*exe, exported["param"], "--fused", "--tensor", exported["dir"] / "x.f32", "--input-size", SIZE,
               "--info"])

@@ -40,7 +40,9 @@ def official_modules() -> types.SimpleNamespace:
     return load_official_model_code()
 
 
-def _steps(batch: int, size: int) -> dict[str, callable]:
+def _candidates(batch: int, size: int) -> dict[str, tuple]:
+    """Every training step as (forward + loss, optimizer) on the same random images and
+    rotations, plus the loss-only callables (6D -> rotation -> geodesic; no optimizer)."""
     from pyhpe.models import create_model
     from pyhpe.ops import gram_schmidt, sixd_geodesic_loss
 
@@ -49,62 +51,44 @@ def _steps(batch: int, size: int) -> dict[str, callable]:
     x = torch.randn(batch, 3, size, size)
     R_gt = gram_schmidt(torch.randn(batch, 6))
 
-    def ours(name: str):
+    def ours(name: str) -> tuple:
         model = create_model(name).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
-
-        def step():
-            loss = sixd_geodesic_loss(model.forward_6d(x), R_gt)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        return step
+        return (lambda: sixd_geodesic_loss(model.forward_6d(x), R_gt),
+                torch.optim.AdamW(model.parameters(), lr=1e-5))
 
     with contextlib.redirect_stdout(io.StringIO()):  # the official blocks print themselves
         ref = off.model.SixDRepNet("RepVGG-B1g2", "", deploy=False, pretrained=False).train()
-    ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-5)
     geodesic = off.loss.GeodesicLoss()
-
-    def official():
-        loss = geodesic(R_gt, ref(x))  # train.py: crit(gt_mat, R_pred)
-        ref_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        ref_opt.step()
-
     x6 = torch.randn(batch, 6, requires_grad=True)
+    return {
+        "ours repnext_m4": ours("sixdrepnet_repnext_m4"),
+        "ours repvgg_b1g2": ours("sixdrepnet_repvgg_b1g2"),
+        # train.py: crit(gt_mat, R_pred), Adam
+        "official repvgg_b1g2": (lambda: geodesic(R_gt, ref(x)),
+                                 torch.optim.Adam(ref.parameters(), lr=1e-5)),
+        "loss only, ours": (lambda: sixd_geodesic_loss(x6, R_gt), None),
+        "loss only, official": (
+            lambda: geodesic(R_gt, off.utils.compute_rotation_matrix_from_ortho6d(x6)), None),
+    }
 
-    def loss_ours():
-        sixd_geodesic_loss(x6, R_gt).backward()
 
-    def loss_official():
-        geodesic(R_gt, off.utils.compute_rotation_matrix_from_ortho6d(x6)).backward()
+def _step(forward, opt) -> callable:
+    """One training step: forward + loss, backward, and the optimizer step (when there is one)."""
+    def run():
+        loss = forward()
+        if opt is not None:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if opt is not None:
+            opt.step()
+    return run
 
-    return {"ours repnext_m4": ours("sixdrepnet_repnext_m4"), "ours repvgg_b1g2": ours("sixdrepnet_repvgg_b1g2"),
-            "official repvgg_b1g2": official, "loss only, ours": loss_ours, "loss only, official": loss_official}
+
+def _steps(batch: int, size: int) -> dict[str, callable]:
+    return {name: _step(*parts) for name, parts in _candidates(batch, size).items()}
 
 
 CONV_OPS = ("convolution", "conv2d", "mkldnn_conv")
-
-
-def _b1g2_parts(batch: int, size: int) -> dict[str, tuple]:
-    """(forward+loss, optimizer) callables of ours and the official RepVGG-B1g2 step."""
-    from pyhpe.models import create_model
-    from pyhpe.ops import gram_schmidt, sixd_geodesic_loss
-
-    off = official_modules()
-    torch.manual_seed(0)
-    x = torch.randn(batch, 3, size, size)
-    R_gt = gram_schmidt(torch.randn(batch, 6))
-    model = create_model("sixdrepnet_repvgg_b1g2").train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
-    with contextlib.redirect_stdout(io.StringIO()):
-        ref = off.model.SixDRepNet("RepVGG-B1g2", "", deploy=False, pretrained=False).train()
-    ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-5)
-    geodesic = off.loss.GeodesicLoss()
-    return {
-        "ours repvgg_b1g2": (lambda: sixd_geodesic_loss(model.forward_6d(x), R_gt), opt),
-        "official repvgg_b1g2": (lambda: geodesic(R_gt, ref(x)), ref_opt),
-    }
 
 
 def profile_b1g2(batch: int, size: int, threads: int) -> dict[str, dict[str, float]]:
@@ -116,7 +100,9 @@ def profile_b1g2(batch: int, size: int, threads: int) -> dict[str, dict[str, flo
     torch.set_num_threads(threads)
     out = {}
     try:
-        for name, (forward, opt) in _b1g2_parts(batch, size).items():
+        parts = _candidates(batch, size)
+        for name in ("ours repvgg_b1g2", "official repvgg_b1g2"):
+            forward, opt = parts[name]
             for prof in (None, True):  # warm-up, then the profiled step
                 ctx = profile(activities=[ProfilerActivity.CPU]) if prof else contextlib.nullcontext()
                 with ctx as p:

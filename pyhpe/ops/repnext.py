@@ -51,9 +51,8 @@ def _channels_last(x: Tensor) -> bool:
 
 def _new_output(x: Tensor, shape: tuple[int, int, int, int]) -> Tensor:
     """An uninitialised tensor of ``shape`` in x's layout (NCHW or channels_last)."""
-    if _channels_last(x):
-        return x.new_empty(shape).contiguous(memory_format=torch.channels_last)
-    return x.new_empty(shape)
+    fmt = torch.channels_last if _channels_last(x) else torch.contiguous_format
+    return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=fmt)
 
 
 def _nhwc(t: Tensor) -> Tensor:
