@@ -5,6 +5,7 @@
 // sums those per layer type, beside the minimum of whole forward passes run interleaved.
 //
 //   pyhpe-profile MODEL.param [--bin PATH] [--input-size 224] [--threads 1] [--rounds 20] [--json]
+//                 [--layers]   (also one row per layer: name, type, output shape, ms)
 #include <stdio.h>
 
 #include <algorithm>
@@ -29,7 +30,7 @@ static double now_ms() {
 int main(int argc, char** argv) {
   std::string param, bin;
   int size = 224, threads = 1, rounds = 20;
-  bool json = false;
+  bool json = false, per_layer = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto need = [&]() {
@@ -40,8 +41,9 @@ int main(int argc, char** argv) {
     else if (a == "--threads") { need(); threads = to_int(kProg, "--threads", argv[++i]); }
     else if (a == "--rounds") { need(); rounds = to_int(kProg, "--rounds", argv[++i]); }
     else if (a == "--json") json = true;
+    else if (a == "--layers") per_layer = true;
     else if (a == "-h" || a == "--help") {
-      printf("usage: pyhpe-profile MODEL.param [--bin PATH] [--input-size S] [--threads N] [--rounds N] [--json]\n");
+      printf("usage: pyhpe-profile MODEL.param [--bin PATH] [--input-size S] [--threads N] [--rounds N] [--json] [--layers]\n");
       return 0;
     }
     else if (!a.empty() && a[0] == '-') die(kProg, "unknown option " + a);
@@ -73,6 +75,7 @@ int main(int argc, char** argv) {
 
   const std::vector<ncnn::Layer*>& layers = net.layers();
   std::vector<double> best(layers.size(), 1e300);
+  std::vector<std::string> shapes(layers.size());
   double whole = 1e300;
   for (int r = 0; r < rounds; ++r) {
     {
@@ -93,6 +96,7 @@ int main(int argc, char** argv) {
       double t0 = now_ms();
       if (ex.extract(layers[i]->tops[0], m, 1) != 0) die(kProg, "ncnn extract failed at " + layers[i]->name, 14);
       best[i] = std::min(best[i], now_ms() - t0);
+      if (r == 0) shapes[i] = std::to_string(m.c * m.elempack) + "x" + std::to_string(m.h) + "x" + std::to_string(m.w);
     }
   }
   std::map<std::string, std::pair<int, double>> by_type;
@@ -106,6 +110,13 @@ int main(int argc, char** argv) {
   }
   std::vector<std::pair<std::string, std::pair<int, double>>> rows(by_type.begin(), by_type.end());
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.second > b.second.second; });
+  if (per_layer && !json) {
+    printf("| layer | type | output (CxHxW) | ms (min) |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < layers.size(); ++i)
+      if (best[i] < 1e300)
+        printf("| %s | %s | %s | %.3f |\n", layers[i]->name.c_str(), layers[i]->type.c_str(), shapes[i].c_str(), best[i]);
+    printf("\n");
+  }
   if (json) {
     printf("{\"model\": \"%s\", \"threads\": %d, \"rounds\": %d, \"whole_min_ms\": %.4f, \"layers_sum_ms\": %.4f, \"types\": [",
            param.c_str(), threads, rounds, whole, total);
