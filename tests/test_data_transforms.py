@@ -168,6 +168,35 @@ def test_photometric_ops():
     assert (T.color_jitter(grey, rng, 0, 0, 0.5) == 100).all()  # saturation leaves grey alone
 
 
+def _jitter_step_by_step(image, rng, amount):
+    """torchvision-style colour jitter one step at a time (brightness, contrast, saturation)."""
+    grey_w = np.array([0.299, 0.587, 0.114])
+    img = image.astype(np.float64) * rng.uniform(1 - amount, 1 + amount)
+    mean = (img @ grey_w).mean()
+    img = (img - mean) * rng.uniform(1 - amount, 1 + amount) + mean
+    grey = (img @ grey_w)[..., None]
+    img = (img - grey) * rng.uniform(1 - amount, 1 + amount) + grey
+    return np.clip(np.round(img), 0, 255)
+
+
+def test_colour_jitter_is_the_three_steps_as_one_transform():
+    img = np.random.default_rng(0).integers(0, 256, (37, 29, 3), dtype=np.uint8)
+    for seed in range(20):
+        got = T.color_jitter(img, np.random.default_rng(seed), 0.4, 0.4, 0.4).astype(int)
+        want = _jitter_step_by_step(img, np.random.default_rng(seed), 0.4)
+        assert np.abs(got - want).max() <= 1  # rounding of float32 vs float64 at .5
+
+
+def test_gaussian_noise_every_channel_and_reproducible():
+    img = np.full((120, 100, 3), 100, np.uint8)
+    noise = T.gaussian_noise(img, np.random.default_rng(3), sigma=5.0).astype(float) - 100
+    for c in range(3):
+        assert abs(noise[..., c].std() - 5.0) < 0.2 and abs(noise[..., c].mean()) < 0.2
+    again = T.gaussian_noise(img, np.random.default_rng(3), sigma=5.0)
+    np.testing.assert_array_equal(again, noise + 100)
+    assert T.gaussian_noise(np.full((9, 9, 3), 254, np.uint8), np.random.default_rng(0), 20.0).max() == 255
+
+
 # ---- pipelines ----------------------------------------------------------------------------------
 
 def w300lp_like(seed=0) -> Sample:

@@ -24,23 +24,31 @@ def pil_blur(image: np.ndarray) -> np.ndarray:
 
 def color_jitter(image: np.ndarray, rng: np.random.Generator, brightness: float = 0.4,
                  contrast: float = 0.4, saturation: float = 0.4) -> np.ndarray:
-    """Scale brightness, contrast (about the mean grey) and saturation by U(1 ± amount) each."""
-    img = image.astype(np.float32)
-    if brightness:
-        img *= rng.uniform(1 - brightness, 1 + brightness)
-    if contrast:
-        mean = float((img @ _GRAY_WEIGHTS).mean())
-        img = (img - mean) * rng.uniform(1 - contrast, 1 + contrast) + mean
-    if saturation:
-        gray = (img @ _GRAY_WEIGHTS)[..., None]
-        img = (img - gray) * rng.uniform(1 - saturation, 1 + saturation) + gray
-    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    """Scale brightness, contrast (about the mean grey) and saturation by U(1 ± amount) each.
+
+    The three steps are linear in the pixel, so they run as one 3×4 colour transform: with
+    factors b, c, s, grey weights g (summing to 1) and m = b · mean(grey(image)),
+    out = c·b·(s·I + (1 - s)·1gᵀ)·pixel + (1 - c)·m, rounded and clipped to [0, 255]."""
+    b = rng.uniform(1 - brightness, 1 + brightness) if brightness else 1.0
+    c = rng.uniform(1 - contrast, 1 + contrast) if contrast else 1.0
+    s = rng.uniform(1 - saturation, 1 + saturation) if saturation else 1.0
+    m = b * float(np.dot(cv2.mean(image)[:3], _GRAY_WEIGHTS)) if contrast else 0.0
+    M = np.empty((3, 4), np.float32)
+    M[:, :3] = c * b * (s * np.eye(3, dtype=np.float32) + (1 - s) * _GRAY_WEIGHTS[None, :])
+    M[:, 3] = (1 - c) * m
+    return cv2.transform(np.ascontiguousarray(image), M)
 
 
 def gaussian_noise(image: np.ndarray, rng: np.random.Generator, sigma: float = 5.0) -> np.ndarray:
-    """Add N(0, sigma²) noise (grey levels) per pixel and channel, clipped to [0, 255]."""
-    noisy = image.astype(np.float32) + rng.normal(0.0, sigma, size=image.shape).astype(np.float32)
-    return np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
+    """Add N(0, sigma²) noise (grey levels) per pixel and channel, clipped to [0, 255].
+
+    Adding rounded noise to an integer image equals rounding the noisy image, so the noise is
+    drawn straight into int16 (OpenCV's generator, seeded from ``rng``: ~3× faster than NumPy's
+    normal) and added with saturation."""
+    cv2.setRNGSeed(int(rng.integers(2**31)))
+    noise = np.empty((image.size, 1), np.int16)  # one channel: randn's scalar sigma covers it all
+    cv2.randn(noise, 0.0, float(sigma))
+    return cv2.add(image, noise.reshape(image.shape), dtype=cv2.CV_8U)
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
