@@ -98,3 +98,28 @@ def test_bf16_autocast_step_on_cpu(tmp_path, name):
     assert summary["steps"] == 1
     steps = (tmp_path / summary["run_dir"].split("/")[-1] / "steps.csv").read_text().splitlines()
     assert len(steps) == 2 and "nan" not in steps[1]
+
+
+def test_channels_last_training_matches_nchw(tmp_path):
+    """train.channels_last changes the memory layout only: the first step's loss (same seed, same
+    batch, same initial weights) equals the NCHW run's, and the saved model loads as usual."""
+    from pyhpe.models.io import load_model
+
+    losses = {}
+    for layout in ("false", "true"):
+        summary = train(_cfg(tmp_path / layout, f"train.channels_last={layout}", "train.epochs=1", "data.val=[]"))
+        run = tmp_path / layout / summary["run_dir"].split("/")[-1]
+        rows = (run / "steps.csv").read_text().splitlines()[1:]
+        losses[layout] = [float(r.split(",")[2]) for r in rows]
+        model, _ = load_model(run / "model.safetensors")
+        assert torch.isfinite(model(torch.randn(1, 3, 64, 64))).all()
+    assert len(losses["true"]) == len(losses["false"]) == 2
+    assert abs(losses["true"][0] - losses["false"][0]) < 1e-5
+    assert abs(losses["true"][1] - losses["false"][1]) < 1e-2
+
+
+def test_channels_last_must_be_a_bool(tmp_path):
+    from pyhpe.engine.config import ConfigError
+
+    with pytest.raises(ConfigError, match="channels_last"):
+        _cfg(tmp_path, "train.channels_last=3")

@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
         "amp": "none",  # none | bf16 | fp16 (fp16 on CUDA only, with a GradScaler)
         "ema": 0.0,  # EMA decay per step (e.g. 0.999), 0 = off
         "freeze_bn": False,  # BatchNorm in eval mode while training (fine-tuning; exact DDP parity)
+        "channels_last": False,  # NHWC model and batches (faster for small RepNeXt steps on the CPU)
         "seed": 0,
         "max_steps_per_epoch": 0,  # 0 = whole epoch; >0 truncates (smoke runs, tests)
         "time_limit_s": 0.0,  # > 0: stop (checkpoint, final eval) once training has run this long
@@ -223,8 +224,9 @@ def validate(cfg: dict) -> dict:
     _num(cfg, "train", "threads", 0, 1024, integer=True)
     if cfg["train"]["min_lr"] > cfg["train"]["lr"]:
         raise ConfigError("'train.min_lr' must be <= 'train.lr'")
-    if not isinstance(cfg["train"]["freeze_bn"], bool):
-        raise ConfigError(f"'train.freeze_bn' must be true or false, got {cfg['train']['freeze_bn']!r}")
+    for key in ("freeze_bn", "channels_last"):
+        if not isinstance(cfg["train"][key], bool):
+            raise ConfigError(f"'train.{key}' must be true or false, got {cfg['train'][key]!r}")
     if cfg["train"]["amp"] not in ("none", "bf16", "fp16"):
         raise ConfigError(f"'train.amp' must be none, bf16 or fp16, got {cfg['train']['amp']!r}")
     if cfg["train"]["device"] not in ("auto", "cpu", "cuda"):

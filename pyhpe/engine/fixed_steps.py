@@ -33,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--warmup", type=float, default=None, help="warm-up epochs (default min(1, epochs / 10))")
     p.add_argument("--scale", type=float, nargs=2, default=[0.8, 1.0], help="RandomResizedCrop scale")
+    p.add_argument("--amp", choices=("none", "bf16"), default="none", help="mixed precision (bf16 autocast)")
+    p.add_argument("--channels-last", action="store_true", help="NHWC model and batches")
+    p.add_argument("--ema", type=float, default=0.0, help="EMA decay per step (0 = off)")
     p.add_argument("--eval-every", type=int, default=0, help="epochs between validations (0: at the end)")
     p.add_argument("--tag", default="run")
     p.add_argument("--cache", default="/tmp/pyhpe-fixed-steps-cache")
@@ -76,7 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
         "augment": {"flip": 0.5, "blur": 0.05, "scale": a.scale, "jitter": 0.2, "noise": 3.0},
         "train": {"epochs": epochs, "batch_size": a.batch, "lr": a.lr, "min_lr": a.lr / 100, "weight_decay": 0.05,
                   "warmup_epochs": a.warmup if a.warmup is not None else min(1.0, epochs / 10), "grad_clip": 5.0,
-                  "seed": 0, "eval_every": a.eval_every, "threads": a.threads, "device": "cpu"},
+                  "seed": 0, "eval_every": a.eval_every, "threads": a.threads, "device": "cpu",
+                  "amp": a.amp, "channels_last": a.channels_last, "ema": a.ema},
         "output": {"dir": a.out, "progress": False},
     })
     t = time.perf_counter()

@@ -245,6 +245,8 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
         # model, optimizer, schedule
         mcfg = cfg["model"]
         model = build_model(mcfg).to(info.device)
+        layout = torch.channels_last if tcfg["channels_last"] else torch.contiguous_format
+        model = model.to(memory_format=layout)
         net = ddp.wrap(SixDForward(model), info)
         optimizer = torch.optim.AdamW(param_groups(model, tcfg["weight_decay"]), lr=tcfg["lr"])
         min_ratio = tcfg["min_lr"] / tcfg["lr"]
@@ -279,7 +281,7 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
                 if i >= steps_per_epoch:
                     break
                 t_step = time.perf_counter()
-                x = batch["image"].to(info.device, non_blocking=True)
+                x = batch["image"].to(info.device, non_blocking=True).contiguous(memory_format=layout)
                 R = batch["R"].to(info.device, non_blocking=True)
                 with torch.autocast(info.device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
                     x6 = net(x)
