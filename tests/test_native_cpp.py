@@ -1,9 +1,11 @@
 """Builds and runs the native C++ kernel tests: csrc/tests/rotation_native_test.cpp (the rotation
-kernels) and csrc/tests/mixer_native_test.cpp (the fused RepNeXt mixer).
+kernels), csrc/tests/mixer_native_test.cpp (the fused RepNeXt mixer) and
+csrc/tests/ffn_native_test.cpp (the C++ runtime's fused channel MLP, PyhpeRepNeXtFFN).
 
 Each program is built four ways and must report "N passed, 0 failed" each time:
   * host, g++ -O2 (the baseline SSE2 pack path on x86-64),
   * host, g++ -O2 -mavx2 -mfma (the AVX2 pack path; skipped on a CPU without AVX2),
+  * (ffn only) host, g++ -O2 -mavx512f (the AVX-512 path; skipped on a CPU without AVX-512F),
   * host, AddressSanitizer + UndefinedBehaviorSanitizer (-O1 -g, leaks checked),
   * aarch64, aarch64-linux-gnu-g++ -O2 -static, run under qemu-aarch64 on three CPU models
     (the NEON path).
@@ -30,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROGRAMS = {
     "rotation": [ROOT / "csrc" / "tests" / "rotation_native_test.cpp", ROOT / "csrc" / "cpu" / "rotation_kernels.cpp"],
     "mixer": [ROOT / "csrc" / "tests" / "mixer_native_test.cpp"],
+    "ffn": [ROOT / "csrc" / "tests" / "ffn_native_test.cpp"],
 }
 COMMON_FLAGS = [
     "-std=c++17",
@@ -45,9 +48,13 @@ SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "
 BUILDS = {
     "host": ("g++", ["-O2"]),
     "host-avx2": ("g++", ["-O2", "-mavx2", "-mfma"]),
+    "host-avx512": ("g++", ["-O2", "-mavx512f", "-mavx2", "-mfma"]),
     "host-sanitize": ("g++", SANITIZE_FLAGS),
     "aarch64": ("aarch64-linux-gnu-g++", ["-O2", "-static"]),
 }
+
+# Builds only some programs have a path for (the others' default is every program).
+BUILD_PROGRAMS = {"host-avx512": ("ffn",)}
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CLOSING_LINE = re.compile(r"^(\d+) passed, (\d+) failed$")
@@ -75,14 +82,19 @@ def host_isa() -> str | None:
     return None
 
 
-def cpu_has_avx2() -> bool:
+def cpu_has(flag: str) -> bool:
+    """Whether /proc/cpuinfo lists `flag` (x86-64 only)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
-    return re.search(r"^flags\s*:.*\bavx2\b", flags, re.MULTILINE) is not None
+    return re.search(rf"^flags\s*:.*\b{flag}\b", flags, re.MULTILINE) is not None
+
+
+def cpu_has_avx2() -> bool:
+    return cpu_has("avx2")
 
 
 class NativeBuilds:
@@ -97,9 +109,11 @@ class NativeBuilds:
                 continue
             if name == "host-avx2" and not cpu_has_avx2():
                 continue
+            if name == "host-avx512" and not cpu_has("avx512f"):
+                continue
             if name == "aarch64" and shutil.which("qemu-aarch64") is None:
                 continue
-            for program in PROGRAMS:
+            for program in BUILD_PROGRAMS.get(name, PROGRAMS):
                 self.futures[program, name] = self.pool.submit(self._compile, program, name, compiler, flags)
 
     def _compile(self, program: str, name: str, compiler: str, flags: list[str]) -> subprocess.CompletedProcess:
@@ -131,6 +145,7 @@ class NativeBuilds:
 BUILD_OF_TEST = {
     "test_host_baseline": "host",
     "test_host_avx2": "host-avx2",
+    "test_host_avx512_ffn": "host-avx512",
     "test_host_sanitizers": "host-sanitize",
     "test_aarch64_neon_under_qemu": "aarch64",
 }
@@ -193,6 +208,12 @@ def test_host_baseline(builds, program):
 def test_host_avx2(builds, program):
     exe = builds.get("host-avx2", program)
     check_program_output(execute([str(exe)]), "avx2")
+
+
+@pytest.mark.skipif(not cpu_has("avx512f"), reason="this CPU has no AVX-512F (or is not x86-64)")
+def test_host_avx512_ffn(builds):
+    exe = builds.get("host-avx512", "ffn")
+    check_program_output(execute([str(exe)]), "avx512")
 
 
 @pytest.mark.parametrize("program", PROGRAMS)

@@ -1,7 +1,8 @@
-"""The fused RepNeXt mixer as an ncnn custom layer (csrc/runtime/src/mixer_layer.h) and the graph
-rewrite that uses it (pyhpe/export/ncnn_fuse.py): structure of the rewritten model, the C++
-runtime's output on the fused pair against PyTorch (host, and aarch64 NEON under qemu), error codes
-for broken fused models, and the interleaved pyhpe-bench --fused.
+"""The fused RepNeXt mixer and channel MLP as ncnn custom layers (csrc/runtime/src/mixer_layer.h,
+ffn_layer.h) and the graph rewrite that uses them (pyhpe/export/ncnn_fuse.py, ncnn_ffn.py):
+structure of the rewritten model, the C++ runtime's output on the fused pair against PyTorch
+(host, and aarch64 NEON under qemu), error codes for broken fused models, and the interleaved
+pyhpe-bench --fused.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from conftest import repnext_m0_eval
 from test_runtime_cpp import SIZE, aarch64_tools, build_host_runtime  # noqa: F401 (fixture)
 
+from pyhpe.export.ncnn_ffn import LAYER_TYPE as FFN_TYPE
 from pyhpe.export.ncnn_fuse import LAYER_TYPE, fuse_mixers, fused_paths
 from pyhpe.export.ncnn_graph import NcnnFormatError, parse_param, read_model
 
@@ -57,15 +59,42 @@ def test_rewrite_replaces_every_mixer(exported, fused):
     kinds, plain_kinds = Counter(layer.type for layer in new), Counter(layer.type for layer in plain)
     n_block, n_down = plain_kinds["Slice"], plain_kinds["Concat"] - plain_kinds["Slice"]
     assert count == n_block + n_down == kinds[LAYER_TYPE] and n_down == 3
-    for gone in ("Slice", "Concat", "BatchNorm", "ConvolutionDepthWise"):
+    for gone in ("Slice", "Concat", "BatchNorm", "ConvolutionDepthWise", "BinaryOp"):
         assert kinds[gone] == 0, gone  # RepNeXt's only depthwise convs and BNs are its mixers'
+    # every mixer's MLP + residual add is one PyhpeRepNeXtFFN: two 1x1 convolutions and a GELU
+    # each; after a downsample mixer it takes one input (its Split is gone)
+    assert kinds[FFN_TYPE] == count
+    assert plain_kinds["Convolution"] - kinds["Convolution"] == 2 * count
+    # Splits gone: a downsample mixer's own, and the one feeding its FFN and residual
+    assert plain_kinds["GELU"] - kinds["GELU"] == count and plain_kinds["Split"] - kinds["Split"] == 2 * n_down
+    ffns = [layer for layer in new if layer.type == FFN_TYPE]
+    assert sum(len(layer.bottoms) == 1 for layer in ffns) == n_down
+    assert all(int(layer.params["1"]) == 2 * int(layer.params["0"]) for layer in ffns)
     # every other layer, weights included, is unchanged and in the same order
-    keep = [layer for layer in plain if layer.type in kinds and layer.type != "Split"]
-    assert [(k.name, k.weights) for k in keep] == [(k.name, k.weights) for k in new
-                                                   if k.type in plain_kinds and k.type != "Split"]
+    by_name = {layer.name: layer for layer in plain}
+    kept = [layer for layer in new if not layer.type.startswith("Pyhpe") and layer.type != "Split"]
+    assert all(by_name[k.name].weights == k.weights and by_name[k.name].params == k.params for k in kept)
+    order = [layer.name for layer in plain]
+    assert [order.index(k.name) for k in kept] == sorted(order.index(k.name) for k in kept)
     mixers = [layer for layer in new if layer.type == LAYER_TYPE]
     assert sum(layer.params["0"] == "1" for layer in mixers) == n_down
     assert all(layer.params["10"] == "1" for layer in mixers)
+
+
+def test_rewrite_ffn_weights(exported, fused):
+    """The FFN layer's weights are the two convolutions' (W1 and b1, W2 and b2), in that order."""
+    from pyhpe.export.ncnn_graph import decode_array
+
+    plain = read_model(exported["param"], exported["bin"])
+    new = read_model(fused[0], fused[1])
+    ffn = next(layer for layer in new if layer.type == FFN_TYPE)
+    c, hidden = int(ffn.params["0"]), int(ffn.params["1"])
+    convs = [layer for layer in plain if layer.type == "Convolution" and layer.params.get("1") == "1"][:2]
+    want = [decode_array(convs[0].weights[0], hidden * c, tagged=True), decode_array(convs[0].weights[1], hidden, tagged=False),
+            decode_array(convs[1].weights[0], c * hidden, tagged=True), decode_array(convs[1].weights[1], c, tagged=False)]
+    got = [decode_array(w, a.size, tagged=False) for w, a in zip(ffn.weights, want)]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
 
 
 def test_rewrite_leaves_models_without_mixers(tmp_path):
@@ -161,7 +190,7 @@ def test_aarch64_fused_under_qemu(aarch64_tools, exported, fused, cpu):  # noqa:
     exe = ["qemu-aarch64", "-cpu", cpu, aarch64_tools / "pyhpe-infer"]
     p = _run([*exe, exported["param"], "--fused", "--tensor", exported["dir"] / "x.f32", "--input-size", SIZE,
               "--info"])
-    assert "fused mixer neon" in p.stdout.splitlines()[0], p.stdout
+    assert "fused mixer neon; fused ffn neon" in p.stdout.splitlines()[0], p.stdout
     out = _pose(p)
     np.testing.assert_allclose(out["sixd"], exported["sixd"], atol=1e-4)
 

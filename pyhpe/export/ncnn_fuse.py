@@ -8,7 +8,9 @@ pnnx exports each RepNeXt token mixer in deploy form as ncnn's own layers:
 :func:`fuse_mixers` replaces every such subgraph by one ``PyhpeRepNeXtMixer`` layer (the C++
 runtime's ncnn custom layer, csrc/runtime/src/mixer_layer.h, which runs the fused forward of
 csrc/include/pyhpe/repnext_mixer.h) with the BatchNorm folded into a per-channel scale and shift.
-Everything else, weights included, is copied byte for byte. The result is a second model pair
+The channel MLPs after the mixers (1x1 conv -> GELU -> 1x1 conv -> residual add) become
+``PyhpeRepNeXtFFN`` layers (pyhpe/export/ncnn_ffn.py). Everything else, weights included, is
+copied byte for byte. The result is a second model pair
 ``<stem>.fused.ncnn.param/.bin``: the pip ``ncnn`` package cannot run the custom layer, so the
 plain pair stays the default for Python; the C++ runtime (pyhpe-infer/pyhpe-bench ``--fused``)
 loads either.
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pyhpe.export.ncnn_ffn import LAYER_TYPE as FFN_LAYER_TYPE
+from pyhpe.export.ncnn_ffn import fuse_ffn_layers
 from pyhpe.export.ncnn_graph import (
     Layer,
     NcnnFormatError,
@@ -204,8 +208,9 @@ def fused_paths(param: str | os.PathLike) -> tuple[Path, Path]:
 
 def fuse_mixers(param: str | os.PathLike, bin_path: str | os.PathLike | None = None,
                 out_param: str | os.PathLike | None = None,
-                out_bin: str | os.PathLike | None = None) -> tuple[Path, Path, int] | None:
-    """Write the fused pair of an ncnn model (default ``<stem>.fused.ncnn.param/.bin``).
+                out_bin: str | os.PathLike | None = None, ffn: bool = True) -> tuple[Path, Path, int] | None:
+    """Write the fused pair of an ncnn model (default ``<stem>.fused.ncnn.param/.bin``): mixers,
+    and (``ffn``) the channel MLPs after them.
 
     Returns (param, bin, number of mixers fused), or None (nothing written) when the model has no
     RepNeXt mixer. Raises :class:`~pyhpe.export.ncnn_graph.NcnnFormatError` for a model it cannot
@@ -213,11 +218,14 @@ def fuse_mixers(param: str | os.PathLike, bin_path: str | os.PathLike | None = N
     param = Path(param)
     bin_path = Path(bin_path) if bin_path else param.with_suffix(".bin")
     layers = read_model(param, bin_path)
-    if any(layer.type == LAYER_TYPE for layer in layers):
-        raise NcnnFormatError(f"{param} already contains {LAYER_TYPE} layers")
+    for kind in (LAYER_TYPE, FFN_LAYER_TYPE):
+        if any(layer.type == kind for layer in layers):
+            raise NcnnFormatError(f"{param} already contains {kind} layers")
     fused, count = fuse_layers(layers)
     if count == 0:
         return None
+    if ffn:
+        fused, _ = fuse_ffn_layers(fused)
     default_param, default_bin = fused_paths(param) if out_param is None else (None, None)
     out_param = Path(out_param) if out_param else default_param
     out_bin = Path(out_bin) if out_bin else (default_bin or out_param.with_suffix(".bin"))

@@ -166,6 +166,9 @@ def _weight_arrays(layer: Layer, r: _Reader) -> list[bytes]:
         if layer.int_param(10, 0):
             out += [r.raw(2 * c if down else c, what) for _ in range(2)]
         return out
+    if t == "PyhpeRepNeXtFFN":  # pyhpe's fused channel MLP (csrc/runtime/src/ffn_layer.h)
+        c, hidden = layer.int_param(0), layer.int_param(1)
+        return [r.raw(n, what) for n in (hidden * c, hidden, c * hidden, c)]
     if t == "MemoryData":
         n = 1
         for key in (0, 1, 11, 2):

@@ -26,6 +26,8 @@ constexpr double kPi = 3.14159265358979323846;
 #define PYHPE_ISA_NAMESPACE isa_cuda
 #elif defined(__ARM_NEON)
 #define PYHPE_ISA_NAMESPACE isa_neon
+#elif defined(__AVX512F__)
+#define PYHPE_ISA_NAMESPACE isa_avx512
 #elif defined(__AVX2__)
 #define PYHPE_ISA_NAMESPACE isa_avx2
 #elif defined(__AVX__)

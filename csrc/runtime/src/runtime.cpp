@@ -17,6 +17,8 @@
 #include "net.h"
 #include "platform.h"
 #include "pyhpe/rotation_cpu.h"
+#include "ffn_forward.h"
+#include "ffn_layer.h"
 #include "mixer_forward.h"
 #include "mixer_layer.h"
 
@@ -85,16 +87,19 @@ void apply_options(ncnn::Net& net, const pyhpe_options& o) {
   net.opt = opt;
 }
 
-// " (PyhpeRepNeXtMixer ...: why)" when the fused mixer layer reported the failure, else "".
+// " (PyhpeRepNeXtMixer|PyhpeRepNeXtFFN ...: why)" when a fused layer reported the failure, else "".
 std::string mixer_detail() {
-  const std::string& e = pyhpe_rt::mixer_layer_error();
-  return e.empty() ? std::string() : " (" + e + ")";
+  std::string out;
+  for (const std::string* e : {&pyhpe_rt::mixer_layer_error(), &pyhpe_rt::ffn_layer_error()})
+    if (!e->empty()) out += " (" + *e + ")";
+  return out;
 }
 
 pyhpe_status load_into(pyhpe_model* m) {
   m->net.clear();
   apply_options(m->net, m->options);
   pyhpe_rt::clear_mixer_layer_error();
+  pyhpe_rt::clear_ffn_layer_error();
   if (m->net.load_param(m->param_path.c_str()) != 0)
     return fail(PYHPE_ERR_MODEL, m->param_path + ": ncnn cannot parse it (not an ncnn .param, or a "
                                                  "layer this ncnn build does not include)" + mixer_detail());
@@ -139,6 +144,7 @@ void finish_pose(const float* raw, int output_kind, pyhpe_pose* out) {
 
 pyhpe_status run_net(pyhpe_model* m, const ncnn::Mat& in, pyhpe_pose* out) {
   pyhpe_rt::clear_mixer_layer_error();
+  pyhpe_rt::clear_ffn_layer_error();
   ncnn::Extractor ex = m->net.create_extractor();
   if (ex.input(m->options.input_blob, in) != 0)
     return fail(PYHPE_ERR_INFERENCE, "ncnn rejected the input blob");
@@ -202,7 +208,7 @@ const char* pyhpe_build_info(void) {
     s << "; x86-64; avx2 " << (ncnn::cpu_support_x86_avx2() ? "yes" : "no") << "; f16c "
       << (ncnn::cpu_support_x86_f16c() ? "yes" : "no");
 #endif
-    s << "; fused mixer " << pyhpe_rt::mixer_isa();
+    s << "; fused mixer " << pyhpe_rt::mixer_isa() << "; fused ffn " << pyhpe_rt::ffn_isa();
     s << "; cpus " << ncnn::get_cpu_count();
     info = s.str();
   }
@@ -231,8 +237,9 @@ pyhpe_status pyhpe_model_load(const char* param_path, const char* bin_path, cons
   pyhpe_model* m = new (std::nothrow) pyhpe_model();
   if (!m) return fail(PYHPE_ERR_MEMORY, "cannot allocate the model");
   m->options = o;
-  // The fused RepNeXt mixer (pyhpe export's .fused.ncnn.param); unused by models without it.
+  // The fused RepNeXt mixer and channel MLP (pyhpe export's .fused.ncnn.param); unused by models without them.
   pyhpe_rt::register_mixer_layer(m->net);
+  pyhpe_rt::register_ffn_layer(m->net);
   m->param_path = param_path;
   m->bin_path = bin_path;
   st = load_into(m);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "args.h"
+#include "ffn_layer.h"
 #include "mixer_layer.h"
 #include "net.h"
 
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   net.opt.use_fp16_packed = net.opt.use_fp16_storage = net.opt.use_fp16_arithmetic = false;
   net.opt.use_bf16_storage = false;
   pyhpe_rt::register_mixer_layer(net);
+  pyhpe_rt::register_ffn_layer(net);
   if (net.load_param(param.c_str()) != 0) die(kProg, param + ": ncnn cannot load it", 13);
   if (net.load_model(bin.c_str()) != 0) die(kProg, bin + ": ncnn cannot load the weights", 13);
   if (net.input_names().size() != 1 || net.output_names().size() != 1) die(kProg, "expects one input and one output", 13);

@@ -1,0 +1,46 @@
+// PyhpeRepNeXtFFN's kernel (ffn_kernel.h) as the runtime calls it: weights packed once for the
+// instruction set chosen at run time (ncnn's CPU detection), one forward entry point.
+//
+// ffn_kernel.h's SIMD width and register tile follow the compile flags, so the runtime compiles
+// it once per instruction set (ffn_forward_isa.cpp: baseline; AVX2+FMA and AVX-512F on x86-64).
+// The packed weights depend on the tile, so an FfnPacked belongs to the build that packed it.
+#pragma once
+
+#include <stddef.h>
+
+#include <vector>
+
+namespace pyhpe_rt {
+
+struct FfnPacked {
+  std::vector<float> w1, b1, w2, b2;  // packed for `isa` (ffn_kernel.h pack_weights / pack_bias)
+  int channels = 0, hidden = 0;
+  int isa = 0;                        // which build packed them (FfnIsa)
+};
+
+enum FfnIsa { kFfnBaseline = 0, kFfnAvx2 = 1, kFfnAvx512 = 2 };
+
+// Packs W1 (hidden x C), b1, W2 (C x hidden), b2 for the build ffn_forward will use.
+FfnPacked ffn_pack(const float* w1, const float* b1, const float* w2, const float* b2, int channels, int hidden);
+
+// y = r + W2 GELU(W1 h + b1) + b2 per pixel: h, r, y hold `channels` planes of P pixels with
+// plane strides hs, rs, ys (ncnn's cstep); r may be h.
+void ffn_forward(const FfnPacked& w, const float* h, size_t hs, const float* r, size_t rs, float* y, size_t ys,
+                 int P, int threads);
+
+// The instruction set ffn_forward uses on this CPU ("avx512", "avx2", "sse2", "neon", "scalar").
+const char* ffn_isa();
+
+// Entry points of the per-ISA builds (ffn_forward_isa.cpp; the suffix names the build).
+#define PYHPE_RT_FFN_DECLARE(suffix)                                                                      \
+  FfnPacked ffn_pack_##suffix(const float* w1, const float* b1, const float* w2, const float* b2, int channels, \
+                              int hidden);                                                                \
+  void ffn_forward_##suffix(const FfnPacked& w, const float* h, size_t hs, const float* r, size_t rs, float* y, \
+                            size_t ys, int P, int threads);                                               \
+  extern const char* const kFfnIsa_##suffix;
+PYHPE_RT_FFN_DECLARE(baseline)
+PYHPE_RT_FFN_DECLARE(avx2)
+PYHPE_RT_FFN_DECLARE(avx512)
+#undef PYHPE_RT_FFN_DECLARE
+
+}  // namespace pyhpe_rt

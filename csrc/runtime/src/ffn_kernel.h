@@ -1,0 +1,241 @@
+// The RepNeXt channel MLP of PyhpeRepNeXtFFN (ffn_layer.h), per pixel p:
+//   y[:, p] = r[:, p] + W2 · GELU(W1 · h[:, p] + b1) + b2,   GELU(x) = 0.5 x (1 + erf(x / sqrt 2)).
+// Header-only, no ncnn: ffn_forward_isa.cpp compiles it once per instruction set, and
+// csrc/tests/ffn_native_test.cpp tests it against a long-double reference.
+//
+// Layout: h, r and y are C planes of P pixels with a per-plane stride (ncnn's cstep). SIMD lanes
+// run over consecutive pixels of one channel; a register tile is kTileOc output channels x
+// kTileVec vectors of pixels. Per input channel the tile loads kTileVec pixel vectors and
+// broadcasts kTileOc weights from the packed weight array (pack_weights), then does FMAs.
+// Pixels are processed in chunks sized for L2: the chunk's input is copied into a zero-padded
+// scratch (so pixel tails need no masking), GEMM 1 writes GELU(W1 x + b1) into a hidden
+// scratch, GEMM 2 reads it and writes b2 + r + W2 · hidden for the valid pixels only.
+// Threads split each GEMM's output-channel tiles (OpenMP).
+#pragma once
+
+#include <stddef.h>
+#include <string.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "pyhpe/config.h"
+
+namespace pyhpe_rt {
+inline namespace PYHPE_ISA_NAMESPACE {
+namespace ffn {
+
+#if defined(__AVX512F__)
+constexpr int kLanes = 16, kTileOc = 8, kTileVec = 3;  // 24 of 32 zmm accumulate
+constexpr const char* kIsa = "avx512";
+#elif defined(__AVX2__)
+constexpr int kLanes = 8, kTileOc = 4, kTileVec = 3;  // 12 of 16 ymm accumulate
+constexpr const char* kIsa = "avx2";
+#elif defined(__ARM_NEON)
+constexpr int kLanes = 4, kTileOc = 8, kTileVec = 2;  // 16 of 32 q registers accumulate
+constexpr const char* kIsa = "neon";
+#elif defined(__SSE2__)
+constexpr int kLanes = 4, kTileOc = 4, kTileVec = 2;  // 8 of 16 xmm accumulate
+constexpr const char* kIsa = "sse2";
+#else
+constexpr int kLanes = 4, kTileOc = 4, kTileVec = 2;  // GCC lowers the vectors to scalars
+constexpr const char* kIsa = "scalar";
+#endif
+
+typedef float V __attribute__((vector_size(kLanes * 4)));
+typedef float VU __attribute__((vector_size(kLanes * 4), aligned(4)));  // for unaligned access
+typedef int VI __attribute__((vector_size(kLanes * 4)));
+
+#define PYHPE_FFN_INLINE inline __attribute__((always_inline))
+
+PYHPE_FFN_INLINE V bcast(float s) { return s - V{}; }  // s - 0 is exact, so this folds to a broadcast
+
+// e^x for x <= 0 (clamped at -87, where e^x is below 1.7e-38): Cody-Waite reduction
+// x = n ln2 + r, |r| <= ln2 / 2, a degree-6 polynomial for e^r, 2^n from the exponent bits.
+PYHPE_FFN_INLINE V exp_neg(V x) {
+  x = x < bcast(-87.0f) ? bcast(-87.0f) : x;
+  const V t = x * bcast(1.44269504088896341f) + bcast(0.5f);
+  V n = __builtin_convertvector(__builtin_convertvector(t, VI), V);  // rounds toward zero
+  n = n > t ? n - bcast(1.0f) : n;                                    // floor
+  const V r = x - n * bcast(0.693359375f) - n * bcast(-2.12194440e-4f);
+  V p = bcast(1.9875691500e-4f);
+  p = p * r + bcast(1.3981999507e-3f);
+  p = p * r + bcast(8.3334519073e-3f);
+  p = p * r + bcast(4.1665795894e-2f);
+  p = p * r + bcast(1.6666665459e-1f);
+  p = p * r + bcast(5.0000001201e-1f);
+  p = p * r * r + r + bcast(1.0f);
+  const VI bits = (__builtin_convertvector(n, VI) + 127) << 23;
+  V scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+// Exact (erf) GELU. With z = |x| / sqrt 2 and q = 1 - erf(z) from Abramowitz & Stegun 7.1.26
+// (|error in erf| <= 1.5e-7): GELU(x) = 0.5 x (2 - q) for x >= 0 and 0.5 x q for x < 0, so the
+// negative side never subtracts nearly equal numbers.
+PYHPE_FFN_INLINE V gelu(V x) {
+  const V z = (x < V{} ? -x : x) * bcast(0.70710678118654752f);
+  const V t = bcast(1.0f) / (bcast(1.0f) + bcast(0.3275911f) * z);
+  V p = bcast(1.061405429f);
+  p = p * t + bcast(-1.453152027f);
+  p = p * t + bcast(1.421413741f);
+  p = p * t + bcast(-0.284496736f);
+  p = p * t + bcast(0.254829592f);
+  const V q = p * t * exp_neg(-z * z);
+  return bcast(0.5f) * x * (x < V{} ? q : bcast(2.0f) - q);
+}
+
+inline int tiles(int n) { return (n + kTileOc - 1) / kTileOc; }
+
+// W (out x in, row-major: a 1x1 convolution's weights) -> tiles(out) blocks of in x kTileOc
+// (block t, input c, lane o holds W[t * kTileOc + o][c]; rows past `out` are zero).
+inline std::vector<float> pack_weights(const float* w, int out, int in) {
+  std::vector<float> p((size_t)tiles(out) * in * kTileOc, 0.0f);
+  for (int o = 0; o < out; ++o)
+    for (int c = 0; c < in; ++c) p[((size_t)(o / kTileOc) * in + c) * kTileOc + o % kTileOc] = w[(size_t)o * in + c];
+  return p;
+}
+
+// A bias padded with zeros to tiles(n) * kTileOc values.
+inline std::vector<float> pack_bias(const float* b, int n) {
+  std::vector<float> p((size_t)tiles(n) * kTileOc, 0.0f);
+  std::copy(b, b + n, p.begin());
+  return p;
+}
+
+struct Weights {
+  const float* w1 = nullptr;  // pack_weights(W1, hidden, C)
+  const float* b1 = nullptr;  // pack_bias(b1, hidden)
+  const float* w2 = nullptr;  // pack_weights(W2, C, hidden)
+  const float* b2 = nullptr;  // pack_bias(b2, C)
+  int channels = 0, hidden = 0;
+};
+
+// acc[o][v] = bias[o] + sum_k w[k][o] * in[k][v * kLanes ...] over K input rows (row stride ld).
+template <int NV>
+PYHPE_FFN_INLINE void accumulate(const float* w, const float* bias, const float* in, size_t ld, int K,
+                                 V (&acc)[kTileOc][NV]) {
+#pragma GCC unroll 8
+  for (int o = 0; o < kTileOc; ++o)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[o][v] = bcast(bias[o]);
+  for (int k = 0; k < K; ++k) {
+    const float* row = in + (size_t)k * ld;
+    const float* wk = w + (size_t)k * kTileOc;
+    V x[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) x[v] = *(const V*)(row + v * kLanes);
+#pragma GCC unroll 8
+    for (int o = 0; o < kTileOc; ++o) {
+      const V wo = bcast(wk[o]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[o][v] += x[v] * wo;
+    }
+  }
+}
+
+// GEMM 1 on one tile: hid rows (stride ldh) = GELU(W1 x + b1) for NV pixel vectors.
+template <int NV>
+void hidden_tile(const float* w, const float* b, const float* xs, size_t ldx, int C, float* hid, size_t ldh) {
+  V acc[kTileOc][NV];
+  accumulate<NV>(w, b, xs, ldx, C, acc);
+  for (int o = 0; o < kTileOc; ++o)
+    for (int v = 0; v < NV; ++v) *(V*)(hid + o * ldh + v * kLanes) = gelu(acc[o][v]);
+}
+
+// GEMM 2 on one tile: y = r + W2 hid + b2 for output channels [oc, oc + kTileOc) ∩ [0, C) and
+// pixels [p, p + NV * kLanes) ∩ [0, P) (global pixel indices; planes with strides ys, rs).
+template <int NV>
+void output_tile(const float* w, const float* b, const float* hid, size_t ldh, int hidden, int oc, int C,
+                 int p, int P, const float* r, size_t rs, float* y, size_t ys) {
+  V acc[kTileOc][NV];
+  accumulate<NV>(w, b, hid, ldh, hidden, acc);
+  for (int o = 0; o < kTileOc && oc + o < C; ++o) {
+    const float* rr = r + (size_t)(oc + o) * rs;
+    float* yr = y + (size_t)(oc + o) * ys;
+    for (int v = 0; v < NV; ++v) {
+      const int q = p + v * kLanes;
+      if (q + kLanes <= P) {
+        *(VU*)(yr + q) = acc[o][v] + *(const VU*)(rr + q);
+      } else {
+        for (int i = 0; q + i < P; ++i) yr[q + i] = acc[o][v][i] + rr[q + i];
+      }
+    }
+  }
+}
+
+// Runs F<NV> for nv in [1, kTileVec] (a tile's pixel vectors; fewer at a chunk's end).
+template <int NV, class F>
+PYHPE_FFN_INLINE void with_vectors(int nv, F&& f) {
+  if constexpr (NV > 1) {
+    if (nv < NV) return with_vectors<NV - 1>(nv, f);
+  }
+  f(std::integral_constant<int, NV>());
+}
+
+// Aligned float scratch (64 bytes) of n values.
+struct Scratch {
+  std::vector<float> buf;
+  float* data = nullptr;
+  explicit Scratch(size_t n) : buf(n + 16) {
+    const size_t mis = ((size_t)buf.data() / sizeof(float)) % 16;
+    data = buf.data() + (mis ? 16 - mis : 0);
+  }
+};
+
+// Pixels per chunk: a multiple of the tile width, input + hidden scratch about 1 MB (L2 holds it).
+inline int chunk_pixels(int C, int hidden, int P) {
+  const int tile = kTileVec * kLanes;
+  const int rows = C + tiles(hidden) * kTileOc;
+  const int budget = std::max(tile, (1 << 18) / rows / tile * tile);
+  const int padded = (P + kLanes - 1) / kLanes * kLanes;
+  return std::min(budget, padded);
+}
+
+// y = r + W2 GELU(W1 h + b1) + b2 over P pixels; h, r, y: C planes with strides hs, rs, ys
+// (r may be h). threads: OpenMP threads (1: none). chunk: pixels per chunk, a multiple of
+// kLanes (0: chunk_pixels; the tests set it to run several chunks on small planes).
+inline void forward(const Weights& wt, const float* h, size_t hs, const float* r, size_t rs, float* y, size_t ys,
+                    int P, int threads, int chunk = 0) {
+  const int C = wt.channels, Hd = wt.hidden;
+  if (chunk <= 0 || chunk % kLanes) chunk = chunk_pixels(C, Hd, P);
+  const int t1 = tiles(Hd), t2 = tiles(C), tile_px = kTileVec * kLanes;
+  Scratch xs((size_t)C * chunk), hid((size_t)t1 * kTileOc * chunk);
+  (void)threads;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  for (int p0 = 0; p0 < P; p0 += chunk) {
+    const int np = std::min(chunk, P - p0), npad = (np + kLanes - 1) / kLanes * kLanes;
+#pragma omp for schedule(static)
+    for (int c = 0; c < C; ++c) {
+      float* dst = xs.data + (size_t)c * chunk;
+      memcpy(dst, h + (size_t)c * hs + p0, np * sizeof(float));
+      std::fill(dst + np, dst + npad, 0.0f);
+    }
+#pragma omp for schedule(static)
+    for (int t = 0; t < t1; ++t)
+      for (int q = 0; q < npad; q += tile_px) {
+        const int nv = std::min(kTileVec, (npad - q) / kLanes);
+        with_vectors<kTileVec>(nv, [&](auto NV) {
+          hidden_tile<decltype(NV)::value>(wt.w1 + (size_t)t * C * kTileOc, wt.b1 + t * kTileOc, xs.data + q, chunk, C,
+                          hid.data + (size_t)t * kTileOc * chunk + q, chunk);
+        });
+      }
+#pragma omp for schedule(static)
+    for (int t = 0; t < t2; ++t)
+      for (int q = 0; q < npad; q += tile_px) {
+        const int nv = std::min(kTileVec, (npad - q) / kLanes);
+        with_vectors<kTileVec>(nv, [&](auto NV) {
+          output_tile<decltype(NV)::value>(wt.w2 + (size_t)t * Hd * kTileOc, wt.b2 + t * kTileOc, hid.data + q, chunk, Hd,
+                          t * kTileOc, C, p0 + q, P, r, rs, y, ys);
+        });
+      }
+  }
+}
+
+#undef PYHPE_FFN_INLINE
+
+}  // namespace ffn
+}  // namespace PYHPE_ISA_NAMESPACE
+}  // namespace pyhpe_rt
