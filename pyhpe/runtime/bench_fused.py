@@ -1,6 +1,8 @@
-"""Whole-model latency of RepNeXt-M4 with the fused ncnn mixer layer, in one run: the C++ runtime
-on the plain ncnn pair, on the fused pair (PyhpeRepNeXtMixer) and on RepVGG-B1g2, and
-onnxruntime on RepNeXt-M4; batch 1, fp32, 224x224, random weights (seed 0).
+"""Whole-model latency of RepNeXt-M4 with the fused ncnn layers, in one run: the C++ runtime on the
+plain ncnn pair, on the fused pair (PyhpeRepNeXtMixer + PyhpeRepNeXtFFN), on a mixer-only fused
+pair (PyhpeRepNeXtMixer alone, ``<stem>.mixer.ncnn.param``) and on RepVGG-B1g2, and onnxruntime on
+RepNeXt-M4; batch 1, fp32, 224x224, random weights (seed 0). The fused pairs are rewritten from
+the plain pair on every run (a --models-dir cache keeps only the exports).
 
     python -m pyhpe.runtime.bench_fused --pyhpe-bench build/runtime-host/pyhpe-bench \\
         --out build/bench-fused [--threads 1,2] [--passes 10] [--runs 3]
@@ -30,17 +32,19 @@ from pathlib import Path
 import torch
 
 M4, B1G2 = "sixdrepnet_repnext_m4", "sixdrepnet_repvgg_b1g2"
-COLUMNS = ("ncnn_m4_fused", "ncnn_m4", "ncnn_b1g2", "onnxruntime_m4")
+COLUMNS = ("ncnn_m4_fused", "ncnn_m4_mixer", "ncnn_m4", "ncnn_b1g2", "onnxruntime_m4")
 
 
 def export_models(workdir: Path, reuse: bool = False) -> dict[str, Path]:
     from pyhpe.export import export_model
     from pyhpe.models import create_model
 
+    from pyhpe.export.ncnn_fuse import fuse_mixers
+
     paths = {M4: workdir / f"{M4}.ncnn.param", B1G2: workdir / f"{B1G2}.ncnn.param",
-             "onnx": workdir / f"{M4}.onnx", "fused": workdir / f"{M4}.fused.ncnn.param"}
+             "onnx": workdir / f"{M4}.onnx"}
     if reuse and all(p.is_file() for p in paths.values()):
-        return paths
+        return _fuse(paths, fuse_mixers)
     for name in (M4, B1G2):
         torch.manual_seed(0)
         model = create_model(name).eval()
@@ -50,17 +54,24 @@ def export_models(workdir: Path, reuse: bool = False) -> dict[str, Path]:
             export_model(model, workdir / f"{name}.onnx", "onnx", name=name, input_size=224, check=False,
                          fused=False)
             paths["onnx"] = workdir / f"{name}.onnx"
-    paths["fused"] = workdir / f"{M4}.fused.ncnn.param"
-    if not paths["fused"].is_file():
-        raise RuntimeError("the RepNeXt-M4 export wrote no fused pair")
-    return paths
+    return _fuse(paths, fuse_mixers)
+
+
+def _fuse(paths: dict[str, Path], fuse_mixers) -> dict[str, Path]:
+    """(Re)write M4's fused pair (mixers + FFNs) and its mixer-only pair from the plain pair."""
+    plain = paths[M4]
+    mixer = plain.with_name(f"{M4}.mixer.ncnn.param")
+    if fuse_mixers(plain) is None or fuse_mixers(plain, out_param=mixer, ffn=False) is None:
+        raise RuntimeError("the RepNeXt-M4 export has no RepNeXt mixers to fuse")
+    return {**paths, "fused": plain.with_name(f"{M4}.fused.ncnn.param"), "mixer": mixer}
 
 
 def run(bench: Path, paths: dict[str, Path], threads_list, passes: int, runs: int, wall: bool = False) -> dict:
     from pyhpe.runtime.backends import OnnxRuntimeBackend
 
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0)).numpy()
-    models = {"ncnn_m4": paths[M4], "ncnn_m4_fused": paths["fused"], "ncnn_b1g2": paths[B1G2]}
+    models = {"ncnn_m4": paths[M4], "ncnn_m4_fused": paths["fused"], "ncnn_m4_mixer": paths["mixer"],
+              "ncnn_b1g2": paths[B1G2]}
     out = {}
     for threads in threads_list:
         ort = OnnxRuntimeBackend(paths["onnx"], threads=threads)
@@ -87,8 +98,9 @@ def run(bench: Path, paths: dict[str, Path], threads_list, passes: int, runs: in
 
 
 def format_table(latency: dict) -> str:
-    lines = [("| threads | RepNeXt-M4 ncnn fused | RepNeXt-M4 ncnn | RepVGG-B1g2 ncnn | RepNeXt-M4 onnxruntime "
-             "| B1g2 / M4 fused | B1g2 / M4 | M4 fused / ORT | M4 / ORT |"), "|" + "---|" * 9]
+    lines = [("| threads | RepNeXt-M4 ncnn fused (mixer + FFN) | RepNeXt-M4 ncnn fused (mixer only) | RepNeXt-M4 ncnn "
+              "| RepVGG-B1g2 ncnn | RepNeXt-M4 onnxruntime | B1g2 / M4 fused | B1g2 / M4 | M4 fused / ORT | M4 / ORT |"),
+             "|" + "---|" * 10]
     for t, lat in latency.items():
         mn = {k: lat[k]["min_ms"] for k in COLUMNS}
         cells = [f"{t} ({lat[COLUMNS[0]]['clock']} clock)"] + [f"{lat[k]['min_ms']:.2f} ({lat[k]['median_ms']:.2f})" for k in COLUMNS]

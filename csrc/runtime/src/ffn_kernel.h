@@ -45,19 +45,20 @@ constexpr const char* kIsa = "scalar";
 
 typedef float V __attribute__((vector_size(kLanes * 4)));
 typedef float VU __attribute__((vector_size(kLanes * 4), aligned(4)));  // for unaligned access
-typedef int VI __attribute__((vector_size(kLanes * 4)));
+typedef unsigned VU32 __attribute__((vector_size(kLanes * 4)));
 
 #define PYHPE_FFN_INLINE inline __attribute__((always_inline))
 
 PYHPE_FFN_INLINE V bcast(float s) { return s - V{}; }  // s - 0 is exact, so this folds to a broadcast
 
-// e^x for x <= 0 (clamped at -87, where e^x is below 1.7e-38): Cody-Waite reduction
-// x = n ln2 + r, |r| <= ln2 / 2, a degree-6 polynomial for e^r, 2^n from the exponent bits.
+// e^x for x <= 0 (clamped at -87, where e^x is below 1.7e-38). x = n ln2 + r with n the nearest
+// integer, read off the float t = x log2(e) + 1.5 * 2^23 + 127: its low mantissa bits are n + 127,
+// which a shift moves into the exponent field of 2^n. e^r from Cephes' expf polynomial.
 PYHPE_FFN_INLINE V exp_neg(V x) {
   x = x < bcast(-87.0f) ? bcast(-87.0f) : x;
-  const V t = x * bcast(1.44269504088896341f) + bcast(0.5f);
-  V n = __builtin_convertvector(__builtin_convertvector(t, VI), V);  // rounds toward zero
-  n = n > t ? n - bcast(1.0f) : n;                                    // floor
+  const V magic = bcast(12582912.0f + 127.0f);
+  const V t = x * bcast(1.44269504088896341f) + magic;
+  const V n = t - magic;
   const V r = x - n * bcast(0.693359375f) - n * bcast(-2.12194440e-4f);
   V p = bcast(1.9875691500e-4f);
   p = p * r + bcast(1.3981999507e-3f);
@@ -65,26 +66,24 @@ PYHPE_FFN_INLINE V exp_neg(V x) {
   p = p * r + bcast(4.1665795894e-2f);
   p = p * r + bcast(1.6666665459e-1f);
   p = p * r + bcast(5.0000001201e-1f);
-  p = p * r * r + r + bcast(1.0f);
-  const VI bits = (__builtin_convertvector(n, VI) + 127) << 23;
-  V scale;
-  memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  p = (p * r + bcast(1.0f)) * r + bcast(1.0f);
+  return p * (V)((VU32)t << 23);
 }
 
 // Exact (erf) GELU. With z = |x| / sqrt 2 and q = 1 - erf(z) from Abramowitz & Stegun 7.1.26
-// (|error in erf| <= 1.5e-7): GELU(x) = 0.5 x (2 - q) for x >= 0 and 0.5 x q for x < 0, so the
-// negative side never subtracts nearly equal numbers.
+// (|error in erf| <= 1.5e-7): GELU(x) = x (1 - q / 2) for x >= 0 and x q / 2 for x < 0, so the
+// negative side never subtracts nearly equal numbers. The polynomial holds A&S's coefficients
+// halved (it yields q / 2) and 1 / sqrt 2 is folded into the constants.
 PYHPE_FFN_INLINE V gelu(V x) {
-  const V z = (x < V{} ? -x : x) * bcast(0.70710678118654752f);
-  const V t = bcast(1.0f) / (bcast(1.0f) + bcast(0.3275911f) * z);
-  V p = bcast(1.061405429f);
-  p = p * t + bcast(-1.453152027f);
-  p = p * t + bcast(1.421413741f);
-  p = p * t + bcast(-0.284496736f);
-  p = p * t + bcast(0.254829592f);
-  const V q = p * t * exp_neg(-z * z);
-  return bcast(0.5f) * x * (x < V{} ? q : bcast(2.0f) - q);
+  const V a = (V)((VU32)x & 0x7fffffffu);
+  const V t = bcast(1.0f) / (bcast(1.0f) + bcast(0.3275911f * 0.70710678118654752f) * a);
+  V p = bcast(0.5f * 1.061405429f);
+  p = p * t + bcast(0.5f * -1.453152027f);
+  p = p * t + bcast(0.5f * 1.421413741f);
+  p = p * t + bcast(0.5f * -0.284496736f);
+  p = p * t + bcast(0.5f * 0.254829592f);
+  const V hq = p * t * exp_neg(x * (x * bcast(-0.5f)));
+  return x * (x < V{} ? hq : bcast(1.0f) - hq);
 }
 
 inline int tiles(int n) { return (n + kTileOc - 1) / kTileOc; }
@@ -185,52 +184,102 @@ struct Scratch {
   }
 };
 
-// Pixels per chunk: a multiple of the tile width, input + hidden scratch about 1 MB (L2 holds it).
-inline int chunk_pixels(int C, int hidden, int P) {
+// One chunk of pixels [p0, p0 + np): its input copy xs and hidden rows hid (row stride ld, rows
+// zero-padded from np to npad, a multiple of kLanes).
+struct Chunk {
+  int p0 = 0, np = 0, npad = 0;
+  size_t ld = 0;
+  float* xs = nullptr;
+  float* hid = nullptr;
+};
+
+inline void copy_in(const Chunk& k, const float* h, size_t hs, int c0, int c1) {
+  for (int c = c0; c < c1; ++c) {
+    float* dst = k.xs + (size_t)c * k.ld;
+    memcpy(dst, h + (size_t)c * hs + k.p0, k.np * sizeof(float));
+    std::fill(dst + k.np, dst + k.npad, 0.0f);
+  }
+}
+
+// GEMM 1 for hidden-channel tiles [t0, t1) of a chunk.
+inline void hidden_tiles(const Weights& wt, const Chunk& k, int t0, int t1) {
+  for (int t = t0; t < t1; ++t)
+    for (int q = 0; q < k.npad; q += kTileVec * kLanes)
+      with_vectors<kTileVec>(std::min(kTileVec, (k.npad - q) / kLanes), [&](auto NV) {
+        hidden_tile<decltype(NV)::value>(wt.w1 + (size_t)t * wt.channels * kTileOc, wt.b1 + t * kTileOc, k.xs + q,
+                                         k.ld, wt.channels, k.hid + (size_t)t * kTileOc * k.ld + q, k.ld);
+      });
+}
+
+// GEMM 2 (+ b2 + r, into y) for output-channel tiles [t0, t1) of a chunk; P: pixels per plane.
+inline void output_tiles(const Weights& wt, const Chunk& k, int t0, int t1, const float* r, size_t rs, float* y,
+                         size_t ys, int P) {
+  for (int t = t0; t < t1; ++t)
+    for (int q = 0; q < k.npad; q += kTileVec * kLanes)
+      with_vectors<kTileVec>(std::min(kTileVec, (k.npad - q) / kLanes), [&](auto NV) {
+        output_tile<decltype(NV)::value>(wt.w2 + (size_t)t * wt.hidden * kTileOc, wt.b2 + t * kTileOc, k.hid + q,
+                                         k.ld, wt.hidden, t * kTileOc, wt.channels, k.p0 + q, P, r, rs, y, ys);
+      });
+}
+
+// Pixels per chunk, a multiple of kLanes: input + hidden scratch of a chunk about 1 MB (L2 holds
+// it), and when there are several chunks, a multiple of `threads` of them of equal size.
+inline int chunk_pixels(int C, int hidden, int P, int threads) {
   const int tile = kTileVec * kLanes;
   const int rows = C + tiles(hidden) * kTileOc;
   const int budget = std::max(tile, (1 << 18) / rows / tile * tile);
-  const int padded = (P + kLanes - 1) / kLanes * kLanes;
-  return std::min(budget, padded);
+  int n = (P + budget - 1) / budget;
+  if (n > 1) n = (n + threads - 1) / threads * threads;
+  const int per = (P + n - 1) / n;
+  return (per + kLanes - 1) / kLanes * kLanes;
 }
 
 // y = r + W2 GELU(W1 h + b1) + b2 over P pixels; h, r, y: C planes with strides hs, rs, ys
-// (r may be h). threads: OpenMP threads (1: none). chunk: pixels per chunk, a multiple of
+// (r may be h). threads: OpenMP threads (1: none). With at least as many chunks as threads each
+// thread runs whole chunks in its own scratch (no barriers); else (small planes) the threads
+// split each GEMM's channel tiles of the shared chunk. chunk: pixels per chunk, a multiple of
 // kLanes (0: chunk_pixels; the tests set it to run several chunks on small planes).
 inline void forward(const Weights& wt, const float* h, size_t hs, const float* r, size_t rs, float* y, size_t ys,
                     int P, int threads, int chunk = 0) {
-  const int C = wt.channels, Hd = wt.hidden;
-  if (chunk <= 0 || chunk % kLanes) chunk = chunk_pixels(C, Hd, P);
-  const int t1 = tiles(Hd), t2 = tiles(C), tile_px = kTileVec * kLanes;
-  Scratch xs((size_t)C * chunk), hid((size_t)t1 * kTileOc * chunk);
+  const int C = wt.channels, Hd = wt.hidden, t1 = tiles(Hd), t2 = tiles(C);
+  if (chunk <= 0 || chunk % kLanes) chunk = chunk_pixels(C, Hd, P, threads);
+  const int n_chunks = (P + chunk - 1) / chunk;
+  auto chunk_at = [&](int i, float* xs, float* hid) {
+    Chunk k;
+    k.p0 = i * chunk;
+    k.np = std::min(chunk, P - k.p0);
+    k.npad = (k.np + kLanes - 1) / kLanes * kLanes;
+    k.ld = chunk;
+    k.xs = xs;
+    k.hid = hid;
+    return k;
+  };
+  const size_t xs_size = (size_t)C * chunk, hid_size = (size_t)t1 * kTileOc * chunk;
   (void)threads;
+  if (n_chunks >= threads) {
 #pragma omp parallel num_threads(threads) if (threads > 1)
-  for (int p0 = 0; p0 < P; p0 += chunk) {
-    const int np = std::min(chunk, P - p0), npad = (np + kLanes - 1) / kLanes * kLanes;
-#pragma omp for schedule(static)
-    for (int c = 0; c < C; ++c) {
-      float* dst = xs.data + (size_t)c * chunk;
-      memcpy(dst, h + (size_t)c * hs + p0, np * sizeof(float));
-      std::fill(dst + np, dst + npad, 0.0f);
+    {
+      Scratch xs(xs_size), hid(hid_size);
+#pragma omp for schedule(dynamic, 1)
+      for (int i = 0; i < n_chunks; ++i) {
+        const Chunk k = chunk_at(i, xs.data, hid.data);
+        copy_in(k, h, hs, 0, C);
+        hidden_tiles(wt, k, 0, t1);
+        output_tiles(wt, k, 0, t2, r, rs, y, ys, P);
+      }
     }
+    return;
+  }
+  Scratch xs(xs_size), hid(hid_size);
+#pragma omp parallel num_threads(threads)
+  for (int i = 0; i < n_chunks; ++i) {
+    const Chunk k = chunk_at(i, xs.data, hid.data);
 #pragma omp for schedule(static)
-    for (int t = 0; t < t1; ++t)
-      for (int q = 0; q < npad; q += tile_px) {
-        const int nv = std::min(kTileVec, (npad - q) / kLanes);
-        with_vectors<kTileVec>(nv, [&](auto NV) {
-          hidden_tile<decltype(NV)::value>(wt.w1 + (size_t)t * C * kTileOc, wt.b1 + t * kTileOc, xs.data + q, chunk, C,
-                          hid.data + (size_t)t * kTileOc * chunk + q, chunk);
-        });
-      }
-#pragma omp for schedule(static)
-    for (int t = 0; t < t2; ++t)
-      for (int q = 0; q < npad; q += tile_px) {
-        const int nv = std::min(kTileVec, (npad - q) / kLanes);
-        with_vectors<kTileVec>(nv, [&](auto NV) {
-          output_tile<decltype(NV)::value>(wt.w2 + (size_t)t * Hd * kTileOc, wt.b2 + t * kTileOc, hid.data + q, chunk, Hd,
-                          t * kTileOc, C, p0 + q, P, r, rs, y, ys);
-        });
-      }
+    for (int c = 0; c < C; ++c) copy_in(k, h, hs, c, c + 1);
+#pragma omp for schedule(dynamic, 1)
+    for (int t = 0; t < t1; ++t) hidden_tiles(wt, k, t, t + 1);
+#pragma omp for schedule(dynamic, 1)
+    for (int t = 0; t < t2; ++t) output_tiles(wt, k, t, t + 1, r, rs, y, ys, P);
   }
 }
 
