@@ -2,7 +2,8 @@
 against PyTorch: hand-written one-layer models run by the C++ runtime's ``pyhpe-run`` on odd shapes
 (pixel counts off the SIMD width, channel counts off the register tile, ncnn's padded channel
 stride, packed neighbours that ncnn unpacks for the layer), 1 and 2 threads, host and aarch64
-(NEON, under qemu); malformed parameters, weights and blobs give the layer's error, not a crash.
+(NEON, under qemu); malformed parameters, weights and blobs give the layer's error, not a crash;
+PyhpeSplit (csrc/runtime/src/split_layer.h) passes blobs on unchanged.
 The graph rewrite into this layer is covered by tests/test_ncnn_fused.py.
 """
 
@@ -128,6 +129,23 @@ def test_layer_errors(run_exe, tmp_path):
                                          f"{LAYER_TYPE} ffn 2 1 a r out0 0=8 1=16"], ws)
     p = _forward([run_exe], pooled, x)
     assert p.returncode == 15 and "residual's shape differs" in p.stderr, p.stderr
+    bad_split = _write(tmp_path, "split", ["Input in0 0 1 in0 0=5 1=5 2=8", "PyhpeSplit sp 1 0 in0"], [])
+    p = _forward([run_exe], bad_split, x)
+    assert p.returncode == 13 and "PyhpeSplit sp: takes one input and at least one output" in p.stderr, p.stderr
+
+
+def test_plain_split_keeps_layout(run_exe, tmp_path):
+    """PyhpeSplit between a packed producer and two FFNs: the same result as the FFN chain alone."""
+    c, hidden = 32, 64
+    ws, ws2 = _weights(c, hidden, 5), _weights(c, hidden, 6)
+    lines = [f"Input in0 0 1 in0 0=6 1=5 2={c}", "PyhpeSplit sp 1 2 in0 a b",
+             f"{LAYER_TYPE} f1 2 1 a b h1 0={c} 1={hidden}", f"{LAYER_TYPE} f2 1 1 h1 out0 0={c} 1={hidden}"]
+    param = _write(tmp_path, "chain", lines, ws + ws2)
+    x = np.random.default_rng(8).standard_normal((c, 5, 6)).astype(np.float32)
+    p = _forward([run_exe], param, x, 2)
+    assert p.returncode == 0, p.stderr
+    want = _reference(_reference(x, ws, "same").astype(np.float32), ws2, "same")
+    np.testing.assert_allclose(np.fromfile(tmp_path / "y.f32", np.float32).reshape(c, 5, 6), want, atol=5e-5, rtol=5e-5)
 
 
 @pytest.mark.parametrize("cpu", ("cortex-a53", "cortex-a76"))

@@ -65,8 +65,10 @@ def test_rewrite_replaces_every_mixer(exported, fused):
     # each; after a downsample mixer it takes one input (its Split is gone)
     assert kinds[FFN_TYPE] == count
     assert plain_kinds["Convolution"] - kinds["Convolution"] == 2 * count
-    # Splits gone: a downsample mixer's own, and the one feeding its FFN and residual
-    assert plain_kinds["GELU"] - kinds["GELU"] == count and plain_kinds["Split"] - kinds["Split"] == 2 * n_down
+    # Splits gone: a downsample mixer's own, and the one feeding its FFN and residual; the others
+    # feed only fused layers and become PyhpeSplit (no repacking between them)
+    assert plain_kinds["GELU"] - kinds["GELU"] == count
+    assert kinds["Split"] == 0 and plain_kinds["Split"] - kinds["PyhpeSplit"] == 2 * n_down
     ffns = [layer for layer in new if layer.type == FFN_TYPE]
     assert sum(len(layer.bottoms) == 1 for layer in ffns) == n_down
     assert all(int(layer.params["1"]) == 2 * int(layer.params["0"]) for layer in ffns)

@@ -9,7 +9,9 @@ runtime's custom layer, csrc/runtime/src/ffn_layer.h: y = r + W2 GELU(W1 h + b1)
 Inputs ``[h, r]``; when h and r are the two outputs of one two-way Split (a block after a
 downsample mixer adds the MLP to its own input) the Split goes and the layer takes one input.
 The weights are copied from the two convolutions (fp32, or fp16 widened to fp32); every other
-layer stays as it was. Used by :func:`pyhpe.export.ncnn_fuse.fuse_mixers` for the fused pair.
+layer stays as it was. :func:`unpack_splits` then turns each Split that feeds only pyhpe's fused
+layers into ``PyhpeSplit`` (csrc/runtime/src/split_layer.h), which ncnn does not repack. Used by
+:func:`pyhpe.export.ncnn_fuse.fuse_mixers` for the fused pair.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from pyhpe.export.ncnn_graph import Layer, decode_array, raw_array
 
 LAYER_TYPE = "PyhpeRepNeXtFFN"
+SPLIT_TYPE = "PyhpeSplit"
 
 
 def _consumers(layers: list[Layer]) -> dict[str, list[Layer]]:
@@ -108,3 +111,18 @@ def fuse_ffn_layers(layers: list[Layer]) -> tuple[list[Layer], int]:
             drop.add(id(split))
     out = [replace.get(id(layer), layer) for layer in layers if id(layer) not in drop or id(layer) in replace]
     return out, len(replace)
+
+
+def unpack_splits(layers: list[Layer]) -> tuple[list[Layer], int]:
+    """Every Split whose consumers are all pyhpe fused layers (``Pyhpe*``) becomes ``PyhpeSplit``:
+    ncnn would pack an ncnn Split's input, and each elempack-1 consumer would unpack it again.
+    Returns (layers, number changed)."""
+    users = _consumers(layers)
+    out, count = [], 0
+    for layer in layers:
+        consumers = [u for t in layer.tops for u in users.get(t, [])]
+        if layer.type == "Split" and consumers and all(u.type.startswith("Pyhpe") for u in consumers):
+            layer = Layer(SPLIT_TYPE, layer.name, layer.bottoms, layer.tops, dict(layer.params), layer.weights)
+            count += 1
+        out.append(layer)
+    return out, count

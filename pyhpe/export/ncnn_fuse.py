@@ -9,8 +9,8 @@ pnnx exports each RepNeXt token mixer in deploy form as ncnn's own layers:
 runtime's ncnn custom layer, csrc/runtime/src/mixer_layer.h, which runs the fused forward of
 csrc/include/pyhpe/repnext_mixer.h) with the BatchNorm folded into a per-channel scale and shift.
 The channel MLPs after the mixers (1x1 conv -> GELU -> 1x1 conv -> residual add) become
-``PyhpeRepNeXtFFN`` layers (pyhpe/export/ncnn_ffn.py). Everything else, weights included, is
-copied byte for byte. The result is a second model pair
+``PyhpeRepNeXtFFN`` layers, and the Splits between them ``PyhpeSplit`` (pyhpe/export/ncnn_ffn.py).
+Everything else, weights included, is copied byte for byte. The result is a second model pair
 ``<stem>.fused.ncnn.param/.bin``: the pip ``ncnn`` package cannot run the custom layer, so the
 plain pair stays the default for Python; the C++ runtime (pyhpe-infer/pyhpe-bench ``--fused``)
 loads either.
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from pyhpe.export.ncnn_ffn import LAYER_TYPE as FFN_LAYER_TYPE
-from pyhpe.export.ncnn_ffn import fuse_ffn_layers
+from pyhpe.export.ncnn_ffn import fuse_ffn_layers, unpack_splits
 from pyhpe.export.ncnn_graph import (
     Layer,
     NcnnFormatError,
@@ -226,6 +226,7 @@ def fuse_mixers(param: str | os.PathLike, bin_path: str | os.PathLike | None = N
         return None
     if ffn:
         fused, _ = fuse_ffn_layers(fused)
+        fused, _ = unpack_splits(fused)
     default_param, default_bin = fused_paths(param) if out_param is None else (None, None)
     out_param = Path(out_param) if out_param else default_param
     out_bin = Path(out_bin) if out_bin else (default_bin or out_param.with_suffix(".bin"))

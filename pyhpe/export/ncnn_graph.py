@@ -31,6 +31,7 @@ WEIGHTLESS = frozenset([
     "Mish", "Clip", "Interp", "Reduction", "MatMul", "Eltwise", "Crop", "Padding", "Noop",
     "Dropout", "Packing", "Cast", "Squeeze", "ExpandDims", "TanH", "ELU", "Exp", "Log", "Power",
     "Threshold", "Tile",
+    "PyhpeSplit",  # pyhpe's unpacked Split (csrc/runtime/src/split_layer.h)
 ])
 
 

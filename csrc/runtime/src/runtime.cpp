@@ -21,6 +21,7 @@
 #include "ffn_layer.h"
 #include "mixer_forward.h"
 #include "mixer_layer.h"
+#include "split_layer.h"
 
 namespace {
 
@@ -87,10 +88,12 @@ void apply_options(ncnn::Net& net, const pyhpe_options& o) {
   net.opt = opt;
 }
 
-// " (PyhpeRepNeXtMixer|PyhpeRepNeXtFFN ...: why)" when a fused layer reported the failure, else "".
+// " (PyhpeRepNeXtMixer|PyhpeRepNeXtFFN|PyhpeSplit ...: why)" when a fused layer reported the
+// failure, else "".
 std::string mixer_detail() {
   std::string out;
-  for (const std::string* e : {&pyhpe_rt::mixer_layer_error(), &pyhpe_rt::ffn_layer_error()})
+  for (const std::string* e :
+       {&pyhpe_rt::mixer_layer_error(), &pyhpe_rt::ffn_layer_error(), &pyhpe_rt::split_layer_error()})
     if (!e->empty()) out += " (" + *e + ")";
   return out;
 }
@@ -100,6 +103,7 @@ pyhpe_status load_into(pyhpe_model* m) {
   apply_options(m->net, m->options);
   pyhpe_rt::clear_mixer_layer_error();
   pyhpe_rt::clear_ffn_layer_error();
+  pyhpe_rt::clear_split_layer_error();
   if (m->net.load_param(m->param_path.c_str()) != 0)
     return fail(PYHPE_ERR_MODEL, m->param_path + ": ncnn cannot parse it (not an ncnn .param, or a "
                                                  "layer this ncnn build does not include)" + mixer_detail());
@@ -145,6 +149,7 @@ void finish_pose(const float* raw, int output_kind, pyhpe_pose* out) {
 pyhpe_status run_net(pyhpe_model* m, const ncnn::Mat& in, pyhpe_pose* out) {
   pyhpe_rt::clear_mixer_layer_error();
   pyhpe_rt::clear_ffn_layer_error();
+  pyhpe_rt::clear_split_layer_error();
   ncnn::Extractor ex = m->net.create_extractor();
   if (ex.input(m->options.input_blob, in) != 0)
     return fail(PYHPE_ERR_INFERENCE, "ncnn rejected the input blob");
@@ -240,6 +245,7 @@ pyhpe_status pyhpe_model_load(const char* param_path, const char* bin_path, cons
   // The fused RepNeXt mixer and channel MLP (pyhpe export's .fused.ncnn.param); unused by models without them.
   pyhpe_rt::register_mixer_layer(m->net);
   pyhpe_rt::register_ffn_layer(m->net);
+  pyhpe_rt::register_split_layer(m->net);
   m->param_path = param_path;
   m->bin_path = bin_path;
   st = load_into(m);

@@ -18,6 +18,7 @@
 #include "args.h"
 #include "ffn_layer.h"
 #include "mixer_layer.h"
+#include "split_layer.h"
 #include "net.h"
 
 using namespace pyhpe_tools;
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   net.opt.use_bf16_storage = false;
   pyhpe_rt::register_mixer_layer(net);
   pyhpe_rt::register_ffn_layer(net);
+  pyhpe_rt::register_split_layer(net);
   if (net.load_param(param.c_str()) != 0) die(kProg, param + ": ncnn cannot load it", 13);
   if (net.load_model(bin.c_str()) != 0) die(kProg, bin + ": ncnn cannot load the weights", 13);
   if (net.input_names().size() != 1 || net.output_names().size() != 1) die(kProg, "expects one input and one output", 13);

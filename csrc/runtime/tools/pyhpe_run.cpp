@@ -14,6 +14,7 @@
 #include "args.h"
 #include "ffn_layer.h"
 #include "mixer_layer.h"
+#include "split_layer.h"
 #include "net.h"
 
 using namespace pyhpe_tools;
@@ -22,7 +23,8 @@ static const char* kProg = "pyhpe-run";
 
 static std::string layer_errors() {
   std::string out;
-  for (const std::string* e : {&pyhpe_rt::mixer_layer_error(), &pyhpe_rt::ffn_layer_error()})
+  for (const std::string* e :
+       {&pyhpe_rt::mixer_layer_error(), &pyhpe_rt::ffn_layer_error(), &pyhpe_rt::split_layer_error()})
     if (!e->empty()) out += " (" + *e + ")";
   return out;
 }
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
   net.opt.use_bf16_storage = false;
   pyhpe_rt::register_mixer_layer(net);
   pyhpe_rt::register_ffn_layer(net);
+  pyhpe_rt::register_split_layer(net);
   if (net.load_param(param.c_str()) != 0) die(kProg, param + ": ncnn cannot load it" + layer_errors(), 13);
   if (net.load_model(bin.c_str()) != 0) die(kProg, bin + ": ncnn cannot load the weights" + layer_errors(), 13);
   if (net.input_names().size() != 1 || net.output_names().size() != 1) die(kProg, "expects one input and one output", 13);
