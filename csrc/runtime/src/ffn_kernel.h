@@ -225,21 +225,23 @@ inline void output_tiles(const Weights& wt, const Chunk& k, int t0, int t1, cons
 }
 
 // Pixels per chunk, a multiple of kLanes: input + hidden scratch of a chunk about 1 MB (L2 holds
-// it), and when there are several chunks, a multiple of `threads` of them of equal size.
+// it), and a multiple of `threads` chunks of about equal size unless the plane has fewer than
+// `threads` vectors of pixels. (Splitting pixels between threads beat splitting channel tiles
+// even on 7x7 planes, where it pads 49 pixels to 32 + 32: no barriers, no shared tiles.)
 inline int chunk_pixels(int C, int hidden, int P, int threads) {
   const int tile = kTileVec * kLanes;
   const int rows = C + tiles(hidden) * kTileOc;
   const int budget = std::max(tile, (1 << 18) / rows / tile * tile);
   int n = (P + budget - 1) / budget;
-  if (n > 1) n = (n + threads - 1) / threads * threads;
+  if (P >= threads * kLanes) n = (n + threads - 1) / threads * threads;
   const int per = (P + n - 1) / n;
   return (per + kLanes - 1) / kLanes * kLanes;
 }
 
 // y = r + W2 GELU(W1 h + b1) + b2 over P pixels; h, r, y: C planes with strides hs, rs, ys
 // (r may be h). threads: OpenMP threads (1: none). With at least as many chunks as threads each
-// thread runs whole chunks in its own scratch (no barriers); else (small planes) the threads
-// split each GEMM's channel tiles of the shared chunk. chunk: pixels per chunk, a multiple of
+// thread runs whole chunks in its own scratch (no barriers); else (planes of fewer than
+// `threads` SIMD vectors) the threads split each GEMM's channel tiles of the shared chunk. chunk: pixels per chunk, a multiple of
 // kLanes (0: chunk_pixels; the tests set it to run several chunks on small planes).
 inline void forward(const Weights& wt, const float* h, size_t hs, const float* r, size_t rs, float* y, size_t ys,
                     int P, int threads, int chunk = 0) {
