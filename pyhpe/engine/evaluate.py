@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto | aflw2000 | 300wlp | biwi-npz | biwi-raw | sixdof | arkitface | ddpose")
     parser.add_argument("--model", help="architecture for official checkpoints (default sixdrepnet_repvgg_b1g2)")
     parser.add_argument("--input-size", type=int, help="network input side (default: from the model file, else 224)")
+    parser.add_argument("--test-resize", type=int, default=256,
+                        help="shorter side before the centre crop, in 224-px units (6DRepNet: 256; 224 = no centre "
+                             "cut, as `pyhpe demo` evaluates)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--no-filter99", action="store_true", help="keep AFLW2000 samples beyond ±99°")
@@ -99,7 +102,9 @@ def build_dataset(args: argparse.Namespace, input_size: int):
             fmt = "aflw2000"  # same file layout; the name decides (and turns on the ±99° filter)
         src.update(format=fmt, path=str(path), name=fmt, keep_bgr=args.keep_bgr,
                    margin_crop=fmt not in ("biwi-npz",), filter99=fmt == "aflw2000" and not args.no_filter99)
-    cfg = {"data": {"input_size": input_size, "test_resize": 256}}
+    if args.test_resize < 224:
+        raise ValueError(f"--test-resize must be >= 224 (the crop is then cut to the input), got {args.test_resize}")
+    cfg = {"data": {"input_size": input_size, "test_resize": args.test_resize}}
     ds = open_samples(src, progress=not args.no_progress)
     return Transformed(ds, test_transform(cfg, src)), src
 

@@ -33,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--warmup", type=float, default=None, help="warm-up epochs (default min(1, epochs / 10))")
     p.add_argument("--scale", type=float, nargs=2, default=[0.8, 1.0], help="RandomResizedCrop scale")
+    p.add_argument("--jitter", type=float, default=0.2, help="colour jitter amount (0 = off)")
+    p.add_argument("--noise", type=float, default=3.0, help="Gaussian noise sigma, grey levels (0 = off)")
     p.add_argument("--amp", choices=("none", "bf16"), default="none", help="mixed precision (bf16 autocast)")
     p.add_argument("--channels-last", action="store_true", help="NHWC model and batches")
     p.add_argument("--ema", type=float, default=0.0, help="EMA decay per step (0 = off)")
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
                  "val": [{"name": "synth-test", "format": "synthetic", "n": 500, "seed": 1000,
                           "render_size": a.render}],
                  "input_size": a.size, "workers": 0},
-        "augment": {"flip": 0.5, "blur": 0.05, "scale": a.scale, "jitter": 0.2, "noise": 3.0},
+        "augment": {"flip": 0.5, "blur": 0.05, "scale": a.scale, "jitter": a.jitter, "noise": a.noise},
         "train": {"epochs": epochs, "batch_size": a.batch, "lr": a.lr, "min_lr": a.lr / 100, "weight_decay": 0.05,
                   "warmup_epochs": a.warmup if a.warmup is not None else min(1.0, epochs / 10), "grad_clip": 5.0,
                   "seed": 0, "eval_every": a.eval_every, "threads": a.threads, "device": "cpu",
