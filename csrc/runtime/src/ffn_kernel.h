@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -176,13 +177,14 @@ PYHPE_FFN_INLINE void with_vectors(int nv, F&& f) {
   f(std::integral_constant<int, NV>());
 }
 
-// Aligned float scratch (64 bytes) of n values.
+// Float scratch of n values aligned to 64 bytes, left uninitialised: every value the GEMMs read
+// is written first (copy_in pads the input rows, GEMM 1 writes every hidden row it reads).
 struct Scratch {
-  std::vector<float> buf;
+  std::unique_ptr<float[]> buf;
   float* data = nullptr;
-  explicit Scratch(size_t n) : buf(n + 16) {
-    const size_t mis = ((size_t)buf.data() / sizeof(float)) % 16;
-    data = buf.data() + (mis ? 16 - mis : 0);
+  explicit Scratch(size_t n) : buf(new float[n + 16]) {
+    const size_t mis = ((size_t)buf.get() / sizeof(float)) % 16;
+    data = buf.get() + (mis ? 16 - mis : 0);
   }
 };
 
