@@ -37,9 +37,8 @@ COLUMNS = ("ncnn_m4_fused", "ncnn_m4_mixer", "ncnn_m4", "ncnn_b1g2", "onnxruntim
 
 def export_models(workdir: Path, reuse: bool = False) -> dict[str, Path]:
     from pyhpe.export import export_model
-    from pyhpe.models import create_model
-
     from pyhpe.export.ncnn_fuse import fuse_mixers
+    from pyhpe.models import create_model
 
     paths = {M4: workdir / f"{M4}.ncnn.param", B1G2: workdir / f"{B1G2}.ncnn.param",
              "onnx": workdir / f"{M4}.onnx"}
