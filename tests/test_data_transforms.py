@@ -235,6 +235,11 @@ def test_test_pipeline_is_6drepnet_crop_resize_centre():
     assert set(tensors) == {"image", "R", "euler", "bbox", "landmarks"}
     npz_like = dataclasses.replace(s, image=s.image[:180, :180], bbox=None, landmarks=None)
     assert T.SixDRepNetTest(margin_crop=False)(npz_like)["image"].shape == (3, 224, 224)
+    wide = T.SixDRepNetTest(margin=0.3, resize_to=224, output="sample")(s)
+    manual = T.resize_shorter_side(T.crop(s, T.sixdrepnet_test_box(s.bbox, 0.3)), 224)
+    np.testing.assert_array_equal(wide.image, T.center_crop(manual, 224).image)
+    with pytest.raises(ValueError, match="margin"):
+        T.SixDRepNetTest(margin=-0.1)
 
 
 def test_square_crop_pipeline_keeps_6dof_consistent():

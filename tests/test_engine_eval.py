@@ -19,10 +19,10 @@ from pyhpe.models.io import save_model
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _direct_report(model, n=6, seed=3, size=64, test_resize=256):
+def _direct_report(model, n=6, seed=3, size=64, test_resize=256, margin=0.2):
     """Independent path: render, the 6DRepNet test transform, the model, pyhpe.metrics."""
     ds = SyntheticHeads(n=n, seed=seed, config=SynthConfig(size=96))
-    tf = SixDRepNetTest(resize_to=round(test_resize * size / 224), size=size)
+    tf = SixDRepNetTest(resize_to=round(test_resize * size / 224), size=size, margin=margin)
     items = [tf(ds[i]) for i in range(n)]
     x = torch.stack([it["image"] for it in items])
     with torch.no_grad():
@@ -70,6 +70,16 @@ def test_eval_test_resize_224_is_the_demo_crop(tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(path), "--data", "synthetic", "--test-resize", "200"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--test-resize" in err[0]
+
+
+def test_eval_test_margin(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = create_model("sixdrepnet_repnext_m0")
+    path = save_model(model, tmp_path / "m.safetensors", name="sixdrepnet_repnext_m0", input_size=64)
+    _close(_eval(tmp_path, path, "--test-margin", "0.3"), _direct_report(model, margin=0.3))
+    assert main(["eval", "--checkpoint", str(path), "--data", "synthetic", "--test-margin", "-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--test-margin" in err[0]
 
 
 def test_eval_official_release_format(tmp_path):

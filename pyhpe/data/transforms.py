@@ -109,19 +109,21 @@ class SixDRepNetTrain(_Pipeline):
 
 
 class SixDRepNetTest(_Pipeline):
-    """6DRepNet's test chain: fixed-margin crop (k = 0.2, AFLW2000), Resize(256) on the shorter
-    side, CenterCrop(224). ``margin_crop=False`` for pre-cropped data (BIWI npz)."""
+    """6DRepNet's test chain: fixed-margin crop (k = ``margin`` = 0.2, AFLW2000), Resize(256) on
+    the shorter side, CenterCrop(224). ``margin_crop=False`` for pre-cropped data (BIWI npz)."""
 
     def __init__(self, resize_to: int = 256, size: int = 224, margin_crop: bool = True,
-                 output: str = "tensors"):
+                 output: str = "tensors", margin: float = 0.2):
         super().__init__(output, seed=0)
-        self.resize_to, self.size, self.margin_crop = resize_to, size, margin_crop
+        if not 0.0 <= margin <= 1.0:
+            raise ValueError(f"test margin must be in [0, 1], got {margin}")
+        self.resize_to, self.size, self.margin_crop, self.margin = resize_to, size, margin_crop, margin
 
     def __call__(self, sample: Sample):
         if self.margin_crop:
             if sample.bbox is None:
                 raise ValueError(f"{sample.source}: margin crop needs a box (or landmarks)")
-            sample = crop(sample, sixdrepnet_test_box(sample.bbox))
+            sample = crop(sample, sixdrepnet_test_box(sample.bbox, self.margin))
         sample = center_crop(resize_shorter_side(sample, self.resize_to), self.size)
         return self.finish(sample)
 

@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
         "val": [],  # list of sources, evaluated after every epoch (and at the end)
         "input_size": 224,
         "test_resize": 256,  # shorter side before the centre crop at test time
+        "test_margin": 0.2,  # k of 6DRepNet's fixed-margin test box (AFLW2000: 0.2)
         "workers": 2,
     },
     "augment": {"flip": 0.5, "blur": 0.05, "scale": [0.8, 1.0], "jitter": 0.0, "noise": 0.0},
@@ -194,6 +195,7 @@ def validate(cfg: dict) -> dict:
         _check_source(src, where)
     _num(cfg, "data", "input_size", 16, 1024, integer=True)
     _num(cfg, "data", "test_resize", 16, 2048, integer=True)
+    _num(cfg, "data", "test_margin", 0, 1)
     _num(cfg, "data", "workers", 0, 64, integer=True)
     if data["test_resize"] < data["input_size"]:
         raise ConfigError("'data.test_resize' must be >= 'data.input_size'")

@@ -144,7 +144,8 @@ def test_transform(cfg: dict, src: dict) -> Callable[[Sample], dict]:
 
     size = cfg["data"]["input_size"]
     resize_to = max(size, round(cfg["data"]["test_resize"] * size / 224))
-    return SixDRepNetTest(resize_to=resize_to, size=size, margin_crop=bool(src["margin_crop"]))
+    return SixDRepNetTest(resize_to=resize_to, size=size, margin_crop=bool(src["margin_crop"]),
+                          margin=float(cfg["data"].get("test_margin", 0.2)))
 
 
 class Transformed(Dataset):

@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-resize", type=int, default=256,
                         help="shorter side before the centre crop, in 224-px units (6DRepNet: 256; 224 = no centre "
                              "cut, as `pyhpe demo` evaluates)")
+    parser.add_argument("--test-margin", type=float, default=0.2,
+                        help="k of the fixed-margin test box (6DRepNet / AFLW2000: 0.2)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--no-filter99", action="store_true", help="keep AFLW2000 samples beyond ±99°")
@@ -104,7 +106,9 @@ def build_dataset(args: argparse.Namespace, input_size: int):
                    margin_crop=fmt not in ("biwi-npz",), filter99=fmt == "aflw2000" and not args.no_filter99)
     if args.test_resize < 224:
         raise ValueError(f"--test-resize must be >= 224 (the crop is then cut to the input), got {args.test_resize}")
-    cfg = {"data": {"input_size": input_size, "test_resize": args.test_resize}}
+    if not 0.0 <= args.test_margin <= 1.0:
+        raise ValueError(f"--test-margin must be in [0, 1], got {args.test_margin}")
+    cfg = {"data": {"input_size": input_size, "test_resize": args.test_resize, "test_margin": args.test_margin}}
     ds = open_samples(src, progress=not args.no_progress)
     return Transformed(ds, test_transform(cfg, src)), src
 
