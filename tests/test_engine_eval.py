@@ -62,24 +62,18 @@ def test_eval_pyhpe_model_file(tmp_path):
     _close(res, _direct_report(model))
 
 
-def test_eval_test_resize_224_is_the_demo_crop(tmp_path, capsys):
+@pytest.mark.parametrize("flag, value, direct, bad", [
+    ("--test-resize", "224", {"test_resize": 224}, "200"),  # 224: no centre cut, as the demo evaluates
+    ("--test-margin", "0.3", {"margin": 0.3}, "-1"),
+])
+def test_eval_test_crop_options(tmp_path, capsys, flag, value, direct, bad):
     torch.manual_seed(0)
     model = create_model("sixdrepnet_repnext_m0")
     path = save_model(model, tmp_path / "m.safetensors", name="sixdrepnet_repnext_m0", input_size=64)
-    _close(_eval(tmp_path, path, "--test-resize", "224"), _direct_report(model, test_resize=224))
-    assert main(["eval", "--checkpoint", str(path), "--data", "synthetic", "--test-resize", "200"]) == 2
+    _close(_eval(tmp_path, path, flag, value), _direct_report(model, **direct))
+    assert main(["eval", "--checkpoint", str(path), "--data", "synthetic", flag, bad]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--test-resize" in err[0]
-
-
-def test_eval_test_margin(tmp_path, capsys):
-    torch.manual_seed(0)
-    model = create_model("sixdrepnet_repnext_m0")
-    path = save_model(model, tmp_path / "m.safetensors", name="sixdrepnet_repnext_m0", input_size=64)
-    _close(_eval(tmp_path, path, "--test-margin", "0.3"), _direct_report(model, margin=0.3))
-    assert main(["eval", "--checkpoint", str(path), "--data", "synthetic", "--test-margin", "-1"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--test-margin" in err[0]
+    assert len(err) == 1 and flag in err[0]
 
 
 def test_eval_official_release_format(tmp_path):

@@ -11,21 +11,13 @@
 #include <vector>
 
 #include "runtime/src/ffn_kernel.h"
+#include "tests/native_check.h"
 
 namespace {
 
 using LD = long double;
 namespace ffn = pyhpe_rt::ffn;
-int g_passed = 0, g_failed = 0;
-
-void check(bool ok, const char* what, const char* cfg, LD err, LD tol) {
-  if (ok) {
-    ++g_passed;
-  } else {
-    ++g_failed;
-    std::printf("FAIL %s [%s]: error %Lg > %Lg\n", what, cfg, err, tol);
-  }
-}
+using native_check::check;
 
 LD ref_gelu(LD x) { return 0.5L * x * (1.0L + std::erf(x / std::sqrt(2.0L))); }
 
@@ -132,6 +124,5 @@ int main() {
   };
   for (const Case& cs : cases)
     for (int threads : {1, 2}) test_forward(cs, threads, rng);
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed ? 1 : 0;
+  return native_check::finish();
 }

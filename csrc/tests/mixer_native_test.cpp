@@ -10,20 +10,12 @@
 #include <vector>
 
 #include "pyhpe/repnext_mixer.h"
+#include "tests/native_check.h"
 
 namespace {
 
 using LD = long double;
-int g_passed = 0, g_failed = 0;
-
-void check(bool ok, const char* what, const char* cfg, LD err, LD tol) {
-  if (ok) {
-    ++g_passed;
-  } else {
-    ++g_failed;
-    std::printf("FAIL %s [%s]: max error %Lg > %Lg\n", what, cfg, err, tol);
-  }
-}
+using native_check::check;
 
 // Direct same-padded depthwise correlation of one plane (the definition).
 std::vector<LD> ref_conv(const std::vector<LD>& in, int H, int W, const std::vector<LD>& w, int kh,
@@ -316,6 +308,5 @@ int main() {
           run_case<float>(s[0], s[1], s[2], s[3], downsample, affine, threads, rng);
           run_case<double>(s[0], s[1], s[2], s[3], downsample, affine, threads, rng);
         }
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed == 0 ? 0 : 1;
+  return native_check::finish();
 }

@@ -1,5 +1,5 @@
 """Per-stage time of RepNeXt-M4's channel MLPs before and after ``PyhpeRepNeXtFFN``, from
-``pyhpe-profile --layers`` on the mixer-only fused pair and on the full fused pair.
+``pyhpe-profile --layers --json`` on the mixer-only fused pair and on the full fused pair.
 
     python -m pyhpe.runtime.profile_ffn --pyhpe-profile build/runtime-host/pyhpe-profile \\
         --models-dir build/bench-fused-models [--threads 1] [--rounds 20]
@@ -14,6 +14,7 @@ front of it; "after" is the FFN layer. Also the whole-model line and per-type su
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 from collections import defaultdict
 from pathlib import Path
@@ -26,24 +27,15 @@ SHAPES = ("64x56x56", "128x28x28", "256x14x14", "512x7x7")
 
 
 def profile(exe: Path, param: Path, threads: int, rounds: int) -> tuple[str, dict[str, tuple[str, str, float]]]:
-    """(header lines, {layer name: (type, output shape, ms)}) of one pyhpe-profile --layers run."""
-    out = subprocess.run([str(exe), str(param), "--threads", str(threads), "--rounds", str(rounds), "--layers"],
+    """(summary lines, {layer name: (type, output shape, ms)}) of one ``pyhpe-profile --layers --json`` run."""
+    out = subprocess.run([str(exe), str(param), "--threads", str(threads), "--rounds", str(rounds), "--layers", "--json"],
                          capture_output=True, text=True, timeout=600, check=True).stdout
-    rows, head = {}, []
-    for line in out.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells[:2] == ["layer", "type"] or (cells == ["---"] * 4 and head and head[-1] is None):
-            head.append(None)  # the per-layer table's header, not printed
-            continue
-        if len(cells) == 4 and "x" in cells[2]:
-            try:
-                rows[cells[0]] = (cells[1], cells[2], float(cells[3]))
-                continue
-            except ValueError:
-                pass
-        head.append(line)
-    head = [h for h in head if h is not None]
-    return "\n".join(head), rows
+    r = json.loads(out)
+    rows = {layer["name"]: (layer["type"], layer["shape"], layer["ms"]) for layer in r["layers"]}
+    summary = [f"whole forward min {r['whole_min_ms']:.3f} ms, sum of per-layer minima {r['layers_sum_ms']:.3f} ms",
+               "| layer type | layers | ms (sum of minima) |", "|---|---|---|",
+               *(f"| {t['type']} | {t['count']} | {t['ms']:.3f} |" for t in r["types"])]
+    return "\n".join(summary), rows
 
 
 def replaced_layers(plain_param: Path, add_name: str) -> list[str]:

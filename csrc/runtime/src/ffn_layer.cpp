@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "custom_layers.h"
 #include "ffn_forward.h"
 #include "layer.h"
 #include "modelbin.h"
@@ -13,12 +14,8 @@ namespace pyhpe_rt {
 
 namespace {
 
-thread_local std::string g_ffn_error;
-
 int layer_fail(const std::string& name, const std::string& message) {
-  g_ffn_error = std::string(kFfnLayerType) + " " + name + ": " + message;
-  NCNN_LOGE("%s", g_ffn_error.c_str());
-  return -1;
+  return custom_layer_fail(kFfnLayerType, name, message);
 }
 
 std::string shape(const ncnn::Mat& m) {
@@ -97,8 +94,5 @@ void destroy_ffn_layer(ncnn::Layer* layer, void*) { delete layer; }
 int register_ffn_layer(ncnn::Net& net) {
   return net.register_custom_layer(kFfnLayerType, create_ffn_layer, destroy_ffn_layer);
 }
-
-const std::string& ffn_layer_error() { return g_ffn_error; }
-void clear_ffn_layer_error() { g_ffn_error.clear(); }
 
 }  // namespace pyhpe_rt

@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "custom_layers.h"
 #include "mixer_forward.h"
 #include "modelbin.h"
 #include "paramdict.h"
@@ -15,12 +16,8 @@ namespace pyhpe_rt {
 
 namespace {
 
-thread_local std::string g_mixer_error;
-
 int layer_fail(const std::string& name, const std::string& message) {
-  g_mixer_error = std::string(kMixerLayerType) + " " + name + ": " + message;
-  NCNN_LOGE("%s", g_mixer_error.c_str());
-  return -1;
+  return custom_layer_fail(kMixerLayerType, name, message);
 }
 
 struct KernelShape {
@@ -150,8 +147,5 @@ void destroy_mixer_layer(ncnn::Layer* layer, void*) { delete layer; }
 int register_mixer_layer(ncnn::Net& net) {
   return net.register_custom_layer(kMixerLayerType, create_mixer_layer, destroy_mixer_layer);
 }
-
-const std::string& mixer_layer_error() { return g_mixer_error; }
-void clear_mixer_layer_error() { g_mixer_error.clear(); }
 
 }  // namespace pyhpe_rt

@@ -25,10 +25,7 @@ namespace pyhpe_rt {
 constexpr const char* kMixerLayerType = "PyhpeRepNeXtMixer";
 
 // Registers PyhpeRepNeXtMixer on net (before load_param). Returns ncnn's code (0 ok).
+// Its errors go to custom_layer_error() (custom_layers.h), which registers all three layers.
 int register_mixer_layer(ncnn::Net& net);
-
-// The last PyhpeRepNeXtMixer error on this thread ("" if none), and clearing it.
-const std::string& mixer_layer_error();
-void clear_mixer_layer_error();
 
 }  // namespace pyhpe_rt

@@ -17,11 +17,9 @@
 #include "net.h"
 #include "platform.h"
 #include "pyhpe/rotation_cpu.h"
+#include "custom_layers.h"
 #include "ffn_forward.h"
-#include "ffn_layer.h"
 #include "mixer_forward.h"
-#include "mixer_layer.h"
-#include "split_layer.h"
 
 namespace {
 
@@ -88,28 +86,16 @@ void apply_options(ncnn::Net& net, const pyhpe_options& o) {
   net.opt = opt;
 }
 
-// " (PyhpeRepNeXtMixer|PyhpeRepNeXtFFN|PyhpeSplit ...: why)" when a fused layer reported the
-// failure, else "".
-std::string mixer_detail() {
-  std::string out;
-  for (const std::string* e :
-       {&pyhpe_rt::mixer_layer_error(), &pyhpe_rt::ffn_layer_error(), &pyhpe_rt::split_layer_error()})
-    if (!e->empty()) out += " (" + *e + ")";
-  return out;
-}
-
 pyhpe_status load_into(pyhpe_model* m) {
   m->net.clear();
   apply_options(m->net, m->options);
-  pyhpe_rt::clear_mixer_layer_error();
-  pyhpe_rt::clear_ffn_layer_error();
-  pyhpe_rt::clear_split_layer_error();
+  pyhpe_rt::clear_custom_layer_error();
   if (m->net.load_param(m->param_path.c_str()) != 0)
     return fail(PYHPE_ERR_MODEL, m->param_path + ": ncnn cannot parse it (not an ncnn .param, or a "
-                                                 "layer this ncnn build does not include)" + mixer_detail());
+                                                 "layer this ncnn build does not include)" + pyhpe_rt::custom_layer_detail());
   if (m->net.load_model(m->bin_path.c_str()) != 0)
     return fail(PYHPE_ERR_MODEL, m->bin_path + ": ncnn cannot read the weights (truncated, or not "
-                                               "the .bin of this .param)" + mixer_detail());
+                                               "the .bin of this .param)" + pyhpe_rt::custom_layer_detail());
   if (!has_name(m->net.input_names(), m->options.input_blob))
     return fail(PYHPE_ERR_MODEL, std::string("the model has no input blob '") + m->options.input_blob + "'");
   if (!has_name(m->net.output_names(), m->options.output_blob))
@@ -147,16 +133,14 @@ void finish_pose(const float* raw, int output_kind, pyhpe_pose* out) {
 }
 
 pyhpe_status run_net(pyhpe_model* m, const ncnn::Mat& in, pyhpe_pose* out) {
-  pyhpe_rt::clear_mixer_layer_error();
-  pyhpe_rt::clear_ffn_layer_error();
-  pyhpe_rt::clear_split_layer_error();
+  pyhpe_rt::clear_custom_layer_error();
   ncnn::Extractor ex = m->net.create_extractor();
   if (ex.input(m->options.input_blob, in) != 0)
     return fail(PYHPE_ERR_INFERENCE, "ncnn rejected the input blob");
   ncnn::Mat y;
   int ret = ex.extract(m->options.output_blob, y);
   if (ret != 0)
-    return fail(PYHPE_ERR_INFERENCE, "ncnn extract failed with code " + std::to_string(ret) + mixer_detail());
+    return fail(PYHPE_ERR_INFERENCE, "ncnn extract failed with code " + std::to_string(ret) + pyhpe_rt::custom_layer_detail());
   const size_t want = m->options.output_kind == PYHPE_OUTPUT_6D ? 6 : 9;
   const size_t got = (size_t)y.w * y.h * y.d * y.c;
   if (got != want)
@@ -243,9 +227,7 @@ pyhpe_status pyhpe_model_load(const char* param_path, const char* bin_path, cons
   if (!m) return fail(PYHPE_ERR_MEMORY, "cannot allocate the model");
   m->options = o;
   // The fused RepNeXt mixer and channel MLP (pyhpe export's .fused.ncnn.param); unused by models without them.
-  pyhpe_rt::register_mixer_layer(m->net);
-  pyhpe_rt::register_ffn_layer(m->net);
-  pyhpe_rt::register_split_layer(m->net);
+  pyhpe_rt::register_custom_layers(m->net);
   m->param_path = param_path;
   m->bin_path = bin_path;
   st = load_into(m);

@@ -4,13 +4,12 @@
 
 #include <vector>
 
+#include "custom_layers.h"
 #include "layer.h"
 
 namespace pyhpe_rt {
 
 namespace {
-
-thread_local std::string g_split_error;
 
 class PlainSplitLayer : public ncnn::Layer {
  public:
@@ -22,10 +21,8 @@ class PlainSplitLayer : public ncnn::Layer {
 
   int load_param(const ncnn::ParamDict&) override {
     if (bottoms.size() != 1 || tops.empty()) {
-      g_split_error = std::string(kSplitLayerType) + " " + name + ": takes one input and at least one output, got " +
-                      std::to_string(bottoms.size()) + " and " + std::to_string(tops.size());
-      NCNN_LOGE("%s", g_split_error.c_str());
-      return -1;
+      return custom_layer_fail(kSplitLayerType, name, "takes one input and at least one output, got " +
+                               std::to_string(bottoms.size()) + " and " + std::to_string(tops.size()));
     }
     return 0;
   }
@@ -45,8 +42,5 @@ void destroy_split_layer(ncnn::Layer* layer, void*) { delete layer; }
 int register_split_layer(ncnn::Net& net) {
   return net.register_custom_layer(kSplitLayerType, create_split_layer, destroy_split_layer);
 }
-
-const std::string& split_layer_error() { return g_split_error; }
-void clear_split_layer_error() { g_split_error.clear(); }
 
 }  // namespace pyhpe_rt

@@ -18,10 +18,7 @@ namespace pyhpe_rt {
 constexpr const char* kSplitLayerType = "PyhpeSplit";
 
 // Registers PyhpeSplit on net (before load_param). Returns ncnn's code (0 ok).
+// Its errors go to custom_layer_error() (custom_layers.h), which registers all three layers.
 int register_split_layer(ncnn::Net& net);
-
-// The last PyhpeSplit error on this thread ("" if none), and clearing it.
-const std::string& split_layer_error();
-void clear_split_layer_error();
 
 }  // namespace pyhpe_rt

@@ -5,7 +5,8 @@
 // sums those per layer type, beside the minimum of whole forward passes run interleaved.
 //
 //   pyhpe-profile MODEL.param [--bin PATH] [--input-size 224] [--threads 1] [--rounds 20] [--json]
-//                 [--layers]   (also one row per layer: name, type, output shape, ms)
+//                 [--layers]   (also one row per layer: name, type, output shape, ms; with --json
+//                               a "layers" list)
 #include <stdio.h>
 
 #include <algorithm>
@@ -16,9 +17,7 @@
 #include <vector>
 
 #include "args.h"
-#include "ffn_layer.h"
-#include "mixer_layer.h"
-#include "split_layer.h"
+#include "fp32_net.h"
 #include "net.h"
 
 using namespace pyhpe_tools;
@@ -57,17 +56,7 @@ int main(int argc, char** argv) {
   if (bin.empty()) bin = bin_for(param);
 
   ncnn::Net net;
-  net.opt.lightmode = false;
-  net.opt.num_threads = threads;
-  net.opt.use_vulkan_compute = false;
-  net.opt.use_fp16_packed = net.opt.use_fp16_storage = net.opt.use_fp16_arithmetic = false;
-  net.opt.use_bf16_storage = false;
-  pyhpe_rt::register_mixer_layer(net);
-  pyhpe_rt::register_ffn_layer(net);
-  pyhpe_rt::register_split_layer(net);
-  if (net.load_param(param.c_str()) != 0) die(kProg, param + ": ncnn cannot load it", 13);
-  if (net.load_model(bin.c_str()) != 0) die(kProg, bin + ": ncnn cannot load the weights", 13);
-  if (net.input_names().size() != 1 || net.output_names().size() != 1) die(kProg, "expects one input and one output", 13);
+  load_fp32_net(kProg, net, param, bin, threads, /*lightmode=*/false);  // keeps every blob
   const char* input = net.input_names()[0];
   const char* output = net.output_names()[0];
 
@@ -127,7 +116,19 @@ int main(int argc, char** argv) {
     for (size_t k = 0; k < rows.size(); ++k)
       printf("%s{\"type\": \"%s\", \"count\": %d, \"ms\": %.4f}", k ? ", " : "", rows[k].first.c_str(),
              rows[k].second.first, rows[k].second.second);
-    printf("]}\n");
+    printf("]");
+    if (per_layer) {
+      printf(", \"layers\": [");
+      bool first = true;
+      for (size_t i = 0; i < layers.size(); ++i) {
+        if (best[i] >= 1e300) continue;
+        printf("%s{\"name\": \"%s\", \"type\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f}", first ? "" : ", ",
+               layers[i]->name.c_str(), layers[i]->type.c_str(), shapes[i].c_str(), best[i]);
+        first = false;
+      }
+      printf("]");
+    }
+    printf("}\n");
   } else {
     printf("# %s, %d thread(s), input %d, %d rounds: whole forward min %.3f ms, sum of per-layer minima %.3f ms\n",
            param.c_str(), threads, size, rounds, whole, total);

@@ -12,22 +12,13 @@
 #include <vector>
 
 #include "args.h"
-#include "ffn_layer.h"
-#include "mixer_layer.h"
-#include "split_layer.h"
+#include "custom_layers.h"
+#include "fp32_net.h"
 #include "net.h"
 
 using namespace pyhpe_tools;
 
 static const char* kProg = "pyhpe-run";
-
-static std::string layer_errors() {
-  std::string out;
-  for (const std::string* e :
-       {&pyhpe_rt::mixer_layer_error(), &pyhpe_rt::ffn_layer_error(), &pyhpe_rt::split_layer_error()})
-    if (!e->empty()) out += " (" + *e + ")";
-  return out;
-}
 
 int main(int argc, char** argv) {
   std::string param, bin, in_path, out_path;
@@ -65,23 +56,13 @@ int main(int argc, char** argv) {
   if (got != (size_t)C * H * W || extra) die(kProg, in_path + ": expected " + std::to_string(C * H * W) + " float32 values", 2);
 
   ncnn::Net net;
-  net.opt.lightmode = true;
-  net.opt.num_threads = threads;
-  net.opt.use_vulkan_compute = false;
-  net.opt.use_fp16_packed = net.opt.use_fp16_storage = net.opt.use_fp16_arithmetic = false;
-  net.opt.use_bf16_storage = false;
-  pyhpe_rt::register_mixer_layer(net);
-  pyhpe_rt::register_ffn_layer(net);
-  pyhpe_rt::register_split_layer(net);
-  if (net.load_param(param.c_str()) != 0) die(kProg, param + ": ncnn cannot load it" + layer_errors(), 13);
-  if (net.load_model(bin.c_str()) != 0) die(kProg, bin + ": ncnn cannot load the weights" + layer_errors(), 13);
-  if (net.input_names().size() != 1 || net.output_names().size() != 1) die(kProg, "expects one input and one output", 13);
+  load_fp32_net(kProg, net, param, bin, threads, /*lightmode=*/true);
 
   ncnn::Extractor ex = net.create_extractor();
   ex.input(net.input_names()[0], x);
   ncnn::Mat y;
   const int ret = ex.extract(net.output_names()[0], y);
-  if (ret != 0) die(kProg, "forward failed with code " + std::to_string(ret) + layer_errors(), 15);
+  if (ret != 0) die(kProg, "forward failed with code " + std::to_string(ret) + pyhpe_rt::custom_layer_detail(), 15);
   if (y.elempack != 1 || y.elemsize != 4u) die(kProg, "the output is not unpacked fp32", 15);
   f = fopen(out_path.c_str(), "wb");
   if (!f) die(kProg, out_path + ": cannot write", 12);
