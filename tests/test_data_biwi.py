@@ -23,7 +23,7 @@ from pyhpe.data.biwi import (
 )
 from pyhpe.data.biwi_raw import BIWIRaw, read_obj, read_rgb_cal
 from pyhpe.data.files import DataFileError
-from pyhpe.data.landmarks import project_points
+from pyhpe.geometry.camera import project_points
 from pyhpe.geometry.rotation import euler_to_matrix
 
 F = np.diag([-1.0, 1.0, 1.0])

@@ -19,9 +19,9 @@ from test_data_fixtures import (
 from pyhpe.data.arkitface import ARKIT_LANDMARK_IDS, ARKitFace, arkit_intrinsics
 from pyhpe.data.ddpose import DDPose
 from pyhpe.data.files import DataFileError
-from pyhpe.data.landmarks import project_points
 from pyhpe.data.sample import Sample
 from pyhpe.data.sixdof import SixDoFFolder, write_sixdof_dataset
+from pyhpe.geometry.camera import project_points
 from pyhpe.geometry.rotation import euler_to_matrix
 
 PERSPNET_PROJECTION = np.array([[1.57443701, 0, 0, 0], [0, 1.57443701, 0, 0],

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from pyhpe.data import transforms as T
-from pyhpe.data.landmarks import IBUG68_MIRROR, project_points
+from pyhpe.data.landmarks import IBUG68_MIRROR
 from pyhpe.data.pose import euler_degrees_from_matrix
 from pyhpe.data.sample import Sample
+from pyhpe.geometry.camera import project_points
 from pyhpe.geometry.rotation import euler_to_matrix
 
 F = np.diag([-1.0, 1.0, 1.0])

@@ -16,8 +16,8 @@ from pyhpe.data.synthetic import (
     render_scene,
     sample_scene,
 )
-from pyhpe.data.synthetic.camera import project, to_camera
 from pyhpe.data.synthetic.mesh import topology
+from pyhpe.geometry.camera import project, to_camera
 from pyhpe.geometry.rotation import euler_to_matrix, matrix_to_euler
 
 CLEAN = SynthConfig(occluder_prob=0.0, blur_prob=0.0, noise_sigma=(0.0, 0.0), glasses_prob=0.0)
@@ -57,7 +57,7 @@ def test_config_rejects_bad_values():
 
 
 def test_pose_matrix_is_the_geometry_modules_formula():
-    from pyhpe.data.synthetic.camera import euler_matrix
+    from pyhpe.geometry.rotation import euler_to_matrix_scalar as euler_matrix
 
     for euler in np.random.default_rng(0).uniform(-180, 180, (50, 3)):
         np.testing.assert_allclose(euler_matrix(*euler), euler_to_matrix(euler, degrees=True), atol=1e-14)

@@ -16,9 +16,9 @@ import numpy as np
 
 from pyhpe.data.base import FileDataset
 from pyhpe.data.files import DataFileError, expect_shape, load_npz, read_image_rgb, require_file
-from pyhpe.data.landmarks import box_from_points, project_points
 from pyhpe.data.pose import euler_degrees_from_matrix, is_rotation
 from pyhpe.data.sample import Sample
+from pyhpe.geometry.camera import box_from_points, project_points
 
 # 68 iBUG-order landmarks as ARKit-topology vertex ids (PerspNet/TRG ``kpt_ind``).
 ARKIT_LANDMARK_IDS = np.array([

@@ -18,9 +18,9 @@ import numpy as np
 from pyhpe.data.base import FileDataset
 from pyhpe.data.biwi import euler_from_fsa_label, fsa_label_from_pose_matrix
 from pyhpe.data.files import DataFileError, read_image_rgb, read_number_rows, require_file
-from pyhpe.data.landmarks import box_from_points, project_points
 from pyhpe.data.pose import euler_degrees_from_matrix
 from pyhpe.data.sample import Sample
+from pyhpe.geometry.camera import box_from_points, project_points
 
 FRAME_RE = re.compile(r"^frame_(\d+)_rgb\.png$")
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from pyhpe.data.files import write_image_rgb
 from pyhpe.data.sample import Sample
+from pyhpe.geometry.camera import project, to_camera
 
 AXIS_COLOURS = ((255, 40, 40), (40, 220, 40), (60, 120, 255))  # head x red, y green, z blue
 
@@ -18,15 +19,16 @@ def axis_endpoints(R: np.ndarray, origin_px, length_px: float, K=None, t=None,
                    length_m: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """(origin (2,), ends (3, 2)) of the head axes in pixels.
 
-    With K and t: perspective projection of t and t + length_m·R[:, i] (exact for 6DoF data).
-    Otherwise orthographic: origin + length_px·(R[0, i], R[1, i]) — camera x right, y down.
+    With K and t: perspective projection (pyhpe.geometry.camera) of the head origin and of the
+    points length_m along each head axis, i.e. t and t + length_m·R[:, i] (exact for 6DoF data),
+    when all four lie in front of the camera. Otherwise orthographic:
+    origin + length_px·(R[0, i], R[1, i]) — camera x right, y down.
     """
     R = np.asarray(R, dtype=np.float64)
     if K is not None and t is not None:
-        pts = np.asarray(t, dtype=np.float64)[None] + np.vstack([np.zeros(3), length_m * R.T])
-        uvw = pts @ np.asarray(K, dtype=np.float64).T
-        if np.all(uvw[:, 2] > 1e-6):
-            uv = uvw[:, :2] / uvw[:, 2:3]
+        cam = to_camera(np.vstack([np.zeros(3), length_m * np.eye(3)]), R, t)
+        if np.all(cam[:, 2] > 1e-6):
+            uv = project(cam, K)
             return uv[0], uv[1:]
     o = np.asarray(origin_px, dtype=np.float64)
     return o, o[None] + length_px * R[:2, :].T

@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pyhpe.geometry.rigid import flip_xywh_boxes_horizontal
+
 FRONTAL = "haarcascade_frontalface_default.xml"
 PROFILE = "haarcascade_profileface.xml"
 
@@ -43,9 +45,8 @@ class HaarFaceDetector:
         boxes = list(self.frontal.detectMultiScale(gray, **self.kwargs))
         if not boxes and self.profile is not None:
             boxes = list(self.profile.detectMultiScale(gray, **self.kwargs))
-            w = gray.shape[1]
-            for x, y, bw, bh in self.profile.detectMultiScale(np.ascontiguousarray(gray[:, ::-1]), **self.kwargs):
-                boxes.append((w - x - bw, y, bw, bh))
+            mirrored = self.profile.detectMultiScale(np.ascontiguousarray(gray[:, ::-1]), **self.kwargs)
+            boxes += list(flip_xywh_boxes_horizontal(np.reshape(mirrored, (-1, 4)), gray.shape[1]))
         return np.array(boxes, dtype=np.float64).reshape(-1, 4)
 
 

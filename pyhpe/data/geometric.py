@@ -3,7 +3,9 @@
 Crop, resize and flip update the image, box, landmarks and intrinsics K; a flip also mirrors
 R (M R M, M = diag(-1, 1, 1)), t, the Euler label (yaw, roll negated) and the vertices. Pixel
 centres sit at integer coordinates (OpenCV), so a W-wide flip maps x -> W - 1 - x and a resize by s
-maps x -> (x + 0.5) s - 0.5.
+maps x -> (x + 0.5) s - 0.5. The formulas are :mod:`pyhpe.geometry.camera`'s (crop and resize of
+K and points, boxes) and :mod:`pyhpe.geometry.rigid`'s (the flip); this module applies them to
+the image and every label of a Sample.
 """
 
 from __future__ import annotations
@@ -15,15 +17,7 @@ import numpy as np
 
 from pyhpe.data.landmarks import IBUG68_MIRROR
 from pyhpe.data.sample import Sample
-from pyhpe.geometry.rotation import flip_rotation_horizontal
-
-MIRROR = np.diag([-1.0, 1.0, 1.0])
-
-
-def _shift(points: np.ndarray | None, dx: float, dy: float) -> np.ndarray | None:
-    if points is None:
-        return None
-    return np.asarray(points, dtype=np.float64) - np.array([dx, dy])
+from pyhpe.geometry import camera, rigid
 
 
 def crop(sample: Sample, box) -> Sample:
@@ -37,14 +31,10 @@ def crop(sample: Sample, box) -> Sample:
     sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if sx1 > sx0 and sy1 > sy0:
         out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = img[sy0:sy1, sx0:sx1]
-    K = None
-    if sample.K is not None:
-        K = np.asarray(sample.K, dtype=np.float64).copy()
-        K[0, 2] -= x0
-        K[1, 2] -= y0
-    bbox = None if sample.bbox is None else _shift(np.reshape(sample.bbox, (2, 2)), x0, y0).reshape(4)
-    return dataclasses.replace(sample, image=out, K=K, bbox=bbox,
-                               landmarks=_shift(sample.landmarks, x0, y0))
+    K = None if sample.K is None else camera.shift_intrinsics(sample.K, x0, y0)
+    bbox = None if sample.bbox is None else camera.shift_points(np.reshape(sample.bbox, (2, 2)), x0, y0).reshape(4)
+    landmarks = None if sample.landmarks is None else camera.shift_points(sample.landmarks, x0, y0)
+    return dataclasses.replace(sample, image=out, K=K, bbox=bbox, landmarks=landmarks)
 
 
 def resize(sample: Sample, size: int | tuple[int, int]) -> Sample:
@@ -56,18 +46,9 @@ def resize(sample: Sample, size: int | tuple[int, int]) -> Sample:
     image = cv2.resize(sample.image, (out_w, out_h), interpolation=interp)
 
     def scale(points):
-        if points is None:
-            return None
-        p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        return (p + 0.5) * np.array([sx, sy]) - 0.5
+        return None if points is None else camera.scale_points(np.reshape(points, (-1, 2)), sx, sy)
 
-    K = None
-    if sample.K is not None:
-        K = np.asarray(sample.K, dtype=np.float64).copy()
-        K[0, :] *= sx
-        K[1, :] *= sy
-        K[0, 2] += 0.5 * sx - 0.5
-        K[1, 2] += 0.5 * sy - 0.5
+    K = None if sample.K is None else camera.scale_intrinsics(sample.K, sx, sy)
     bbox = None if sample.bbox is None else scale(sample.bbox).reshape(4)
     return dataclasses.replace(sample, image=image, K=K, bbox=bbox, landmarks=scale(sample.landmarks))
 
@@ -97,28 +78,20 @@ def hflip(sample: Sample) -> Sample:
     """
     w = sample.image.shape[1]
     image = np.ascontiguousarray(sample.image[:, ::-1])
-    euler = np.asarray(sample.euler, dtype=np.float64) * np.array([1.0, -1.0, -1.0])
-    R = flip_rotation_horizontal(np.asarray(sample.R, dtype=np.float64))
-    t = None if sample.t is None else MIRROR @ np.asarray(sample.t, dtype=np.float64)
-    K = None
-    if sample.K is not None:
-        K = np.asarray(sample.K, dtype=np.float64).copy()
-        K[0, 1] = -K[0, 1]
-        K[0, 2] = w - 1 - K[0, 2]
-    bbox = None
-    if sample.bbox is not None:
-        x0, y0, x1, y1 = np.asarray(sample.bbox, dtype=np.float64)
-        bbox = np.array([w - 1 - x1, y0, w - 1 - x0, y1])
+    euler = rigid.flip_euler_horizontal(sample.euler)
+    R = rigid.flip_rotation_horizontal(sample.R)
+    t = None if sample.t is None else rigid.flip_translation_horizontal(sample.t)
+    K = None if sample.K is None else rigid.flip_intrinsics_horizontal(sample.K, w)
+    bbox = None if sample.bbox is None else rigid.flip_boxes_horizontal(sample.bbox, w)
     landmarks, visible = sample.landmarks, sample.landmarks_visible
     if landmarks is not None:
-        landmarks = np.asarray(landmarks, dtype=np.float64).copy()
-        landmarks[:, 0] = w - 1 - landmarks[:, 0]
-        if len(landmarks) == 68:
-            landmarks = landmarks[IBUG68_MIRROR]
-            visible = None if visible is None else np.asarray(visible)[IBUG68_MIRROR]
+        perm = IBUG68_MIRROR if len(landmarks) == 68 else None
+        landmarks = rigid.flip_points_horizontal(landmarks, w, perm)
+        if perm is not None and visible is not None:
+            visible = np.asarray(visible)[perm]
     vertices, faces = sample.vertices, sample.faces
     if vertices is not None:
-        vertices = np.asarray(vertices, dtype=np.float64) @ MIRROR
+        vertices = rigid.mirror_points(vertices)
         flip_index = sample.extra.get("vertex_flip_index")
         if flip_index is not None:
             vertices = vertices[np.asarray(flip_index)]
@@ -156,14 +129,10 @@ def square_box(bbox, scale: float = 1.5, rng: np.random.Generator | None = None,
                shift: float = 0.15, scale_jitter: float = 0.05) -> np.ndarray:
     """TRG's square crop: side ``scale``·max(w, h) about the box centre; with ``rng``, the
     centre moves by U(±shift·s) and the side by U(1 ± scale_jitter)."""
-    x0, y0, x1, y1 = (float(v) for v in bbox)
-    s = max(x1 - x0, y1 - y0)
-    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, scale * s / 2
-    if rng is not None:
-        cx += rng.uniform(-shift, shift) * s
-        cy += rng.uniform(-shift, shift) * s
-        half *= rng.uniform(1 - scale_jitter, 1 + scale_jitter)
-    return np.array([cx - half, cy - half, cx + half, cy + half])
+    if rng is None:
+        return camera.square_box(bbox, scale)
+    dx, dy = rng.uniform(-shift, shift), rng.uniform(-shift, shift)
+    return camera.square_box(bbox, scale, (dx, dy), rng.uniform(1 - scale_jitter, 1 + scale_jitter))
 
 
 def random_resized_crop_box(height: int, width: int, rng: np.random.Generator,

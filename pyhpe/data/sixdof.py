@@ -23,9 +23,9 @@ from pyhpe.data.files import (
     require_file,
     write_image_rgb,
 )
-from pyhpe.data.landmarks import box_from_points
 from pyhpe.data.pose import euler_degrees_from_matrix, is_rotation
 from pyhpe.data.sample import Sample
+from pyhpe.geometry.camera import box_from_points
 
 INDEX_NAME = "samples.csv"
 INDEX_COLUMNS = ("image", "annotation", "subject")

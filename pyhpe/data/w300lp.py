@@ -17,8 +17,8 @@ import numpy as np
 from pyhpe.data.base import FileDataset
 from pyhpe.data.filelist import read_filelist, scan_pose_mat_dir
 from pyhpe.data.files import DataFileError, expect_shape, load_mat, read_image_rgb
-from pyhpe.data.landmarks import box_from_points
 from pyhpe.data.sample import Sample
+from pyhpe.geometry.camera import box_from_points
 from pyhpe.geometry.rotation import euler_to_matrix
 
 

@@ -1,17 +1,67 @@
-"""Rotation conventions and camera geometry. One module owns every conversion."""
+"""Geometry in pyhpe's conventions (docs/conventions.md), one place for each formula.
 
+- :mod:`~pyhpe.geometry.rotation`: Euler <-> matrix, 6D (the batched hot paths are pyhpe.ops).
+- :mod:`~pyhpe.geometry.camera`: head -> camera transform, pinhole projection, crop/resize
+  intrinsics, boxes.
+- :mod:`~pyhpe.geometry.rigid`: the horizontal flip of a pose and of its labels.
+"""
+
+from pyhpe.geometry.camera import (
+    box_cxcywh_to_xyxy,
+    box_from_points,
+    box_xywh_to_xyxy,
+    box_xyxy_to_cxcywh,
+    crop_intrinsics,
+    project,
+    project_points,
+    scale_intrinsics,
+    shift_intrinsics,
+    square_box,
+    to_camera,
+)
+from pyhpe.geometry.rigid import (
+    MIRROR,
+    flip_boxes_horizontal,
+    flip_euler_horizontal,
+    flip_intrinsics_horizontal,
+    flip_points_horizontal,
+    flip_rotation_horizontal,
+    flip_translation_horizontal,
+    flip_xywh_boxes_horizontal,
+    mirror_points,
+)
 from pyhpe.geometry.rotation import (
     euler_to_matrix,
-    flip_rotation_horizontal,
+    euler_to_matrix_scalar,
     matrix_to_euler,
     matrix_to_sixd,
     sixd_to_matrix,
 )
 
 __all__ = [
+    "MIRROR",
+    "box_cxcywh_to_xyxy",
+    "box_from_points",
+    "box_xywh_to_xyxy",
+    "box_xyxy_to_cxcywh",
+    "crop_intrinsics",
     "euler_to_matrix",
+    "euler_to_matrix_scalar",
+    "flip_boxes_horizontal",
+    "flip_euler_horizontal",
+    "flip_intrinsics_horizontal",
+    "flip_points_horizontal",
     "flip_rotation_horizontal",
+    "flip_translation_horizontal",
+    "flip_xywh_boxes_horizontal",
     "matrix_to_euler",
     "matrix_to_sixd",
+    "mirror_points",
+    "project",
+    "project_points",
+    "scale_intrinsics",
+    "shift_intrinsics",
     "sixd_to_matrix",
+    "square_box",
+    "to_camera",
 ]

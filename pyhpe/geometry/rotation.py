@@ -11,13 +11,17 @@ The batched hot-path conversions (6D -> matrix, matrix -> Euler) are native kern
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
+from pyhpe.geometry.rigid import flip_rotation_horizontal  # re-exported: the flip lives in rigid.py
 from pyhpe.ops import gram_schmidt, matrix_to_euler
 
 __all__ = [
     "euler_to_matrix",
+    "euler_to_matrix_scalar",
     "flip_rotation_horizontal",
     "matrix_to_euler",
     "matrix_to_sixd",
@@ -49,24 +53,25 @@ def euler_to_matrix(angles: torch.Tensor | np.ndarray, degrees: bool = False):
     return euler_to_matrix(torch.from_numpy(a), degrees=degrees).numpy()
 
 
+def euler_to_matrix_scalar(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    """(3, 3) float64 R = Rz(roll) Ry(yaw) Rx(pitch) of one pose given as Python floats in degrees.
+
+    A specialised copy of :func:`euler_to_matrix` (the same formula, on ``math`` floats) for
+    per-sample code: ~4.5 µs against ~220 µs for the torch round trip of one pose (measured for
+    the synthetic renderer, whose pose draw it serves). Tested equal to :func:`euler_to_matrix`
+    (tests/geometry/test_rotation.py); the renderer's outputs depend on its exact bits.
+    """
+    p, y, r = math.radians(pitch), math.radians(yaw), math.radians(roll)
+    cp, sp, cy, sy, cr, sr = math.cos(p), math.sin(p), math.cos(y), math.sin(y), math.cos(r), math.sin(r)
+    return np.array([
+        [cy * cr, cr * sy * sp - sr * cp, cr * sy * cp + sr * sp],
+        [sr * cy, sr * sy * sp + cr * cp, sr * sy * cp - cr * sp],
+        [-sy, cy * sp, cy * cp],
+    ])
+
+
 def matrix_to_sixd(R: torch.Tensor) -> torch.Tensor:
     """(…, 3, 3) -> (…, 6): the first two columns, column-major ([c0, c1])."""
     if R.shape[-2:] != (3, 3):
         raise ValueError(f"R must end in (3, 3), got {tuple(R.shape)}")
     return torch.cat([R[..., :, 0], R[..., :, 1]], dim=-1)
-
-
-_FLIP = torch.diag(torch.tensor([-1.0, 1.0, 1.0]))
-
-
-def flip_rotation_horizontal(R: torch.Tensor | np.ndarray):
-    """The label of a horizontally mirrored image: M R M with M = diag(-1, 1, 1).
-
-    In Euler terms this negates yaw and roll and keeps pitch (6DRepNet's flip rule).
-    """
-    if isinstance(R, np.ndarray):
-        m = np.diag([-1.0, 1.0, 1.0])
-        return m @ R @ m
-    m = _FLIP.to(R)
-    return m @ R @ m
-

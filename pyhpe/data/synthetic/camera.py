@@ -1,25 +1,18 @@
-"""Random pose and intrinsics, and the pinhole projection (OpenCV axes: x right, y down, z forward)."""
+"""Random pose and intrinsics of one synthetic image (OpenCV axes: x right, y down, z forward).
+
+The head -> camera transform and the projection are :mod:`pyhpe.geometry.camera`'s, re-exported
+here under the names the renderer's benchmarks use.
+"""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from pyhpe.data.synthetic.config import SynthConfig
+from pyhpe.geometry.camera import project, to_camera
+from pyhpe.geometry.rotation import euler_to_matrix_scalar as euler_matrix
 
-
-def euler_matrix(pitch: float, yaw: float, roll: float) -> np.ndarray:
-    """R = Rz(roll) Ry(yaw) Rx(pitch) of one pose in degrees: the formula of
-    :func:`pyhpe.geometry.rotation.euler_to_matrix` (the reference, tested equal) on Python
-    floats, without its round trip through torch (which costs more than the rest of the pose)."""
-    p, y, r = math.radians(pitch), math.radians(yaw), math.radians(roll)
-    cp, sp, cy, sy, cr, sr = math.cos(p), math.sin(p), math.cos(y), math.sin(y), math.cos(r), math.sin(r)
-    return np.array([
-        [cy * cr, cr * sy * sp - sr * cp, cr * sy * cp + sr * sp],
-        [sr * cy, sr * sy * sp + cr * cp, sr * sy * cp - cr * sp],
-        [-sy, cy * sp, cy * cp],
-    ])
+__all__ = ["euler_matrix", "project", "sample_pose_and_camera", "to_camera"]
 
 
 def sample_pose_and_camera(
@@ -41,14 +34,3 @@ def sample_pose_and_camera(
     t = np.array([(px - cx) * tz / f, (py - cy) * tz / f, tz])
     K = np.array([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]])
     return euler, R, t, K
-
-
-def to_camera(points: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Head-frame points (N, 3) -> camera frame: R @ p + t."""
-    return points @ R.T + t
-
-
-def project(points_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Camera-frame points (N, 3) -> pixels (N, 2) (pixel centres at integers)."""
-    z = points_cam[:, 2:3]
-    return (points_cam[:, :2] / z) @ K[:2, :2].T + K[:2, 2]

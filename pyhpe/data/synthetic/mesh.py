@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from pyhpe.data.synthetic.identity import Identity
+from pyhpe.geometry.rigid import mirror_points
 
 ATLAS_W, ATLAS_H_HEAD, ATLAS_STRIP = 256, 192, 40  # texture atlas: head region + a strip for ears/glasses
 EAR_RINGS, EAR_SEGMENTS = 3, 10
@@ -255,7 +256,7 @@ def render_vertices(identity: Identity, topo: Topology) -> np.ndarray:
     attach = grid_points(grid, topo, np.array([identity.ear_theta]), np.array([0.5 * np.pi]))[0]
     plus = out[topo.n_grid: topo.n_grid + n_ear]
     plus[:] = ear_points(identity, 1.0, attach)
-    out[topo.n_grid + n_ear:] = plus * np.array([-1.0, 1.0, 1.0])  # exactly ear_points(identity, -1.0, mirrored)
+    out[topo.n_grid + n_ear:] = mirror_points(plus)  # exactly ear_points(identity, -1.0, mirrored)
     return out
 
 

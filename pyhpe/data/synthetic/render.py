@@ -11,11 +11,12 @@ from pyhpe.data.sample import Sample
 from pyhpe.data.synthetic import mesh
 from pyhpe.data.synthetic.assets import IdentityAssets, build_assets, cached_assets
 from pyhpe.data.synthetic.background import draw_occluders, random_background
-from pyhpe.data.synthetic.camera import project, sample_pose_and_camera, to_camera
+from pyhpe.data.synthetic.camera import sample_pose_and_camera
 from pyhpe.data.synthetic.config import SynthConfig
 from pyhpe.data.synthetic.identity import Identity
 from pyhpe.data.synthetic.noise import add_grain
 from pyhpe.data.synthetic.raster import draw_ids, quad_planes, signed_areas
+from pyhpe.geometry.camera import box_from_points, project, to_camera
 
 VISIBILITY_TOLERANCE_M = 0.006  # a landmark within this depth of the visible surface counts as visible
 INV_Z = 3  # column of 1/z among the head's rasterised attributes (u, v, shade, 1/z)
@@ -147,7 +148,7 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
     lm2d = project(lm_cam, scene.K)
     lm_n = assets.landmark_normals @ scene.R.T
     visible = _landmark_visibility(lm2d, lm_cam, lm_n, ids, planes, size)
-    bbox = np.array([lm2d[:, 0].min(), lm2d[:, 1].min(), lm2d[:, 0].max(), lm2d[:, 1].max()])
+    bbox = box_from_points(lm2d)
 
     occluder_mask = np.zeros(shape, bool)
     if scene.occluders:
