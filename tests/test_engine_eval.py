@@ -71,7 +71,7 @@ def test_eval_test_crop_options(tmp_path, capsys, flag, value, direct, bad):
     model = create_model("sixdrepnet_repnext_m0")
     path = save_model(model, tmp_path / "m.safetensors", name="sixdrepnet_repnext_m0", input_size=64)
     _close(_eval(tmp_path, path, flag, value), _direct_report(model, **direct))
-    assert main(["eval", "--checkpoint", str(path), "--data", "synthetic", flag, bad]) == 2
+    assert main(["eval", "--checkpoint", str(path), "--data", "synthetic", flag, bad]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and flag in err[0]
 
@@ -88,11 +88,11 @@ def test_eval_official_release_format(tmp_path):
 
 
 def test_eval_errors_are_one_line(tmp_path, capsys):
-    assert main(["eval", "--checkpoint", str(tmp_path / "missing.pth"), "--data", "synthetic"]) == 2
+    assert main(["eval", "--checkpoint", str(tmp_path / "missing.pth"), "--data", "synthetic"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "checkpoint not found" in err[0]
     torch.manual_seed(0)
     path = save_model(create_model("sixdrepnet_repnext_m0"), tmp_path / "m.safetensors", name="sixdrepnet_repnext_m0")
-    assert main(["eval", "--checkpoint", str(path), "--data", str(tmp_path / "nodata")]) == 2
+    assert main(["eval", "--checkpoint", str(path), "--data", str(tmp_path / "nodata")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "data not found" in err[0]

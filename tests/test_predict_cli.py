@@ -79,3 +79,33 @@ def test_errors(setup, tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("x")
     assert main(["predict", str(tmp_path / "notes.txt"), "--model", str(d / "m.safetensors")]) == 1
     assert "not an image" in capsys.readouterr().err
+
+
+def test_checkpoint_and_out_spellings(setup, tmp_path, capsys):
+    """`--checkpoint PATH` (a model file) and `--out DIR` (`-o`) are the flags; the older `--model`
+    and `--output` still work as hidden aliases that print a deprecation note."""
+    d, _ = setup
+    out = tmp_path / "new"
+    assert main(["predict", str(d / "face.png"), "--checkpoint", str(d / "m.safetensors"), "--out", str(out)]) == 0
+    assert capsys.readouterr().err == ""
+    assert len(json.loads((out / "face.json").read_text())["faces"]) == 1
+    old = tmp_path / "old"
+    assert main(["predict", str(d / "face.png"), "--model", str(d / "m.safetensors"), "--output", str(old)]) == 0
+    err = capsys.readouterr().err
+    assert "--model is deprecated; use --checkpoint" in err and "--output is deprecated; use --out" in err
+    assert (old / "face.json").read_text() == (out / "face.json").read_text()
+
+
+def test_usage_errors_exit_2(setup, capsys):
+    d, _ = setup
+    assert main(["predict", str(d / "face.png")]) == 2  # no --checkpoint
+    assert "--checkpoint" in capsys.readouterr().err
+    assert main(["predict", str(d / "face.png"), "--checkpoint", "a", "--model", "b"]) == 2
+    assert main(["predict", str(d / "face.png"), "--checkpoint", "a", "--backend", "tflite"]) == 2
+
+
+def test_failures_are_one_line(setup, tmp_path, capsys):
+    d, _ = setup
+    assert main(["predict", str(d / "face.png"), "--checkpoint", str(tmp_path / "x.onnx")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("pyhpe predict: error:") and "not found" in err[0]

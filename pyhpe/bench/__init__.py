@@ -1,33 +1,17 @@
 """``pyhpe bench <suite>``: benchmarks that write a run directory (results.json, table.md, plot).
 
-Suites: ``kernels`` (the native rotation ops against the official 6DRepNet code, a clean
-PyTorch reference and torch.compile of it, timed interleaved in one process).
+Suites (``pyhpe.cli.dispatch`` commands, imported only when run): ``kernels`` (the native rotation
+ops against the official 6DRepNet code, a clean PyTorch reference and torch.compile of it, timed
+interleaved in one process), ``callpath`` (the overhead of each layer of the call path) and
+``mixer`` (the fused RepNeXt mixer against PyTorch).
 """
 
 from __future__ import annotations
 
-import argparse
-
-SUITES = {
-    "kernels": "pyhpe.bench.kernels",
-    "callpath": "pyhpe.bench.callpath",
-    "mixer": "pyhpe.bench.mixer",
+# name -> (module, one-line help); each module's docstring is its `--help` text (DESCRIPTION)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "kernels": ("pyhpe.bench.kernels",
+                "native rotation ops vs the official 6DRepNet code, a clean PyTorch reference and torch.compile"),
+    "callpath": ("pyhpe.bench.callpath", "overhead of each layer of the call path at a small batch"),
+    "mixer": ("pyhpe.bench.mixer", "the fused RepNeXt mixer vs PyTorch for every RepNeXt-M4 stage"),
 }
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="suite", metavar="SUITE", required=True)
-    import importlib
-
-    for name, module in SUITES.items():
-        mod = importlib.import_module(module)
-        p = sub.add_parser(name, help=mod.__doc__.strip().splitlines()[0],
-                           description=mod.__doc__)
-        mod.add_arguments(p)
-        p.set_defaults(_suite_module=module)
-
-
-def run(args: argparse.Namespace) -> int:
-    import importlib
-
-    return importlib.import_module(args._suite_module).run(args)

@@ -68,9 +68,15 @@ def measure(batch: int = 64, calls: int = 2000) -> dict[str, float]:
     return result
 
 
+DESCRIPTION = __doc__
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--calls", type=int, default=2000, help="calls per timing sample")
+    from pyhpe.cli import add_renamed, positive_int
+
+    add_renamed(parser, "--batch-size", old="--batch", dest="batch", type=positive_int, default=64,
+                help="batch size (default 64)")
+    parser.add_argument("--calls", type=positive_int, default=2000, help="calls per timing sample")
 
 
 def run(args: argparse.Namespace) -> int:

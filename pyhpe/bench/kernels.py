@@ -185,13 +185,19 @@ def plot_speedups(rows: list[Row], path: Path) -> None:
     plt.close(fig)
 
 
+DESCRIPTION = __doc__
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pyhpe.cli import IntList, add_renamed, positive_int
+
     parser.add_argument("--quick", action="store_true",
                         help=f"batch sizes {QUICK_SIZES}, fewer samples, no torch.compile column")
-    parser.add_argument("--sizes", type=int, nargs="+", help=f"batch sizes (default {FULL_SIZES})")
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
-                        help="thread counts to measure (default: 1 2)")
-    parser.add_argument("--samples", type=int, help="timing samples per implementation")
+    add_renamed(parser, "--batch-sizes", old="--sizes", dest="sizes", nargs="+", action=IntList,
+                metavar="N", help=f"batch sizes, e.g. 1 64 or 1,64 (default {' '.join(map(str, FULL_SIZES))})")
+    parser.add_argument("--threads", nargs="+", action=IntList, default=[1, 2], metavar="N",
+                        help="thread counts to measure, e.g. 1 2 or 1,2 (default: 1 2)")
+    parser.add_argument("--samples", type=positive_int, help="timing samples per implementation")
     parser.add_argument("--impls", nargs="+", choices=IMPLS, help="implementations to compare")
     parser.add_argument("--out", type=Path, help="run directory (default runs/bench-kernels-TIME)")
 

@@ -130,13 +130,20 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
+DESCRIPTION = __doc__
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pyhpe.cli import IntList, add_renamed, positive_int
+
     parser.add_argument("--quick", action="store_true", help="N=1 only, 1 thread, 3 samples")
-    parser.add_argument("--batches", type=int, nargs="+", help="batch sizes (default 1 32)")
-    parser.add_argument("--threads", type=int, nargs="+", help="thread counts (default 1 2)")
+    add_renamed(parser, "--batch-sizes", old="--batches", dest="batches", nargs="+", action=IntList,
+                metavar="N", help="batch sizes, e.g. 1 32 or 1,32 (default 1 32)")
+    parser.add_argument("--threads", nargs="+", action=IntList, metavar="N",
+                        help="thread counts, e.g. 1 2 or 1,2 (default 1 2)")
     parser.add_argument("--modes", nargs="*", choices=("fwd", "fwdbwd"), default=["fwd", "fwdbwd"],
                         help="modes to time (none: only the --train-step measurement)")
-    parser.add_argument("--samples", type=int, help="timing samples per implementation")
+    parser.add_argument("--samples", type=positive_int, help="timing samples per implementation")
     parser.add_argument("--out", type=Path, help="run directory (default runs/bench-mixer-TIME)")
     parser.add_argument("--train-step", type=int, metavar="N", default=0,
                         help="also time a RepNeXt-M4 6DRepNet training step at batch N, 224x224, "

@@ -51,9 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amp", choices=("none", "bf16"), default="none",
                         help="bfloat16 autocast for the forward pass (off by default: on this CPU it made a step "
                              "~10%% faster but the held-out error 8%% worse at equal steps, docs/results.md)")
-    parser.add_argument("--layout", choices=("channels_last", "nchw"), default="channels_last",
-                        help="memory layout of the model and batches while training (channels_last is "
-                             "faster for RepNeXt's small steps on the CPU)")
+    from pyhpe.cli import add_renamed
+
+    # --memory-format (was --layout: `pyhpe data synth --layout` is the dataset's file layout)
+    add_renamed(parser, "--memory-format", old="--layout", dest="layout", choices=("channels_last", "nchw"),
+                default="channels_last",
+                help="memory layout of the model and batches while training (channels_last is "
+                     "faster for RepNeXt's small steps on the CPU)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for augmentation")
     parser.add_argument("--seed", type=int, default=0, help="training stream; the test stream is seed + 1000")
     parser.add_argument("--out", default="runs", help="parent folder of the run directory")

@@ -22,8 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--random-init", action="store_true",
                         help="no checkpoint: random weights (latency and pipeline tests only)")
     parser.add_argument("--format", choices=("onnx", "ncnn"), default="onnx")
-    parser.add_argument("--output", "-o", help="output file (.onnx or .ncnn.param); default "
-                        "build/export/<model>.<ext>")
+    from pyhpe.cli import add_renamed
+
+    add_renamed(parser, "--out", "-o", old="--output", dest="output", metavar="PATH",
+                help="output file (.onnx or .ncnn.param); default build/export/<model>.<ext>")
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--output-6d", dest="output_kind", action="store_const", const="6d",
                       help="graph output: the raw 6D vector (default; Gram-Schmidt natively after)")
@@ -76,10 +78,10 @@ def run(args: argparse.Namespace) -> int:
                               output=args.output_kind, fp16=args.fp16,
                               dynamic_batch=args.dynamic_batch, tolerance=args.tolerance,
                               fused=args.fused)
-    except VerificationError as err:
-        print(f"pyhpe export: verification FAILED: {err}", file=sys.stderr)
-        return 3
-    except (FileNotFoundError, ValueError, RuntimeError, TypeError, ImportError) as err:
+    except VerificationError as err:  # a failure like any other: exit 1 (was 3)
+        print(f"pyhpe export: error: verification FAILED: {err}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, RuntimeError, TypeError, ImportError) as err:
         print(f"pyhpe export: error: {err}", file=sys.stderr)
         return 1
     v = result.verification

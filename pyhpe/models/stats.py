@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -226,6 +227,8 @@ def _cpu_model() -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pyhpe.cli import IntList, add_renamed, positive_int
+
     parser.add_argument("--list", action="store_true", help="only print the registered model names")
     parser.add_argument(
         "--filter",
@@ -237,17 +240,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-latency", action="store_true", help="skip the CPU latency measurement"
     )
     parser.add_argument(
-        "--threads", default="1,2", help="comma-separated thread counts for latency (default 1,2)"
+        "--threads", nargs="+", action=IntList, default=[1, 2], metavar="N",
+        help="thread counts for latency, e.g. 1 2 or 1,2 (default 1 2)",
     )
     parser.add_argument(
         "--rounds",
-        type=int,
+        type=positive_int,
         default=1,
         help="latency passes over all models; min over passes (default 1)",
     )
-    parser.add_argument(
-        "--json", metavar="PATH", help="also write the rows and environment as JSON"
+    add_renamed(
+        parser, "--out", old="--json", dest="json", metavar="PATH",
+        help="also write the rows and environment to this JSON file",
     )
+
+
+def _thread_counts(value) -> tuple[int, ...]:
+    """``[1, 2]`` (the parsed flag) or ``"1,2"`` (an older caller's string) -> ``(1, 2)``."""
+    parts = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    try:
+        threads = tuple(int(t) for t in parts if str(t).strip())
+    except ValueError:
+        raise ValueError(f"--threads must be integers, got {value!r}") from None
+    if not threads or min(threads) < 1:
+        raise ValueError(f"--threads must be integers >= 1, got {value!r}")
+    return threads
 
 
 def run(args: argparse.Namespace) -> int:
@@ -257,14 +274,12 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(names))
         return 0
     if not names:
-        print(f"no registered model matches {args.filter!r} (see `pyhpe models --list`)")
+        print(f"pyhpe models: error: no registered model matches {args.filter!r} "
+              "(see `pyhpe models --list`)", file=sys.stderr)
         return 1
-    try:
-        threads = tuple(int(t) for t in str(args.threads).split(",") if t.strip())
-    except ValueError:
-        raise SystemExit(f"--threads must be comma-separated integers, got {args.threads!r}")
+    threads = _thread_counts(args.threads)
     if args.rounds < 1:
-        raise SystemExit(f"--rounds must be >= 1, got {args.rounds}")
+        raise ValueError(f"--rounds must be >= 1, got {args.rounds}")
     env = environment()
     env["rounds"] = args.rounds
     rows, models = [], []

@@ -27,14 +27,18 @@ VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="an image, a folder of images, or a video file")
-    parser.add_argument("--model", required=True,
-                        help="pyhpe model file (.safetensors, torch), .onnx or .ncnn.param")
+    from pyhpe.cli import add_renamed
+
+    # --checkpoint: a model file path (pyhpe's word); the old --model spelling stays as a hidden alias
+    add_renamed(parser, "--checkpoint", old="--model", dest="model", required=True, metavar="PATH",
+                help="pyhpe model file (.safetensors, torch), .onnx or .ncnn.param")
     parser.add_argument("--backend", choices=("torch", "onnxruntime", "ncnn"), default=None,
                         help="default: from the model file's extension")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the backend")
     parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
                         help="fp16: ncnn's fp16 storage/arithmetic (ncnn only)")
-    parser.add_argument("--output", "-o", default="predictions", help="output folder")
+    add_renamed(parser, "--out", "-o", old="--output", dest="output", default="predictions",
+                metavar="DIR", help="output folder (default predictions)")
     parser.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels")
     parser.add_argument("--max-faces", type=int, default=0, help="keep the N largest faces (0: all)")
     parser.add_argument("--no-draw", action="store_true", help="write JSON only")

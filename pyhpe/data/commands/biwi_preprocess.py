@@ -9,9 +9,12 @@ from pyhpe.data.face_detect import HaarFaceDetector
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pyhpe.cli import add_renamed, positive_int
+
     parser.add_argument("root", help="raw BIWI folder (kinect_head_pose_db or its hpdb/)")
     parser.add_argument("out", help="output path prefix: OUT.npz or OUT_train.npz / OUT_test.npz")
-    parser.add_argument("--img-size", type=int, default=256, help="crop side in pixels (default 256)")
+    add_renamed(parser, "--size", old="--img-size", dest="img_size", type=positive_int, default=256,
+                help="crop side in pixels (default 256)")
     parser.add_argument("--on-miss", choices=("drop", "reuse"), default="drop",
                         help="frames without an accepted detection: drop (FSA protocol 1) or reuse "
                              "the previous box (FSA protocol 2)")
@@ -19,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="which detection to keep when several are found")
     parser.add_argument("--max-jump", type=float, default=80.0,
                         help="reject a box whose left edge moved this many px or more (default 80)")
-    parser.add_argument("--split", type=float, help="train fraction of sequences (e.g. 0.7)")
+    add_renamed(parser, "--train-fraction", old="--split", dest="split", type=float,
+                help="train fraction of sequences (e.g. 0.7); writes OUT_train.npz / OUT_test.npz")
     parser.add_argument("--train-sequences", type=int, help="number of train sequences (FSA: 16)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sequence split")
     parser.add_argument("--min-face", type=int, default=40, help="smallest face side for the detector")
