@@ -43,7 +43,10 @@ __all__ = [
 
 
 def _is_torch(*xs) -> bool:
-    return any(isinstance(x, torch.Tensor) for x in xs)
+    for x in xs:
+        if isinstance(x, torch.Tensor):
+            return True
+    return False
 
 
 def _as_torch(*xs) -> list[torch.Tensor]:
@@ -78,7 +81,7 @@ def to_camera(points, R, t):
     R = np.asarray(R, dtype=np.float64)
     t = np.asarray(t, dtype=np.float64)
     _check("points", points, (3,), 2)
-    return points @ np.swapaxes(R, -1, -2) + t[..., None, :]
+    return points @ R.swapaxes(-1, -2) + t[..., None, :]
 
 
 def project(points, K):
@@ -101,7 +104,7 @@ def project(points, K):
     K = np.asarray(K, dtype=np.float64)
     _check("points", points, (3,), 2)
     _check("K", K, (3, 3), 2)
-    return (points[..., :2] / points[..., 2:3]) @ np.swapaxes(K[..., :2, :2], -1, -2) + K[..., None, :2, 2]
+    return (points[..., :2] / points[..., 2:3]) @ K[..., :2, :2].swapaxes(-1, -2) + K[..., None, :2, 2]
 
 
 def project_points(points_head, R, t, K):
