@@ -84,16 +84,16 @@ def test_budget_hook_stops_the_trainer(tmp_path):
 
     clock = FakeClock()
     budget = TimeBudget(10.0, warmup_steps=1, min_ratio=0.01, clock=clock)
-    hook = BudgetHook(budget, clock=clock)
 
-    def on_step(step: int) -> bool:
-        clock.t += 4.0  # every step "takes" 4 s: the budget ends after 3 steps
-        return hook(step)
+    class FourSecondSteps(BudgetHook):
+        def on_step_end(self, step: int) -> bool:
+            clock.t += 4.0  # every step "takes" 4 s: the budget ends after 3 steps
+            return super().on_step_end(step)
 
     cfg = validate({"model": {"name": "sixdrepnet_repnext_m0"},
                     "data": {"train": {"format": "synthetic", "n": 8, "render_size": 64},
                              "input_size": 32, "workers": 0},
                     "train": {"epochs": 5, "batch_size": 2, "device": "cpu", "eval_every": 0},
                     "output": {"dir": str(tmp_path), "progress": False}})
-    summary = train(cfg, schedule=budget.lr_factor, on_step=on_step)
+    summary = train(cfg, callbacks=[FourSecondSteps(budget, clock=clock)])
     assert summary["steps"] == 3 and summary["stopped_early"]

@@ -26,7 +26,7 @@ def _direct_report(model, n=6, seed=3, size=64, test_resize=256, margin=0.2):
     items = [tf(ds[i]) for i in range(n)]
     x = torch.stack([it["image"] for it in items])
     with torch.no_grad():
-        R = model.eval()(x)
+        R = model.eval()(x).R
     return pose_report(R, torch.stack([it["R"] for it in items]), torch.stack([it["euler"] for it in items]))
 
 

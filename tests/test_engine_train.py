@@ -40,9 +40,9 @@ def test_train_writes_run_directory_and_model(tmp_path):
     assert metrics["epochs_done"] == 2 and metrics["steps"] == 4
     final = metrics["final"]
     assert 0 <= final["val/mae"] <= 90 and 0 <= final["val/geodesic"] <= 180
-    model, config = load_model(run / "model.safetensors")
-    assert config["model"] == "sixdrepnet_repnext_m0" and config["input_size"] == 64
-    R = model(torch.randn(2, 3, 64, 64))
+    model, card = load_model(run / "model.safetensors")
+    assert card.model == "sixdrepnet_repnext_m0" and card.input_size == 64
+    R = model(torch.randn(2, 3, 64, 64)).R
     assert torch.allclose(R @ R.transpose(1, 2), torch.eye(3).expand(2, 3, 3), atol=1e-5)
 
 
@@ -112,7 +112,7 @@ def test_channels_last_training_matches_nchw(tmp_path):
         rows = (run / "steps.csv").read_text().splitlines()[1:]
         losses[layout] = [float(r.split(",")[2]) for r in rows]
         model, _ = load_model(run / "model.safetensors")
-        assert torch.isfinite(model(torch.randn(1, 3, 64, 64))).all()
+        assert torch.isfinite(model(torch.randn(1, 3, 64, 64)).R).all()
     assert len(losses["true"]) == len(losses["false"]) == 2
     assert abs(losses["true"][0] - losses["false"][0]) < 1e-5
     assert abs(losses["true"][1] - losses["false"][1]) < 1e-2

@@ -85,7 +85,7 @@ def test_dynamic_batch_onnx(tmp_path):
     x = np.random.default_rng(0).standard_normal((5, 3, size, size)).astype(np.float32)
     y = sess.run(None, {"input": x})[0]
     with torch.no_grad():
-        ref = model.forward_6d(torch.from_numpy(x)).numpy()
+        ref = model(torch.from_numpy(x)).sixd.numpy()
     np.testing.assert_allclose(y, ref, atol=1e-4)
 
 
@@ -119,7 +119,7 @@ def test_cli_checkpoint_roundtrip(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "verified (onnx, 6d, 64x64)" in text
     meta = json.loads((out.parent / "m0.onnx.json").read_text())
-    assert meta["model"] == "sixdrepnet_repnext_m0" and meta["dynamic_batch"] is True
+    assert meta["card"]["model"] == "sixdrepnet_repnext_m0" and meta["dynamic_batch"] is True
 
 
 def test_cli_errors(tmp_path, capsys):

@@ -24,11 +24,11 @@ def test_round_trip(tmp_path, deploy):
         reparameterize(model)
     path = save_model(model, tmp_path / "m.safetensors", name="sixdrepnet_repnext_m0",
                       input_size=64)
-    loaded, config = load_model(path)
-    assert config["model"] == "sixdrepnet_repnext_m0" and config["input_size"] == 64
+    loaded, card = load_model(path)
+    assert card.model == "sixdrepnet_repnext_m0" and card.input_size == 64
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        assert torch.allclose(model(x), loaded(x), atol=1e-6)
+        assert torch.allclose(model(x).R, loaded(x).R, atol=1e-6)
     n_params = sum(p.numel() for p in loaded.parameters())
     assert n_params == sum(p.numel() for p in model.parameters())
 
@@ -60,4 +60,4 @@ def test_plain_safetensors_state_dict_loads_as_pretrained(tmp_path):
     loaded = create_model("sixdrepnet_repnext_m0", pretrained=tmp_path / "w.safetensors").eval()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
-        assert torch.allclose(model(x), loaded(x), atol=1e-6)
+        assert torch.allclose(model(x).R, loaded(x).R, atol=1e-6)

@@ -204,7 +204,7 @@ def test_repnext_fused_training_matches_plain_pytorch():
     outs, grads = [], []
     for fused in (True, False):
         set_fused(model, fused)
-        y = model.forward_6d(x)
+        y = model(x).sixd
         outs.append(y)
         grads.append(torch.autograd.grad(y.square().sum(), params))
     assert torch.allclose(outs[0], outs[1], atol=1e-10)
@@ -219,9 +219,9 @@ def test_repnext_fused_eval_and_deploy_match_plain_pytorch():
     model = _randomized_model().eval()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        plain = set_fused(model, False).forward_6d(x)
-        fused = set_fused(model, True).forward_6d(x)  # BN folded into the op's output
-        deploy = reparameterize(model).forward_6d(x)
+        plain = set_fused(model, False)(x).sixd
+        fused = set_fused(model, True)(x).sixd  # BN folded into the op's output
+        deploy = reparameterize(model)(x).sixd
     assert torch.allclose(fused, plain, atol=1e-5)
     assert torch.allclose(deploy, plain, atol=1e-5)
 
@@ -238,7 +238,7 @@ def test_autocast_bfloat16_training_step():
     model = _randomized_model()
     x = torch.randn(2, 3, 64, 64)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        y = model.forward_6d(x)
+        y = model(x).sixd
         loss = ops.sixd_geodesic_loss(y, ops.gram_schmidt(torch.randn(2, 6)))
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]

@@ -12,8 +12,8 @@ from conftest import repnext_m0_eval
 from pyhpe.models.io import save_model
 from pyhpe.ops import gram_schmidt, matrix_to_euler
 from pyhpe.runtime import Predictor
-from pyhpe.runtime.predictor import postprocess
 from pyhpe.runtime.preprocess import face_crop, prepare
+from pyhpe.tasks import get_task
 
 SIZE = 64
 
@@ -44,8 +44,8 @@ def test_torch_predictor_matches_training_form(model_file):
     x = torch.from_numpy(prepare(crops, SIZE))
     with torch.no_grad():
         m = _model()
-        R = m(x)
-        sixd = m.forward_6d(x)
+        R = m(x).R
+        sixd = m(x).sixd
     np.testing.assert_allclose(out["sixd"], sixd.numpy(), atol=1e-4)
     np.testing.assert_allclose(out["R"], R.numpy(), atol=1e-4)
     np.testing.assert_allclose(out["euler_deg"], matrix_to_euler(R, degrees=True).numpy(), atol=1e-2)
@@ -76,12 +76,13 @@ def test_postprocess_matrix_and_6d_agree():
     torch.manual_seed(1)
     x6 = torch.randn(5, 6)
     R = gram_schmidt(x6)
-    a = postprocess(x6.numpy(), "6d")
-    b = postprocess(R.numpy(), "matrix")
+    task = get_task("sixd_rotation")
+    a = task.decode({"sixd": x6.numpy()})
+    b = task.decode({"R": R.numpy()})
     np.testing.assert_allclose(a["R"], b["R"], atol=1e-6)
     np.testing.assert_allclose(a["euler_deg"], b["euler_deg"], atol=1e-3)
     with pytest.raises(ValueError, match="output kind"):
-        postprocess(x6.numpy(), "quat")
+        task.decode({"quat": x6.numpy()})
 
 
 def test_predict_faces_crops_like_evaluation(model_file):

@@ -42,9 +42,10 @@ def test_forward_backward_reaches_every_parameter(name):
             p.add_(1e-2 * torch.randn_like(p))
     side = _side(model)
     x = torch.randn(2, 3, side, side)
-    six = model.forward_6d(x)
+    out = model(x)
+    six = out.sixd
     assert six.shape == (2, 6)
-    R = model(x)
+    R = out.R
     assert R.shape == (2, 3, 3)
     eye = torch.eye(3).expand(2, 3, 3)
     torch.testing.assert_close(R @ R.transpose(1, 2), eye, atol=1e-5, rtol=0)
@@ -63,7 +64,7 @@ def test_matrix_is_gram_schmidt_of_the_6d_output():
     model = create_model("sixdrepnet_repnext_m0").eval()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        six, R = model.forward_6d(x).double(), model(x).double()
+        six, R = model(x).sixd.double(), model(x).R.double()
     a1, a2 = six[:, :3], six[:, 3:]
     cx = a1 / a1.norm(dim=1, keepdim=True)
     cz = torch.cross(cx, a2, dim=1)

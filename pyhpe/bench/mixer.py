@@ -180,11 +180,12 @@ def run(args: argparse.Namespace) -> int:
 
 def train_step_times(model_name: str = "sixdrepnet_repnext_m4", batch: int = 32, size: int = 224,
                      threads: int = 2, samples: int = 3) -> dict[str, float]:
-    """Seconds per training step (forward, fused loss, backward) with the fused mixer and with
-    plain PyTorch mixers, same model and data, timed interleaved."""
+    """Seconds per training step (forward, the task's loss, backward) with the fused mixer and
+    with plain PyTorch mixers, same model and data, timed interleaved."""
     from pyhpe.models import create_model
     from pyhpe.models.backbones.repnext import set_fused
     from pyhpe.ops.reference import gram_schmidt_ref
+    from pyhpe.tasks import task_of
 
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -193,11 +194,12 @@ def train_step_times(model_name: str = "sixdrepnet_repnext_m4", batch: int = 32,
     x = torch.randn(batch, 3, size, size)
     R_gt = gram_schmidt_ref(torch.randn(batch, 6))
     params = [p for p in model.parameters() if p.requires_grad]
+    task, batch = task_of(model), {"image": x, "R": R_gt}
 
     def step(fused: bool):
         def run():
             set_fused(model, fused)
-            loss = ops.sixd_geodesic_loss(model.forward_6d(x), R_gt)
+            loss = task.loss(task.forward(model, batch), batch)
             return torch.autograd.grad(loss, params)
         return run
 

@@ -1,5 +1,5 @@
 """Training against a wall-clock budget on a shared CPU: a clock-driven learning-rate schedule and
-a thread-count governor (used by ``pyhpe demo`` through ``trainer.train(schedule=, on_step=)``).
+a thread-count governor (used by ``pyhpe demo`` through ``trainer.train(callbacks=[BudgetHook(...)])``).
 
 Why: the demo must finish its cosine schedule inside a fixed time. A step-count schedule set from
 a short calibration ends too early or is cut off when the machine's speed changes (other jobs);
@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 
 import torch
+
+from pyhpe.engine.trainer import Callback
 
 
 class TimeBudget:
@@ -138,14 +140,21 @@ class ThreadGovernor:
                 "events": self.events}
 
 
-class BudgetHook:
-    """The trainer's ``on_step``: times each step (wall clock between calls, data loading
-    included) for the governor, and stops once the budget is spent."""
+class BudgetHook(Callback):
+    """A trainer callback: the budget's clock-driven learning-rate schedule; after each step it
+    times the step (wall clock between calls, data loading included) for the governor and stops
+    once the budget is spent."""
 
     def __init__(self, budget: TimeBudget, governor: ThreadGovernor | None = None,
                  clock: Callable[[], float] = time.perf_counter):
         self.budget, self.governor, self.clock = budget, governor, clock
         self.last: float | None = None
+
+    def schedule(self) -> Callable[[int], float]:
+        return self.budget.lr_factor
+
+    def on_step_end(self, step: int) -> bool:
+        return self(step)
 
     def __call__(self, step: int) -> bool:
         now = self.clock()

@@ -106,10 +106,12 @@ def _labels(ds: Dataset, indices: list[int]) -> np.ndarray:
 
 
 class Augmented(Dataset):
-    """``base`` Samples through ``make(seed)`` pipelines; item i of epoch e uses seed (seed, e, i)."""
+    """``base`` Samples through ``make(seed)`` pipelines; item i of epoch e uses seed (seed, e, i).
+    Items keep ``keys`` (a task's batch keys)."""
 
-    def __init__(self, base: Dataset, make: Callable[[int | None], Callable[[Sample], dict]], seed: int):
-        self.base, self.make, self.seed, self.epoch = base, make, int(seed), 0
+    def __init__(self, base: Dataset, make: Callable[[int | None], Callable[[Sample], dict]], seed: int,
+                 keys: tuple[str, ...] = ("image", "R", "euler")):
+        self.base, self.make, self.seed, self.epoch, self.keys = base, make, int(seed), 0, tuple(keys)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -120,43 +122,19 @@ class Augmented(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         seed = int(np.random.SeedSequence([self.seed, self.epoch, int(index)]).generate_state(1)[0])
         out = self.make(seed)(self.base[index])
-        return {"image": out["image"], "R": out["R"], "euler": out["euler"]}
-
-
-def train_transform_factory(cfg: dict, src: dict) -> Callable[[int | None], Callable]:
-    """The 6DRepNet training pipeline (+ jitter/noise from the proposal) for a source."""
-    from pyhpe.data.transforms import Augment, SixDRepNetTrain
-
-    aug = cfg["augment"]
-    augment = Augment(jitter=float(aug["jitter"]), noise_sigma=float(aug["noise"]))
-
-    def make(seed: int | None):
-        return SixDRepNetTrain(size=cfg["data"]["input_size"], margin_crop=bool(src["margin_crop"]),
-                               flip_p=float(aug["flip"]), blur_p=float(aug["blur"]),
-                               scale=tuple(aug["scale"]), augment=augment, seed=seed)
-
-    return make
-
-
-def test_transform(cfg: dict, src: dict) -> Callable[[Sample], dict]:
-    """6DRepNet's test pipeline: fixed-margin crop, resize shorter side, centre crop."""
-    from pyhpe.data.transforms import SixDRepNetTest
-
-    size = cfg["data"]["input_size"]
-    resize_to = max(size, round(cfg["data"]["test_resize"] * size / 224))
-    return SixDRepNetTest(resize_to=resize_to, size=size, margin_crop=bool(src["margin_crop"]),
-                          margin=float(cfg["data"].get("test_margin", 0.2)))
+        return {k: out[k] for k in self.keys}
 
 
 class Transformed(Dataset):
-    """``base`` Samples through a fixed (test) transform, keeping image, R and euler."""
+    """``base`` Samples through a fixed (test) transform, keeping ``keys`` (a task's batch keys)."""
 
-    def __init__(self, base: Dataset, transform: Callable[[Sample], dict]):
-        self.base, self.transform = base, transform
+    def __init__(self, base: Dataset, transform: Callable[[Sample], dict],
+                 keys: tuple[str, ...] = ("image", "R", "euler")):
+        self.base, self.transform, self.keys = base, transform, tuple(keys)
 
     def __len__(self) -> int:
         return len(self.base)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         out = self.transform(self.base[index])
-        return {"image": out["image"], "R": out["R"], "euler": out["euler"]}
+        return {k: out[k] for k in self.keys}

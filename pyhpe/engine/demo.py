@@ -82,8 +82,12 @@ def _settings(args: argparse.Namespace) -> dict:
         raise ValueError(f"--n-train ({s['n_train']}) must be at least one batch ({args.batch_size})")
     if s["minutes"] <= 0 or s["n_test"] < 1:
         raise ValueError("--minutes and --n-test must be positive")
-    if not args.model.startswith("sixdrepnet_"):
-        raise ValueError(f"--model must be a pose model (sixdrepnet_*), got {args.model}")
+    from pyhpe.tasks import task_of
+
+    try:
+        task_of(args.model)
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"--model must be a pose model (e.g. sixdrepnet_repnext_m0): {err}") from err
     return s
 
 
@@ -124,31 +128,29 @@ def calibrate(args: argparse.Namespace, s: dict, steps: int = 5, max_seconds: fl
 
     from torch.utils.data import DataLoader
 
-    from pyhpe.engine.data import Augmented, render_synthetic, train_transform_factory
-    from pyhpe.engine.trainer import SixDForward
+    from pyhpe.engine.data import Augmented, render_synthetic
+    from pyhpe.engine.trainer import training_step
     from pyhpe.models import create_model
-    from pyhpe.ops import sixd_geodesic_loss
+    from pyhpe.tasks import task_of
+    from pyhpe.tasks.base import to_device
 
     cfg = _config(args, s, 1)
     src = cfg["data"]["train"]
+    task = task_of(args.model)
     n = args.batch_size * (steps + 1)
     ds = Augmented(render_synthetic(n, args.seed + 2000, s["render"], progress=False),
-                   train_transform_factory(cfg, src), 0)
+                   task.train_transform(cfg, src), 0, task.batch_keys)
     loader = DataLoader(ds, batch_size=args.batch_size, num_workers=args.workers)
     layout = torch.channels_last if cfg["train"]["channels_last"] else torch.contiguous_format
-    net = SixDForward(create_model(args.model)).train().to(memory_format=layout)
+    net = create_model(args.model).train().to(memory_format=layout)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    amp = torch.bfloat16 if cfg["train"]["amp"] == "bf16" else None
     times = []
     t = start = time.perf_counter()
     for batch in loader:
         if times and t - start > max_seconds:
             break
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["train"]["amp"] == "bf16"):
-            x6 = net(batch["image"].contiguous(memory_format=layout))
-        loss = sixd_geodesic_loss(x6.float(), batch["R"])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        training_step(task, net, to_device(batch, torch.device("cpu"), layout), opt, amp_dtype=amp)
         now = time.perf_counter()
         times.append(now - t)
         t = now
@@ -165,13 +167,13 @@ def _run(args: argparse.Namespace) -> int:
     import copy
 
     from pyhpe.engine.budget import BudgetHook, ThreadGovernor, TimeBudget
-    from pyhpe.engine.data import Transformed, render_synthetic, test_transform
+    from pyhpe.engine.data import Transformed, render_synthetic
     from pyhpe.engine.inference import predict_dataset
     from pyhpe.engine.plots import prediction_grid
     from pyhpe.engine.trainer import train
     from pyhpe.metrics import geodesic_errors_deg, mean_rotation, pose_report
-    from pyhpe.models import reparameterize
-    from pyhpe.models.io import load_model
+    from pyhpe.models import load, reparameterize
+    from pyhpe.tasks import task_of
     from pyhpe.models.stats import count_macs, count_parameters
 
     s = _settings(args)
@@ -209,13 +211,14 @@ def _run(args: argparse.Namespace) -> int:
     clock = TimeBudget(budget, warmup, MIN_LR_RATIO)
     governor = ThreadGovernor(max_threads, threads, step_s)
     summary = train(cfg, samples={"train": train_samples, "val": {test_src["name"]: test_samples}},
-                    schedule=clock.lr_factor, on_step=BudgetHook(clock, governor))
+                    callbacks=[BudgetHook(clock, governor)])
     run_dir = Path(summary["run_dir"])
-    model, _ = load_model(run_dir / "model.safetensors")
-    model.eval()
+    model, card = load(run_dir / "model.safetensors")
+    task = task_of(model)
 
-    # held-out set (the stream the trainer validated on), and the trivial predictor
-    test_set = Transformed(test_samples, test_transform(cfg, test_src))
+    # held-out set (the stream the trainer validated on, with the crop the model card carries),
+    # and the trivial predictor
+    test_set = Transformed(test_samples, task.test_transform(card.crop, card.input_size, test_src), task.batch_keys)
     preds = predict_dataset(model, test_set, "cpu", batch_size=64)
     report = preds.report()
     mean_R = mean_rotation(torch.stack([torch.as_tensor(smp.R, dtype=torch.float32) for smp in train_samples.samples]))
@@ -233,11 +236,7 @@ def _run(args: argparse.Namespace) -> int:
 
     # picture: the first 24 held-out images with their axes
     n_show = min(24, len(test_samples))
-    from pyhpe.data.transforms import SixDRepNetTest
-
-    vis_tf = SixDRepNetTest(resize_to=max(args.input_size, round(cfg["data"]["test_resize"] * args.input_size / 224)),
-                            margin=cfg["data"]["test_margin"],
-                            size=args.input_size, output="sample")
+    vis_tf = task.test_transform(card.crop, card.input_size, test_src, output="sample")
     images = [vis_tf(test_samples[i]).image for i in range(n_show)]
     geo = geodesic_errors_deg(preds.R_pred[:n_show], preds.R_gt[:n_show]).numpy()
     prediction_grid(images, preds.R_pred[:n_show].numpy(), preds.R_gt[:n_show].numpy(), geo,

@@ -1,9 +1,10 @@
 """`pyhpe eval --checkpoint CKPT --data DATA`: MAE per angle (both formulas), geodesic error.
 
-CKPT is any of: a pyhpe model file (``model.safetensors`` + ``model.json``, what ``pyhpe train``
-writes), a pyhpe training checkpoint (``checkpoints/last.safetensors``), or an official 6DRepNet
-release ``.pth`` / training ``.tar`` (read with ``torch.load(weights_only=True)`` through
-:mod:`pyhpe.models.checkpoints`; ``--model`` names the architecture, RepVGG-B1g2 by default).
+CKPT is anything :func:`pyhpe.models.load` reads: a pyhpe model file (``model.safetensors`` +
+``model.json``, what ``pyhpe train`` writes), a pyhpe training checkpoint
+(``checkpoints/last.safetensors``), or an official 6DRepNet release ``.pth`` / training ``.tar``
+(``--model`` names its architecture, e.g. sixdrepnet_repvgg_b1g2). The test crop and input size
+come from the model card (``--test-resize``, ``--test-margin``, ``--input-size`` override it).
 
 DATA is a dataset folder, file list or npz (``--format``: auto, aflw2000, 300wlp, biwi-npz, ...),
 or ``synthetic`` (rendered on the fly: ``--n``, ``--seed``). With ``--format auto`` a
@@ -31,11 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto | aflw2000 | 300wlp | biwi-npz | biwi-raw | sixdof | arkitface | ddpose")
     parser.add_argument("--model", help="architecture for official checkpoints (default sixdrepnet_repvgg_b1g2)")
     parser.add_argument("--input-size", type=int, help="network input side (default: from the model file, else 224)")
-    parser.add_argument("--test-resize", type=int, default=256,
-                        help="shorter side before the centre crop, in 224-px units (6DRepNet: 256; 224 = no centre "
-                             "cut, as `pyhpe demo` evaluates)")
-    parser.add_argument("--test-margin", type=float, default=0.2,
-                        help="k of the fixed-margin test box (6DRepNet / AFLW2000: 0.2)")
+    parser.add_argument("--test-resize", type=int, default=None,
+                        help="shorter side before the centre crop, in 224-px units (default: the model card's; "
+                             "6DRepNet: 256; 224 = no centre cut, as `pyhpe demo` evaluates)")
+    parser.add_argument("--test-margin", type=float, default=None,
+                        help="k of the fixed-margin test box (default: the model card's; 6DRepNet / AFLW2000: 0.2)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--no-filter99", action="store_true", help="keep AFLW2000 samples beyond ±99°")
@@ -50,45 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true")
 
 
-def load_for_eval(checkpoint: str | Path, model_name: str | None = None) -> tuple[torch.nn.Module, dict]:
-    """(model in eval mode, info) for any supported checkpoint kind; info has 'kind', 'model',
-    'input_size' (None when the file does not say)."""
-    from pyhpe.models import create_model
-
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    if path.suffix == ".safetensors":
-        from pyhpe.models.io import load_model, sidecar_path
-
-        if sidecar_path(path).is_file():
-            model, config = load_model(path)
-            return model.eval(), {"kind": "pyhpe-model", "model": config["model"],
-                                  "input_size": config.get("input_size")}
-        from pyhpe.engine.checkpoint import prefixed, read_checkpoint
-
-        tensors, meta = read_checkpoint(path)
-        name = model_name or meta.get("extra", {}).get("model")
-        if not name:
-            raise ValueError(f"{path}: the checkpoint does not name its model; pass --model")
-        model = create_model(name)
-        model.load_state_dict(prefixed(tensors, "model"))
-        run_cfg = path.parent.parent / "config.yaml"
-        size = None
-        if run_cfg.is_file():
-            import yaml
-
-            size = (yaml.safe_load(run_cfg.read_text()) or {}).get("data", {}).get("input_size")
-        return model.eval(), {"kind": "pyhpe-train-checkpoint", "model": name, "input_size": size}
-    name = model_name or "sixdrepnet_repvgg_b1g2"
-    model = create_model(name, pretrained=path)
-    return model.eval(), {"kind": "official", "model": name, "input_size": 224}
-
-
-def build_dataset(args: argparse.Namespace, input_size: int):
-    """(dataset of dicts, source description) for --data/--format."""
+def build_dataset(args: argparse.Namespace, card, task):
+    """(dataset of dicts, source description) for --data/--format, cropped as ``card`` says
+    (``--test-resize``/``--test-margin`` override it)."""
     from pyhpe.engine.config import SOURCE_DEFAULTS
-    from pyhpe.engine.data import Transformed, open_samples, test_transform
+    from pyhpe.engine.data import Transformed, open_samples
 
     src = dict(SOURCE_DEFAULTS)
     if args.data == "synthetic":
@@ -104,13 +71,15 @@ def build_dataset(args: argparse.Namespace, input_size: int):
             fmt = "aflw2000"  # same file layout; the name decides (and turns on the ±99° filter)
         src.update(format=fmt, path=str(path), name=fmt, keep_bgr=args.keep_bgr,
                    margin_crop=fmt not in ("biwi-npz",), filter99=fmt == "aflw2000" and not args.no_filter99)
-    if args.test_resize < 224:
+    if args.test_resize is not None and args.test_resize < 224:
         raise ValueError(f"--test-resize must be >= 224 (the crop is then cut to the input), got {args.test_resize}")
-    if not 0.0 <= args.test_margin <= 1.0:
+    if args.test_margin is not None and not 0.0 <= args.test_margin <= 1.0:
         raise ValueError(f"--test-margin must be in [0, 1], got {args.test_margin}")
-    cfg = {"data": {"input_size": input_size, "test_resize": args.test_resize, "test_margin": args.test_margin}}
+    crop = card.crop.__class__(kind=card.crop.kind,
+                               margin=card.crop.margin if args.test_margin is None else args.test_margin,
+                               resize=card.crop.resize if args.test_resize is None else args.test_resize)
     ds = open_samples(src, progress=not args.no_progress)
-    return Transformed(ds, test_transform(cfg, src)), src
+    return Transformed(ds, task.test_transform(crop, card.input_size, src), task.batch_keys), src
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,41 +90,32 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from pyhpe.engine.distributed import pick_device
-    from pyhpe.engine.inference import per_sample_errors, predict_dataset
-    from pyhpe.engine.plots import error_vs_yaw
+    from pyhpe.engine.inference import predict_dataset
+    from pyhpe.models import load
+    from pyhpe.models.loader import describe_kind
+    from pyhpe.tasks import task_of
 
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.batch_size < 1:
         raise ValueError("--batch-size must be >= 1")
-    model, info = load_for_eval(args.checkpoint, args.model)
-    size = args.input_size or info.get("input_size") or 224
+    model, card = load(args.checkpoint, args.model, input_size=args.input_size)
+    if args.input_size:
+        card = card.with_(input_size=args.input_size)
+    task = task_of(model)
     device = pick_device(args.device)
     model.to(device)
-    dataset, src = build_dataset(args, size)
-    preds = predict_dataset(model, dataset, device, args.batch_size, args.workers, not args.no_progress)
+    dataset, src = build_dataset(args, card, task)
+    preds = predict_dataset(model, dataset, device, args.batch_size, args.workers, not args.no_progress, task=task)
     report = preds.report()
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) / f"eval-{args.name or src['name']}-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
-    errors = per_sample_errors(preds)
-    error_vs_yaw(preds.euler_gt[:, 1].numpy(), errors, out / "error_vs_yaw.png",
-                 title=f"{info['model']} on {src['name']} (n={report['n']})")
-    results = {"checkpoint": str(args.checkpoint), "checkpoint_kind": info["kind"], "model": info["model"],
-               "input_size": size, "data": str(args.data), "format": src["format"],
-               "filter99": bool(src.get("filter99")), **report}
+    task.plots(preds, out, f"{card.model} on {src['name']} (n={report['n']})")
+    results = {"checkpoint": str(args.checkpoint), "checkpoint_kind": describe_kind(args.checkpoint),
+               "model": card.model, "task": card.task, "input_size": card.input_size, "data": str(args.data),
+               "format": src["format"], "filter99": bool(src.get("filter99")), **report}
     (out / "results.json").write_text(json.dumps(results, indent=2))
-    print(format_table(report, f"{info['model']} on {src['name']}"))
+    print(task.format_report(report, f"{card.model} on {src['name']}"))
     print(f"results: {out / 'results.json'}")
     return 0
-
-
-def format_table(report: dict, title: str) -> str:
-    """A small text table of both MAE forms and the geodesic error."""
-    lines = [f"{title}  (n = {report['n']})",
-             f"{'':16}{'yaw':>8}{'pitch':>8}{'roll':>8}{'MAE':>8}"]
-    for key, label in (("mae_6drepnet", "6DRepNet formula"), ("mae_wrap360", "±360 form")):
-        m = report[key]
-        lines.append(f"{label:16}{m['yaw']:8.3f}{m['pitch']:8.3f}{m['roll']:8.3f}{m['mean']:8.3f}")
-    lines.append(f"{'geodesic error':16}{report['geodesic_deg']:8.3f}°")
-    return "\n".join(lines)

@@ -5,8 +5,8 @@
 Times, interleaved (so that load from other jobs hits every candidate alike), a whole training
 step = forward + loss + backward + optimizer step on random images and rotations:
 
-- ``ours repnext_m4``: ``sixdrepnet_repnext_m4`` (training form), ``forward_6d`` +
-  ``pyhpe.ops.sixd_geodesic_loss``, AdamW;
+- ``ours repnext_m4``: ``sixdrepnet_repnext_m4`` (training form), its task's forward and loss
+  (pyhpe.tasks: the 6D output into ``pyhpe.ops.sixd_geodesic_loss``), AdamW;
 - ``ours repvgg_b1g2``: ``sixdrepnet_repvgg_b1g2`` (training form), same loss and optimizer;
 - ``official repvgg_b1g2``: the ``sixdrepnet`` package's ``SixDRepNet("RepVGG-B1g2")`` (training
   form, loaded by file path) with its ``GeodesicLoss`` on its Gram-Schmidt output, Adam as in its
@@ -52,8 +52,11 @@ def _candidates(batch: int, size: int) -> dict[str, tuple]:
     R_gt = gram_schmidt(torch.randn(batch, 6))
 
     def ours(name: str) -> tuple:
+        from pyhpe.tasks import task_of
+
         model = create_model(name).train()
-        return (lambda: sixd_geodesic_loss(model.forward_6d(x), R_gt),
+        task, batch = task_of(model), {"image": x, "R": R_gt}
+        return (lambda: task.loss(task.forward(model, batch), batch),
                 torch.optim.AdamW(model.parameters(), lr=1e-5))
 
     with contextlib.redirect_stdout(io.StringIO()):  # the official blocks print themselves

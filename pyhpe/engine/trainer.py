@@ -14,7 +14,7 @@ import csv
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,26 +25,51 @@ from torch.utils.data.distributed import DistributedSampler
 from pyhpe.engine import checkpoint as ckpt
 from pyhpe.engine import distributed as ddp
 from pyhpe.engine.config import ConfigError, dump_config
-from pyhpe.engine.data import (
-    Augmented,
-    Transformed,
-    open_samples,
-    test_transform,
-    train_transform_factory,
-)
-from pyhpe.engine.inference import flat_report, predict_dataset
+from pyhpe.engine.data import Augmented, Transformed, open_samples
+from pyhpe.engine.inference import predict_dataset
+from pyhpe.tasks.base import to_device
 
 
-class SixDForward(torch.nn.Module):
-    """Wraps a SixDRepNet model so that ``forward`` returns the raw 6D vector (what DDP calls and
-    the fused loss takes)."""
+class Callback:
+    """A hook into :func:`train`; subclasses override what they need.
 
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
+    ``schedule()`` may return a learning-rate factor function ``f(step)`` that replaces the
+    config's warm-up + cosine (the first callback that returns one wins); ``on_step_end(step)``
+    runs after every optimizer step and returns True to stop training like
+    ``train.time_limit_s`` (single process only).
+    """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_6d(x)
+    def schedule(self) -> Callable[[int], float] | None:
+        return None
+
+    def on_step_end(self, step: int) -> bool:
+        return False
+
+
+def training_step(task, net: torch.nn.Module, batch: dict, optimizer: torch.optim.Optimizer, *,
+                  amp_dtype: torch.dtype | None = None, scaler=None, grad_clip: float = 0.0,
+                  params=None) -> torch.Tensor:
+    """One optimizer step on a batch already on the device: the task's forward (autocast with
+    ``amp_dtype``) and loss, backward (through ``scaler`` when given), gradient clipping to
+    ``grad_clip`` over ``params`` (when > 0), the step. Returns the loss (not detached)."""
+    device_type = batch["image"].device.type
+    with torch.autocast(device_type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
+        out = task.forward(net, batch)
+    loss = task.loss(out, batch)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    else:
+        loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    return loss
 
 
 def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
@@ -89,26 +114,23 @@ class EMA:
 
 
 def build_model(mcfg: dict) -> torch.nn.Module:
-    """The configured model, with ``pretrained`` weights loaded: official/ImageNet ``.pth``/``.tar``
-    files through pyhpe.models.checkpoints, pyhpe model files and training checkpoints
-    (``.safetensors``) read here without pickle (fine-tuning from a pyhpe run)."""
-    from pyhpe.models import create_model
+    """The configured model; with ``pretrained``, its weights from any file pyhpe.models.load
+    reads (official/ImageNet ``.pth``/``.tar``, pyhpe model files, training checkpoints)."""
+    from pyhpe.models import create_model, load
 
-    path = mcfg["pretrained"]
-    if path is None or not str(path).endswith(".safetensors"):
-        return create_model(mcfg["name"], pretrained=path, **mcfg["kwargs"])
-    from safetensors import safe_open
-
-    from pyhpe.models.checkpoints import load_checkpoint
-
-    with safe_open(str(path), framework="pt") as f:
-        is_train_ckpt = "pyhpe" in (f.metadata() or {})
-        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
-    if is_train_ckpt:
-        state = ckpt.prefixed(state, "model")
-    model = create_model(mcfg["name"], **mcfg["kwargs"])
-    load_checkpoint(model, state)
+    if mcfg["pretrained"] is None:
+        return create_model(mcfg["name"], **mcfg["kwargs"])
+    model, _ = load(mcfg["pretrained"], mcfg["name"], kwargs=mcfg["kwargs"])
     return model
+
+
+def model_card(cfg: dict, task):
+    """The card of the model a config trains: its task, name, kwargs, input size and test crop."""
+    from pyhpe.models.card import CropRule
+
+    data = cfg["data"]
+    crop = CropRule(margin=float(data["test_margin"]), resize=int(data["test_resize"]))
+    return task.card(cfg["model"]["name"], cfg["model"]["kwargs"], int(data["input_size"]), crop)
 
 
 def make_run_dir(cfg: dict) -> Path:
@@ -169,31 +191,33 @@ def _amp(cfg: dict, device: torch.device) -> tuple[torch.dtype | None, torch.amp
     return torch.bfloat16, None
 
 
-def build_validation(cfg: dict, progress: bool, given: dict | None = None) -> list[tuple[str, object]]:
+def build_validation(cfg: dict, task, progress: bool, given: dict | None = None) -> list[tuple[str, object]]:
+    """(name, dataset) of every validation source, through the task's test transform with the
+    crop the model card will carry."""
     out = []
     given = given or {}
+    card = model_card(cfg, task)
     for i, src in enumerate(cfg["data"]["val"]):
         name = src["name"] or f"{src['format']}{i if len(cfg['data']['val']) > 1 else ''}"
         samples = given[name] if name in given else open_samples(src, progress)
-        out.append((name, Transformed(samples, test_transform(cfg, src))))
+        out.append((name, Transformed(samples, task.test_transform(card.crop, card.input_size, src),
+                                      task.batch_keys)))
     return out
 
 
 def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
-          samples: dict | None = None, schedule: Callable[[int], float] | None = None,
-          on_step: Callable[[int], bool] | None = None) -> dict:
+          samples: dict | None = None, callbacks: Sequence[Callback] = (), task=None) -> dict:
     """Train per ``cfg``; ``resume`` is a run directory or checkpoint file to continue from;
     ``stop_after`` ends the run after that many completed epochs (to split a run). ``samples``
     optionally supplies datasets of raw Samples already in memory: ``{"train": ds, "val": {name: ds}}``
     (the demo renders once and reuses them); otherwise the config's sources are opened.
 
-    ``schedule(step)`` replaces the warm-up + cosine learning-rate factor and ``on_step(step)``
-    runs after every optimizer step, returning True to stop like ``train.time_limit_s`` (the
-    demo's clock-driven schedule, pyhpe.engine.budget; single process only)."""
+    ``task``: the pose task (pyhpe.tasks; default: the model's own). ``callbacks``: see
+    :class:`Callback` (the demo's clock-driven schedule and stop, pyhpe.engine.budget)."""
     from tqdm import tqdm
 
     from pyhpe.models.io import save_model
-    from pyhpe.ops import sixd_geodesic_loss
+    from pyhpe.tasks import task_of
 
     tcfg = cfg["train"]
     if tcfg["threads"]:
@@ -222,11 +246,13 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
             dump_config(cfg, run_dir / "config.yaml")
 
         # data
+        mcfg = cfg["model"]
+        task = task or task_of(mcfg["name"])
         train_src = cfg["data"]["train"]
         samples = samples or {}
         base = samples["train"] if "train" in samples else open_samples(train_src, progress)
-        train_set = Augmented(base, train_transform_factory(cfg, train_src), tcfg["seed"])
-        val_sets = build_validation(cfg, progress, samples.get("val")) if info.is_main else []
+        train_set = Augmented(base, task.train_transform(cfg, train_src), tcfg["seed"], task.batch_keys)
+        val_sets = build_validation(cfg, task, progress, samples.get("val")) if info.is_main else []
         per_rank = tcfg["batch_size"] // info.world_size
         if len(train_set) < tcfg["batch_size"]:
             raise ConfigError(f"training set has {len(train_set)} samples, fewer than one batch ({tcfg['batch_size']})")
@@ -243,13 +269,13 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
         warmup = round(tcfg["warmup_epochs"] * steps_per_epoch)
 
         # model, optimizer, schedule
-        mcfg = cfg["model"]
         model = build_model(mcfg).to(info.device)
         layout = torch.channels_last if tcfg["channels_last"] else torch.contiguous_format
         model = model.to(memory_format=layout)
-        net = ddp.wrap(SixDForward(model), info)
+        net = ddp.wrap(model, info)
         optimizer = torch.optim.AdamW(param_groups(model, tcfg["weight_decay"]), lr=tcfg["lr"])
         min_ratio = tcfg["min_lr"] / tcfg["lr"]
+        schedule = next((f for f in (cb.schedule() for cb in callbacks) if f is not None), None)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, schedule or (lambda s: lr_factor(s, total_steps, warmup, min_ratio)))
         amp_dtype, scaler = _amp(cfg, info.device)
@@ -281,24 +307,9 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
                 if i >= steps_per_epoch:
                     break
                 t_step = time.perf_counter()
-                x = batch["image"].to(info.device, non_blocking=True).contiguous(memory_format=layout)
-                R = batch["R"].to(info.device, non_blocking=True)
-                with torch.autocast(info.device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
-                    x6 = net(x)
-                loss = sixd_geodesic_loss(x6.float(), R)
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)
-                else:
-                    loss.backward()
-                if tcfg["grad_clip"] > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg["grad_clip"])
-                if scaler is not None:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
+                batch = to_device(batch, info.device, layout)
+                loss = training_step(task, net, batch, optimizer, amp_dtype=amp_dtype, scaler=scaler,
+                                     grad_clip=tcfg["grad_clip"], params=model.parameters())
                 lr = optimizer.param_groups[0]["lr"]
                 scheduler.step()
                 if ema is not None:
@@ -311,9 +322,9 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
                 if info.is_main:
                     _append_csv(steps_log, {"step": step, "epoch": epoch + 1, "loss": loss_val, "lr": lr,
                                             "images_per_s": ips})
-                bar.set_postfix(loss=f"{math.degrees(loss_val):.2f}°", lr=f"{lr:.2e}", img_s=f"{ips:.0f}")
+                bar.set_postfix(loss=task.loss_text(loss_val), lr=f"{lr:.2e}", img_s=f"{ips:.0f}")
                 bar.update()
-                if on_step is not None and on_step(step):
+                if any([cb.on_step_end(step) for cb in callbacks]):  # every callback sees every step
                     stopped_early = True
                     break
                 if tcfg["time_limit_s"]:
@@ -324,7 +335,7 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
             bar.close()
             epoch_time = time.perf_counter() - t0
             last_epoch = epoch + 1
-            row = {"epoch": last_epoch, "step": step, "train_loss_deg": math.degrees(float(loss_sum) / max(1, n_img)),
+            row = {"epoch": last_epoch, "step": step, task.loss_label: task.loss_value(float(loss_sum) / max(1, n_img)),
                    "lr": optimizer.param_groups[0]["lr"], "images_per_s": n_img / max(1e-9, epoch_time),
                    "epoch_time_s": epoch_time}
             final = last_epoch == tcfg["epochs"] or stopped_early or (stop_after and last_epoch >= stop_after)
@@ -332,8 +343,8 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
                 eval_model = ema.model_copy(model) if ema is not None else model
                 for name, ds in val_sets:
                     preds = predict_dataset(eval_model, ds, info.device, batch_size=max(1, per_rank),
-                                            workers=workers, progress=progress, desc=f"val {name}")
-                    row.update(flat_report(preds.report(), name))
+                                            workers=workers, progress=progress, desc=f"val {name}", task=task)
+                    row.update(task.flat_report(preds.report(), name))
             if info.is_main:
                 _append_csv(epoch_log, row)
                 ckpt.save_checkpoint(run_dir / "checkpoints" / "last.safetensors", model=model,
@@ -351,8 +362,7 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
                          "train_time_s": time.perf_counter() - t_start}
         if info.is_main:
             final_model = ema.model_copy(model) if ema is not None else model
-            save_model(final_model, run_dir / "model.safetensors", name=mcfg["name"], kwargs=mcfg["kwargs"],
-                       input_size=cfg["data"]["input_size"],
+            save_model(final_model, run_dir / "model.safetensors", model_card(cfg, task),
                        extra={"run": run_dir.name, "epochs": last_epoch, "ema": ema is not None})
             epochs = _read_csv(epoch_log)
             summary["history"] = epochs

@@ -10,6 +10,7 @@ from pathlib import Path
 from torch import nn
 
 from pyhpe.export.verify import FP16_TOLERANCE, FP32_TOLERANCE, verify
+from pyhpe.models.card import ModelCard
 from pyhpe.runtime.meta import DeployMeta, write_meta
 
 FORMATS = ("onnx", "ncnn")
@@ -32,10 +33,15 @@ def default_output_path(out_dir: str | os.PathLike, stem: str, fmt: str) -> Path
 
 
 def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *, name: str = "model",
-                 input_size: int = 224, output: str = "6d", fp16: bool = False,
+                 input_size: int = 224, output: str | None = None, fp16: bool = False,
                  dynamic_batch: bool = False, tolerance: float | None = None,
-                 check: bool = True, fused: bool = True) -> ExportResult:
+                 check: bool = True, fused: bool = True, card: ModelCard | None = None) -> ExportResult:
     """Export ``model`` (reparameterized here, in place) to ``path`` (.onnx or .ncnn.param).
+
+    ``output`` is the task's deploy kind (rotation: "6d" or "matrix"; default the task's
+    default). ``card`` (e.g. from :func:`pyhpe.models.load`) goes into the sidecar in deploy form
+    at ``input_size``, so runtimes crop as the model was evaluated; without one, the task's
+    default card for ``name``.
 
     ONNX files are verified with onnxruntime, ncnn files with the ncnn Python package (fp32
     inference); ``tolerance`` defaults to 1e-4 (fp32 weights) or 5e-2 (``fp16`` ncnn weights).
@@ -47,7 +53,12 @@ def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *
     unverified (``verification["fused"]["skipped"]`` says why).
     """
     from pyhpe.models import reparameterize
+    from pyhpe.tasks import task_of
 
+    task = task_of(model)
+    output = output or task.default_deploy
+    outputs = task.deploy_outputs(output)
+    card = (card or task.card(name, {}, input_size)).with_(form="deploy", input_size=int(input_size))
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if fp16 and fmt != "ncnn":
@@ -69,15 +80,15 @@ def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *
             raise ValueError(f"ONNX output must end in .onnx, got {path.name}")
         export_onnx(model, path, input_size, output, dynamic_batch)
         files = [path]
-        meta = DeployMeta(model=name, input_size=input_size, output=output, input_name="input",
-                          output_name="output", dynamic_batch=dynamic_batch)
+        meta = DeployMeta(card=card, kind=output, outputs=tuple((n, n, s) for n, s in outputs), input_name="input",
+                          dynamic_batch=dynamic_batch)
     else:
         from pyhpe.export.ncnn import export_ncnn
 
-        param, weights, blob_in, blob_out = export_ncnn(model, path, input_size, output, fp16)
+        param, weights, blob_in, blobs_out = export_ncnn(model, path, input_size, output, fp16)
         files = [param, weights]
-        meta = DeployMeta(model=name, input_size=input_size, output=output, input_name=blob_in,
-                          output_name=blob_out, fp16_weights=fp16)
+        meta = DeployMeta(card=card, kind=output, outputs=tuple((n, b, s) for (n, s), b in zip(outputs, blobs_out)),
+                          input_name=blob_in, fp16_weights=fp16)
     meta_file = write_meta(files[0], meta)
     result = ExportResult(files=files, meta_path=meta_file, meta=meta)
     if check:

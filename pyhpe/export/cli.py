@@ -43,28 +43,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load(args: argparse.Namespace):
-    """(model, registry name, input size) from the arguments."""
-    from pyhpe.models import create_model, list_models
+    """(model, card) from the arguments: any weights file pyhpe.models.load reads, or a random
+    model for ``--model NAME --random-init``."""
+    from pyhpe.models import create_model, list_models, load as load_weights
+    from pyhpe.tasks import task_of
 
     if args.checkpoint:
-        ckpt = Path(args.checkpoint)
-        if not ckpt.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {ckpt}")
-        if ckpt.suffix == ".safetensors":
-            from pyhpe.models.io import load_model
-
-            model, config = load_model(ckpt)
-            if args.model and args.model != config["model"]:
-                raise ValueError(f"{ckpt} holds {config['model']}, not {args.model}")
-            return model, config["model"], int(args.input_size or config.get("input_size", 224))
-        if not args.model:
-            raise ValueError(f"{ckpt.name} is not a pyhpe model file: name its model with --model")
+        model, card = load_weights(args.checkpoint, args.model, input_size=args.input_size)
     elif not (args.model and args.random_init):
         raise ValueError("give --checkpoint (or --model NAME --random-init for random weights)")
-    if args.model not in list_models():
-        raise ValueError(f"unknown model {args.model!r} (see `pyhpe models --list`)")
-    model = create_model(args.model, pretrained=args.checkpoint)
-    return model, args.model, int(args.input_size or getattr(model, "input_size", 224))
+    else:
+        if args.model not in list_models():
+            raise ValueError(f"unknown model {args.model!r} (see `pyhpe models --list`)")
+        model = create_model(args.model)
+        card = task_of(model).card(args.model, {}, int(getattr(model, "input_size", 224)))
+    if args.input_size:
+        card = card.with_(input_size=int(args.input_size))
+    return model, card
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,9 +67,10 @@ def run(args: argparse.Namespace) -> int:
     from pyhpe.export.verify import VerificationError
 
     try:
-        model, name, size = load(args)
-        out = Path(args.output) if args.output else default_output_path("build/export", name, args.format)
-        result = export_model(model, out, args.format, name=name, input_size=size,
+        model, card = load(args)
+        size = card.input_size
+        out = Path(args.output) if args.output else default_output_path("build/export", card.model, args.format)
+        result = export_model(model, out, args.format, name=card.model, input_size=size, card=card,
                               output=args.output_kind, fp16=args.fp16,
                               dynamic_batch=args.dynamic_batch, tolerance=args.tolerance,
                               fused=args.fused)

@@ -66,9 +66,12 @@ def param_blobs(param: str | os.PathLike) -> tuple[list[str], list[str], list[st
 
 
 def export_ncnn(model: nn.Module, param_path: str | os.PathLike, input_size: int,
-                output: str = "6d", fp16: bool = False, timeout: float = 300) -> tuple[Path, Path, str, str]:
+                output: str = "6d", fp16: bool = False, timeout: float = 300) -> tuple[Path, Path, str, list[str]]:
     """Write ``<stem>.ncnn.param`` and ``<stem>.ncnn.bin``; returns (param, bin, input blob,
-    output blob). ``model`` must be in deploy form, eval mode."""
+    output blobs in the order of the task's deploy outputs of kind ``output``). ``model`` must be
+    in deploy form, eval mode."""
+    from pyhpe.export.onnx import output_names
+
     param_path = Path(param_path)
     if not param_path.name.endswith(".ncnn.param"):
         raise ValueError(f"ncnn output must be named <stem>.ncnn.param, got {param_path.name}")
@@ -90,8 +93,11 @@ def export_ncnn(model: nn.Module, param_path: str | os.PathLike, input_size: int
         if ignored:
             raise RuntimeError("pnnx left operators ncnn cannot run:\n" + "\n".join(ignored))
         _, inputs, outputs = param_blobs(produced_param)
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise RuntimeError(f"expected one input and one output blob, got {inputs} -> {outputs}")
+        wanted = output_names(model, output)
+        if len(inputs) != 1 or len(outputs) != len(wanted):
+            raise RuntimeError(f"expected one input and {len(wanted)} output blob(s), got {inputs} -> {outputs}")
+        # pnnx names graph outputs out0, out1, ... in the ONNX graph's output order
+        outputs = sorted(outputs, key=lambda b: (len(b), b))
         shutil.move(str(produced_param), param_path)
         shutil.move(str(produced_bin), bin_path)
-    return param_path, bin_path, inputs[0], outputs[0]
+    return param_path, bin_path, inputs[0], outputs

@@ -1,8 +1,8 @@
-"""ONNX export of a SixDRepNet model's deploy form (TorchScript exporter, opset 17, one file).
+"""ONNX export of a pose model's deploy form (TorchScript exporter, opset 17, one file).
 
-The graph returns the raw 6D vector (``output="6d"``, what deployments run; Gram-Schmidt is then
-native post-processing) or the rotation matrix (``output="matrix"``, Gram-Schmidt in the graph,
-written with the pure-torch reference so that it exports as plain ONNX ops).
+The graph computes the task's deploy outputs of a chosen kind (pyhpe.tasks: e.g. the rotation
+task's "6d" — the raw 6D vector, Gram-Schmidt as native post-processing — or "matrix", with
+Gram-Schmidt in the graph as plain ONNX ops). Graph outputs are named after the task's outputs.
 """
 
 from __future__ import annotations
@@ -17,53 +17,33 @@ from torch import nn
 OPSET = 17
 
 
-class SixDOutput(nn.Module):
-    """``forward(x) = model.forward_6d(x)``: (B, 6)."""
+def graph_module(model: nn.Module, kind: str) -> nn.Module:
+    """The module whose forward is exported: the model's task's deploy outputs of ``kind``."""
+    from pyhpe.tasks import task_of
 
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_6d(x)
+    return task_of(model).deploy_module(model, kind)
 
 
-class MatrixOutput(nn.Module):
-    """``forward(x) = gram_schmidt(model.forward_6d(x))``: (B, 3, 3), exportable ops only."""
+def output_names(model: nn.Module, kind: str) -> list[str]:
+    """Names of the graph's outputs, in order."""
+    from pyhpe.tasks import task_of
 
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from pyhpe.ops.reference import gram_schmidt_ref
-
-        return gram_schmidt_ref(self.model.forward_6d(x))
-
-
-def graph_module(model: nn.Module, output: str) -> nn.Module:
-    """The module whose forward is exported, for ``output`` "6d" or "matrix"."""
-    if not hasattr(model, "forward_6d"):
-        raise TypeError(f"{type(model).__name__} has no forward_6d: not a SixDRepNet model")
-    if output == "6d":
-        return SixDOutput(model).eval()
-    if output == "matrix":
-        return MatrixOutput(model).eval()
-    raise ValueError(f"output must be '6d' or 'matrix', got {output!r}")
+    return [name for name, _ in task_of(model).deploy_outputs(kind)]
 
 
 def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: int, output: str = "6d",
-                dynamic_batch: bool = False, input_name: str = "input",
-                output_name: str = "output") -> Path:
-    """Write ``model`` (already in deploy form, eval mode) to ``path`` as one ONNX file."""
+                dynamic_batch: bool = False, input_name: str = "input") -> Path:
+    """Write ``model`` (already in deploy form, eval mode) to ``path`` as one ONNX file;
+    ``output`` is the deploy kind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module = graph_module(model, output)
+    names = output_names(model, output)
     x = torch.zeros(1, 3, input_size, input_size)
-    dynamic_axes = {input_name: {0: "batch"}, output_name: {0: "batch"}} if dynamic_batch else None
+    dynamic_axes = {n: {0: "batch"} for n in (input_name, *names)} if dynamic_batch else None
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(module, (x,), str(path), dynamo=False, opset_version=OPSET,
-                          input_names=[input_name], output_names=[output_name],
+                          input_names=[input_name], output_names=names,
                           dynamic_axes=dynamic_axes, do_constant_folding=True)
     return path

@@ -1,9 +1,9 @@
 """Numerical verification of an exported model against the PyTorch deploy form.
 
 Two input sets: random normal images (seeded) and real-looking ones (synthetic face renders from
-pyhpe.data.synthetic, through the Predictor's preprocessing). The exported graph's raw output
-(6D or matrix) must match PyTorch within ``tolerance`` (max absolute difference), else
-:class:`VerificationError`.
+pyhpe.data.synthetic, through the Predictor's preprocessing). Every output of the exported graph
+(the task's deploy outputs, e.g. the 6D vector or the matrix) must match PyTorch within
+``tolerance`` (max absolute difference), else :class:`VerificationError`.
 """
 
 from __future__ import annotations
@@ -45,27 +45,39 @@ def _sample_inputs(input_size: int, n: int, seed: int) -> np.ndarray:
     return prepare([ds[i].image for i in range(n)], input_size)
 
 
-def torch_reference(model: nn.Module, x: np.ndarray, output: str) -> np.ndarray:
-    """The deploy-form PyTorch output for ``x``: (N, 6) or (N, 3, 3)."""
-    from pyhpe.export.onnx import graph_module
+def torch_reference(model: nn.Module, x: np.ndarray, output: str) -> dict[str, np.ndarray]:
+    """The deploy-form PyTorch outputs of kind ``output`` for ``x``, by name."""
+    from pyhpe.export.onnx import graph_module, output_names
 
     with torch.inference_mode():
-        return graph_module(model, output)(torch.from_numpy(x)).numpy()
+        out = graph_module(model, output)(torch.from_numpy(x))
+    outs = out if isinstance(out, tuple) else (out,)
+    return {name: o.numpy() for name, o in zip(output_names(model, output), outs)}
 
 
-def verify(model: nn.Module, run: Callable[[np.ndarray], np.ndarray], input_size: int,
+def verify(model: nn.Module, run: Callable[[np.ndarray], np.ndarray | dict], input_size: int,
            output: str = "6d", tolerance: float = FP32_TOLERANCE, what: str = "export") -> dict:
-    """Compare ``run(x)`` with PyTorch on random and sample inputs; returns the errors, raises
-    :class:`VerificationError` beyond ``tolerance``."""
+    """Compare ``run(x)`` (outputs by name, or one array for a one-output graph) with PyTorch on
+    random and sample inputs; returns the largest errors, raises :class:`VerificationError`
+    beyond ``tolerance``."""
     report = {"tolerance": tolerance, "output": output}
     for name, x in (("random", random_inputs(input_size)), ("samples", sample_inputs(input_size))):
-        ref = torch_reference(model, x, output)
-        got = np.asarray(run(x), dtype=np.float32).reshape(ref.shape)
-        if not np.all(np.isfinite(got)):
-            raise VerificationError(f"{what}: non-finite output on {name} inputs")
-        err = float(np.max(np.abs(got - ref)))
+        refs = torch_reference(model, x, output)
+        got_all = run(x)
+        if not isinstance(got_all, dict):
+            (only,) = refs
+            got_all = {only: got_all}
+        err, largest = 0.0, 0.0
+        for key, ref in refs.items():
+            if key not in got_all:
+                raise VerificationError(f"{what}: the export has no output {key!r}")
+            got = np.asarray(got_all[key], dtype=np.float32).reshape(ref.shape)
+            if not np.all(np.isfinite(got)):
+                raise VerificationError(f"{what}: non-finite output {key!r} on {name} inputs")
+            err = max(err, float(np.max(np.abs(got - ref))))
+            largest = max(largest, float(np.max(np.abs(ref))))
         report[f"max_abs_err_{name}"] = err
-        report[f"max_abs_ref_{name}"] = float(np.max(np.abs(ref)))
+        report[f"max_abs_ref_{name}"] = largest
         if err > tolerance:
             raise VerificationError(
                 f"{what}: max |export - pytorch| = {err:.3g} on {name} inputs exceeds {tolerance:g}")

@@ -1,7 +1,9 @@
 """6DRepNet's rotation head on any registered backbone.
 
-backbone → global average pool → ``linear_reg`` Linear(num_features, 6) → Gram-Schmidt → (B,3,3).
-``forward_6d`` returns the raw 6 numbers (what deployment exports; Gram-Schmidt runs on the host).
+backbone → global average pool → ``linear_reg`` Linear(num_features, 6) → Gram-Schmidt.
+``forward`` returns a :class:`~pyhpe.models.outputs.PoseOutput` with ``sixd`` (the raw 6 numbers,
+what deployment exports) and ``R`` (B, 3, 3); the task ``sixd_rotation`` (pyhpe.tasks) trains,
+evaluates and exports it.
 
 Every bare backbone registered by a module under ``pyhpe.models.backbones`` gets a
 ``sixdrepnet_<name>`` entry here, at import time, so new backbone families need no edit here.
@@ -15,13 +17,16 @@ from torch import Tensor, nn
 import pyhpe.models.backbones  # noqa: F401  (fills the registry with bare backbones)
 from pyhpe.models import registry
 from pyhpe.models.layers import Backbone
-from pyhpe.ops import gram_schmidt
+from pyhpe.models.outputs import PoseOutput
+from pyhpe.tasks.sixd_rotation import sixd_to_rotation
 
 __all__ = ["SixDRepNet", "backbone_names"]
 
 
 class SixDRepNet(nn.Module):
-    """Rotation regressor: ``forward(x)`` → (B,3,3) rotation matrices (head → camera)."""
+    """Rotation regressor: ``forward(x)`` → PoseOutput(R (B,3,3) head → camera, sixd (B,6))."""
+
+    pose_task = "sixd_rotation"
 
     def __init__(self, backbone: Backbone) -> None:
         super().__init__()
@@ -43,15 +48,13 @@ class SixDRepNet(nn.Module):
     def fixed_input_size(self) -> bool:
         return getattr(self.backbone, "fixed_input_size", False)
 
-    def forward_6d(self, x: Tensor) -> Tensor:
-        """(B,3,H,W) normalised images → (B,6): raw first and second matrix columns."""
+    def forward(self, x: Tensor) -> PoseOutput:
+        """(B,3,H,W) normalised images → R and the raw 6D vector (first and second columns)."""
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(x.shape)}")
         features = self.backbone.forward_features(x)
-        return self.linear_reg(torch.flatten(self.gap(features), 1))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return gram_schmidt(self.forward_6d(x))
+        sixd = self.linear_reg(torch.flatten(self.gap(features), 1))
+        return PoseOutput(R=sixd_to_rotation(sixd), sixd=sixd)
 
 
 def backbone_names() -> list[str]:
@@ -74,6 +77,7 @@ def _register_head(backbone_name: str) -> None:
             reparameterize(model)
         return model
 
+    factory.pose_task = SixDRepNet.pose_task
     factory.__name__ = f"sixdrepnet_{backbone_name}"
     factory.__doc__ = f"6DRepNet rotation head on {backbone_name} (deploy=True: fused form)."
     registry.register_model(f"sixdrepnet_{backbone_name}")(factory)

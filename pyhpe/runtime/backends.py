@@ -1,5 +1,6 @@
 """Inference backends: each runs the network on a normalised (N, 3, S, S) float32 batch and
-returns its raw output, (N, 6) for 6D exports or (N, 3, 3) for matrix exports.
+returns its raw outputs by name (the task's deploy outputs, e.g. {"sixd": (N, 6)}); the task
+decodes them (pyhpe.tasks). Each backend's ``meta`` carries the model card.
 
 * ``TorchBackend``: a pyhpe model file (.safetensors + JSON sidecar), put in deploy form.
 * ``OnnxRuntimeBackend``: an exported .onnx (onnxruntime, CPU).
@@ -17,7 +18,7 @@ from pyhpe.runtime.meta import DeployMeta, meta_path, read_meta
 
 
 class Backend:
-    """Common attributes: ``input_size`` (S), ``output`` ("6d" | "matrix"), ``meta``."""
+    """Common attributes: ``input_size`` (S), ``meta`` (card and graph outputs), ``task``."""
 
     name = "base"
     meta: DeployMeta
@@ -27,11 +28,30 @@ class Backend:
         return int(self.meta.input_size)
 
     @property
-    def output(self) -> str:
-        return self.meta.output
+    def card(self):
+        return self.meta.card
 
-    def run(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+    @property
+    def task(self):
+        from pyhpe.tasks import get_task
+
+        return get_task(self.meta.card.task)
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:  # pragma: no cover - interface
         raise NotImplementedError
+
+
+def _inferred_meta(path: Path, input_size: int, blob_in: str, blobs_out: list[str], ranks: list[int]) -> DeployMeta:
+    """Meta of an export without a sidecar: a 6DRepNet rotation graph (6D or matrix output)."""
+    from pyhpe.tasks import get_task
+
+    if len(blobs_out) != 1:
+        raise ValueError(f"{path}: no sidecar, and {len(blobs_out)} outputs; a sidecar must name them")
+    task = get_task("sixd_rotation")
+    kind = "matrix" if ranks[0] == 3 else "6d"
+    ((name, shape),) = task.deploy_outputs(kind)
+    return DeployMeta(card=task.card(path.stem, {}, int(input_size), form="deploy"), kind=kind,
+                      outputs=((name, blobs_out[0], shape),), input_name=blob_in)
 
 
 def _require(path: str | os.PathLike, what: str) -> Path:
@@ -42,52 +62,61 @@ def _require(path: str | os.PathLike, what: str) -> Path:
 
 
 class TorchBackend(Backend):
-    """PyTorch eager, deploy form (``reparameterize``), ``forward_6d``."""
+    """PyTorch eager, deploy form (``reparameterize``), the task's default deploy outputs."""
 
     name = "torch"
 
     def __init__(self, model_path, threads: int | None = None, input_size: int | None = None,
-                 deploy: bool = True):
+                 deploy: bool = True, model_name: str | None = None):
+        from pyhpe.models import load
 
-        from pyhpe.models.io import load_model
-
-        model, config = load_model(_require(model_path, "pyhpe model file"))
-        self._init(model, config["model"], input_size or int(config.get("input_size", 224)),
-                   threads, deploy)
+        model, card = load(_require(model_path, "model weights"), model_name)
+        if input_size is not None and int(input_size) != card.input_size:
+            card = card.with_(input_size=int(input_size))
+        self._init(model, card, threads, deploy)
 
     @classmethod
-    def from_module(cls, model, name: str = "module", input_size: int = 224,
-                    threads: int | None = None, deploy: bool = True) -> TorchBackend:
-        """Wrap an in-memory SixDRepNet model (it is reparameterized in place when ``deploy``)."""
+    def from_module(cls, model, card=None, input_size: int = 224, threads: int | None = None,
+                    deploy: bool = True) -> TorchBackend:
+        """Wrap an in-memory pose model (reparameterized in place when ``deploy``); ``card``
+        defaults to the model's task's card at ``input_size``."""
+        from pyhpe.tasks import task_of
+
         self = cls.__new__(cls)
-        self._init(model, name, input_size, threads, deploy)
+        card = card or task_of(model).card(type(model).__name__, {}, int(input_size))
+        self._init(model, card, threads, deploy)
         return self
 
-    def _init(self, model, name: str, input_size: int, threads: int | None, deploy: bool) -> None:
+    def _init(self, model, card, threads: int | None, deploy: bool) -> None:
         import torch
 
         from pyhpe.models import reparameterize
+        from pyhpe.tasks import task_of
 
-        if not hasattr(model, "forward_6d"):
-            raise TypeError(f"{type(model).__name__} has no forward_6d: not a SixDRepNet model")
+        task = task_of(model)
         model.eval()
         if deploy:
             reparameterize(model)
+            card = card.with_(form="deploy")
+        kind = task.default_deploy
         self.model = model
+        self.graph = task.deploy_module(model, kind)
         self.threads = threads
-        self.meta = DeployMeta(model=name, input_size=int(input_size), output="6d")
+        self.meta = DeployMeta(card=card, kind=kind, outputs=tuple((n, n, s) for n, s in task.deploy_outputs(kind)))
         self._torch = torch
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         torch = self._torch
         previous = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(int(self.threads))
         try:
             with torch.inference_mode():
-                return self.model.forward_6d(torch.from_numpy(x)).numpy().astype(np.float32)
+                out = self.graph(torch.from_numpy(x))
         finally:
             torch.set_num_threads(previous)
+        outs = out if isinstance(out, tuple) else (out,)
+        return {name: o.numpy().astype(np.float32) for name, o in zip(self.meta.output_names, outs)}
 
 
 class OnnxRuntimeBackend(Backend):
@@ -110,31 +139,34 @@ class OnnxRuntimeBackend(Backend):
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own exception types
             raise ValueError(f"{path}: onnxruntime cannot load it: {err}") from err
-        inp, out = self.session.get_inputs()[0], self.session.get_outputs()[0]
+        inp, outs = self.session.get_inputs()[0], self.session.get_outputs()
         shape = inp.shape
         graph_size = shape[-1] if isinstance(shape[-1], int) else None
         meta = read_meta(path)
-        out_rank = len(out.shape)
         if meta is None:
             size = input_size or graph_size
             if size is None:
                 raise ValueError(f"{path}: dynamic spatial size and no sidecar; pass input_size")
-            meta = DeployMeta(model=path.stem, input_size=int(size),
-                              output="matrix" if out_rank == 3 else "6d",
-                              input_name=inp.name, output_name=out.name)
+            meta = _inferred_meta(path, size, inp.name, [o.name for o in outs], [len(o.shape) for o in outs])
+        missing = [b for _, b, _ in meta.outputs if b not in {o.name for o in outs}]
+        if missing:
+            raise ValueError(f"{path}: the graph has no output {missing[0]!r} that its sidecar names")
         if graph_size is not None and graph_size != meta.input_size:
             raise ValueError(f"{path}: the graph takes {graph_size}x{graph_size}, the sidecar says "
                              f"{meta.input_size}")
         if input_size is not None and int(input_size) != meta.input_size:
             raise ValueError(f"{path}: model input is {meta.input_size}, input_size={input_size} given")
         self.meta = meta
-        self._in, self._out = inp.name, out.name
+        self._in = inp.name
         self._fixed_batch = shape[0] if isinstance(shape[0], int) else None
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         if self._fixed_batch == 1 and len(x) > 1:
-            return np.concatenate([self.run(x[i:i + 1]) for i in range(len(x))])
-        return np.asarray(self.session.run([self._out], {self._in: x})[0], dtype=np.float32)
+            parts = [self.run(x[i:i + 1]) for i in range(len(x))]
+            return {k: np.concatenate([p[k] for p in parts]) for k in self.meta.output_names}
+        values = self.session.run([b for _, b, _ in self.meta.outputs], {self._in: x})
+        return {name: np.asarray(v, dtype=np.float32).reshape(len(x), *shape)
+                for (name, _, shape), v in zip(self.meta.outputs, values)}
 
 
 class NcnnBackend(Backend):
@@ -160,8 +192,7 @@ class NcnnBackend(Backend):
         if meta is None:
             if input_size is None:
                 raise ValueError(f"{param}: no sidecar {meta_path(param).name}; pass input_size")
-            meta = DeployMeta(model=param.stem, input_size=int(input_size), input_name="in0",
-                              output_name="out0")
+            meta = _inferred_meta(param, input_size, "in0", ["out0"], [2])
         elif input_size is not None and int(input_size) != meta.input_size:
             raise ValueError(f"{param}: model input is {meta.input_size}, input_size={input_size} given")
         self.meta = meta
@@ -182,15 +213,16 @@ class NcnnBackend(Backend):
             raise ValueError(f"{weights}: ncnn cannot read the weights (truncated or mismatched .bin)")
         self.threads = int(threads or 1)
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         ncnn = self._ncnn
-        outs = []
+        outs: dict[str, list[np.ndarray]] = {name: [] for name in self.meta.output_names}
         for sample in x:
             ex = self.net.create_extractor()
             ex.input(self.meta.input_name, ncnn.Mat(np.ascontiguousarray(sample)).clone())
-            ret, out = ex.extract(self.meta.output_name)
-            if ret != 0:
-                raise RuntimeError(f"ncnn extract({self.meta.output_name!r}) failed with {ret}")
-            outs.append(np.array(out, dtype=np.float32).copy())
-        y = np.stack(outs)
-        return y.reshape(len(x), 3, 3) if self.meta.output == "matrix" else y.reshape(len(x), 6)
+            for name, blob, _ in self.meta.outputs:
+                ret, out = ex.extract(blob)
+                if ret != 0:
+                    raise RuntimeError(f"ncnn extract({blob!r}) failed with {ret}")
+                outs[name].append(np.array(out, dtype=np.float32).copy())
+        return {name: np.stack(v).reshape(len(x), *shape) if v else np.zeros((0, *shape), np.float32)
+                for (name, _, shape), v in ((o, outs[o[0]]) for o in self.meta.outputs)}

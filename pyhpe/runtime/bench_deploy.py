@@ -31,10 +31,16 @@ RUNTIMES = ("torch_train", "torch_deploy", "onnxruntime", "ncnn")
 
 
 def _torch_fn(model, x, threads):
+    """Eager PyTorch computing what the export computes (the task's default deploy outputs)."""
+    from pyhpe.tasks import task_of
+
+    task = task_of(model)
+    graph = task.deploy_module(model, task.default_deploy)
+
     def fn():
         torch.set_num_threads(threads)
         with torch.inference_mode():
-            model.forward_6d(x)
+            graph(x)
     return fn
 
 

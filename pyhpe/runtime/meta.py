@@ -1,46 +1,85 @@
-"""The sidecar of an exported model: what a runtime needs beyond the graph itself.
+"""The sidecar of an exported model: its model card plus what a runtime needs beyond the graph.
 
 ``pyhpe export`` writes ``<stem>.onnx.json`` beside ``<stem>.onnx`` and ``<stem>.ncnn.json``
-beside ``<stem>.ncnn.param``::
+beside ``<stem>.ncnn.param`` (version 2)::
 
-    {"format": "pyhpe-deploy", "version": 1, "model": "sixdrepnet_repnext_m4",
-     "input_size": 224, "output": "6d" | "matrix", "input_name": "in0", "output_name": "out0",
-     "mean": [...], "std": [...], "fp16_weights": false, "dynamic_batch": false}
+    {"format": "pyhpe-deploy", "version": 2,
+     "card": {...pyhpe.models.card, form "deploy"...},
+     "kind": "6d", "input_name": "in0",
+     "outputs": [{"name": "sixd", "blob": "out0", "shape": [6]}],
+     "fp16_weights": false, "dynamic_batch": false}
 
-``mean``/``std`` apply to RGB values scaled to [0, 1] (ImageNet by default).
+``kind`` is the task's deploy kind (pyhpe.tasks; rotation: "6d" or "matrix") and ``outputs`` the
+graph's outputs in order: the task's deploy output names, the graph's blob names, the per-sample
+shapes. The card's crop and normalisation are what every
+runtime (Python backends, the C runtime, the JNI bridge) applies. Version-1 sidecars (flat:
+"model", "input_size", "output": "6d" | "matrix", "input_name", "output_name", "mean", "std",
+...) still read, with 6DRepNet's crop (margin 0.2, resize 256) that they were made for.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from pyhpe.models.card import ModelCard
+
 FORMAT = "pyhpe-deploy"
-VERSION = 1
-OUTPUT_KINDS = ("6d", "matrix")
+VERSION = 2
 
 
-@dataclass
+@dataclass(frozen=True)
 class DeployMeta:
     """Facts about an exported model file (see the module docstring)."""
 
-    model: str
-    input_size: int
-    output: str = "6d"
+    card: ModelCard
+    kind: str  # the task's deploy kind
+    outputs: tuple[tuple[str, str, tuple[int, ...]], ...]  # (name, blob, per-sample shape)
     input_name: str = "input"
-    output_name: str = "output"
-    mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
-    std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
     fp16_weights: bool = False
     dynamic_batch: bool = False
 
     def __post_init__(self) -> None:
-        if self.output not in OUTPUT_KINDS:
-            raise ValueError(f"output must be one of {OUTPUT_KINDS}, got {self.output!r}")
-        if int(self.input_size) <= 0:
-            raise ValueError(f"input_size must be positive, got {self.input_size}")
+        if not self.outputs:
+            raise ValueError("an exported model needs at least one output")
+
+    @property
+    def model(self) -> str:
+        return self.card.model
+
+    @property
+    def input_size(self) -> int:
+        return self.card.input_size
+
+    @property
+    def mean(self) -> tuple[float, ...]:
+        return self.card.mean
+
+    @property
+    def std(self) -> tuple[float, ...]:
+        return self.card.std
+
+    @property
+    def output(self) -> str:
+        """The deploy kind (the name of version-1 sidecars' "output")."""
+        return self.kind
+
+    @property
+    def output_name(self) -> str:
+        """The blob of the first (for most tasks, only) output."""
+        return self.outputs[0][1]
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _, _ in self.outputs)
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "version": VERSION, "card": self.card.to_dict(), "kind": self.kind,
+                "input_name": self.input_name,
+                "outputs": [{"name": n, "blob": b, "shape": list(s)} for n, b, s in self.outputs],
+                "fp16_weights": self.fp16_weights, "dynamic_batch": self.dynamic_batch}
 
 
 def meta_path(model_file: str | os.PathLike) -> Path:
@@ -59,7 +98,7 @@ def meta_path(model_file: str | os.PathLike) -> Path:
 
 def write_meta(model_file: str | os.PathLike, meta: DeployMeta) -> Path:
     path = meta_path(model_file)
-    path.write_text(json.dumps({"format": FORMAT, "version": VERSION, **asdict(meta)}, indent=2))
+    path.write_text(json.dumps(meta.to_dict(), indent=2))
     return path
 
 
@@ -72,10 +111,41 @@ def read_meta(model_file: str | os.PathLike) -> DeployMeta | None:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from err
-    if data.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a pyhpe-deploy sidecar (format={data.get('format')!r})")
-    fields = DeployMeta.__dataclass_fields__
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        fmt = data.get("format") if isinstance(data, dict) else None
+        raise ValueError(f"{path} is not a pyhpe-deploy sidecar (format={fmt!r})")
+    version = data.get("version", 1)
     try:
-        return DeployMeta(**{k: v for k, v in data.items() if k in fields})
-    except TypeError as err:
-        raise ValueError(f"{path}: incomplete sidecar: {err}") from err
+        if version == 1:
+            return _from_v1(data, path)
+        if version != VERSION:
+            raise ValueError(f"sidecar version {version!r} is newer than this pyhpe reads ({VERSION})")
+        outputs = tuple((str(o["name"]), str(o["blob"]), tuple(int(d) for d in o["shape"])) for o in data["outputs"])
+        return DeployMeta(card=ModelCard.from_dict(data["card"], str(path)), kind=str(data["kind"]), outputs=outputs,
+                          input_name=str(data.get("input_name", "input")),
+                          fp16_weights=bool(data.get("fp16_weights", False)),
+                          dynamic_batch=bool(data.get("dynamic_batch", False)))
+    except KeyError as err:
+        raise ValueError(f"{path}: incomplete sidecar: no {err.args[0]!r}") from err
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from err
+
+
+V1_OUTPUTS = {"6d": ("sixd", (6,)), "matrix": ("R", (3, 3))}
+
+
+def _from_v1(data: dict, path: Path) -> DeployMeta:
+    """A version-1 sidecar (6DRepNet rotation exports) as a DeployMeta with a card."""
+    from pyhpe.tasks import get_task
+
+    kind = data.get("output", "6d")
+    if kind not in V1_OUTPUTS:
+        raise ValueError(f"output must be one of {tuple(V1_OUTPUTS)}, got {kind!r}")
+    name, shape = V1_OUTPUTS[kind]
+    task = get_task("sixd_rotation")
+    card = task.card(str(data["model"]), {}, int(data["input_size"]), form="deploy")
+    card = card.with_(mean=tuple(data.get("mean", card.mean)), std=tuple(data.get("std", card.std)))
+    return DeployMeta(card=card, kind=kind, outputs=((name, str(data.get("output_name", "output")), shape),),
+                      input_name=str(data.get("input_name", "input")),
+                      fp16_weights=bool(data.get("fp16_weights", False)),
+                      dynamic_batch=bool(data.get("dynamic_batch", False)))

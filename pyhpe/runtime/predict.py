@@ -64,15 +64,17 @@ def _boxes_xyxy(detector, image_rgb: np.ndarray, max_faces: int) -> np.ndarray:
 
 
 def _records(boxes: np.ndarray, out: dict[str, np.ndarray]) -> list[dict]:
+    """One JSON record per face: its box and every decoded output (Euler angles as pitch, yaw,
+    roll in degrees)."""
     faces = []
     for i, box in enumerate(boxes):
-        p, y, r = (float(v) for v in out["euler_deg"][i])
-        faces.append({
-            "box_xyxy": [float(v) for v in box],
-            "pitch": p, "yaw": y, "roll": r,
-            "R": out["R"][i].astype(float).tolist(),
-            "sixd": out["sixd"][i].astype(float).tolist(),
-        })
+        face: dict = {"box_xyxy": [float(v) for v in box]}
+        for name, values in out.items():
+            if name == "euler_deg":
+                face.update(zip(("pitch", "yaw", "roll"), (float(v) for v in values[i])))
+            else:
+                face[name] = values[i].astype(float).tolist()
+        faces.append(face)
     return faces
 
 

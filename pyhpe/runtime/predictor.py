@@ -3,22 +3,22 @@
 ```python
 from pyhpe.runtime import Predictor
 
-p = Predictor("run/model.safetensors")                        # torch, a pyhpe model file
+p = Predictor("run/model.safetensors")                        # torch, any weights pyhpe.models.load reads
 p = Predictor("build/m4.onnx", backend="onnxruntime", threads=2)
 p = Predictor("build/m4.ncnn.param", backend="ncnn", precision="fp32")
 out = p.predict(crops)              # crops: list of (H, W, 3) uint8 RGB face crops
 out["sixd"], out["R"], out["euler_deg"]       # (N, 6), (N, 3, 3), (N, 3) pitch, yaw, roll
-out = p.predict_faces(image_rgb, boxes_xyxy)  # 6DRepNet test crop of each face box first
+out = p.predict_faces(image_rgb, boxes_xyxy)  # the model card's crop of each face box first
 ```
 
-Post-processing is ``pyhpe.ops.gram_schmidt`` and ``pyhpe.ops.matrix_to_euler`` (the native
-kernels); a matrix-output export skips Gram-Schmidt and its 6D is the matrix's first two columns.
+Preprocessing follows the model card (crop rule, input size, normalisation), so every backend
+crops a model exactly as its evaluation did. Post-processing is the task's decode (rotation:
+``pyhpe.ops.gram_schmidt`` and ``pyhpe.ops.matrix_to_euler``, the native kernels).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from pyhpe.runtime.backends import Backend, NcnnBackend, OnnxRuntimeBackend, TorchBackend
 from pyhpe.runtime.preprocess import face_crop, prepare
@@ -26,29 +26,12 @@ from pyhpe.runtime.preprocess import face_crop, prepare
 BACKENDS = ("torch", "onnxruntime", "ncnn")
 
 
-def postprocess(raw: np.ndarray, output: str) -> dict[str, np.ndarray]:
-    """Raw network output -> {"sixd": (N, 6), "R": (N, 3, 3), "euler_deg": (N, 3)} float32."""
-    from pyhpe.geometry.rotation import matrix_to_sixd
-    from pyhpe.ops import gram_schmidt, matrix_to_euler
-
-    t = torch.from_numpy(np.ascontiguousarray(raw, dtype=np.float32))
-    if output == "6d":
-        sixd, R = t.reshape(-1, 6), gram_schmidt(t.reshape(-1, 6))
-    elif output == "matrix":
-        R = t.reshape(-1, 3, 3)
-        sixd = matrix_to_sixd(R)
-    else:
-        raise ValueError(f"unknown output kind {output!r}")
-    euler = matrix_to_euler(R, degrees=True)
-    return {"sixd": sixd.numpy(), "R": R.numpy(), "euler_deg": euler.numpy()}
-
-
 def _make_backend(model_path, backend: str, threads: int | None, input_size: int | None,
-                  precision: str) -> Backend:
+                  precision: str, model_name: str | None) -> Backend:
     if backend == "torch":
         if precision != "fp32":
             raise ValueError("the torch backend runs fp32 only")
-        return TorchBackend(model_path, threads=threads, input_size=input_size)
+        return TorchBackend(model_path, threads=threads, input_size=input_size, model_name=model_name)
     if backend == "onnxruntime":
         if precision != "fp32":
             raise ValueError("the onnxruntime backend runs the graph as exported; use precision='fp32'")
@@ -62,51 +45,61 @@ class Predictor:
     """Head pose from face crops with any backend (see the module docstring).
 
     Args:
-        model_path: a pyhpe model file (.safetensors, torch), an .onnx (onnxruntime) or an
-            .ncnn.param (ncnn; the .bin beside it). Exports carry a JSON sidecar with the input
-            size and output kind.
+        model_path: weights for torch (anything pyhpe.models.load reads), an .onnx
+            (onnxruntime) or an .ncnn.param (ncnn; the .bin beside it). Exports carry a JSON
+            sidecar with the model card and the graph's outputs.
         backend: "torch", "onnxruntime" or "ncnn".
         threads: CPU threads for the backend (None: the backend's default; ncnn: 1).
         input_size: the network's input side; checked against the model's when it has one.
         precision: "fp32" or, for ncnn only, "fp16" (ncnn's fp16 storage/arithmetic).
+        model_name: torch only: the registry name for weights that do not name their model.
     """
 
     def __init__(self, model_path, backend: str = "torch", threads: int | None = None,
-                 input_size: int | None = None, precision: str = "fp32"):
+                 input_size: int | None = None, precision: str = "fp32", model_name: str | None = None):
         if threads is not None and int(threads) < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
-        self.backend = _make_backend(model_path, backend, threads, input_size, precision)
+        self.backend = _make_backend(model_path, backend, threads, input_size, precision, model_name)
         self.backend_name = backend
+        self.task = self.backend.task
 
     @classmethod
-    def from_module(cls, model, input_size: int = 224, threads: int | None = None) -> Predictor:
-        """A torch Predictor over an in-memory SixDRepNet model (reparameterized in place)."""
+    def from_module(cls, model, input_size: int = 224, threads: int | None = None, card=None) -> Predictor:
+        """A torch Predictor over an in-memory pose model (reparameterized in place)."""
         self = cls.__new__(cls)
-        self.backend = TorchBackend.from_module(model, input_size=input_size, threads=threads)
+        self.backend = TorchBackend.from_module(model, card=card, input_size=input_size, threads=threads)
         self.backend_name = "torch"
+        self.task = self.backend.task
         return self
 
     @property
     def input_size(self) -> int:
         return self.backend.input_size
 
+    @property
+    def card(self):
+        """The model card: task, crop rule, input size, normalisation."""
+        return self.backend.card
+
     def preprocess(self, crops) -> np.ndarray:
-        meta = self.backend.meta
-        return prepare(crops, self.input_size, meta.mean, meta.std)
+        card = self.card
+        return prepare(crops, card.input_size, card.mean, card.std, card.crop)
 
     def predict(self, crops) -> dict[str, np.ndarray]:
-        """Pose of each crop: {"sixd": (N, 6), "R": (N, 3, 3), "euler_deg": (N, 3)}.
+        """Pose of each crop, decoded by the task (rotation: {"sixd": (N, 6), "R": (N, 3, 3),
+        "euler_deg": (N, 3)}).
 
-        ``crops``: list of (H, W, 3) uint8 RGB face crops (resized and centre-cropped as in
-        evaluation), or a normalised (N, 3, S, S) float array / tensor.
+        ``crops``: list of (H, W, 3) uint8 RGB face crops (resized and centre-cropped as the
+        card says), or a normalised (N, 3, S, S) float array / tensor.
         """
         x = self.preprocess(crops)
-        return postprocess(self.backend.run(x), self.backend.output)
+        return self.task.decode(self.backend.run(x))
 
     def predict_faces(self, image_rgb: np.ndarray, boxes_xyxy) -> dict[str, np.ndarray]:
-        """Pose of each face box (x0, y0, x1, y1) of one RGB image (6DRepNet test crop first)."""
+        """Pose of each face box (x0, y0, x1, y1) of one RGB image (the card's crop first)."""
+        from pyhpe.tasks.base import empty_results
+
         boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
         if len(boxes) == 0:
-            return {"sixd": np.zeros((0, 6), np.float32), "R": np.zeros((0, 3, 3), np.float32),
-                    "euler_deg": np.zeros((0, 3), np.float32)}
-        return self.predict([face_crop(image_rgb, b) for b in boxes])
+            return empty_results(self.task)
+        return self.predict([face_crop(image_rgb, b, self.card.crop) for b in boxes])

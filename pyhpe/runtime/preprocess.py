@@ -1,5 +1,6 @@
-"""Preprocessing shared by every backend: the 6DRepNet test crop of a face box and the
-resize/centre-crop/normalise chain (pyhpe.data.geometric / photometric), as in evaluation."""
+"""Preprocessing shared by every backend: a model card's crop rule applied to a face box, and the
+resize/centre-crop/normalise chain (pyhpe.data.geometric / photometric), exactly as evaluation
+applies it (pyhpe.tasks: the task's test transform with the same card)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import numpy as np
 from pyhpe.data.geometric import center_crop, crop, resize_shorter_side, sixdrepnet_test_box
 from pyhpe.data.photometric import IMAGENET_MEAN, IMAGENET_STD
 from pyhpe.data.sample import Sample
+from pyhpe.models.card import CropRule
+
+SIXDREPNET_CROP = CropRule(kind="margin_box", margin=0.2, resize=256)
 
 _IDENTITY = np.eye(3)
 _ZERO = np.zeros(3)
@@ -26,20 +30,23 @@ def _check_image(image: np.ndarray, what: str = "image") -> np.ndarray:
     return image
 
 
-def face_crop(image_rgb: np.ndarray, box_xyxy: Sequence[float]) -> np.ndarray:
-    """6DRepNet's test-time margin crop (k = 0.2) of a face box (x0, y0, x1, y1); outside is black."""
+def face_crop(image_rgb: np.ndarray, box_xyxy: Sequence[float], rule: CropRule = SIXDREPNET_CROP) -> np.ndarray:
+    """The crop rule's box of a face box (x0, y0, x1, y1) cut from the image (outside is black);
+    kind "margin_box": 6DRepNet's fixed-margin test box with k = ``rule.margin``."""
     image_rgb = _check_image(image_rgb)
     box = np.asarray(box_xyxy, dtype=np.float64).reshape(-1)
     if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
         raise ValueError(f"face box must be finite (x0, y0, x1, y1) with x1 > x0, y1 > y0, got {box_xyxy}")
-    return crop(_as_sample(image_rgb), sixdrepnet_test_box(box)).image
+    if rule.kind == "margin_box":
+        box = sixdrepnet_test_box(box, rule.margin)
+    return crop(_as_sample(image_rgb), box).image
 
 
-def resize_center(crop_rgb: np.ndarray, size: int) -> np.ndarray:
-    """torchvision Resize(round(size·256/224)) + CenterCrop(size), the test chain at any size."""
+def resize_center(crop_rgb: np.ndarray, size: int, rule: CropRule = SIXDREPNET_CROP) -> np.ndarray:
+    """Resize the shorter side to ``rule.resize_side(size)`` (torchvision Resize), then
+    CenterCrop(size): the test chain at any size (resize 256: 6DRepNet's)."""
     crop_rgb = _check_image(crop_rgb, "crop")
-    resize_to = round(size * 256 / 224)
-    sample = center_crop(resize_shorter_side(_as_sample(crop_rgb), resize_to), size)
+    sample = center_crop(resize_shorter_side(_as_sample(crop_rgb), rule.resize_side(size)), size)
     return sample.image
 
 
@@ -50,11 +57,11 @@ def normalize(images_rgb: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> n
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-def prepare(crops, size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
+def prepare(crops, size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD, rule: CropRule = SIXDREPNET_CROP) -> np.ndarray:
     """Crops -> the network input (N, 3, size, size) float32.
 
     ``crops``: a list of (H, W, 3) uint8 RGB face crops (any size; resized and centre-cropped as
-    in evaluation), an (N, H, W, 3) uint8 array, or an already normalised (N, 3, size, size)
+    ``rule`` says), an (N, H, W, 3) uint8 array, or an already normalised (N, 3, size, size)
     float array (passed through).
     """
     if isinstance(crops, np.ndarray) and crops.dtype != np.uint8:
@@ -63,9 +70,9 @@ def prepare(crops, size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarra
             raise ValueError(f"float input must be (N, 3, {size}, {size}), got {x.shape}")
         return x
     if hasattr(crops, "detach"):  # a torch tensor
-        return prepare(crops.detach().cpu().numpy().astype(np.float32), size, mean, std)
+        return prepare(crops.detach().cpu().numpy().astype(np.float32), size, mean, std, rule)
     crops = list(crops)
     if not crops:
         raise ValueError("predict needs at least one crop")
-    resized = np.stack([resize_center(c, size) for c in crops])
+    resized = np.stack([resize_center(c, size, rule) for c in crops])
     return normalize(resized, mean, std)

@@ -1,0 +1,174 @@
+"""The pose-task interface: everything that differs between kinds of pose model.
+
+A task says what a batch holds, how the model is called, the loss, the evaluation report, the
+deploy outputs and their decoding, and the preprocessing. The engine (trainer, evaluation, demo),
+the export and the runtime call a task and never a model's output convention directly, so a new
+kind of model is a new task module plus its model family, with no edit to pyhpe/engine,
+pyhpe/export or pyhpe/runtime.
+
+Tasks register by name (``@register_task``); a model names its task with the class attribute
+``pose_task`` and a model card carries it (pyhpe.models.card).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from pyhpe.models.card import CropRule, ModelCard
+from pyhpe.models.outputs import PoseOutput
+
+__all__ = ["PoseTask", "register_task", "get_task", "task_names", "task_of"]
+
+_TASKS: dict[str, type[PoseTask]] = {}
+
+
+class PoseTask:
+    """Base class of pose tasks; subclasses fill the class attributes and methods below."""
+
+    name: ClassVar[str] = ""
+    #: keys of a training/evaluation batch (what the dataset items keep)
+    batch_keys: ClassVar[tuple[str, ...]] = ("image", "R", "euler")
+    #: column name of the mean training loss in log.csv, in :meth:`loss_value` units
+    loss_label: ClassVar[str] = "train_loss"
+    #: exported graph outputs per deploy kind: kind -> ((name, per-sample shape), ...)
+    deploy_kinds: ClassVar[dict[str, tuple[tuple[str, tuple[int, ...]], ...]]] = {}
+    default_deploy: ClassVar[str] = ""
+    #: the crop a model of this task is evaluated with unless its card says otherwise
+    default_crop: ClassVar[CropRule] = CropRule()
+
+    # --- training -------------------------------------------------------------------------
+    def forward(self, model: nn.Module, batch: dict[str, Tensor]) -> PoseOutput:
+        """The model's outputs for a batch (already on the model's device)."""
+        return model(batch["image"])
+
+    def loss(self, out: PoseOutput, batch: dict[str, Tensor]) -> Tensor:
+        """Scalar training loss."""
+        raise NotImplementedError
+
+    def loss_value(self, loss: float) -> float:
+        """The loss in the units logged under :attr:`loss_label`."""
+        return loss
+
+    def loss_text(self, loss: float) -> str:
+        """The loss as shown on the progress bar."""
+        return f"{self.loss_value(loss):.4f}"
+
+    def train_transform(self, cfg: dict, src: dict) -> Callable[[int | None], Callable]:
+        """``make(seed)`` → a training pipeline Sample → dict holding :attr:`batch_keys`."""
+        raise NotImplementedError
+
+    def test_transform(self, crop: CropRule, input_size: int, src: dict, output: str = "tensors") -> Callable:
+        """The evaluation pipeline Sample → dict holding :attr:`batch_keys` (``output="sample"``:
+        the cropped Sample itself, for pictures)."""
+        raise NotImplementedError
+
+    # --- evaluation -----------------------------------------------------------------------
+    def gather(self, out: PoseOutput, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Per-sample tensors (CPU) that the report needs, for one batch."""
+        raise NotImplementedError
+
+    def predictions(self, gathered: dict[str, Tensor]) -> Any:
+        """The record of a whole dataset's predictions (it has ``.report() -> dict``)."""
+        raise NotImplementedError
+
+    def flat_report(self, report: dict, prefix: str) -> dict[str, float]:
+        """Scalars of a report as ``prefix/metric`` (CSV columns)."""
+        raise NotImplementedError
+
+    def format_report(self, report: dict, title: str) -> str:
+        """A small text table of a report."""
+        raise NotImplementedError
+
+    def plots(self, predictions: Any, out_dir: Path, title: str) -> list[Path]:
+        """Pictures of an evaluation written into ``out_dir``."""
+        return []
+
+    # --- model card, preprocessing, deployment ---------------------------------------------
+    def card(self, model: str, kwargs: dict | None = None, input_size: int = 224,
+             crop: CropRule | None = None, form: str = "train") -> ModelCard:
+        """The card of a model of this task."""
+        return ModelCard(task=self.name, model=model, kwargs=dict(kwargs or {}), form=form,
+                         input_size=int(input_size), crop=crop or self.default_crop,
+                         outputs=self.model_outputs())
+
+    def model_outputs(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """Named per-sample outputs of the model (``PoseOutput`` fields) for the card."""
+        return ()
+
+    def deploy_module(self, model: nn.Module, kind: str) -> nn.Module:
+        """A module whose ``forward(x)`` returns the exported graph's outputs of ``kind`` (a tensor
+        for one output, a tuple for several), in :attr:`deploy_kinds` order; exportable ops only."""
+        raise NotImplementedError
+
+    def deploy_outputs(self, kind: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        if kind not in self.deploy_kinds:
+            raise ValueError(f"task {self.name} exports {sorted(self.deploy_kinds)}, not {kind!r}")
+        return self.deploy_kinds[kind]
+
+    def decode(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A deployed graph's outputs (by name, batch first) → the user-facing result arrays."""
+        raise NotImplementedError
+
+    def result_shapes(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """Names of :meth:`decode`'s arrays with their per-sample shapes (for empty results)."""
+        raise NotImplementedError
+
+
+def register_task(cls: type[PoseTask]) -> type[PoseTask]:
+    """Class decorator: make a task available under ``cls.name``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    if cls.name in _TASKS and _TASKS[cls.name] is not cls:
+        raise ValueError(f"task {cls.name!r} is already registered by {_TASKS[cls.name].__name__}")
+    _TASKS[cls.name] = cls
+    return cls
+
+
+def task_names() -> list[str]:
+    return sorted(_TASKS)
+
+
+def get_task(name: str) -> PoseTask:
+    """An instance of the task registered as ``name``."""
+    import pyhpe.tasks  # noqa: F401  (registers the built-in tasks)
+
+    if name not in _TASKS:
+        raise ValueError(f"unknown pose task {name!r} (known: {', '.join(task_names())})")
+    return _TASKS[name]()
+
+
+def task_of(model: nn.Module | str) -> PoseTask:
+    """The task of a model instance (its ``pose_task`` attribute) or of a registry name."""
+    if isinstance(model, str):
+        from pyhpe.models.registry import get_factory
+
+        factory = get_factory(model)
+        name = getattr(factory, "pose_task", None)
+        if name is None:
+            raise ValueError(f"model {model!r} names no pose task (not a pose model)")
+        return get_task(name)
+    name = getattr(model, "pose_task", None)
+    if name is None and isinstance(model, nn.parallel.DistributedDataParallel):
+        name = getattr(model.module, "pose_task", None)
+    if name is None:
+        raise TypeError(f"{type(model).__name__} names no pose task (class attribute `pose_task`)")
+    return get_task(name)
+
+
+def empty_results(task: PoseTask) -> dict[str, np.ndarray]:
+    """Zero-length result arrays of a task (a frame without faces)."""
+    return {n: np.zeros((0, *shape), np.float32) for n, shape in task.result_shapes()}
+
+
+def to_device(batch: dict[str, Tensor], device: torch.device, layout=None) -> dict[str, Tensor]:
+    """A batch on ``device``; the image in ``layout`` (a torch.memory_format) when given."""
+    out = {k: v.to(device, non_blocking=True) if isinstance(v, Tensor) else v for k, v in batch.items()}
+    if layout is not None:
+        out["image"] = out["image"].contiguous(memory_format=layout)
+    return out
