@@ -1,5 +1,7 @@
-"""The CPU kernels are really vectorised: compile the AVX2 kernel table as the build does and
-count packed (ymm) floating-point instructions in the generated code of each kernel."""
+"""The CPU kernels are really vectorised: build the kernel tables as the package does
+(pyhpe_isa_objects in csrc/cmake/pyhpe_isa.cmake, through csrc/tests/CMakeLists.txt, which
+defines the same object libraries) and count packed (ymm) floating-point instructions in the
+generated code of each kernel."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import platform
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -14,21 +17,33 @@ from conftest import REPO_ROOT
 
 PACKED = re.compile(r"\bv(mul|add|sub|div|sqrt|fmadd\w*|fnmadd\w*|fmsub\w*)p[sd]\b.*%ymm")
 
+pytestmark = pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64 per-ISA tables")
 
-@pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64 code generation check")
-def test_avx2_kernel_table_is_vectorised(tmp_path):
-    cxx = shutil.which("g++")
+
+@pytest.fixture(scope="module")
+def kernel_objects(tmp_path_factory) -> dict[str, list[Path]]:
+    """ISA level -> the object files of the package's kernel table build for it."""
+    if not shutil.which("cmake") or not shutil.which("g++"):
+        pytest.skip("cmake/g++ not available")
+    build = tmp_path_factory.mktemp("codegen")
+    subprocess.run(["cmake", "-S", REPO_ROOT / "csrc" / "tests", "-B", build, "-G", "Unix Makefiles",
+                    "-DCMAKE_CXX_COMPILER=g++", "-DPYHPE_NATIVE_TEST_VARIANTS=host"],
+                   check=True, capture_output=True)
+    subprocess.run(["cmake", "--build", build, "-j", "2", "--target", "pyhpe_cpu_baseline", "pyhpe_cpu_avx2"],
+                   check=True, capture_output=True)
+    return {isa: [Path(p) for p in (build / f"pyhpe_cpu_{isa}.objects").read_text().split()]
+            for isa in ("baseline", "avx2")}
+
+
+def _object(objects: list[Path], source: str) -> Path:
+    return next(p for p in objects if p.name.startswith(source))
+
+
+def test_avx2_kernel_table_is_vectorised(kernel_objects):
     objdump = shutil.which("objdump")
-    if not cxx or not objdump:
-        pytest.skip("g++/objdump not available")
-    obj = tmp_path / "avx2.o"
-    subprocess.run(
-        [cxx, "-std=c++17", "-O3", "-fno-math-errno", "-mavx2", "-mfma",
-         f"-I{REPO_ROOT / 'csrc/include'}", f"-I{REPO_ROOT / 'csrc'}",
-         "-DPYHPE_KERNEL_TABLE=kRotationKernelsAvx2", "-c",
-         str(REPO_ROOT / "csrc/cpu/rotation_kernels.cpp"), "-o", str(obj)],
-        check=True,
-    )
+    if not objdump:
+        pytest.skip("objdump not available")
+    obj = _object(kernel_objects["avx2"], "rotation_kernels.cpp")
     asm = subprocess.run([objdump, "-d", "-C", "--no-show-raw-insn", str(obj)], check=True,
                          capture_output=True, text=True).stdout
     # split the disassembly into functions and count packed FP instructions per kernel
@@ -48,26 +63,18 @@ def test_avx2_kernel_table_is_vectorised(tmp_path):
         assert packed >= 20, f"{kernel}: only {packed} packed ymm instructions"
 
 
-@pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64 per-ISA tables")
-def test_isa_builds_share_no_inline_kernel_symbols(tmp_path):
+def test_isa_builds_share_no_inline_kernel_symbols(kernel_objects):
     """The baseline and AVX2 builds of the kernel tables must not define the same weak symbols:
     the linker would keep one copy, and one table would run the other ISA's code (slower, or an
     illegal instruction on a CPU without AVX2). config.h's per-ISA inline namespace prevents it."""
-    cxx, nm = shutil.which("g++"), shutil.which("nm")
-    if not cxx or not nm:
-        pytest.skip("g++/nm not available")
+    nm = shutil.which("nm")
+    if not nm:
+        pytest.skip("nm not available")
     weak: dict[str, set[str]] = {}
-    for isa, flags in {"baseline": [], "avx2": ["-mavx2", "-mfma"]}.items():
+    for isa, objects in kernel_objects.items():
         names: set[str] = set()
         for source in ("rotation_kernels.cpp", "mixer_kernels.cpp"):
-            obj = tmp_path / f"{isa}-{source}.o"
-            subprocess.run(
-                [cxx, "-std=c++17", "-O3", "-fno-math-errno", "-fopenmp", *flags,
-                 f"-I{REPO_ROOT / 'csrc/include'}", f"-I{REPO_ROOT / 'csrc'}", "-c",
-                 str(REPO_ROOT / "csrc/cpu" / source), "-o", str(obj)],
-                check=True,
-            )
-            listing = subprocess.run([nm, "-C", "--defined-only", str(obj)], check=True,
+            listing = subprocess.run([nm, "-C", "--defined-only", str(_object(objects, source))], check=True,
                                      capture_output=True, text=True).stdout
             names |= {line.split(" ", 2)[2] for line in listing.splitlines()
                       if line.split(" ")[1:2] in (["W"], ["V"], ["u"]) and "pyhpe::" in line}

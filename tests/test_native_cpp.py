@@ -1,15 +1,18 @@
-"""Builds and runs the native C++ kernel tests: csrc/tests/rotation_native_test.cpp (the rotation
-kernels), csrc/tests/mixer_native_test.cpp (the fused RepNeXt mixer) and
-csrc/tests/ffn_native_test.cpp (the C++ runtime's fused channel MLP, PyhpeRepNeXtFFN).
+"""Builds and runs the native C++ tests: csrc/tests/rotation_native_test.cpp (the rotation
+kernels), csrc/tests/mixer_native_test.cpp (the fused RepNeXt mixer),
+csrc/tests/ffn_native_test.cpp (the C++ runtime's fused channel MLP, PyhpeRepNeXtFFN) and
+csrc/tests/sidecar_native_test.cpp (the C++ runtime's reader of the export sidecar).
 
-Each program is built four ways and must report "N passed, 0 failed" each time:
-  * host, g++ -O2 (the baseline SSE2 pack path on x86-64),
-  * host, g++ -O2 -mavx2 -mfma (the AVX2 pack path; skipped on a CPU without AVX2),
-  * (ffn only) host, g++ -O2 -mavx512f (the AVX-512 path; skipped on a CPU without AVX-512F),
-  * host, AddressSanitizer + UndefinedBehaviorSanitizer (-O1 -g, leaks checked),
-  * aarch64, aarch64-linux-gnu-g++ -O2 -static, run under qemu-aarch64 on three CPU models
+csrc/tests/CMakeLists.txt describes the builds; each program is built in these variants and must
+report "N passed, 0 failed" each time:
+  * host: -O2 (the baseline SSE2 pack path on x86-64),
+  * host-avx2: -O2 -mavx2 -mfma (the AVX2 pack path; skipped on a CPU without AVX2),
+  * host-avx512 (ffn only): -O2 -mavx512f (the AVX-512 path; skipped on a CPU without AVX-512F),
+  * host-sanitize: AddressSanitizer + UndefinedBehaviorSanitizer (-O1 -g, leaks checked),
+  * aarch64: the aarch64 toolchain file, -O2 -static, run under qemu-aarch64 on three CPU models
     (the NEON path).
-All builds use -fopenmp, as the package does, so that threads=2 really splits the large batch.
+Here each variant is configured with cmake in its own build directory (host variants with g++,
+aarch64 with csrc/runtime/cmake/aarch64-linux-gnu.toolchain.cmake) and built with cmake --build.
 
 A missing compiler or emulator skips its test with the reason, except in CI (CI=true), where the
 toolchain is installed on purpose and a missing tool is a failure. Builds go to a pytest
@@ -29,31 +32,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PROGRAMS = {
-    "rotation": [ROOT / "csrc" / "tests" / "rotation_native_test.cpp", ROOT / "csrc" / "cpu" / "rotation_kernels.cpp"],
-    "mixer": [ROOT / "csrc" / "tests" / "mixer_native_test.cpp"],
-    "ffn": [ROOT / "csrc" / "tests" / "ffn_native_test.cpp"],
-}
-COMMON_FLAGS = [
-    "-std=c++17",
-    "-Wall",
-    "-Wextra",
-    "-fopenmp",
-    f"-I{ROOT / 'csrc' / 'include'}",
-    f"-I{ROOT / 'csrc'}",
-]
-SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]
+CMAKE_SOURCE = ROOT / "csrc" / "tests"
+AARCH64_TOOLCHAIN = ROOT / "csrc" / "runtime" / "cmake" / "aarch64-linux-gnu.toolchain.cmake"
+PROGRAMS = ("rotation", "mixer", "ffn", "sidecar")
 
-# name -> (compiler, extra flags)
+# variant (csrc/tests/CMakeLists.txt) -> the compiler it needs
 BUILDS = {
-    "host": ("g++", ["-O2"]),
-    "host-avx2": ("g++", ["-O2", "-mavx2", "-mfma"]),
-    "host-avx512": ("g++", ["-O2", "-mavx512f", "-mavx2", "-mfma"]),
-    "host-sanitize": ("g++", SANITIZE_FLAGS),
-    "aarch64": ("aarch64-linux-gnu-g++", ["-O2", "-static"]),
+    "host": "g++",
+    "host-avx2": "g++",
+    "host-avx512": "g++",
+    "host-sanitize": "g++",
+    "aarch64": "aarch64-linux-gnu-g++",
 }
 
-# Builds only some programs have a path for (the others' default is every program).
+# Variants only some programs have a path for (the others' default is every program).
 BUILD_PROGRAMS = {"host-avx512": ("ffn",)}
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -98,13 +90,15 @@ def cpu_has_avx2() -> bool:
 
 
 class NativeBuilds:
-    """Compiles every build whose compiler exists, all at once, on first use."""
+    """Configures and builds every variant whose compiler exists, all at once, on first use."""
 
     def __init__(self, out_dir: Path, wanted: set[str]):
         self.out_dir = out_dir
         self.pool = ThreadPoolExecutor(max_workers=len(BUILDS))  # builds, then the qemu runs
-        self.futures: dict[tuple[str, str], Future] = {}
-        for name, (compiler, flags) in BUILDS.items():
+        self.futures: dict[str, Future] = {}
+        if shutil.which("cmake") is None:
+            return
+        for name, compiler in BUILDS.items():
             if name not in wanted or shutil.which(compiler) is None:
                 continue
             if name == "host-avx2" and not cpu_has_avx2():
@@ -113,29 +107,42 @@ class NativeBuilds:
                 continue
             if name == "aarch64" and shutil.which("qemu-aarch64") is None:
                 continue
-            for program in BUILD_PROGRAMS.get(name, PROGRAMS):
-                self.futures[program, name] = self.pool.submit(self._compile, program, name, compiler, flags)
+            self.futures[name] = self.pool.submit(self._build, name, compiler)
 
-    def _compile(self, program: str, name: str, compiler: str, flags: list[str]) -> subprocess.CompletedProcess:
-        exe = self.out_dir / f"{program}_native_test-{name}"
-        cmd = [compiler, *COMMON_FLAGS, *flags, *map(str, PROGRAMS[program]), "-o", str(exe)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-        proc.exe = exe  # type: ignore[attr-defined]
+    def _build(self, name: str, compiler: str) -> subprocess.CompletedProcess:
+        """cmake configure + build of one variant; the result holds both steps' output."""
+        build_dir = self.out_dir / name
+        configure = ["cmake", "-S", str(CMAKE_SOURCE), "-B", str(build_dir), "-G", "Unix Makefiles",
+                     f"-DPYHPE_NATIVE_TEST_VARIANTS={name}"]
+        if name == "aarch64":
+            configure.append(f"-DCMAKE_TOOLCHAIN_FILE={AARCH64_TOOLCHAIN}")
+        else:
+            configure.append(f"-DCMAKE_CXX_COMPILER={compiler}")
+        proc = subprocess.run(configure, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        if proc.returncode == 0:
+            # -k: one program's failure does not stop the others
+            build = ["cmake", "--build", str(build_dir), "-j", str(len(PROGRAMS)), "--", "-k"]
+            built = subprocess.run(build, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+            proc = subprocess.CompletedProcess(configure + ["&&"] + build, built.returncode,
+                                               proc.stdout + built.stdout, proc.stderr + built.stderr)
+        proc.build_dir = build_dir  # type: ignore[attr-defined]
         return proc
 
     def get(self, name: str, program: str) -> Path:
-        """The built executable; fails the test with the compiler output if the build failed."""
-        compiler = BUILDS[name][0]
-        require_tool(compiler)
-        if (program, name) not in self.futures:
+        """The built executable; fails the test with the build output if it was not built."""
+        require_tool("cmake")
+        require_tool(BUILDS[name])
+        if name not in self.futures:
             pytest.fail(f"build {name!r} was not started (see BUILD_OF_TEST)")
-        proc = self.futures[program, name].result()
-        assert proc.returncode == 0, f"{' '.join(proc.args)}\n{proc.stderr[-8000:]}"
+        proc = self.futures[name].result()
+        output = proc.stdout + proc.stderr
+        exe = proc.build_dir / f"{program}_native_test-{name}"  # type: ignore[attr-defined]
+        assert exe.is_file(), f"{' '.join(proc.args)}\nexit code {proc.returncode}\n{output[-8000:]}"
         # Warning-free in our own code (the static aarch64 link warns about glibc's dlopen in
         # libgomp, which is not ours).
-        ours = [line for line in proc.stderr.splitlines() if "warning:" in line and str(ROOT / "csrc") in line]
+        ours = [line for line in output.splitlines() if "warning:" in line and str(ROOT / "csrc") in line]
         assert not ours, "compiler warnings:\n" + "\n".join(ours)
-        return proc.exe  # type: ignore[attr-defined]
+        return exe
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

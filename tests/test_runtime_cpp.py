@@ -188,3 +188,178 @@ def test_aarch64_under_qemu(aarch64_tools, model, cpu):
     R16 = np.reshape(out16["R"], (3, 3))
     assert np.allclose(R16 @ R16.T, np.eye(3), atol=1e-5)
     assert err16 <= (FP16_STORAGE_TOLERANCE if cpu == "cortex-a53" else FP16_ARITH_TOLERANCE), err16
+
+
+# --- the model card in the sidecar: crop and normalisation travel with the model ----------------
+
+def _sidecar_v2(margin: float, resize: int, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+                output=("sixd", "out0", [6])) -> dict:
+    """A version-2 sidecar (pyhpe/runtime/meta.py's format) for the test model."""
+    name, blob, shape = output
+    return {
+        "format": "pyhpe-deploy", "version": 2,
+        "card": {"version": 1, "task": "sixd_rotation", "model": "sixdrepnet_repnext_m0", "kwargs": {},
+                 "form": "deploy", "input_size": SIZE,
+                 "crop": {"kind": "margin_box", "margin": margin, "resize": resize},
+                 "normalize": {"mean": list(mean), "std": list(std)},
+                 "outputs": [{"name": "R", "shape": [3, 3]}, {"name": "sixd", "shape": [6]}]},
+        "input_name": "in0",
+        "outputs": [{"name": name, "blob": blob, "shape": shape}],
+        "fp16_weights": False, "dynamic_batch": False,
+    }
+
+
+SIDECAR_V1 = {"format": "pyhpe-deploy", "version": 1, "model": "m0", "input_size": SIZE, "output": "6d",
+              "input_name": "in0", "output_name": "out0", "mean": [0.485, 0.456, 0.406],
+              "std": [0.229, 0.224, 0.225], "fp16_weights": False, "dynamic_batch": False}
+
+
+def _reference_input(image: np.ndarray, box, margin: float, resize: int, mean, std) -> np.ndarray:
+    """The network input by the card's rule, computed here with pyhpe.data.geometric: the margin
+    box, the crop, the centre cut (the crop's shorter side must already be the resize side, so no
+    interpolation is involved), (x / 255 - mean) / std in float32, planar."""
+    from pyhpe.data.geometric import crop, sixdrepnet_test_box
+    from pyhpe.data.sample import Sample
+
+    c = crop(Sample(image=image, R=np.eye(3), euler=np.zeros(3)), sixdrepnet_test_box(box, margin)).image
+    side = max(SIZE, round(SIZE * resize / 224))
+    h, w = c.shape[:2]
+    assert min(h, w) == side, (c.shape, side)
+    top, left = round((h - SIZE) / 2), round((w - SIZE) / 2)
+    c = c[top:top + SIZE, left:left + SIZE].astype(np.float32)
+    x = (c / np.float32(255.0) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+def _box_for(image: np.ndarray, margin: float, side: int) -> list[float]:
+    """A face box whose margin crop is exactly `side` wide and taller than that."""
+    from pyhpe.data.geometric import crop, sixdrepnet_test_box
+    from pyhpe.data.sample import Sample
+
+    sample = Sample(image=image, R=np.eye(3), euler=np.zeros(3))
+    for w100 in range(1000, 20000):
+        cand = [37.3, 21.7, 37.3 + w100 / 100, 21.7 + w100 / 100 * 1.6]
+        c = crop(sample, sixdrepnet_test_box(cand, margin)).image
+        if c.shape[1] == side and c.shape[0] > side:
+            return cand
+    raise AssertionError(f"no box gives a {side}-wide crop at margin {margin}")
+
+
+@pytest.fixture(scope="module")
+def card_model(model, tmp_path_factory):
+    """The 6D test model copied under its own name (its sidecars are written by each test)."""
+    d = tmp_path_factory.mktemp("card")
+    for ext in ("param", "bin"):
+        shutil.copy(model["dir"] / f"m0.ncnn.{ext}", d / f"c.ncnn.{ext}")
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (200, 190, 3), dtype=np.uint8)
+    _write_ppm(d / "img.ppm", image)
+    return {"dir": d, "param": d / "c.ncnn.param", "image": image, "module": model["module"]}
+
+
+def _dump(host_tools, card_model, tmp_path, box, *args) -> np.ndarray:
+    out = tmp_path / f"x{len(list(tmp_path.glob('x*.f32')))}.f32"
+    p = _run([host_tools / "pyhpe-infer", card_model["param"], "--image", card_model["dir"] / "img.ppm",
+              "--box", *[f"{v:.9g}" for v in box], "--dump-input", out, *args])
+    assert p.returncode == 0, p.stderr
+    return np.fromfile(out, np.float32).reshape(3, SIZE, SIZE)
+
+
+@pytest.mark.parametrize("margin,resize", [(0.1, 224), (0.1, 300), (0.3, 256)])
+def test_sidecar_card_sets_the_crop(host_tools, card_model, tmp_path, margin, resize):
+    """A v2 sidecar's crop (margin, resize) and normalisation are what pyhpe_infer applies: the
+    network input equals the Python reference exactly, and the image path's pose is the pose of
+    that input (the tensor path, itself checked against PyTorch above)."""
+    mean, std = (0.5, 0.25, 0.125), (0.25, 0.5, 2.0)
+    sidecar = tmp_path / "card.json"
+    sidecar.write_text(json.dumps(_sidecar_v2(margin, resize, mean, std)))
+    side = max(SIZE, round(SIZE * resize / 224))
+    box = _box_for(card_model["image"], margin, side)
+    ref = _reference_input(card_model["image"], box, margin, resize, mean, std)
+    got = _dump(host_tools, card_model, tmp_path, box, "--sidecar", sidecar)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6)
+    # the image path end to end: the pose of that input
+    exe = host_tools / "pyhpe-infer"
+    pose = _pose(_run([exe, card_model["param"], "--image", card_model["dir"] / "img.ppm",
+                       "--box", *[f"{v:.9g}" for v in box], "--sidecar", sidecar]))
+    ref.tofile(tmp_path / "ref.f32")
+    want = _pose(_run([exe, card_model["param"], "--tensor", tmp_path / "ref.f32", "--sidecar", sidecar]))
+    np.testing.assert_allclose(pose["sixd"], want["sixd"], atol=1e-5)
+    # the default crop (6DRepNet's: margin 0.2, resize 256) gives another input
+    assert not np.allclose(_dump(host_tools, card_model, tmp_path, box, "--no-sidecar", "--input-size", SIZE), got, atol=1e-3)
+
+
+def test_sidecar_beside_the_param_is_read(host_tools, card_model, tmp_path):
+    """<stem>.ncnn.json beside <stem>.ncnn.param is read without a flag; flags override it."""
+    d = tmp_path / "m"
+    d.mkdir()
+    for ext in ("param", "bin"):
+        shutil.copy(card_model["dir"] / f"c.ncnn.{ext}", d / f"c.ncnn.{ext}")
+    (d / "c.ncnn.json").write_text(json.dumps(_sidecar_v2(0.1, 300)))
+    exe = host_tools / "pyhpe-infer"
+    opts = json.loads(_run([exe, d / "c.ncnn.param", "--print-options"]).stdout)
+    np.testing.assert_array_equal(np.float32(opts.pop("mean")), np.float32([0.485, 0.456, 0.406]))
+    np.testing.assert_array_equal(np.float32(opts.pop("std")), np.float32([0.229, 0.224, 0.225]))
+    assert opts == {"input_size": SIZE, "output_kind": "6d", "input_blob": "in0", "output_blob": "out0",
+                    "crop_margin": 0.1, "crop_resize": 300}
+    opts = json.loads(_run([exe, d / "c.ncnn.param", "--print-options", "--crop-margin", "0.25", "--matrix"]).stdout)
+    assert opts["crop_margin"] == 0.25 and opts["crop_resize"] == 300 and opts["output_kind"] == "matrix"
+    assert json.loads(_run([exe, d / "c.ncnn.param", "--print-options", "--no-sidecar"]).stdout)["crop_resize"] == 256
+    box = _box_for(card_model["image"], 0.1, 86)
+    card_model_here = dict(card_model, param=d / "c.ncnn.param")
+    beside = _dump(host_tools, card_model_here, tmp_path, box)
+    np.testing.assert_array_equal(beside, _dump(host_tools, card_model, tmp_path, box, "--sidecar", d / "c.ncnn.json"))
+
+
+def test_sidecar_v1_gives_todays_crop(host_tools, card_model, tmp_path):
+    """A version-1 sidecar keeps 6DRepNet's crop (margin 0.2, resize 256): the same input as the
+    runtime's defaults, and the Python reference where no resize is involved."""
+    sidecar = tmp_path / "v1.json"
+    sidecar.write_text(json.dumps(SIDECAR_V1))
+    box = _box_for(card_model["image"], 0.2, round(SIZE * 256 / 224))
+    v1 = _dump(host_tools, card_model, tmp_path, box, "--sidecar", sidecar)
+    np.testing.assert_array_equal(v1, _dump(host_tools, card_model, tmp_path, box, "--no-sidecar", "--input-size", SIZE))
+    ref = _reference_input(card_model["image"], box, 0.2, 256, SIDECAR_V1["mean"], SIDECAR_V1["std"])
+    np.testing.assert_allclose(v1, ref, rtol=0, atol=1e-6)
+    # with a resize (a box whose crop is not the resize side): still the defaults' result
+    other = [30.0, 40.0, 101.0, 150.0]
+    np.testing.assert_array_equal(_dump(host_tools, card_model, tmp_path, other, "--sidecar", sidecar),
+                                  _dump(host_tools, card_model, tmp_path, other, "--no-sidecar", "--input-size", SIZE))
+
+
+def test_sidecar_matrix_output(host_tools, model, tmp_path):
+    """The graph output named "R" makes the runtime read a 3 x 3 matrix."""
+    for ext in ("param", "bin"):
+        shutil.copy(model["dir"] / f"m0m.ncnn.{ext}", tmp_path / f"r.ncnn.{ext}")
+    (tmp_path / "r.ncnn.json").write_text(json.dumps(_sidecar_v2(0.2, 256, output=("R", "out0", [3, 3]))))
+    out = _pose(_run([host_tools / "pyhpe-infer", tmp_path / "r.ncnn.param", "--tensor", model["dir"] / "x.f32"]))
+    np.testing.assert_allclose(out["R"], model["R"], atol=1e-4)
+
+
+def _malformed_sidecars() -> list[tuple[str, str, str]]:
+    good = json.dumps(_sidecar_v2(0.2, 256), indent=2)
+    v3 = dict(_sidecar_v2(0.2, 256), version=3)
+    bad_margin = _sidecar_v2("0.1", 256)  # type: ignore[arg-type]
+    no_card = {k: v for k, v in _sidecar_v2(0.2, 256).items() if k != "card"}
+    return [
+        ("truncated", good[: len(good) // 2], "not valid JSON: line"),
+        ("garbage", "\x00\xff garbage", "not valid JSON"),
+        ("empty", "", "expected a value, found the end of the file"),
+        ("version 3", json.dumps(v3), "sidecar version 3 is unknown"),
+        ("margin string", json.dumps(bad_margin), "card.crop.margin must be a number, got a string"),
+        ("no card", json.dumps(no_card), "card is missing"),
+        ("other format", json.dumps({"format": "onnx", "version": 2}), "not a pyhpe-deploy sidecar"),
+        ("trailing comma", good.rstrip()[:-1].rstrip() + ",\n}", "expected a string key"),
+    ]
+
+
+@pytest.mark.parametrize("name,text,message", _malformed_sidecars(), ids=[c[0] for c in _malformed_sidecars()])
+def test_malformed_sidecar_fails_with_a_message(host_tools, card_model, tmp_path, name, text, message):
+    sidecar = tmp_path / "bad.json"
+    sidecar.write_text(text, encoding="latin-1")
+    p = _run([host_tools / "pyhpe-infer", card_model["param"], "--tensor", card_model["dir"] / "none.f32",
+              "--sidecar", sidecar])
+    assert p.returncode == 13 and "model error" in p.stderr and str(sidecar) in p.stderr, p.stderr
+    assert message in p.stderr, p.stderr
+    p = _run([host_tools / "pyhpe-infer", card_model["param"], "--print-options", "--sidecar", tmp_path / "no.json"])
+    assert p.returncode == 12 and "cannot open" in p.stderr

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "pyhpe/isa.h"
 #include "pyhpe/repnext_mixer.h"
 
 namespace pyhpe {
@@ -23,10 +24,7 @@ struct MixerKernels {
   MixerKernelsT<double> f64;
 };
 
-extern const MixerKernels kMixerKernelsBaseline;
-#if defined(PYHPE_HAVE_AVX2_BUILD)
-extern const MixerKernels kMixerKernelsAvx2;
-#endif
+PYHPE_ISA_DECLARE(MixerKernels, kMixerKernels);
 
 }  // namespace cpu
 }  // namespace pyhpe

@@ -1,22 +1,9 @@
 // Instantiates the header-only kernels of include/pyhpe/rotation_cpu.h for the instruction set
-// this translation unit is compiled for. PYHPE_KERNEL_TABLE names the table it defines.
+// this translation unit is compiled for, as the table PYHPE_ISA_TABLE(kRotationKernels)
+// (pyhpe/isa.h).
 #include "cpu/rotation_kernels.h"
 
 #include "pyhpe/rotation_cpu.h"
-
-#ifndef PYHPE_KERNEL_TABLE
-#define PYHPE_KERNEL_TABLE kRotationKernelsBaseline
-#endif
-
-#if defined(__ARM_NEON)
-#define PYHPE_ISA_NAME "neon"
-#elif defined(__AVX2__)
-#define PYHPE_ISA_NAME "avx2"
-#elif defined(__SSE2__)
-#define PYHPE_ISA_NAME "sse2"
-#else
-#define PYHPE_ISA_NAME "scalar"
-#endif
 
 namespace pyhpe {
 namespace cpu {
@@ -30,9 +17,9 @@ constexpr RotationKernelsT<T> make_table() {
   };
 }
 
-extern const RotationKernels PYHPE_KERNEL_TABLE;
-const RotationKernels PYHPE_KERNEL_TABLE = {PYHPE_ISA_NAME, kParallelThreshold,
-                                            make_table<float>(), make_table<double>()};
+extern const RotationKernels PYHPE_ISA_TABLE(kRotationKernels);
+const RotationKernels PYHPE_ISA_TABLE(kRotationKernels) = {PYHPE_ISA_NAME, kParallelThreshold,
+                                                           make_table<float>(), make_table<double>()};
 
 }  // namespace cpu
 }  // namespace pyhpe

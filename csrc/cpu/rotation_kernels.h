@@ -1,9 +1,11 @@
 // The table of batched CPU rotation kernels one build of cpu/rotation_kernels.cpp provides.
 // The file is compiled once per instruction set (baseline SSE2 and AVX2+FMA on x86-64, NEON on
-// aarch64); the bindings pick the best table the running CPU supports.
+// aarch64; pyhpe/isa.h); the bindings pick the best table the running CPU supports.
 #pragma once
 
 #include <stdint.h>
+
+#include "pyhpe/isa.h"
 
 namespace pyhpe {
 namespace cpu {
@@ -28,11 +30,9 @@ struct RotationKernels {
   RotationKernelsT<double> f64;
 };
 
-// One per compiled instruction set (defined in cpu/rotation_kernels.cpp builds).
-extern const RotationKernels kRotationKernelsBaseline;
-#if defined(PYHPE_HAVE_AVX2_BUILD)
-extern const RotationKernels kRotationKernelsAvx2;
-#endif
+// kRotationKernels_baseline, _avx2, ...: one per compiled instruction set (defined by the
+// builds of cpu/rotation_kernels.cpp).
+PYHPE_ISA_DECLARE(RotationKernels, kRotationKernels);
 
 }  // namespace cpu
 }  // namespace pyhpe

@@ -5,7 +5,9 @@
 // running CPU supports, or the CUDA launcher (on the given stream) for CUDA tensors.
 #include <pybind11/pybind11.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "cpu/rotation_kernels.h"
 #include "python/common.h"
@@ -21,20 +23,9 @@ namespace binding {
 namespace {
 
 const cpu::RotationKernels& cpu_kernels() {
-  static const cpu::RotationKernels& k =
-#if defined(PYHPE_HAVE_AVX2_BUILD)
-      cpu_has_avx2() ? cpu::kRotationKernelsAvx2 :
-#endif
-                     cpu::kRotationKernelsBaseline;
+  static const cpu::RotationKernels& k = *PYHPE_ISA_BEST(cpu::kRotationKernels, PYHPE_ISAS_CPU);
   return k;
 }
-
-template <class T>
-const cpu::RotationKernelsT<T>& cpu_table();
-template <>
-const cpu::RotationKernelsT<float>& cpu_table<float>() { return cpu_kernels().f32; }
-template <>
-const cpu::RotationKernelsT<double>& cpu_table<double>() { return cpu_kernels().f64; }
 
 // Batches at least this large release the GIL while the kernel runs.
 constexpr int64_t kReleaseGilAbove = 2048;
@@ -46,224 +37,157 @@ void check_eps(const char* op, double eps) {
   }
 }
 
-// Runs cpu(T{}) or cuda(T{}) for the lead tensor's dtype and device.
-template <class Cpu, class Cuda>
-void dispatch(const char* op, const TensorArg& lead, int64_t n, Cpu&& cpu, Cuda&& cuda) {
-  if (n == 0) return;
-  auto run = [&](auto tag) {
-    using T = decltype(tag);
-    if (lead.is_cuda()) {
-#if defined(PYHPE_WITH_CUDA)
-      std::string err = cuda(tag);
-      if (!err.empty()) throw std::runtime_error(std::string(op) + "(): CUDA error: " + err);
-#else
-      (void)cuda;
-      throw py::value_error(std::string(op) + "(): got CUDA tensors, but pyhpe._C was built " +
-                            "without CUDA (see `pyhpe info`)");
-#endif
-    } else if (n >= kReleaseGilAbove) {
-      py::gil_scoped_release nogil;
-      cpu(T{});
-    } else {
-      cpu(T{});
-    }
-  };
-  if (lead.dtype() == DType::kFloat32) {
-    run(float{});
-  } else {
-    run(double{});
-  }
-}
+// Where a kernel runs: the CPU with `threads`, or the CUDA device of the tensors on `stream`.
+struct Launch {
+  bool cuda;
+  int threads;
+  int device;
+  uintptr_t stream;
+};
 
+// The CPU table entry `fn` or the CUDA launcher cuda::fn<T>, called with the op's arguments and
+// then (threads) or (device, stream); returns the CUDA error message ("" on success).
 #if defined(PYHPE_WITH_CUDA)
-#define PYHPE_CUDA_CALL(expr) return expr
+#define PYHPE_ROTATION_KERNEL(fn)                                            \
+  [](auto tag, const Launch& l, auto... args) -> std::string {               \
+    using T = decltype(tag);                                                 \
+    if (l.cuda) return cuda::fn<T>(args..., l.device, l.stream);             \
+    typed<T>(cpu_kernels()).fn(args..., l.threads);                          \
+    return std::string();                                                    \
+  }
 #else
-#define PYHPE_CUDA_CALL(expr) return std::string()
+#define PYHPE_ROTATION_KERNEL(fn)                                            \
+  [](auto tag, const Launch& l, auto... args) -> std::string {               \
+    using T = decltype(tag);                                                 \
+    typed<T>(cpu_kernels()).fn(args..., l.threads);                          \
+    return std::string();                                                    \
+  }
 #endif
 
-void gram_schmidt(py::handle x6_obj, py::handle out_obj, int threads, uintptr_t stream) {
-  const char* op = "gram_schmidt";
-  TensorArg x6(op, "x6", x6_obj);
-  x6.expect_shape(-1, {6});
-  const int64_t n = x6.dim(0);
-  TensorArg out(op, "out", out_obj);
-  out.expect_shape(n, {3, 3});
-  out.expect_like(x6);
-  check_threads(op, threads);
-  (void)stream;
-  dispatch(
-      op, x6, n,
-      [&](auto t) {
-        using T = decltype(t);
-        cpu_table<T>().gram_schmidt(x6.data<T>(), out.data<T>(), n, threads);
-      },
-      [&](auto t) -> std::string {
-        using T = decltype(t);
-        (void)t;
-        PYHPE_CUDA_CALL(cuda::gram_schmidt<T>(x6.data<T>(), out.data<T>(), n, x6.device_id(),
-                                              stream));
-      });
-}
+// One call of a batched rotation op: the lead tensor (n, ...) fixes the batch size, dtype and
+// device; every other tensor must be (n, ...) of the same dtype and device. Tensors are checked
+// in the order they are added, then eps (if any) and the thread count, as the op's arguments.
+class BatchedOp {
+ public:
+  BatchedOp(const char* op, int threads, uintptr_t stream)
+      : op_(op), threads_(threads), stream_(stream) {}
 
-void gram_schmidt_backward(py::handle x6_obj, py::handle grad_obj, py::handle out_obj,
-                           int threads, uintptr_t stream) {
-  const char* op = "gram_schmidt_backward";
-  TensorArg x6(op, "x6", x6_obj);
-  x6.expect_shape(-1, {6});
-  const int64_t n = x6.dim(0);
-  TensorArg grad(op, "grad_R", grad_obj);
-  grad.expect_shape(n, {3, 3});
-  grad.expect_like(x6);
-  TensorArg out(op, "grad_x6", out_obj);
-  out.expect_shape(n, {6});
-  out.expect_like(x6);
-  check_threads(op, threads);
-  (void)stream;
-  dispatch(
-      op, x6, n,
-      [&](auto t) {
-        using T = decltype(t);
-        cpu_table<T>().gram_schmidt_backward(x6.data<T>(), grad.data<T>(), out.data<T>(), n,
-                                             threads);
-      },
-      [&](auto t) -> std::string {
-        using T = decltype(t);
-        (void)t;
-        PYHPE_CUDA_CALL(cuda::gram_schmidt_backward<T>(x6.data<T>(), grad.data<T>(),
-                                                       out.data<T>(), n, x6.device_id(),
-                                                       stream));
-      });
-}
-
-void geodesic_distance(py::handle r1_obj, py::handle r2_obj, py::handle out_obj, double eps,
-                       int threads, uintptr_t stream) {
-  const char* op = "geodesic_distance";
-  TensorArg R1(op, "R1", r1_obj);
-  R1.expect_shape(-1, {3, 3});
-  const int64_t n = R1.dim(0);
-  TensorArg R2(op, "R2", r2_obj);
-  R2.expect_shape(n, {3, 3});
-  R2.expect_like(R1);
-  TensorArg out(op, "out", out_obj);
-  out.expect_shape(n, {});
-  out.expect_like(R1);
-  check_eps(op, eps);
-  check_threads(op, threads);
-  (void)stream;
-  dispatch(
-      op, R1, n,
-      [&](auto t) {
-        using T = decltype(t);
-        cpu_table<T>().geodesic_distance(R1.data<T>(), R2.data<T>(), out.data<T>(), n, eps,
-                                         threads);
-      },
-      [&](auto t) -> std::string {
-        using T = decltype(t);
-        (void)t;
-        PYHPE_CUDA_CALL(cuda::geodesic_distance<T>(R1.data<T>(), R2.data<T>(), out.data<T>(), n,
-                                                   eps, R1.device_id(), stream));
-      });
-}
-
-void geodesic_distance_backward(py::handle r1_obj, py::handle r2_obj, py::handle grad_obj,
-                                py::handle g1_obj, py::handle g2_obj, double eps, int threads,
-                                uintptr_t stream) {
-  const char* op = "geodesic_distance_backward";
-  TensorArg R1(op, "R1", r1_obj);
-  R1.expect_shape(-1, {3, 3});
-  const int64_t n = R1.dim(0);
-  TensorArg R2(op, "R2", r2_obj);
-  R2.expect_shape(n, {3, 3});
-  R2.expect_like(R1);
-  TensorArg grad(op, "grad", grad_obj);
-  grad.expect_shape(n, {});
-  grad.expect_like(R1);
-  TensorArg g1(op, "grad_R1", g1_obj);
-  g1.expect_shape(n, {3, 3});
-  g1.expect_like(R1);
-  TensorArg g2(op, "grad_R2", g2_obj);
-  g2.expect_shape(n, {3, 3});
-  g2.expect_like(R1);
-  check_eps(op, eps);
-  check_threads(op, threads);
-  (void)stream;
-  dispatch(
-      op, R1, n,
-      [&](auto t) {
-        using T = decltype(t);
-        cpu_table<T>().geodesic_distance_backward(R1.data<T>(), R2.data<T>(), grad.data<T>(),
-                                                  g1.data<T>(), g2.data<T>(), n, eps, threads);
-      },
-      [&](auto t) -> std::string {
-        using T = decltype(t);
-        (void)t;
-        PYHPE_CUDA_CALL(cuda::geodesic_distance_backward<T>(
-            R1.data<T>(), R2.data<T>(), grad.data<T>(), g1.data<T>(), g2.data<T>(), n, eps,
-            R1.device_id(), stream));
-      });
-}
-
-void sixd_geodesic_distance(py::handle x6_obj, py::handle rgt_obj, py::handle out_obj,
-                            py::handle grad_obj, double eps, int threads, uintptr_t stream) {
-  const char* op = "sixd_geodesic_distance";
-  TensorArg x6(op, "x6", x6_obj);
-  x6.expect_shape(-1, {6});
-  const int64_t n = x6.dim(0);
-  TensorArg Rgt(op, "R_gt", rgt_obj);
-  Rgt.expect_shape(n, {3, 3});
-  Rgt.expect_like(x6);
-  TensorArg out(op, "out", out_obj);
-  out.expect_shape(n, {});
-  out.expect_like(x6);
-  std::unique_ptr<TensorArg> grad;
-  if (!grad_obj.is_none()) {
-    grad.reset(new TensorArg(op, "grad_x6", grad_obj));
-    grad->expect_shape(n, {6});
-    grad->expect_like(x6);
+  const TensorArg& lead(const char* name, py::handle obj, std::vector<int64_t> tail) {
+    const TensorArg& t = add(name, obj);
+    t.expect_shape(-1, std::move(tail));
+    n_ = t.dim(0);
+    return t;
   }
-  check_eps(op, eps);
-  check_threads(op, threads);
-  (void)stream;
-  dispatch(
-      op, x6, n,
-      [&](auto t) {
-        using T = decltype(t);
-        cpu_table<T>().sixd_geodesic_distance(x6.data<T>(), Rgt.data<T>(), out.data<T>(),
-                                              grad ? grad->data<T>() : nullptr, n, eps,
-                                              threads);
-      },
-      [&](auto t) -> std::string {
-        using T = decltype(t);
-        (void)t;
-        PYHPE_CUDA_CALL(cuda::sixd_geodesic_distance<T>(
-            x6.data<T>(), Rgt.data<T>(), out.data<T>(), grad ? grad->data<T>() : nullptr, n, eps,
-            x6.device_id(), stream));
-      });
+  const TensorArg& arg(const char* name, py::handle obj, std::vector<int64_t> tail) {
+    const TensorArg& t = add(name, obj);
+    t.expect_shape(n_, std::move(tail));
+    t.expect_like(*args_.front());
+    return t;
+  }
+  // An argument that may be None (then nullptr).
+  const TensorArg* optional(const char* name, py::handle obj, std::vector<int64_t> tail) {
+    return obj.is_none() ? nullptr : &arg(name, obj, std::move(tail));
+  }
+  double eps(double eps) const {
+    check_eps(op_, eps);
+    return eps;
+  }
+  int64_t n() const { return n_; }
+
+  // Checks the thread count, then runs kernel(T{}, launch, args...) for the lead's dtype, with
+  // each TensorArg argument passed as its T* data (nullptr for an absent optional one).
+  template <class Kernel, class... Args>
+  void run(Kernel kernel, const Args&... args) {
+    check_threads(op_, threads_);
+    if (n_ == 0) return;
+    const TensorArg& lead = *args_.front();
+    const Launch launch{lead.is_cuda(), threads_, lead.device_id(), stream_};
+#if !defined(PYHPE_WITH_CUDA)
+    if (launch.cuda) throw_no_cuda(std::string(op_) + "(): got CUDA tensors");
+#endif
+    with_dtype(lead, [&](auto tag) {
+      using T = decltype(tag);
+      if (launch.cuda) {
+        check_cuda(op_, kernel(tag, launch, pass<T>(args)...));
+      } else if (n_ >= kReleaseGilAbove) {
+        py::gil_scoped_release nogil;
+        kernel(tag, launch, pass<T>(args)...);
+      } else {
+        kernel(tag, launch, pass<T>(args)...);
+      }
+    });
+  }
+
+ private:
+  const TensorArg& add(const char* name, py::handle obj) {
+    args_.emplace_back(new TensorArg(op_, name, obj));
+    return *args_.back();
+  }
+  template <class T>
+  static T* pass(const TensorArg& t) { return t.data<T>(); }
+  template <class T>
+  static T* pass(const TensorArg* t) { return t ? t->data<T>() : nullptr; }
+  template <class T, class V>
+  static V pass(const V& v) { return v; }
+
+  const char* op_;
+  int threads_;
+  uintptr_t stream_;
+  int64_t n_ = 0;
+  std::vector<std::unique_ptr<TensorArg>> args_;
+};
+
+void gram_schmidt(py::handle x6, py::handle out, int threads, uintptr_t stream) {
+  BatchedOp op("gram_schmidt", threads, stream);
+  const TensorArg& a = op.lead("x6", x6, {6});
+  const TensorArg& r = op.arg("out", out, {3, 3});
+  op.run(PYHPE_ROTATION_KERNEL(gram_schmidt), a, r, op.n());
 }
 
-void matrix_to_euler(py::handle r_obj, py::handle out_obj, bool degrees, int threads,
-                     uintptr_t stream) {
-  const char* op = "matrix_to_euler";
-  TensorArg R(op, "R", r_obj);
-  R.expect_shape(-1, {3, 3});
-  const int64_t n = R.dim(0);
-  TensorArg out(op, "out", out_obj);
-  out.expect_shape(n, {3});
-  out.expect_like(R);
-  check_threads(op, threads);
-  (void)stream;
-  dispatch(
-      op, R, n,
-      [&](auto t) {
-        using T = decltype(t);
-        cpu_table<T>().matrix_to_euler(R.data<T>(), out.data<T>(), n, degrees, threads);
-      },
-      [&](auto t) -> std::string {
-        using T = decltype(t);
-        (void)t;
-        PYHPE_CUDA_CALL(cuda::matrix_to_euler<T>(R.data<T>(), out.data<T>(), n, degrees,
-                                                 R.device_id(), stream));
-      });
+void gram_schmidt_backward(py::handle x6, py::handle grad, py::handle out, int threads,
+                           uintptr_t stream) {
+  BatchedOp op("gram_schmidt_backward", threads, stream);
+  const TensorArg& a = op.lead("x6", x6, {6});
+  const TensorArg& g = op.arg("grad_R", grad, {3, 3});
+  const TensorArg& r = op.arg("grad_x6", out, {6});
+  op.run(PYHPE_ROTATION_KERNEL(gram_schmidt_backward), a, g, r, op.n());
+}
+
+void geodesic_distance(py::handle r1, py::handle r2, py::handle out, double eps, int threads,
+                       uintptr_t stream) {
+  BatchedOp op("geodesic_distance", threads, stream);
+  const TensorArg& a = op.lead("R1", r1, {3, 3});
+  const TensorArg& b = op.arg("R2", r2, {3, 3});
+  const TensorArg& r = op.arg("out", out, {});
+  op.run(PYHPE_ROTATION_KERNEL(geodesic_distance), a, b, r, op.n(), op.eps(eps));
+}
+
+void geodesic_distance_backward(py::handle r1, py::handle r2, py::handle grad, py::handle g1,
+                                py::handle g2, double eps, int threads, uintptr_t stream) {
+  BatchedOp op("geodesic_distance_backward", threads, stream);
+  const TensorArg& a = op.lead("R1", r1, {3, 3});
+  const TensorArg& b = op.arg("R2", r2, {3, 3});
+  const TensorArg& g = op.arg("grad", grad, {});
+  const TensorArg& ga = op.arg("grad_R1", g1, {3, 3});
+  const TensorArg& gb = op.arg("grad_R2", g2, {3, 3});
+  op.run(PYHPE_ROTATION_KERNEL(geodesic_distance_backward), a, b, g, ga, gb, op.n(), op.eps(eps));
+}
+
+void sixd_geodesic_distance(py::handle x6, py::handle rgt, py::handle out, py::handle grad,
+                            double eps, int threads, uintptr_t stream) {
+  BatchedOp op("sixd_geodesic_distance", threads, stream);
+  const TensorArg& a = op.lead("x6", x6, {6});
+  const TensorArg& R = op.arg("R_gt", rgt, {3, 3});
+  const TensorArg& r = op.arg("out", out, {});
+  const TensorArg* g = op.optional("grad_x6", grad, {6});
+  op.run(PYHPE_ROTATION_KERNEL(sixd_geodesic_distance), a, R, r, g, op.n(), op.eps(eps));
+}
+
+void matrix_to_euler(py::handle R, py::handle out, bool degrees, int threads, uintptr_t stream) {
+  BatchedOp op("matrix_to_euler", threads, stream);
+  const TensorArg& a = op.lead("R", R, {3, 3});
+  const TensorArg& r = op.arg("out", out, {3});
+  op.run(PYHPE_ROTATION_KERNEL(matrix_to_euler), a, r, op.n(), degrees);
 }
 
 py::dict build_info() {
@@ -271,10 +195,11 @@ py::dict build_info() {
   d["version"] = PYHPE_VERSION;
   d["cpu_isa"] = cpu_kernels().isa;
   py::list compiled;
-  compiled.append(cpu::kRotationKernelsBaseline.isa);
-#if defined(PYHPE_HAVE_AVX2_BUILD)
-  compiled.append(cpu::kRotationKernelsAvx2.isa);
-#endif
+  for (int level = 0; level < isa::kLevels; ++level) {
+    const cpu::RotationKernels* k =
+        PYHPE_ISA_AT(cpu::kRotationKernels, PYHPE_ISAS_CPU, isa::Level(level));
+    if (k) compiled.append(k->isa);
+  }
   d["cpu_isa_compiled"] = compiled;
 #if defined(__ARM_NEON)
   d["neon"] = true;

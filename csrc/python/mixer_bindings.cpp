@@ -16,22 +16,17 @@ namespace binding {
 namespace {
 
 const cpu::MixerKernels& mixer_kernels() {
-  static const cpu::MixerKernels& k =
-#if defined(PYHPE_HAVE_AVX2_BUILD)
-      cpu_has_avx2() ? cpu::kMixerKernelsAvx2 :
-#endif
-                     cpu::kMixerKernelsBaseline;
+  static const cpu::MixerKernels& k = *PYHPE_ISA_BEST(cpu::kMixerKernels, PYHPE_ISAS_CPU);
   return k;
 }
 
-template <class T>
-const cpu::MixerKernelsT<T>& table();
-template <>
-const cpu::MixerKernelsT<float>& table<float>() { return mixer_kernels().f32; }
-template <>
-const cpu::MixerKernelsT<double>& table<double>() { return mixer_kernels().f64; }
-
 using Arg = std::unique_ptr<TensorArg>;
+
+// The data of an optional argument (nullptr when absent).
+template <class T>
+T* ptr(const Arg& t) {
+  return t ? t->data<T>() : nullptr;
+}
 
 Arg optional_arg(const char* op, const char* name, py::handle obj) {
   if (obj.is_none()) return nullptr;
@@ -66,6 +61,7 @@ mixer::DwConv<T> conv_of(const TensorArg* w, const TensorArg* b) {
 }
 
 struct MixerArgs {
+  const char* op;
   Arg x, ws, bs, wm, bm, wl1, bl1, wl2, bl2;
   bool downsample = false;
   bool nhwc = false;  // x given as N x H x W x C (a channels_last tensor, permuted)
@@ -75,14 +71,11 @@ struct MixerArgs {
   MixerArgs(const char* op, py::handle x_, py::handle ws_, py::handle bs_, py::handle wm_,
             py::handle bm_, py::handle wl1_, py::handle bl1_, py::handle wl2_, py::handle bl2_,
             bool channels_last)
-      : nhwc(channels_last) {
+      : op(op), nhwc(channels_last) {
     x.reset(new TensorArg(op, "x", x_));
     x->expect_ndim(4, nhwc ? "an NHWC tensor" : "an NCHW tensor");
 #if !defined(PYHPE_WITH_CUDA)
-    if (x->is_cuda()) {
-      throw py::value_error(x->where() + " is a CUDA tensor, but pyhpe._C was built without "
-                            "CUDA (see `pyhpe info`)");
-    }
+    if (x->is_cuda()) throw_no_cuda(x->where() + " is a CUDA tensor");
 #endif
     N = x->dim(0);
     C = static_cast<int>(x->dim(nhwc ? 3 : 1));
@@ -159,6 +152,12 @@ struct MixerArgs {
     return p;
   }
 
+  // Checks the thread count; true when there is nothing to compute.
+  bool empty(int threads) const {
+    check_threads(op, threads);
+    return N == 0 || H == 0 || W == 0 || C == 0;
+  }
+
   // (C, H, W) in this call's layout: the expected trailing shape of an input-sized tensor.
   std::vector<int64_t> in_tail() const {
     return nhwc ? std::vector<int64_t>{H, W, C} : std::vector<int64_t>{C, H, W};
@@ -184,33 +183,25 @@ void mixer_forward(py::handle x, py::handle ws, py::handle bs, py::handle wm, py
   TensorArg out(op, "out", out_obj);
   out.expect_shape(a.N, a.out_tail());
   out.expect_like(*a.x);
-  check_threads(op, threads);
-  if (a.N == 0 || a.H == 0 || a.W == 0 || a.C == 0) return;
+  if (a.empty(threads)) return;
   (void)stream;
-  auto run = [&](auto tag) {
+  with_dtype(*a.x, [&](auto tag) {
     using T = decltype(tag);
 #if defined(PYHPE_WITH_CUDA)
     if (a.x->is_cuda()) {
       cuda::MixerArgs<T> c = a.cuda_args<T>();
-      c.scale = scale ? scale->data<T>() : nullptr;
-      c.shift = shift ? shift->data<T>() : nullptr;
-      std::string err =
-          cuda::mixer_forward<T>(a.x->data<T>(), c, out.data<T>(), a.x->device_id(), stream);
-      if (!err.empty()) throw std::runtime_error(std::string(op) + "(): CUDA error: " + err);
+      c.scale = ptr<T>(scale);
+      c.shift = ptr<T>(shift);
+      check_cuda(op, cuda::mixer_forward<T>(a.x->data<T>(), c, out.data<T>(), a.x->device_id(), stream));
       return;
     }
 #endif
     mixer::Params<T> p = a.params<T>();
-    p.scale = scale ? scale->data<T>() : nullptr;
-    p.shift = shift ? shift->data<T>() : nullptr;
+    p.scale = ptr<T>(scale);
+    p.shift = ptr<T>(shift);
     py::gil_scoped_release nogil;
-    table<T>().forward(a.x->data<T>(), p, a.N, a.C, a.H, a.W, out.data<T>(), threads);
-  };
-  if (a.x->dtype() == DType::kFloat32) {
-    run(float{});
-  } else {
-    run(double{});
-  }
+    typed<T>(mixer_kernels()).forward(a.x->data<T>(), p, a.N, a.C, a.H, a.W, out.data<T>(), threads);
+  });
 }
 
 void mixer_backward(py::handle grad_obj, py::handle x, py::handle ws, py::handle bs,
@@ -251,48 +242,40 @@ void mixer_backward(py::handle grad_obj, py::handle x, py::handle ws, py::handle
   Arg gbl1 = like("grad_b_l1", gbl1_obj, a.bl1.get());
   Arg gwl2 = like("grad_w_l2", gwl2_obj, a.wl2.get());
   Arg gbl2 = like("grad_b_l2", gbl2_obj, a.bl2.get());
-  check_threads(op, threads);
-  if (a.N == 0 || a.H == 0 || a.W == 0 || a.C == 0) return;
+  if (a.empty(threads)) return;
   (void)stream;
-  auto run = [&](auto tag) {
+  with_dtype(*a.x, [&](auto tag) {
     using T = decltype(tag);
 #if defined(PYHPE_WITH_CUDA)
     if (a.x->is_cuda()) {
       cuda::MixerGrads<T> cg;
-      auto ptr = [](const Arg& t) { return t ? t->data<T>() : static_cast<T*>(nullptr); };
-      cg.w_s = ptr(gws);
-      cg.b_s = ptr(gbs);
-      cg.w_m = ptr(gwm);
-      cg.b_m = ptr(gbm);
-      cg.w_l1 = ptr(gwl1);
-      cg.b_l1 = ptr(gbl1);
-      cg.w_l2 = ptr(gwl2);
-      cg.b_l2 = ptr(gbl2);
-      std::string err = cuda::mixer_backward<T>(grad.data<T>(), a.x->data<T>(), a.cuda_args<T>(),
-                                                cg, gx.data<T>(), a.x->device_id(), stream);
-      if (!err.empty()) throw std::runtime_error(std::string(op) + "(): CUDA error: " + err);
+      cg.w_s = ptr<T>(gws);
+      cg.b_s = ptr<T>(gbs);
+      cg.w_m = ptr<T>(gwm);
+      cg.b_m = ptr<T>(gbm);
+      cg.w_l1 = ptr<T>(gwl1);
+      cg.b_l1 = ptr<T>(gbl1);
+      cg.w_l2 = ptr<T>(gwl2);
+      cg.b_l2 = ptr<T>(gbl2);
+      check_cuda(op, cuda::mixer_backward<T>(grad.data<T>(), a.x->data<T>(), a.cuda_args<T>(), cg,
+                                             gx.data<T>(), a.x->device_id(), stream));
       return;
     }
 #endif
     mixer::Params<T> p = a.params<T>();
     mixer::Grads<T> g;
     auto set = [](mixer::DwConvGrad<T>& d, const Arg& w, const Arg& b) {
-      d.w = w ? w->data<T>() : nullptr;
-      d.b = b ? b->data<T>() : nullptr;
+      d.w = ptr<T>(w);
+      d.b = ptr<T>(b);
     };
     set(g.s, gws, gbs);
     set(g.m, gwm, gbm);
     set(g.l1, gwl1, gbl1);
     set(g.l2, gwl2, gbl2);
     py::gil_scoped_release nogil;
-    table<T>().backward(grad.data<T>(), a.x->data<T>(), p, g, a.N, a.C, a.H, a.W, gx.data<T>(),
-                        threads);
-  };
-  if (a.x->dtype() == DType::kFloat32) {
-    run(float{});
-  } else {
-    run(double{});
-  }
+    typed<T>(mixer_kernels()).backward(grad.data<T>(), a.x->data<T>(), p, g, a.N, a.C, a.H, a.W,
+                                       gx.data<T>(), threads);
+  });
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Native tests of PyhpeRepNeXtFFN's kernel (csrc/runtime/src/ffn_kernel.h) against a long-double
+// Native tests of PyhpeRepNeXtFFN's kernel (csrc/include/pyhpe/ffn_kernel.h) against a long-double
 // reference written here from the definition, y = r + W2 GELU(W1 h + b1) + b2 with the erf GELU:
 // the vector GELU over [-12, 12], then whole forwards on odd shapes (pixel counts that are no
 // multiple of the SIMD width or the tile, channel and hidden counts that are no multiple of the
@@ -10,13 +10,13 @@
 #include <random>
 #include <vector>
 
-#include "runtime/src/ffn_kernel.h"
+#include "pyhpe/ffn_kernel.h"
 #include "tests/native_check.h"
 
 namespace {
 
 using LD = long double;
-namespace ffn = pyhpe_rt::ffn;
+namespace ffn = pyhpe::ffn;
 using native_check::check;
 
 LD ref_gelu(LD x) { return 0.5L * x * (1.0L + std::erf(x / std::sqrt(2.0L))); }

@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "pyhpe/isa.h"
 #include "pyhpe/repnext_mixer.h"
 #include "tests/native_check.h"
 
@@ -287,16 +288,7 @@ void run_case(int N, int C, int H, int W, bool downsample, bool affine, int thre
 }  // namespace
 
 int main() {
-#if defined(__ARM_NEON)
-  const char* isa = "neon";
-#elif defined(__AVX2__)
-  const char* isa = "avx2";
-#elif defined(__SSE2__)
-  const char* isa = "sse2";
-#else
-  const char* isa = "scalar";
-#endif
-  std::printf("isa=%s f32_lanes=%d\n", isa, pyhpe::VecOps<pyhpe::F32Pack>::kLanes);
+  std::printf("isa=%s f32_lanes=%d\n", PYHPE_ISA_NAME, pyhpe::VecOps<pyhpe::F32Pack>::kLanes);
   std::mt19937 rng(1234);
   // {3, 32, 10, 12}: 8 channels per group, so NHWC packs are whole pixels of one image
   const int shapes[][4] = {{1, 4, 1, 1},   {2, 8, 9, 13}, {1, 16, 14, 14},

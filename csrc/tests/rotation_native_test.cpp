@@ -27,9 +27,8 @@
 // NaN, Inf) placed at every lane position and in the scalar tail.
 //
 // Prints the build's pack ISA, one line per check, and finishes with "N passed, M failed";
-// the exit code is 0 only if every check passed. Build (see tests/test_native_cpp.py):
-//   g++ -std=c++17 -O2 -Wall -Wextra -fopenmp -Icsrc/include -Icsrc
-//       csrc/tests/rotation_native_test.cpp csrc/cpu/rotation_kernels.cpp
+// the exit code is 0 only if every check passed. Built by csrc/tests/CMakeLists.txt with
+// csrc/cpu/rotation_kernels.cpp (tests/test_native_cpp.py configures, builds and runs it).
 
 #include <math.h>
 #include <stdarg.h>
@@ -48,15 +47,7 @@
 #include "pyhpe/rotation_cpu.h"
 
 // The pack path this build compiles to (named as cpu/rotation_kernels.cpp names its table).
-#if defined(__ARM_NEON)
-#define TEST_ISA "neon"
-#elif defined(__AVX2__)
-#define TEST_ISA "avx2"
-#elif defined(__SSE2__)
-#define TEST_ISA "sse2"
-#else
-#define TEST_ISA "scalar"
-#endif
+#define TEST_ISA PYHPE_ISA_NAME
 
 namespace {
 
@@ -718,11 +709,11 @@ template <class T>
 const pyhpe::cpu::RotationKernelsT<T>& table();
 template <>
 const pyhpe::cpu::RotationKernelsT<float>& table<float>() {
-  return pyhpe::cpu::kRotationKernelsBaseline.f32;
+  return pyhpe::cpu::kRotationKernels_baseline.f32;
 }
 template <>
 const pyhpe::cpu::RotationKernelsT<double>& table<double>() {
-  return pyhpe::cpu::kRotationKernelsBaseline.f64;
+  return pyhpe::cpu::kRotationKernels_baseline.f64;
 }
 
 // Outputs get a guard zone past their end, filled with a marker, to catch writes past the
@@ -1151,9 +1142,9 @@ int main() {
 #endif
   printf("isa=%s f32_lanes=%d f64_lanes=%d openmp=%d long_double_digits=%d table_isa=%s\n", TEST_ISA,
          f32_lanes, f64_lanes, openmp, std::numeric_limits<LD>::digits,
-         pyhpe::cpu::kRotationKernelsBaseline.isa);
-  report(std::string(pyhpe::cpu::kRotationKernelsBaseline.isa) == TEST_ISA,
-         strf("kernel table isa '%s' is the build's '%s'", pyhpe::cpu::kRotationKernelsBaseline.isa, TEST_ISA));
+         pyhpe::cpu::kRotationKernels_baseline.isa);
+  report(std::string(pyhpe::cpu::kRotationKernels_baseline.isa) == TEST_ISA,
+         strf("kernel table isa '%s' is the build's '%s'", pyhpe::cpu::kRotationKernels_baseline.isa, TEST_ISA));
   Rng rng;
   reference_self_checks(rng);
   run_suite<float>("f32");

@@ -1,24 +1,27 @@
-// PyhpeRepNeXtFFN's kernel (ffn_kernel.h) as the runtime calls it: weights packed once for the
-// instruction set chosen at run time (ncnn's CPU detection), one forward entry point.
+// PyhpeRepNeXtFFN's kernel (csrc/include/pyhpe/ffn_kernel.h) as the runtime calls it: weights
+// packed once for the instruction set chosen at run time, one forward entry point.
 //
 // ffn_kernel.h's SIMD width and register tile follow the compile flags, so the runtime compiles
-// it once per instruction set (ffn_forward_isa.cpp: baseline; AVX2+FMA and AVX-512F on x86-64).
-// The packed weights depend on the tile, so an FfnPacked belongs to the build that packed it.
+// it once per instruction set (ffn_forward_isa.cpp: baseline; AVX2+FMA and AVX-512F on x86-64)
+// into tables chosen at run time (csrc/include/pyhpe/isa.h). The packed weights depend on the
+// tile, so an FfnPacked belongs to the build that packed it and remembers it.
 #pragma once
 
 #include <stddef.h>
 
 #include <vector>
 
+#include "pyhpe/isa.h"
+
 namespace pyhpe_rt {
 
-struct FfnPacked {
-  std::vector<float> w1, b1, w2, b2;  // packed for `isa` (ffn_kernel.h pack_weights / pack_bias)
-  int channels = 0, hidden = 0;
-  int isa = 0;                        // which build packed them (FfnIsa)
-};
+struct FfnKernels;
 
-enum FfnIsa { kFfnBaseline = 0, kFfnAvx2 = 1, kFfnAvx512 = 2 };
+struct FfnPacked {
+  std::vector<float> w1, b1, w2, b2;  // packed for `kernels` (ffn_kernel.h pack_weights / pack_bias)
+  int channels = 0, hidden = 0;
+  const FfnKernels* kernels = nullptr;  // the build that packed them
+};
 
 // Packs W1 (hidden x C), b1, W2 (C x hidden), b2 for the build ffn_forward will use.
 FfnPacked ffn_pack(const float* w1, const float* b1, const float* w2, const float* b2, int channels, int hidden);
@@ -31,16 +34,14 @@ void ffn_forward(const FfnPacked& w, const float* h, size_t hs, const float* r, 
 // The instruction set ffn_forward uses on this CPU ("avx512", "avx2", "sse2", "neon", "scalar").
 const char* ffn_isa();
 
-// Entry points of the per-ISA builds (ffn_forward_isa.cpp; the suffix names the build).
-#define PYHPE_RT_FFN_DECLARE(suffix)                                                                      \
-  FfnPacked ffn_pack_##suffix(const float* w1, const float* b1, const float* w2, const float* b2, int channels, \
-                              int hidden);                                                                \
-  void ffn_forward_##suffix(const FfnPacked& w, const float* h, size_t hs, const float* r, size_t rs, float* y, \
-                            size_t ys, int P, int threads);                                               \
-  extern const char* const kFfnIsa_##suffix;
-PYHPE_RT_FFN_DECLARE(baseline)
-PYHPE_RT_FFN_DECLARE(avx2)
-PYHPE_RT_FFN_DECLARE(avx512)
-#undef PYHPE_RT_FFN_DECLARE
+// What one instruction-set build (ffn_forward_isa.cpp) provides: kFfnKernels_baseline, ...
+struct FfnKernels {
+  const char* isa;
+  void (*pack)(const float* w1, const float* b1, const float* w2, const float* b2, int channels, int hidden,
+               FfnPacked* out);
+  void (*forward)(const FfnPacked& w, const float* h, size_t hs, const float* r, size_t rs, float* y, size_t ys,
+                  int P, int threads);
+};
+PYHPE_ISA_DECLARE(FfnKernels, kFfnKernels);
 
 }  // namespace pyhpe_rt

@@ -3,8 +3,10 @@
 //
 // repnext_mixer.h is header-only and its SIMD width follows the compile flags, so the runtime
 // compiles it once per instruction set (mixer_forward_isa.cpp: baseline, and AVX2+FMA on x86-64)
-// and picks one at run time (ncnn's CPU detection).
+// into tables chosen at run time (csrc/include/pyhpe/isa.h).
 #pragma once
+
+#include "pyhpe/isa.h"
 
 namespace pyhpe_rt {
 
@@ -27,11 +29,11 @@ void mixer_forward(const float* x, const MixerArgs& args, int C, int H, int W, f
 // Which instruction set mixer_forward uses on this CPU ("avx2", "sse2", "neon", "scalar").
 const char* mixer_isa();
 
-// Entry points of the per-ISA builds (mixer_forward_isa.cpp).
-void mixer_forward_baseline(const float* x, const MixerArgs& args, int C, int H, int W, float* y,
-                            int threads);
-void mixer_forward_avx2(const float* x, const MixerArgs& args, int C, int H, int W, float* y,
-                        int threads);
-extern const char* const kMixerIsaBaseline;
+// What one instruction-set build (mixer_forward_isa.cpp) provides: kMixerKernels_baseline, ...
+struct MixerKernels {
+  const char* isa;
+  void (*forward)(const float* x, const MixerArgs& args, int C, int H, int W, float* y, int threads);
+};
+PYHPE_ISA_DECLARE(MixerKernels, kMixerKernels);
 
 }  // namespace pyhpe_rt

@@ -9,28 +9,19 @@
 
 #include "custom_layers.h"
 #include "mixer_forward.h"
-#include "modelbin.h"
 #include "paramdict.h"
 
 namespace pyhpe_rt {
 
 namespace {
 
-int layer_fail(const std::string& name, const std::string& message) {
-  return custom_layer_fail(kMixerLayerType, name, message);
-}
-
 struct KernelShape {
   int kh = 0, kw = 0;
 };
 
-class RepNeXtMixerLayer : public ncnn::Layer {
+class RepNeXtMixerLayer : public CustomLayer {
  public:
-  RepNeXtMixerLayer() {
-    one_blob_only = true;
-    support_inplace = false;
-    support_packing = false;  // ncnn hands over elempack 1 and fp32 (it converts around the layer)
-  }
+  RepNeXtMixerLayer() : CustomLayer(kMixerLayerType, /*one_blob=*/true) {}
 
   int load_param(const ncnn::ParamDict& pd) override {
     downsample_ = pd.get(0, 0);
@@ -40,29 +31,21 @@ class RepNeXtMixerLayer : public ncnn::Layer {
     kl1_ = {pd.get(6, 1), pd.get(7, 11)};
     kl2_ = {pd.get(8, 11), pd.get(9, 1)};
     affine_ = pd.get(10, 0);
-    if (downsample_ != 0 && downsample_ != 1) return layer_fail(name, "0=downsample must be 0 or 1");
-    if (affine_ != 0 && affine_ != 1) return layer_fail(name, "10=affine must be 0 or 1");
+    if (downsample_ != 0 && downsample_ != 1) return fail("0=downsample must be 0 or 1");
+    if (affine_ != 0 && affine_ != 1) return fail("10=affine must be 0 or 1");
     if (channels_ < 1 || (!downsample_ && channels_ % 4 != 0))
-      return layer_fail(name, "1=channels must be positive (and a multiple of 4 for the block mixer), got " +
-                                  std::to_string(channels_));
+      return fail("1=channels must be positive (and a multiple of 4 for the block mixer), got " +
+                  std::to_string(channels_));
     for (const KernelShape* k : {&ks_, &km_, &kl1_, &kl2_})
       if (k->kh < 1 || k->kw < 1 || k->kh > 11 || k->kw > 11 || k->kh % 2 == 0 || k->kw % 2 == 0)
-        return layer_fail(name, "kernel sides must be odd and in [1, 11], got " + std::to_string(k->kh) +
-                                    "x" + std::to_string(k->kw));
+        return fail("kernel sides must be odd and in [1, 11], got " + std::to_string(k->kh) + "x" +
+                    std::to_string(k->kw));
     return 0;
   }
 
   int load_model(const ncnn::ModelBin& mb) override {
     const int K = downsample_ ? channels_ : channels_ / 4;
-    auto load = [&](ncnn::Mat& dst, int n, const char* what) {
-      dst = mb.load(n, 1);
-      if (dst.empty() || dst.w != n) {
-        layer_fail(name, std::string("cannot read ") + what + " (" + std::to_string(n) +
-                             " floats) from the .bin: truncated, or not this .param's weights");
-        return false;
-      }
-      return true;
-    };
+    auto load = [&](ncnn::Mat& dst, int n, const char* what) { return load_floats(mb, dst, n, what); };
     if (!load(ws_, K * ks_.kh * ks_.kw, "s weights") || !load(bs_, K, "s bias") ||
         !load(wm_, K * km_.kh * km_.kw, "m weights") || !load(bm_, K, "m bias"))
       return -1;
@@ -76,11 +59,10 @@ class RepNeXtMixerLayer : public ncnn::Layer {
 
   int forward(const ncnn::Mat& bottom, ncnn::Mat& top, const ncnn::Option& opt) const override {
     if (bottom.dims != 3 || bottom.elempack != 1 || bottom.elemsize != 4u)
-      return layer_fail(name, "expects a 3-D fp32 blob with elempack 1, got dims " + std::to_string(bottom.dims) +
-                                  " elempack " + std::to_string(bottom.elempack) + " elemsize " +
-                                  std::to_string(bottom.elemsize));
+      return fail("expects a 3-D fp32 blob with elempack 1, got dims " + std::to_string(bottom.dims) + " elempack " +
+                  std::to_string(bottom.elempack) + " elemsize " + std::to_string(bottom.elemsize));
     if (bottom.c != channels_)
-      return layer_fail(name, "expects " + std::to_string(channels_) + " channels, got " + std::to_string(bottom.c));
+      return fail("expects " + std::to_string(channels_) + " channels, got " + std::to_string(bottom.c));
     const int W = bottom.w, H = bottom.h, C = channels_;
     const int Wo = downsample_ ? (W - 1) / 2 + 1 : W, Ho = downsample_ ? (H - 1) / 2 + 1 : H;
     const int Cout = out_channels();
@@ -139,13 +121,8 @@ class RepNeXtMixerLayer : public ncnn::Layer {
   ncnn::Mat ws_, bs_, wm_, bm_, wl1_, bl1_, wl2_, bl2_, scale_, shift_;
 };
 
-ncnn::Layer* create_mixer_layer(void*) { return new RepNeXtMixerLayer; }
-void destroy_mixer_layer(ncnn::Layer* layer, void*) { delete layer; }
-
 }  // namespace
 
-int register_mixer_layer(ncnn::Net& net) {
-  return net.register_custom_layer(kMixerLayerType, create_mixer_layer, destroy_mixer_layer);
-}
+int register_mixer_layer(ncnn::Net& net) { return register_layer<RepNeXtMixerLayer>(net, kMixerLayerType); }
 
 }  // namespace pyhpe_rt

@@ -1,5 +1,6 @@
-// pyhpe runtime over ncnn: model loading, preprocessing (6DRepNet test crop, resize, centre crop,
-// normalisation), inference, and post-processing with the native kernels of csrc/include/pyhpe.
+// pyhpe runtime over ncnn: model loading, preprocessing (the options' crop of the face box,
+// resize, centre crop, normalisation), inference, and post-processing with the native kernels of
+// csrc/include/pyhpe. Options and their sidecar: options.cpp; errors: status.cpp.
 #include "pyhpe_runtime.h"
 
 #include <math.h>
@@ -20,18 +21,12 @@
 #include "custom_layers.h"
 #include "ffn_forward.h"
 #include "mixer_forward.h"
+#include "options.h"
+#include "status.h"
 
 namespace {
 
-thread_local std::string g_last_error;
-
-pyhpe_status fail(pyhpe_status status, const std::string& message) {
-  g_last_error = message;
-  return status;
-}
-
-const float kMean[3] = {0.485f, 0.456f, 0.406f};
-const float kStd[3] = {0.229f, 0.224f, 0.225f};
+using pyhpe_rt::fail;
 
 bool file_readable(const char* path) {
   FILE* f = fopen(path, "rb");
@@ -103,20 +98,6 @@ pyhpe_status load_into(pyhpe_model* m) {
   return PYHPE_OK;
 }
 
-pyhpe_status check_options(const pyhpe_options* o) {
-  if (o->input_size < 16 || o->input_size > 4096)
-    return fail(PYHPE_ERR_ARGUMENT, "input_size must be in [16, 4096], got " + std::to_string(o->input_size));
-  if (o->output_kind != PYHPE_OUTPUT_6D && o->output_kind != PYHPE_OUTPUT_MATRIX)
-    return fail(PYHPE_ERR_ARGUMENT, "output_kind must be PYHPE_OUTPUT_6D or PYHPE_OUTPUT_MATRIX");
-  if (o->num_threads < 1) return fail(PYHPE_ERR_ARGUMENT, "num_threads must be >= 1");
-  if (o->precision != PYHPE_PRECISION_FP32 && o->precision != PYHPE_PRECISION_FP16)
-    return fail(PYHPE_ERR_ARGUMENT, "precision must be PYHPE_PRECISION_FP32 or PYHPE_PRECISION_FP16");
-  if (!memchr(o->input_blob, 0, sizeof o->input_blob) || !o->input_blob[0] ||
-      !memchr(o->output_blob, 0, sizeof o->output_blob) || !o->output_blob[0])
-    return fail(PYHPE_ERR_ARGUMENT, "input_blob and output_blob must be non-empty strings");
-  return PYHPE_OK;
-}
-
 // Post-processing through the shared kernels: 6D -> R (Gram-Schmidt), R -> Euler degrees.
 void finish_pose(const float* raw, int output_kind, pyhpe_pose* out) {
   if (output_kind == PYHPE_OUTPUT_6D) {
@@ -160,31 +141,6 @@ int round_half_even(double v) { return (int)nearbyint(v); }
 
 extern "C" {
 
-void pyhpe_options_default(pyhpe_options* o) {
-  if (!o) return;
-  memset(o, 0, sizeof *o);
-  o->input_size = 224;
-  o->output_kind = PYHPE_OUTPUT_6D;
-  o->num_threads = 1;
-  o->precision = PYHPE_PRECISION_FP32;
-  strcpy(o->input_blob, "in0");
-  strcpy(o->output_blob, "out0");
-}
-
-const char* pyhpe_status_string(pyhpe_status s) {
-  switch (s) {
-    case PYHPE_OK: return "ok";
-    case PYHPE_ERR_ARGUMENT: return "invalid argument";
-    case PYHPE_ERR_IO: return "file error";
-    case PYHPE_ERR_MODEL: return "model error";
-    case PYHPE_ERR_INFERENCE: return "inference error";
-    case PYHPE_ERR_MEMORY: return "out of memory";
-  }
-  return "unknown status";
-}
-
-const char* pyhpe_last_error(void) { return g_last_error.c_str(); }
-
 const char* pyhpe_build_info(void) {
   static std::string info;
   if (info.empty()) {
@@ -214,7 +170,7 @@ pyhpe_status pyhpe_model_load(const char* param_path, const char* bin_path, cons
   } else {
     pyhpe_options_default(&o);
   }
-  pyhpe_status st = check_options(&o);
+  pyhpe_status st = pyhpe_rt::check_options(o);
   if (st != PYHPE_OK) return st;
   if (!file_readable(param_path)) return fail(PYHPE_ERR_IO, std::string(param_path) + ": cannot open");
   if (!file_readable(bin_path)) return fail(PYHPE_ERR_IO, std::string(bin_path) + ": cannot open");
@@ -274,9 +230,11 @@ pyhpe_status pyhpe_infer_tensor(pyhpe_model* m, const float* chw, pyhpe_pose* ou
   return run_net(m, in, out);
 }
 
-pyhpe_status pyhpe_infer(pyhpe_model* m, const uint8_t* pixels, int width, int height, int stride,
-                         int pixel_format, const float* box, pyhpe_pose* out) {
-  if (!m || !pixels || !out) return fail(PYHPE_ERR_ARGUMENT, "NULL model, pixels or output");
+pyhpe_status pyhpe_preprocess(const pyhpe_options* o, const uint8_t* pixels, int width, int height, int stride,
+                              int pixel_format, const float* box, float* out_chw) {
+  if (!o || !pixels || !out_chw) return fail(PYHPE_ERR_ARGUMENT, "NULL options, pixels or output");
+  pyhpe_status st = pyhpe_rt::check_options(*o);
+  if (st != PYHPE_OK) return st;
   int channels = 0;
   bool bgr = false;
   switch (pixel_format) {
@@ -290,13 +248,14 @@ pyhpe_status pyhpe_infer(pyhpe_model* m, const uint8_t* pixels, int width, int h
   if (stride == 0) stride = width * channels;
   if (stride < width * channels) return fail(PYHPE_ERR_ARGUMENT, "stride is smaller than width * channels");
 
-  // 1. 6DRepNet's test crop (k = 0.2), edges moved in order, truncated like PIL's crop.
+  // 1. The margin box (6DRepNet's test crop with k = crop_margin; k = 0 for crop kind none),
+  //    edges moved in order, truncated like PIL's crop.
   int x0 = 0, y0 = 0, x1 = width, y1 = height;
   if (box) {
     double bx0 = box[0], by0 = box[1], bx1 = box[2], by1 = box[3];
     if (!(isfinite(bx0) && isfinite(by0) && isfinite(bx1) && isfinite(by1)) || bx1 <= bx0 || by1 <= by0)
       return fail(PYHPE_ERR_ARGUMENT, "face box must be finite (x0, y0, x1, y1) with x1 > x0 and y1 > y0");
-    const double k = 0.2, w = bx1 - bx0, h = by1 - by0;
+    const double k = o->crop_kind == PYHPE_CROP_MARGIN_BOX ? o->crop_margin : 0.0, w = bx1 - bx0, h = by1 - by0;
     bx0 -= 2 * k * w;
     by0 -= 2 * k * h;
     bx1 += 2 * k * (bx1 - bx0);
@@ -318,9 +277,11 @@ pyhpe_status pyhpe_infer(pyhpe_model* m, const uint8_t* pixels, int width, int h
       d[2] = bgr ? p[0] : p[2];
     }
   }
-  // 2. Resize the shorter side to round(S*256/224) (bilinear), 3. centre crop S, 4. normalise.
-  const int s = m->options.input_size;
-  const int r = (int)lround(s * 256.0 / 224.0);
+  // 2. Resize the shorter side to max(S, round(S*crop_resize/224)) (bilinear), 3. centre crop S,
+  //    4. normalise.
+  const int s = o->input_size;
+  const long resized_side = lround(s * (double)o->crop_resize / 224.0);
+  const int r = resized_side > s ? (int)resized_side : s;
   int rw, rh;
   if (cw <= ch) {
     rw = r;
@@ -338,14 +299,31 @@ pyhpe_status pyhpe_infer(pyhpe_model* m, const uint8_t* pixels, int width, int h
   }
   if (rw < s || rh < s) return fail(PYHPE_ERR_ARGUMENT, "the crop is smaller than the network input");
   const int top = round_half_even((rh - s) / 2.0), left = round_half_even((rw - s) / 2.0);
-  ncnn::Mat in(s, s, 3);
-  if (in.empty()) return fail(PYHPE_ERR_MEMORY, "cannot allocate the input");
   for (int c = 0; c < 3; ++c) {
-    float* plane = in.channel(c);
+    float* plane = out_chw + (size_t)c * s * s;
+    const float mean = o->mean[c], sd = o->std[c];
     for (int y = 0; y < s; ++y) {
       const unsigned char* row = src + ((size_t)(top + y) * rw + left) * 3 + c;
-      for (int x = 0; x < s; ++x) plane[y * s + x] = (row[x * 3] / 255.f - kMean[c]) / kStd[c];
+      for (int x = 0; x < s; ++x) plane[y * s + x] = (row[x * 3] / 255.f - mean) / sd;
     }
+  }
+  return PYHPE_OK;
+}
+
+pyhpe_status pyhpe_infer(pyhpe_model* m, const uint8_t* pixels, int width, int height, int stride,
+                         int pixel_format, const float* box, pyhpe_pose* out) {
+  if (!m || !pixels || !out) return fail(PYHPE_ERR_ARGUMENT, "NULL model, pixels or output");
+  const int s = m->options.input_size;
+  ncnn::Mat in(s, s, 3);
+  if (in.empty()) return fail(PYHPE_ERR_MEMORY, "cannot allocate the input");
+  if (in.cstep != (size_t)s * s) {  // ncnn aligned each channel: preprocess densely, then copy
+    std::vector<float> chw((size_t)3 * s * s);
+    pyhpe_status st = pyhpe_preprocess(&m->options, pixels, width, height, stride, pixel_format, box, chw.data());
+    if (st != PYHPE_OK) return st;
+    for (int c = 0; c < 3; ++c) memcpy(in.channel(c), chw.data() + (size_t)c * s * s, (size_t)s * s * sizeof(float));
+  } else {
+    pyhpe_status st = pyhpe_preprocess(&m->options, pixels, width, height, stride, pixel_format, box, in);
+    if (st != PYHPE_OK) return st;
   }
   return run_net(m, in, out);
 }

@@ -5,24 +5,19 @@
 #include <vector>
 
 #include "custom_layers.h"
-#include "layer.h"
 
 namespace pyhpe_rt {
 
 namespace {
 
-class PlainSplitLayer : public ncnn::Layer {
+class PlainSplitLayer : public CustomLayer {
  public:
-  PlainSplitLayer() {
-    one_blob_only = false;
-    support_inplace = false;
-    support_packing = false;
-  }
+  PlainSplitLayer() : CustomLayer(kSplitLayerType, /*one_blob=*/false) {}
 
   int load_param(const ncnn::ParamDict&) override {
     if (bottoms.size() != 1 || tops.empty()) {
-      return custom_layer_fail(kSplitLayerType, name, "takes one input and at least one output, got " +
-                               std::to_string(bottoms.size()) + " and " + std::to_string(tops.size()));
+      return fail("takes one input and at least one output, got " + std::to_string(bottoms.size()) + " and " +
+                  std::to_string(tops.size()));
     }
     return 0;
   }
@@ -34,13 +29,8 @@ class PlainSplitLayer : public ncnn::Layer {
   }
 };
 
-ncnn::Layer* create_split_layer(void*) { return new PlainSplitLayer; }
-void destroy_split_layer(ncnn::Layer* layer, void*) { delete layer; }
-
 }  // namespace
 
-int register_split_layer(ncnn::Net& net) {
-  return net.register_custom_layer(kSplitLayerType, create_split_layer, destroy_split_layer);
-}
+int register_split_layer(ncnn::Net& net) { return register_layer<PlainSplitLayer>(net, kSplitLayerType); }
 
 }  // namespace pyhpe_rt

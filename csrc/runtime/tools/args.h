@@ -1,4 +1,4 @@
-// Minimal command-line handling shared by pyhpe-infer and pyhpe-bench.
+// Minimal command-line handling shared by the runtime's tools.
 #pragma once
 
 #include <stdio.h>
@@ -27,6 +27,13 @@ inline int to_int(const char* prog, const char* flag, const char* v) {
 inline float to_float(const char* prog, const char* flag, const char* v) {
   char* end = nullptr;
   float x = strtof(v, &end);
+  if (!*v || *end) die(prog, std::string(flag) + " expects a number, got '" + v + "'");
+  return x;
+}
+
+inline double to_double(const char* prog, const char* flag, const char* v) {
+  char* end = nullptr;
+  double x = strtod(v, &end);
   if (!*v || *end) die(prog, std::string(flag) + " expects a number, got '" + v + "'");
   return x;
 }
@@ -65,6 +72,68 @@ inline std::string fused_param_for(const std::string& param) {
   if (ends(plain)) return param.substr(0, param.size() - plain.size()) + fused;
   return "";
 }
+
+// The sidecar pyhpe export writes beside a model: "<stem>.ncnn.param" -> "<stem>.ncnn.json"
+// (also for "<stem>.fused.ncnn.param"), "<stem>.param" -> "<stem>.json" (pyhpe/runtime/meta.py).
+inline std::string sidecar_for(const std::string& param) {
+  const std::string suffix = ".param";
+  if (param.size() > suffix.size() && param.compare(param.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return param.substr(0, param.size() - suffix.size()) + ".json";
+  return param + ".json";
+}
+
+inline bool file_exists(const std::string& path) {
+  FILE* f = fopen(path.c_str(), "rb");
+  if (f) fclose(f);
+  return f != nullptr;
+}
+
+// The model options of the command line: the sidecar beside the .param when it exists (or the
+// one --sidecar names; none with --no-sidecar), then the flags given explicitly.
+struct ModelFlags {
+  std::string sidecar;
+  bool no_sidecar = false;
+  pyhpe_options set{};               // the values of the flags given...
+  bool has_input_size = false, has_output_kind = false, has_crop_margin = false, has_crop_resize = false;  // ...which
+
+  static constexpr const char* kUsage =
+      "[--sidecar JSON | --no-sidecar] [--input-size S] [--matrix] [--crop-margin K] [--crop-resize N]";
+
+  // Consumes argv[i] (and its value) if it is one of these flags.
+  bool parse(const char* prog, int argc, char** argv, int& i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) die(prog, a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--sidecar") sidecar = value();
+    else if (a == "--no-sidecar") no_sidecar = true;
+    else if (a == "--input-size") has_input_size = (set.input_size = to_int(prog, "--input-size", value()), true);
+    else if (a == "--matrix") has_output_kind = (set.output_kind = PYHPE_OUTPUT_MATRIX, true);
+    else if (a == "--crop-margin") has_crop_margin = (set.crop_margin = to_double(prog, "--crop-margin", value()), true);
+    else if (a == "--crop-resize") has_crop_resize = (set.crop_resize = to_int(prog, "--crop-resize", value()), true);
+    else return false;
+    return true;
+  }
+
+  // pyhpe_options for the model `param` (exit 10 + status when its sidecar cannot be read).
+  pyhpe_options options(const char* prog, const std::string& param) const {
+    if (no_sidecar && !sidecar.empty()) die(prog, "give --sidecar or --no-sidecar, not both");
+    pyhpe_options opt;
+    pyhpe_options_default(&opt);
+    std::string path = sidecar;
+    if (path.empty() && !no_sidecar && file_exists(sidecar_for(param))) path = sidecar_for(param);
+    if (!path.empty()) {
+      pyhpe_status st = pyhpe_options_from_sidecar(path.c_str(), &opt);
+      if (st != PYHPE_OK) die(prog, std::string(pyhpe_status_string(st)) + ": " + pyhpe_last_error(), 10 + (int)st);
+    }
+    if (has_input_size) opt.input_size = set.input_size;
+    if (has_output_kind) opt.output_kind = set.output_kind;
+    if (has_crop_margin) opt.crop_margin = set.crop_margin;
+    if (has_crop_resize) opt.crop_resize = set.crop_resize;
+    return opt;
+  }
+};
 
 inline void load_or_die(const char* prog, const std::string& param, const std::string& bin,
                         const pyhpe_options& opt, pyhpe_model** model) {

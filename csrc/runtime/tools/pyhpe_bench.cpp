@@ -3,15 +3,17 @@
 // percentiles, min and mean in milliseconds, one line per configuration (and --json).
 //
 //   pyhpe-bench MODEL.ncnn.param [MODEL2.ncnn.param ...] [--fused] [--bin PATH] [--input-size S]
-//               [--matrix] [--threads 1,2] [--precision fp32|fp16|both] [--warmup 5] [--runs 50]
-//               [--clock wall|thread] [--json [--raw]]
+//               [--matrix] [--sidecar JSON | --no-sidecar] [--threads 1,2] [--precision fp32|fp16|both]
+//               [--warmup 5] [--runs 50] [--clock wall|thread] [--json [--raw]]
 // Several models are timed interleaved: each run calls every model once, in a rotating order.
 // --fused times each model's fused-mixer pair (<stem>.fused.ncnn.param, pyhpe/export/ncnn_fuse.py).
+// Each model's options come from its sidecar (<stem>.ncnn.json) when it exists; flags override.
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <random>
 #include <string>
@@ -46,14 +48,14 @@ static double clock_ms(bool thread_clock) {
 struct Entry {
   std::string param, bin;
   pyhpe_model* model = nullptr;
+  std::vector<float> input;  // 3 x S x S of this model
   std::vector<double> ms;
 };
 
 int main(int argc, char** argv) {
   std::string bin, precision = "fp32";
   std::vector<std::string> params;
-  pyhpe_options opt;
-  pyhpe_options_default(&opt);
+  ModelFlags model_flags;
   std::vector<int> threads = {1};
   int warmup = 5, runs = 50;
   bool json = false, fused = false, raw = false, thread_clock = false;
@@ -62,9 +64,8 @@ int main(int argc, char** argv) {
     auto need = [&]() {
       if (i + 1 >= argc) die(kProg, a + " needs a value");
     };
+    if (model_flags.parse(kProg, argc, argv, i)) continue;
     if (a == "--bin") { need(); bin = argv[++i]; }
-    else if (a == "--input-size") { need(); opt.input_size = to_int(kProg, "--input-size", argv[++i]); }
-    else if (a == "--matrix") opt.output_kind = PYHPE_OUTPUT_MATRIX;
     else if (a == "--threads") { need(); threads = to_int_list(kProg, "--threads", argv[++i]); }
     else if (a == "--precision") { need(); precision = argv[++i]; }
     else if (a == "--warmup") { need(); warmup = to_int(kProg, "--warmup", argv[++i]); }
@@ -79,12 +80,14 @@ int main(int argc, char** argv) {
       thread_clock = c == "thread";
     }
     else if (a == "-h" || a == "--help") {
-      printf("usage: pyhpe-bench MODEL.param [MODEL2.param ...] [--fused] [--bin PATH] [--input-size S] [--matrix] "
+      printf("usage: pyhpe-bench MODEL.param [MODEL2.param ...] [--fused] [--bin PATH] %s "
              "[--threads 1,2] [--precision fp32|fp16|both] [--warmup N] [--runs N] [--clock wall|thread] [--json [--raw]]\n"
              "  --clock thread: this thread's CPU time (1 thread only): the model's own cost on a shared machine\n"
              "  --raw: with --json, every run's time too (\"times_ms\", in run order)\n"
              "  several models are timed interleaved (one run of each in turn, the order rotating);\n"
-             "  --fused: each MODEL.ncnn.param's fused-mixer pair MODEL.fused.ncnn.param (pyhpe export)\n");
+             "  --fused: each MODEL.ncnn.param's fused-mixer pair MODEL.fused.ncnn.param (pyhpe export)\n"
+             "  model options: each model's sidecar MODEL.ncnn.json when it exists, then the flags\n",
+             ModelFlags::kUsage);
       return 0;
     }
     else if (!a.empty() && a[0] == '-') die(kProg, "unknown option " + a);
@@ -112,14 +115,20 @@ int main(int argc, char** argv) {
       if (e.param.empty()) die(kProg, "--fused needs MODEL.ncnn.param names, got " + params[k]);
     }
     e.bin = bin.empty() ? bin_for(e.param) : bin;
+    const pyhpe_options opt = model_flags.options(kProg, e.param);
     load_or_die(kProg, e.param, e.bin, opt, &e.model);
+    e.input.resize((size_t)3 * opt.input_size * opt.input_size);
+    std::mt19937 rng(0);  // the same values for every model of one input size
+    std::normal_distribution<float> normal(0.f, 1.f);
+    for (float& v : e.input) v = normal(rng);
   }
-  std::vector<float> input((size_t)3 * opt.input_size * opt.input_size);
-  std::mt19937 rng(0);
-  std::normal_distribution<float> normal(0.f, 1.f);
-  for (float& v : input) v = normal(rng);
+  std::string sizes;  // the input side of each model, "/"-separated where they differ
+  for (size_t k = 0; k < entries.size(); ++k) {
+    const std::string s = std::to_string((int)std::lround(std::sqrt(entries[k].input.size() / 3.0)));
+    if (k == 0 || entries[k].input.size() != entries[k - 1].input.size()) sizes += (k ? "/" : "") + s;
+  }
 
-  if (!json) printf("# %s\n# input %d, warm-up %d, runs %d%s%s\n", pyhpe_build_info(), opt.input_size, warmup, runs,
+  if (!json) printf("# %s\n# input %s, warm-up %d, runs %d%s%s\n", pyhpe_build_info(), sizes.c_str(), warmup, runs,
                     entries.size() > 1 ? ", models interleaved" : "", thread_clock ? ", thread CPU time" : "");
   if (json) printf("[");
   bool first = true;
@@ -130,14 +139,14 @@ int main(int argc, char** argv) {
         pyhpe_status st = pyhpe_model_set_precision(e.model, p);
         if (st == PYHPE_OK) st = pyhpe_model_set_threads(e.model, t);
         if (st != PYHPE_OK) die(kProg, pyhpe_last_error(), 10 + (int)st);
-        for (int i = 0; i < warmup; ++i) pyhpe_infer_tensor(e.model, input.data(), &pose);
+        for (int i = 0; i < warmup; ++i) pyhpe_infer_tensor(e.model, e.input.data(), &pose);
         e.ms.clear();
       }
       for (int i = 0; i < runs; ++i) {
         for (size_t j = 0; j < entries.size(); ++j) {
           Entry& e = entries[(i + j) % entries.size()];
           const double t0 = clock_ms(thread_clock);
-          pyhpe_status st = pyhpe_infer_tensor(e.model, input.data(), &pose);
+          pyhpe_status st = pyhpe_infer_tensor(e.model, e.input.data(), &pose);
           const double t1 = clock_ms(thread_clock);
           if (st != PYHPE_OK) die(kProg, e.param + ": " + pyhpe_last_error(), 10 + (int)st);
           e.ms.push_back(t1 - t0);

@@ -1,12 +1,17 @@
 // pyhpe-infer: head pose of one face with the pyhpe runtime (ncnn), printed as one JSON line.
 //
-//   pyhpe-infer MODEL.ncnn.param --image face.ppm [--box x0 y0 x1 y1] [--bgr]
+//   pyhpe-infer MODEL.ncnn.param --image face.ppm [--box x0 y0 x1 y1] [--bgr] [--dump-input X.f32]
 //   pyhpe-infer MODEL.ncnn.param --tensor input.f32        (3*S*S float32, normalised, planar)
-//   options: --bin PATH  --input-size S (224)  --matrix  --threads N (1)  --fp16  --repeat N
+//   options: --bin PATH  --threads N (1)  --fp16  --repeat N  --info
 //            --fused (MODEL.fused.ncnn.param, the fused RepNeXt mixer pair pyhpe export writes)
+//   model:   the sidecar beside the .param (MODEL.ncnn.json: input size, blobs, output kind,
+//            crop, normalisation) when it exists, else pyhpe_options_default; --sidecar JSON
+//            names another, --no-sidecar ignores it; --input-size S, --matrix, --crop-margin K,
+//            --crop-resize N override it. --print-options prints the resulting options as JSON.
 //
-// Images are binary PPM (P6, 8-bit RGB). Exit code 0 on success, 2 for bad arguments or input
-// files, 10 + pyhpe_status for runtime failures (message on stderr).
+// Images are binary PPM (P6, 8-bit RGB); --dump-input writes the preprocessed network input
+// (3*S*S float32). Exit code 0 on success, 2 for bad arguments or input files, 10 + pyhpe_status
+// for runtime failures (message on stderr).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +28,9 @@ static const char* kProg = "pyhpe-infer";
 
 static void usage() {
   fprintf(stderr,
-          "usage: pyhpe-infer MODEL.param (--image IMG.ppm [--box x0 y0 x1 y1] [--bgr] | --tensor F32) "
-          "[--bin PATH] [--input-size S] [--matrix] [--threads N] [--fp16] [--fused] [--repeat N] [--info]\n");
+          "usage: pyhpe-infer MODEL.param (--image IMG.ppm [--box x0 y0 x1 y1] [--bgr] [--dump-input F32] | --tensor F32) "
+          "[--bin PATH] %s [--threads N] [--fp16] [--fused] [--repeat N] [--info] [--print-options]\n",
+          ModelFlags::kUsage);
 }
 
 static bool read_ppm(const std::string& path, std::vector<unsigned char>* pixels, int* w, int* h) {
@@ -62,18 +68,20 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
-  std::string param, bin, image, tensor;
-  pyhpe_options opt;
-  pyhpe_options_default(&opt);
+  std::string param, bin, image, tensor, dump_input;
+  ModelFlags model_flags;
   float box[4];
-  bool has_box = false, bgr = false, info = false, fused = false;
-  int repeat = 1;
+  bool has_box = false, bgr = false, info = false, fused = false, fp16 = false, print_options = false;
+  int repeat = 1, threads = 1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto need = [&](int n) {
       if (i + n >= argc) die(kProg, a + " needs " + std::to_string(n) + " value(s)");
     };
+    if (model_flags.parse(kProg, argc, argv, i)) continue;
     if (a == "--image") { need(1); image = argv[++i]; }
+    else if (a == "--dump-input") { need(1); dump_input = argv[++i]; }
+    else if (a == "--print-options") print_options = true;
     else if (a == "--tensor") { need(1); tensor = argv[++i]; }
     else if (a == "--bin") { need(1); bin = argv[++i]; }
     else if (a == "--box") {
@@ -82,10 +90,8 @@ int main(int argc, char** argv) {
       has_box = true;
     }
     else if (a == "--bgr") bgr = true;
-    else if (a == "--input-size") { need(1); opt.input_size = to_int(kProg, "--input-size", argv[++i]); }
-    else if (a == "--matrix") opt.output_kind = PYHPE_OUTPUT_MATRIX;
-    else if (a == "--threads") { need(1); opt.num_threads = to_int(kProg, "--threads", argv[++i]); }
-    else if (a == "--fp16") opt.precision = PYHPE_PRECISION_FP16;
+    else if (a == "--threads") { need(1); threads = to_int(kProg, "--threads", argv[++i]); }
+    else if (a == "--fp16") fp16 = true;
     else if (a == "--fused") fused = true;
     else if (a == "--repeat") { need(1); repeat = to_int(kProg, "--repeat", argv[++i]); }
     else if (a == "--info") info = true;
@@ -101,7 +107,18 @@ int main(int argc, char** argv) {
     if (f.empty()) die(kProg, "--fused needs a MODEL.ncnn.param name, got " + param);
     param = f;
   }
+  pyhpe_options opt = model_flags.options(kProg, param);
+  opt.num_threads = threads;
+  opt.precision = fp16 ? PYHPE_PRECISION_FP16 : PYHPE_PRECISION_FP32;
+  if (print_options) {
+    printf("{\"input_size\": %d, \"output_kind\": \"%s\", \"input_blob\": \"%s\", \"output_blob\": \"%s\", "
+           "\"crop_margin\": %.17g, \"crop_resize\": %d, \"mean\": [%.9g, %.9g, %.9g], \"std\": [%.9g, %.9g, %.9g]}\n",
+           opt.input_size, opt.output_kind == PYHPE_OUTPUT_MATRIX ? "matrix" : "6d", opt.input_blob, opt.output_blob,
+           opt.crop_margin, opt.crop_resize, opt.mean[0], opt.mean[1], opt.mean[2], opt.std[0], opt.std[1], opt.std[2]);
+    if (image.empty() && tensor.empty()) return 0;
+  }
   if (image.empty() == tensor.empty()) die(kProg, "give exactly one of --image or --tensor");
+  if (!dump_input.empty() && image.empty()) die(kProg, "--dump-input needs --image");
   if (bin.empty()) bin = bin_for(param);
 
   std::vector<unsigned char> pixels;
@@ -120,6 +137,16 @@ int main(int argc, char** argv) {
     fclose(f);
     if (n != chw.size() || extra != EOF)
       die(kProg, tensor + ": expected exactly 3*" + std::to_string(opt.input_size) + "^2 float32 values");
+  }
+
+  if (!dump_input.empty()) {  // the network input pyhpe_infer computes from this image and box
+    std::vector<float> x((size_t)3 * opt.input_size * opt.input_size);
+    pyhpe_status st = pyhpe_preprocess(&opt, pixels.data(), w, h, 0, bgr ? PYHPE_PIXEL_BGR : PYHPE_PIXEL_RGB,
+                                       has_box ? box : nullptr, x.data());
+    if (st != PYHPE_OK) die(kProg, std::string(pyhpe_status_string(st)) + ": " + pyhpe_last_error(), 10 + (int)st);
+    FILE* f = fopen(dump_input.c_str(), "wb");
+    if (!f || fwrite(x.data(), sizeof(float), x.size(), f) != x.size()) die(kProg, dump_input + ": cannot write");
+    fclose(f);
   }
 
   pyhpe_model* model = nullptr;

@@ -4,9 +4,11 @@
 // conversion ncnn does in front of it). A layer's cost is its minimum over the rounds; the table
 // sums those per layer type, beside the minimum of whole forward passes run interleaved.
 //
-//   pyhpe-profile MODEL.param [--bin PATH] [--input-size 224] [--threads 1] [--rounds 20] [--json]
+//   pyhpe-profile MODEL.param [--bin PATH] [--input-size S] [--threads 1] [--rounds 20] [--json]
 //                 [--layers]   (also one row per layer: name, type, output shape, ms; with --json
 //                               a "layers" list)
+// The input size is the sidecar's (MODEL.ncnn.json) when it exists, else 224; --input-size
+// overrides it (--sidecar JSON, --no-sidecar as in pyhpe-infer).
 #include <stdio.h>
 
 #include <algorithm>
@@ -30,21 +32,23 @@ static double now_ms() {
 
 int main(int argc, char** argv) {
   std::string param, bin;
-  int size = 224, threads = 1, rounds = 20;
+  ModelFlags model_flags;
+  int threads = 1, rounds = 20;
   bool json = false, per_layer = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto need = [&]() {
       if (i + 1 >= argc) die(kProg, a + " needs a value");
     };
+    if (model_flags.parse(kProg, argc, argv, i)) continue;
     if (a == "--bin") { need(); bin = argv[++i]; }
-    else if (a == "--input-size") { need(); size = to_int(kProg, "--input-size", argv[++i]); }
     else if (a == "--threads") { need(); threads = to_int(kProg, "--threads", argv[++i]); }
     else if (a == "--rounds") { need(); rounds = to_int(kProg, "--rounds", argv[++i]); }
     else if (a == "--json") json = true;
     else if (a == "--layers") per_layer = true;
     else if (a == "-h" || a == "--help") {
-      printf("usage: pyhpe-profile MODEL.param [--bin PATH] [--input-size S] [--threads N] [--rounds N] [--json] [--layers]\n");
+      printf("usage: pyhpe-profile MODEL.param [--bin PATH] [--input-size S] [--sidecar JSON | --no-sidecar] [--threads N] "
+             "[--rounds N] [--json] [--layers]\n");
       return 0;
     }
     else if (!a.empty() && a[0] == '-') die(kProg, "unknown option " + a);
@@ -52,6 +56,7 @@ int main(int argc, char** argv) {
     else die(kProg, "unexpected argument " + a);
   }
   if (param.empty()) die(kProg, "no model .param given");
+  const int size = model_flags.options(kProg, param).input_size;
   if (size < 16 || threads < 1 || rounds < 1) die(kProg, "--input-size >= 16, --threads >= 1, --rounds >= 1");
   if (bin.empty()) bin = bin_for(param);
 

@@ -1,6 +1,10 @@
 // JNI bridge over the pyhpe runtime C API (csrc/runtime/include/pyhpe_runtime.h) for
 // org.pyhpe.NativeBridge (Kotlin `object` with @JvmStatic external functions).
 //
+// A model is loaded with the options of its export sidecar (nativeLoadFromSidecar: input size,
+// blobs, output kind, crop and normalisation from <stem>.ncnn.json) or with options given by hand
+// (nativeLoad: input size and output kind; 6DRepNet's crop and ImageNet normalisation).
+//
 // Pixels cross as a byte array of RGBA rows (what Bitmap.copyPixelsToBuffer writes for
 // ARGB_8888), so the bridge needs only jni.h (no android/bitmap.h) and also builds for plain
 // aarch64 Linux, which is how the tests compile it on machines without the Android NDK.
@@ -37,6 +41,19 @@ std::string utf8(JNIEnv* env, jstring s) {
   return out;
 }
 
+// Loads param/bin with `opt` (threads and precision set here); 0 with a Java exception on failure.
+jlong load(JNIEnv* env, jstring param, jstring bin, pyhpe_options opt, jint threads, jboolean fp16) {
+  opt.num_threads = threads;
+  opt.precision = fp16 ? PYHPE_PRECISION_FP16 : PYHPE_PRECISION_FP32;
+  pyhpe_model* model = nullptr;
+  pyhpe_status st = pyhpe_model_load(utf8(env, param).c_str(), utf8(env, bin).c_str(), &opt, &model);
+  if (st != PYHPE_OK) {
+    throw_status(env, st);
+    return 0;
+  }
+  return reinterpret_cast<jlong>(model);
+}
+
 }  // namespace
 
 extern "C" {
@@ -52,15 +69,23 @@ JNIEXPORT jlong JNICALL Java_org_pyhpe_NativeBridge_nativeLoad(JNIEnv* env, jcla
   pyhpe_options_default(&opt);
   opt.input_size = input_size;
   opt.output_kind = matrix_output ? PYHPE_OUTPUT_MATRIX : PYHPE_OUTPUT_6D;
-  opt.num_threads = threads;
-  opt.precision = fp16 ? PYHPE_PRECISION_FP16 : PYHPE_PRECISION_FP32;
-  pyhpe_model* model = nullptr;
-  pyhpe_status st = pyhpe_model_load(utf8(env, param).c_str(), utf8(env, bin).c_str(), &opt, &model);
+  return load(env, param, bin, opt, threads, fp16);
+}
+
+JNIEXPORT jlong JNICALL Java_org_pyhpe_NativeBridge_nativeLoadFromSidecar(JNIEnv* env, jclass, jstring param,
+                                                                           jstring bin, jstring sidecar,
+                                                                           jint threads, jboolean fp16) {
+  if (!param || !bin || !sidecar) {
+    throw_java(env, "java/lang/IllegalArgumentException", "pyhpe: null model or sidecar path");
+    return 0;
+  }
+  pyhpe_options opt;
+  pyhpe_status st = pyhpe_options_from_sidecar(utf8(env, sidecar).c_str(), &opt);
   if (st != PYHPE_OK) {
     throw_status(env, st);
     return 0;
   }
-  return reinterpret_cast<jlong>(model);
+  return load(env, param, bin, opt, threads, fp16);
 }
 
 JNIEXPORT void JNICALL Java_org_pyhpe_NativeBridge_nativeFree(JNIEnv*, jclass, jlong h) {

@@ -24,6 +24,10 @@ internal object NativeBridge {
         param: String, bin: String, inputSize: Int, matrixOutput: Boolean, threads: Int, fp16: Boolean,
     ): Long
 
+    @JvmStatic external fun nativeLoadFromSidecar(
+        param: String, bin: String, sidecar: String, threads: Int, fp16: Boolean,
+    ): Long
+
     @JvmStatic external fun nativeFree(handle: Long)
 
     @JvmStatic external fun nativeEstimate(
@@ -36,22 +40,42 @@ internal object NativeBridge {
 /**
  * Head pose estimation with an ncnn model exported by `pyhpe export --format ncnn`.
  *
+ * The model's options (input size, blobs, output kind, crop margin and resize, normalisation)
+ * come from the export's sidecar, `<stem>.ncnn.json` beside `<stem>.ncnn.param` (copy it from the
+ * app's assets with the model). The second constructor gives them by hand instead.
+ *
  * @param paramPath the .ncnn.param file (copy it from the app's assets to filesDir first)
  * @param binPath the .ncnn.bin file
- * @param inputSize the export's input side ("input_size" in its .ncnn.json sidecar)
- * @param matrixOutput true for exports made with --output-matrix
+ * @param sidecarPath the export's .ncnn.json sidecar (default: the one beside [paramPath])
  * @param threads CPU threads for ncnn
  * @param fp16 ncnn's fp16 storage/arithmetic (faster on ARMv8.2, less accurate: docs/deployment.md)
+ * @throws java.io.IOException when a file is missing; IllegalStateException for a malformed sidecar
+ *   or model (the message says which field or file)
  */
-class HeadPoseEstimator(
-    paramPath: String,
-    binPath: String,
-    inputSize: Int = 224,
-    matrixOutput: Boolean = false,
-    threads: Int = 2,
-    fp16: Boolean = false,
-) : Closeable {
-    private var handle: Long = NativeBridge.nativeLoad(paramPath, binPath, inputSize, matrixOutput, threads, fp16)
+class HeadPoseEstimator private constructor(private var handle: Long) : Closeable {
+    constructor(
+        paramPath: String,
+        binPath: String,
+        sidecarPath: String = sidecarFor(paramPath),
+        threads: Int = 2,
+        fp16: Boolean = false,
+    ) : this(NativeBridge.nativeLoadFromSidecar(paramPath, binPath, sidecarPath, threads, fp16))
+
+    /**
+     * Options by hand, without a sidecar: 6DRepNet's crop (margin 0.2, resize 256/224) and
+     * ImageNet normalisation.
+     *
+     * @param inputSize the export's input side ("input_size" in its sidecar's card)
+     * @param matrixOutput true for exports whose graph returns the 3x3 matrix (output "R")
+     */
+    constructor(
+        paramPath: String,
+        binPath: String,
+        inputSize: Int,
+        matrixOutput: Boolean = false,
+        threads: Int = 2,
+        fp16: Boolean = false,
+    ) : this(NativeBridge.nativeLoad(paramPath, binPath, inputSize, matrixOutput, threads, fp16))
 
     /** Pose of the face in [box] (pixels, x0 y0 x1 y1) of [bitmap] (converted to ARGB_8888 if needed). */
     fun estimate(bitmap: Bitmap, box: RectF): HeadPose {
@@ -76,5 +100,9 @@ class HeadPoseEstimator(
     companion object {
         /** ncnn version and the CPU features ncnn detected. */
         fun buildInfo(): String = NativeBridge.nativeBuildInfo()
+
+        /** The sidecar `pyhpe export` writes beside a model: x.ncnn.param -> x.ncnn.json. */
+        fun sidecarFor(paramPath: String): String =
+            if (paramPath.endsWith(".param")) paramPath.removeSuffix(".param") + ".json" else "$paramPath.json"
     }
 }

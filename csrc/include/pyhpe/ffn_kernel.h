@@ -1,7 +1,8 @@
-// The RepNeXt channel MLP of PyhpeRepNeXtFFN (ffn_layer.h), per pixel p:
+// The RepNeXt channel MLP of the C++ runtime's PyhpeRepNeXtFFN layer (csrc/runtime/src/ffn_layer.h),
+// per pixel p:
 //   y[:, p] = r[:, p] + W2 · GELU(W1 · h[:, p] + b1) + b2,   GELU(x) = 0.5 x (1 + erf(x / sqrt 2)).
-// Header-only, no ncnn: ffn_forward_isa.cpp compiles it once per instruction set, and
-// csrc/tests/ffn_native_test.cpp tests it against a long-double reference.
+// Header-only, no ncnn: csrc/runtime/src/ffn_forward_isa.cpp compiles it once per instruction set
+// (pyhpe/isa.h), and csrc/tests/ffn_native_test.cpp tests it against a long-double reference.
 //
 // Layout: h, r and y are C planes of P pixels with a per-plane stride (ncnn's cstep). SIMD lanes
 // run over consecutive pixels of one channel; a register tile is kTileOc output channels x
@@ -23,27 +24,25 @@
 #include <vector>
 
 #include "pyhpe/config.h"
+#include "pyhpe/isa.h"
 
-namespace pyhpe_rt {
+namespace pyhpe {
 inline namespace PYHPE_ISA_NAMESPACE {
 namespace ffn {
 
 #if defined(__AVX512F__)
 constexpr int kLanes = 16, kTileOc = 8, kTileVec = 3;  // 24 of 32 zmm accumulate
-constexpr const char* kIsa = "avx512";
 #elif defined(__AVX2__)
 constexpr int kLanes = 8, kTileOc = 4, kTileVec = 3;  // 12 of 16 ymm accumulate
-constexpr const char* kIsa = "avx2";
 #elif defined(__ARM_NEON)
 constexpr int kLanes = 4, kTileOc = 8, kTileVec = 2;  // 16 of 32 q registers accumulate
-constexpr const char* kIsa = "neon";
 #elif defined(__SSE2__)
 constexpr int kLanes = 4, kTileOc = 4, kTileVec = 2;  // 8 of 16 xmm accumulate
-constexpr const char* kIsa = "sse2";
 #else
 constexpr int kLanes = 4, kTileOc = 4, kTileVec = 2;  // GCC lowers the vectors to scalars
-constexpr const char* kIsa = "scalar";
 #endif
+
+constexpr const char* kIsa = PYHPE_ISA_NAME;
 
 typedef float V __attribute__((vector_size(kLanes * 4)));
 typedef float VU __attribute__((vector_size(kLanes * 4), aligned(4)));  // for unaligned access
@@ -294,4 +293,4 @@ inline void forward(const Weights& wt, const float* h, size_t hs, const float* r
 
 }  // namespace ffn
 }  // namespace PYHPE_ISA_NAMESPACE
-}  // namespace pyhpe_rt
+}  // namespace pyhpe
