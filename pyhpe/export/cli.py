@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="graph output: the raw 6D vector (default; Gram-Schmidt natively after)")
     kind.add_argument("--output-matrix", dest="output_kind", action="store_const", const="matrix",
                       help="graph output: the rotation matrix (Gram-Schmidt in the graph)")
-    parser.set_defaults(output_kind="6d")
+    kind.add_argument("--deploy-kind", dest="output_kind", metavar="KIND",
+                      help="graph outputs by the task's name for them (rotation: 6d, matrix)")
+    parser.set_defaults(output_kind=None)  # None: the task's default deploy outputs
     parser.add_argument("--fp16", action="store_true", help="ncnn: store weights in fp16")
     parser.add_argument("--no-fused", dest="fused", action="store_false",
                         help="ncnn: skip the fused-mixer pair <stem>.fused.ncnn.param/.bin (RepNeXt "
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     v = result.verification
     for f in result.files + [result.meta_path]:
         print(f"wrote {f}")
-    print(f"verified ({args.format}, {args.output_kind}, {size}x{size}): max abs err "
+    print(f"verified ({args.format}, {result.meta.kind}, {size}x{size}): max abs err "
           f"random {v['max_abs_err_random']:.2e}, samples {v['max_abs_err_samples']:.2e} "
           f"(tolerance {v['tolerance']:g}); {result.seconds:.1f} s")
     fv = v.get("fused")
