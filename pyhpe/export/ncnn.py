@@ -66,7 +66,7 @@ def param_blobs(param: str | os.PathLike) -> tuple[list[str], list[str], list[st
 
 
 def export_ncnn(model: nn.Module, param_path: str | os.PathLike, input_size: int,
-                output: str = "6d", fp16: bool = False, timeout: float = 300) -> tuple[Path, Path, str, list[str]]:
+                output: str | None = None, fp16: bool = False, timeout: float = 300) -> tuple[Path, Path, str, list[str]]:
     """Write ``<stem>.ncnn.param`` and ``<stem>.ncnn.bin``; returns (param, bin, input blob,
     output blobs in the order of the task's deploy outputs of kind ``output``). ``model`` must be
     in deploy form, eval mode."""

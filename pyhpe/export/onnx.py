@@ -1,8 +1,7 @@
 """ONNX export of a pose model's deploy form (TorchScript exporter, opset 17, one file).
 
-The graph computes the task's deploy outputs of a chosen kind (pyhpe.tasks: e.g. the rotation
-task's "6d" — the raw 6D vector, Gram-Schmidt as native post-processing — or "matrix", with
-Gram-Schmidt in the graph as plain ONNX ops). Graph outputs are named after the task's outputs.
+The graph computes the task's deploy outputs of a chosen kind (pyhpe.tasks says which kinds a
+task has and what each computes). Graph outputs are named after the task's outputs.
 """
 
 from __future__ import annotations
@@ -17,21 +16,24 @@ from torch import nn
 OPSET = 17
 
 
-def graph_module(model: nn.Module, kind: str) -> nn.Module:
-    """The module whose forward is exported: the model's task's deploy outputs of ``kind``."""
+def graph_module(model: nn.Module, kind: str | None = None) -> nn.Module:
+    """The module whose forward is exported: the model's task's deploy outputs of ``kind``
+    (None: the task's default)."""
     from pyhpe.tasks import task_of
 
-    return task_of(model).deploy_module(model, kind)
+    task = task_of(model)
+    return task.deploy_module(model, kind or task.default_deploy)
 
 
-def output_names(model: nn.Module, kind: str) -> list[str]:
+def output_names(model: nn.Module, kind: str | None = None) -> list[str]:
     """Names of the graph's outputs, in order."""
     from pyhpe.tasks import task_of
 
-    return [name for name, _ in task_of(model).deploy_outputs(kind)]
+    task = task_of(model)
+    return [name for name, _ in task.deploy_outputs(kind or task.default_deploy)]
 
 
-def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: int, output: str = "6d",
+def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: int, output: str | None = None,
                 dynamic_batch: bool = False, input_name: str = "input") -> Path:
     """Write ``model`` (already in deploy form, eval mode) to ``path`` as one ONNX file;
     ``output`` is the deploy kind."""

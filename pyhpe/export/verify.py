@@ -56,7 +56,7 @@ def torch_reference(model: nn.Module, x: np.ndarray, output: str) -> dict[str, n
 
 
 def verify(model: nn.Module, run: Callable[[np.ndarray], np.ndarray | dict], input_size: int,
-           output: str = "6d", tolerance: float = FP32_TOLERANCE, what: str = "export") -> dict:
+           output: str | None = None, tolerance: float = FP32_TOLERANCE, what: str = "export") -> dict:
     """Compare ``run(x)`` (outputs by name, or one array for a one-output graph) with PyTorch on
     random and sample inputs; returns the largest errors, raises :class:`VerificationError`
     beyond ``tolerance``."""

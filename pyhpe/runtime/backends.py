@@ -1,6 +1,6 @@
 """Inference backends: each runs the network on a normalised (N, 3, S, S) float32 batch and
-returns its raw outputs by name (the task's deploy outputs, e.g. {"sixd": (N, 6)}); the task
-decodes them (pyhpe.tasks). Each backend's ``meta`` carries the model card.
+returns its raw outputs by name (the task's deploy outputs); the task decodes them
+(pyhpe.tasks). Each backend's ``meta`` carries the model card.
 
 * ``TorchBackend``: a pyhpe model file (.safetensors + JSON sidecar), put in deploy form.
 * ``OnnxRuntimeBackend``: an exported .onnx (onnxruntime, CPU).
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyhpe.runtime.meta import DeployMeta, meta_path, read_meta
+from pyhpe.runtime.meta import DeployMeta, meta_path, meta_without_sidecar, read_meta
 
 
 class Backend:
@@ -39,19 +39,6 @@ class Backend:
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:  # pragma: no cover - interface
         raise NotImplementedError
-
-
-def _inferred_meta(path: Path, input_size: int, blob_in: str, blobs_out: list[str], ranks: list[int]) -> DeployMeta:
-    """Meta of an export without a sidecar: a 6DRepNet rotation graph (6D or matrix output)."""
-    from pyhpe.tasks import get_task
-
-    if len(blobs_out) != 1:
-        raise ValueError(f"{path}: no sidecar, and {len(blobs_out)} outputs; a sidecar must name them")
-    task = get_task("sixd_rotation")
-    kind = "matrix" if ranks[0] == 3 else "6d"
-    ((name, shape),) = task.deploy_outputs(kind)
-    return DeployMeta(card=task.card(path.stem, {}, int(input_size), form="deploy"), kind=kind,
-                      outputs=((name, blobs_out[0], shape),), input_name=blob_in)
 
 
 def _require(path: str | os.PathLike, what: str) -> Path:
@@ -147,7 +134,7 @@ class OnnxRuntimeBackend(Backend):
             size = input_size or graph_size
             if size is None:
                 raise ValueError(f"{path}: dynamic spatial size and no sidecar; pass input_size")
-            meta = _inferred_meta(path, size, inp.name, [o.name for o in outs], [len(o.shape) for o in outs])
+            meta = meta_without_sidecar(path, size, inp.name, [o.name for o in outs], [len(o.shape) for o in outs])
         missing = [b for _, b, _ in meta.outputs if b not in {o.name for o in outs}]
         if missing:
             raise ValueError(f"{path}: the graph has no output {missing[0]!r} that its sidecar names")
@@ -192,7 +179,7 @@ class NcnnBackend(Backend):
         if meta is None:
             if input_size is None:
                 raise ValueError(f"{param}: no sidecar {meta_path(param).name}; pass input_size")
-            meta = _inferred_meta(param, input_size, "in0", ["out0"], [2])
+            meta = meta_without_sidecar(param, input_size, "in0", ["out0"], [2])
         elif input_size is not None and int(input_size) != meta.input_size:
             raise ValueError(f"{param}: model input is {meta.input_size}, input_size={input_size} given")
         self.meta = meta

@@ -13,7 +13,7 @@ beside ``<stem>.ncnn.param`` (version 2)::
 graph's outputs in order: the task's deploy output names, the graph's blob names, the per-sample
 shapes. The card's crop and normalisation are what every
 runtime (Python backends, the C runtime, the JNI bridge) applies. Version-1 sidecars (flat:
-"model", "input_size", "output": "6d" | "matrix", "input_name", "output_name", "mean", "std",
+"model", "input_size", "output" (the deploy kind), "input_name", "output_name", "mean", "std",
 ...) still read, with 6DRepNet's crop (margin 0.2, resize 256) that they were made for.
 """
 
@@ -131,21 +131,36 @@ def read_meta(model_file: str | os.PathLike) -> DeployMeta | None:
         raise ValueError(f"{path}: {err}") from err
 
 
-V1_OUTPUTS = {"6d": ("sixd", (6,)), "matrix": ("R", (3, 3))}
+V1_TASK = "sixd_rotation"  # every version-1 export was a 6DRepNet rotation graph
 
 
 def _from_v1(data: dict, path: Path) -> DeployMeta:
-    """A version-1 sidecar (6DRepNet rotation exports) as a DeployMeta with a card."""
+    """A version-1 sidecar as a DeployMeta with a card."""
     from pyhpe.tasks import get_task
 
-    kind = data.get("output", "6d")
-    if kind not in V1_OUTPUTS:
-        raise ValueError(f"output must be one of {tuple(V1_OUTPUTS)}, got {kind!r}")
-    name, shape = V1_OUTPUTS[kind]
-    task = get_task("sixd_rotation")
+    task = get_task(V1_TASK)
+    kind = data.get("output", task.default_deploy)
+    ((name, shape),) = task.deploy_outputs(kind)
     card = task.card(str(data["model"]), {}, int(data["input_size"]), form="deploy")
     card = card.with_(mean=tuple(data.get("mean", card.mean)), std=tuple(data.get("std", card.std)))
     return DeployMeta(card=card, kind=kind, outputs=((name, str(data.get("output_name", "output")), shape),),
                       input_name=str(data.get("input_name", "input")),
                       fp16_weights=bool(data.get("fp16_weights", False)),
                       dynamic_batch=bool(data.get("dynamic_batch", False)))
+
+
+def meta_without_sidecar(path: Path, input_size: int, blob_in: str, blobs_out: list[str],
+                         ranks: list[int]) -> DeployMeta:
+    """Meta of an export that has no sidecar (made before sidecars existed): a one-output
+    graph of the version-1 task, whose deploy kind is the one with an output of that rank."""
+    from pyhpe.tasks import get_task
+
+    if len(blobs_out) != 1:
+        raise ValueError(f"{path}: no sidecar, and {len(blobs_out)} outputs; a sidecar must name them")
+    task = get_task(V1_TASK)
+    kinds = [k for k, outs in task.deploy_kinds.items() if len(outs) == 1 and 1 + len(outs[0][1]) == ranks[0]]
+    if not kinds:
+        raise ValueError(f"{path}: no sidecar, and an output of rank {ranks[0]} that no {V1_TASK} graph has")
+    ((name, shape),) = task.deploy_outputs(kinds[0])
+    return DeployMeta(card=task.card(path.stem, {}, int(input_size), form="deploy"), kind=kinds[0],
+                      outputs=((name, blobs_out[0], shape),), input_name=blob_in)

@@ -1,12 +1,13 @@
 """``pyhpe predict``: faces in an image, a folder of images or a video -> head pose.
 
 For every frame: offline face detection (OpenCV Haar cascades, pyhpe.data.face_detect), the
-6DRepNet test crop of each face box, the pose from a :class:`~pyhpe.runtime.Predictor`, then an
-annotated image (or video) and a JSON file with one record per face::
+model card's crop of each face box (the crop the model was evaluated with), the pose from a
+:class:`~pyhpe.runtime.Predictor`, then an annotated image (or video) and a JSON file with one
+record per face::
 
-    pyhpe predict photo.jpg --model run/model.safetensors --output out/
-    pyhpe predict frames/ --model build/m4.onnx --backend onnxruntime --threads 2
-    pyhpe predict clip.mp4 --model build/m4.ncnn.param --backend ncnn --output out/
+    pyhpe predict photo.jpg --checkpoint run/model.safetensors --out out/
+    pyhpe predict frames/ --checkpoint build/m4.onnx --backend onnxruntime --threads 2
+    pyhpe predict clip.mp4 --checkpoint build/m4.ncnn.param --backend ncnn --out out/
 
 Writes ``OUT/<name>.jpg`` + ``OUT/<name>.json`` per image; for a video ``OUT/<name>.mp4`` and
 ``OUT/<name>.json`` (faces per frame).
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from pyhpe.cli import add_renamed
 
     # --checkpoint: a model file path (pyhpe's word); the old --model spelling stays as a hidden alias
-    add_renamed(parser, "--checkpoint", old="--model", dest="model", required=True, metavar="PATH",
+    add_renamed(parser, "--checkpoint", old="--model", dest="checkpoint", required=True, metavar="PATH",
                 help="pyhpe model file (.safetensors, torch), .onnx or .ncnn.param")
     parser.add_argument("--backend", choices=("torch", "onnxruntime", "ncnn"), default=None,
                         help="default: from the model file's extension")
@@ -155,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not src.exists():
             raise FileNotFoundError(f"input not found: {src}")
-        predictor = Predictor(args.model, backend=args.backend or guess_backend(args.model),
+        predictor = Predictor(args.checkpoint, backend=args.backend or guess_backend(args.checkpoint),
                               threads=args.threads, precision=args.precision)
         detector = HaarFaceDetector(min_size=args.min_face)
         out_dir = Path(args.output)
