@@ -18,6 +18,7 @@ Writes ``<out>/eval-<name>-<time>/results.json`` and ``error_vs_yaw.png``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,7 +76,7 @@ def build_dataset(args: argparse.Namespace, card, task):
         raise ValueError(f"--test-resize must be >= 224 (the crop is then cut to the input), got {args.test_resize}")
     if args.test_margin is not None and not 0.0 <= args.test_margin <= 1.0:
         raise ValueError(f"--test-margin must be in [0, 1], got {args.test_margin}")
-    crop = card.crop.__class__(kind=card.crop.kind,
+    crop = dataclasses.replace(card.crop,
                                margin=card.crop.margin if args.test_margin is None else args.test_margin,
                                resize=card.crop.resize if args.test_resize is None else args.test_resize)
     ds = open_samples(src, progress=not args.no_progress)
