@@ -1,28 +1,14 @@
-"""Shared test helpers.
+"""Pytest fixtures shared by the test folders, and the session report header.
 
-Independent references that come from outside the package (the official 6DRepNet code, the
-aarch64 toolchain, qemu) are skipped when missing on a developer machine, but are required in
-CI (CI=true), where .ci/run installs them: a missing reference there is a failure, not a skip.
+Plain helpers live in the ``support`` package (tests/support/: ``from support import require``).
+The names re-exported below keep ``from conftest import ...`` working for the modules that still
+sit directly in tests/; new code imports them from ``support``.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def require(condition: bool, what: str) -> None:
-    """Skip (developer machine) or fail (CI) when an external reference is unavailable."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI (.ci/run installs it)")
-    pytest.skip(f"{what} is not available")
+from support import IN_CI, REPO_ROOT, repnext_m0_eval, require  # noqa: F401 (re-exported)
 
 
 @pytest.fixture(scope="module")
@@ -55,21 +41,3 @@ def pytest_report_header(config) -> list[str]:
         return [f"pyhpe._C: isa={info['cpu_isa']} cuda={info['cuda']} openmp={info['openmp']}"]
     except ImportError as exc:  # pragma: no cover
         return [f"pyhpe._C not importable: {exc}"]
-
-
-
-
-def repnext_m0_eval(seed: int = 0):
-    """sixdrepnet_repnext_m0 in eval mode with seeded random weights and randomised BatchNorm
-    statistics (so that BN folding in exports and deploy forms is really exercised)."""
-    import torch
-
-    from pyhpe.models import create_model
-
-    torch.manual_seed(seed)
-    m = create_model("sixdrepnet_repnext_m0").eval()
-    for mod in m.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.running_mean.uniform_(-0.5, 0.5)
-            mod.running_var.uniform_(0.5, 2.0)
-    return m

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
+from support import PYHPE, run_command
 
 ARGS = [
     "--config", "configs/synthetic.yaml",
@@ -28,15 +28,14 @@ def _free_port() -> int:
 
 def _run(cmd: list[str], out: Path) -> Path:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    res = subprocess.run([*cmd, *ARGS, f"output.dir={out}"], capture_output=True, text=True, timeout=300, env=env,
-                         check=False)
+    res = run_command([*cmd, *ARGS, f"output.dir={out}"], timeout=300, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     (run,) = [p for p in out.iterdir() if p.is_dir()]
     return run
 
 
 def test_two_gloo_processes_match_single_process(tmp_path):
-    single = _run([sys.executable, "-m", "pyhpe", "train"], tmp_path / "single")
+    single = _run([*PYHPE, "train"], tmp_path / "single")
     port = _free_port()
     multi = _run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                   "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "pyhpe", "train"],

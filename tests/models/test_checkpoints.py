@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import require
+from support import require
 from pyhpe.models import create_model, list_models, reparameterize
 from pyhpe.models.checkpoints import CheckpointMismatchError, load_checkpoint, read_state_dict
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_data_fixtures import (
+from support.data_fixtures import (
     BIWI_K,
     BIWI_R_CAL,
     BIWI_T_CAL,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_data_fixtures import (
+from support import REPO_ROOT, run_command
+from support.data_fixtures import (
     face_like_points,
     write_arkitface,
     write_biwi_raw,
@@ -90,14 +91,11 @@ def test_check_reports_bad_files(tmp_path, capsys):
 
 
 def test_tools_scripts_are_thin_wrappers(tmp_path):
-    import subprocess
     import sys
-    from pathlib import Path
 
     src = _make("300wlp", tmp_path / "src")
-    script = Path(__file__).resolve().parents[1] / "tools" / "create_filelist.py"
-    run = subprocess.run([sys.executable, str(script), str(src), "--no-progress"],
-                         capture_output=True, text=True, check=False)
+    script = REPO_ROOT / "tools" / "create_filelist.py"
+    run = run_command([sys.executable, script, src, "--no-progress"])
     assert run.returncode == 0, run.stderr
     assert (src / "files.txt").read_text().splitlines() == [f"./AFW/img_{i}" for i in range(3)]
 

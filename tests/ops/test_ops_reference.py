@@ -11,7 +11,7 @@ from pyhpe import _C
 from pyhpe.geometry import euler_to_matrix
 from pyhpe.ops import reference as ref
 
-from ops_cases import adversarial_sixd, euler_grid, random_rotations, rotation_pairs, sixd_condition
+from support.ops_cases import adversarial_sixd, euler_grid, random_rotations, rotation_pairs, sixd_condition
 
 
 @pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])

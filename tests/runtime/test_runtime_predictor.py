@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import repnext_m0_eval
+from support import repnext_m0_eval
 
 from pyhpe.models.io import save_model
 from pyhpe.ops import gram_schmidt, matrix_to_euler

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from test_data_fixtures import (
+from support.data_fixtures import (
     DDPOSE_K,
     arkit_pose_gl,
     arkit_verts_gl,

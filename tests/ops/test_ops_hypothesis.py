@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import pyhpe.ops as ops
 from pyhpe.ops import reference as ref
 
-from ops_cases import random_rotations, sixd_condition
+from support.ops_cases import random_rotations, sixd_condition
 
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

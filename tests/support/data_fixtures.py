@@ -1,6 +1,7 @@
 """Writers of small dataset fixtures in each format's exact on-disk layout (docs/data.md).
 
-Imported by the tests/test_data_*.py modules; the two tests here check the writers themselves.
+Imported by the tests/data/test_data_*.py modules (``from support.data_fixtures import ...``);
+tests/data/test_data_fixtures.py checks the writers themselves.
 """
 
 from __future__ import annotations
@@ -151,14 +152,3 @@ def write_garbage(path: Path, data: bytes = b"this is not the file you expect\x0
     path.write_bytes(data)
     return path
 
-
-def test_pose_mat_writer_uses_matlab_layout(tmp_path):
-    write_pose_mat_pair(tmp_path, "a/x", [1, 2, 3], face_like_points())
-    mat = scipy.io.loadmat(tmp_path / "a" / "x.mat")
-    assert mat["Pose_Para"].shape == (1, 7) and mat["pt2d"].shape == (2, 68)
-
-
-def test_biwi_cal_writer_has_the_published_line_structure(tmp_path):
-    write_rgb_cal(tmp_path / "rgb.cal")
-    lines = (tmp_path / "rgb.cal").read_text().splitlines()
-    assert [len(line.split()) for line in lines] == [3, 3, 3, 0, 4, 0, 3, 3, 3, 0, 3, 0, 2]

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import repnext_m0_eval
+from support import repnext_m0_eval
 
 from pyhpe.data.synthetic import SynthConfig, SyntheticHeads
 from pyhpe.models import load

@@ -9,7 +9,7 @@ from torch.library import opcheck
 import pyhpe.ops as ops
 from pyhpe.ops import reference as ref
 
-from ops_cases import random_rotations
+from support.ops_cases import random_rotations
 
 P = torch.ops.pyhpe
 

@@ -7,10 +7,9 @@ import argparse
 import importlib
 import importlib.util
 import os
-import subprocess
-import sys
 
 import pytest
+from support import PYHPE, start_command
 
 from pyhpe.cli import COMMANDS, main
 
@@ -25,9 +24,8 @@ def test_help_for_every_command(tmp_path):
         if command in OTHER_HELPERS and importlib.util.find_spec(module) is None:
             continue  # not built yet
         # run outside the source tree, so the installed package (with its native build) is used
-        procs[command] = subprocess.Popen([sys.executable, "-m", "pyhpe", command, "--help"], cwd=tmp_path,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+        procs[command] = start_command([*PYHPE, command, "--help"], cwd=tmp_path,
+                                       env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert {"train", "eval", "demo"} <= set(procs)
     for command, proc in procs.items():
         out, err = proc.communicate(timeout=300)
@@ -199,9 +197,7 @@ def test_failure_exits_1_with_one_line(capsys, monkeypatch, tmp_path, path):
 def test_exit_status_of_the_process(tmp_path):
     """`python -m pyhpe` exits with what main returns: 1 failure (one line), 2 usage, 0 help."""
     cases = {("data", "check", str(tmp_path / "none")): 1, ("models", "--bogus"): 2, ("data", "--help"): 0}
-    procs = {argv: subprocess.Popen([sys.executable, "-m", "pyhpe", *argv], cwd=tmp_path, text=True,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for argv in cases}
+    procs = {argv: start_command([*PYHPE, *argv], cwd=tmp_path) for argv in cases}
     for argv, proc in procs.items():
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == cases[argv], (argv, err[-2000:])

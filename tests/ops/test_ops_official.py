@@ -9,7 +9,7 @@ import torch
 import pyhpe.ops as ops
 from pyhpe.geometry import euler_to_matrix
 
-from ops_cases import random_rotations
+from support.ops_cases import random_rotations
 
 
 def test_gram_schmidt_matches_official(official_sixdrepnet):

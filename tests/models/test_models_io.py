@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import repnext_m0_eval
+from support import repnext_m0_eval
 
 from pyhpe.models import create_model, reparameterize
 from pyhpe.models.io import load_model, save_model

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import repnext_m0_eval
+from support import repnext_m0_eval
 
 from pyhpe.models import create_model, load, reparameterize
 from pyhpe.models.card import CropRule

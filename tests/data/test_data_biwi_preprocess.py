@@ -9,7 +9,7 @@ import cv2
 import matplotlib.cbook
 import numpy as np
 import pytest
-from test_data_fixtures import biwi_head_pose, write_biwi_raw
+from support.data_fixtures import biwi_head_pose, write_biwi_raw
 
 from pyhpe.cli import main
 from pyhpe.data.biwi import BIWINpz, fsa_label_from_pose_matrix

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.io
-from test_data_fixtures import face_like_points, write_garbage, write_pose_mat_pair
+from support.data_fixtures import face_like_points, write_garbage, write_pose_mat_pair
 
 from pyhpe.cli import main
 from pyhpe.data.aflw2000 import AFLW2000

@@ -1,0 +1,74 @@
+"""Plain helpers shared by the test folders (importable as ``support``: pyproject.toml's
+[tool.pytest.ini_options] puts tests/ on the path). Pytest fixtures live in tests/conftest.py.
+
+* ``support``: the repository root, CI-required references, a seeded RepNeXt model, and the one
+  helper for running a subprocess;
+* ``support.ops_cases``: random and adversarial inputs for the ops tests;
+* ``support.data_fixtures``: writers of small dataset fixtures in each format's on-disk layout.
+
+Independent references that come from outside the package (the official 6DRepNet code, the
+aarch64 toolchain, qemu) are skipped when missing on a developer machine, but are required in
+CI (CI=true), where .ci/run installs them: a missing reference there is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PYHPE = (sys.executable, "-m", "pyhpe")  # the command line, in a fresh interpreter
+
+__all__ = ["IN_CI", "PYHPE", "REPO_ROOT", "repnext_m0_eval", "require", "run_command",
+           "start_command"]
+
+
+def require(condition: bool, what: str) -> None:
+    """Skip (developer machine) or fail (CI) when an external reference is unavailable."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI (.ci/run installs it)")
+    pytest.skip(f"{what} is not available")
+
+
+def repnext_m0_eval(seed: int = 0):
+    """sixdrepnet_repnext_m0 in eval mode with seeded random weights and randomised BatchNorm
+    statistics (so that BN folding in exports and deploy forms is really exercised)."""
+    import torch
+
+    from pyhpe.models import create_model
+
+    torch.manual_seed(seed)
+    m = create_model("sixdrepnet_repnext_m0").eval()
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+    return m
+
+
+def _argv(cmd: Sequence) -> list[str]:
+    return [str(c) for c in cmd]
+
+
+def run_command(cmd: Sequence, *, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+    """Runs ``cmd`` (items may be paths or numbers) to completion: text stdout and stderr
+    captured, no exception on a non-zero exit (the caller asserts on ``returncode``), killed after
+    ``timeout`` seconds. Further keywords (``cwd``, ``env``, ...) go to subprocess.run."""
+    return subprocess.run(_argv(cmd), capture_output=True, text=True, timeout=timeout, check=False,
+                          **kw)
+
+
+def start_command(cmd: Sequence, **kw) -> subprocess.Popen:
+    """Starts ``cmd`` without waiting, text stdout and stderr piped, so that several slow commands
+    (each a fresh interpreter importing torch) run side by side; collect each with
+    ``proc.communicate(timeout=...)``. Further keywords go to subprocess.Popen."""
+    return subprocess.Popen(_argv(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **kw)
