@@ -22,8 +22,9 @@ from conftest import REPO_ROOT, require
 
 JNI_SRC = REPO_ROOT / "android" / "pyhpe" / "src" / "main" / "cpp" / "pyhpe_jni.cpp"
 RUNTIME_INC = REPO_ROOT / "csrc" / "runtime" / "include"
-SYMBOLS = ("Java_org_pyhpe_NativeBridge_nativeLoad", "Java_org_pyhpe_NativeBridge_nativeEstimate",
-           "Java_org_pyhpe_NativeBridge_nativeFree", "Java_org_pyhpe_NativeBridge_nativeBuildInfo")
+SYMBOLS = ("Java_org_pyhpe_NativeBridge_nativeLoad", "Java_org_pyhpe_NativeBridge_nativeLoadFromSidecar",
+           "Java_org_pyhpe_NativeBridge_nativeEstimate", "Java_org_pyhpe_NativeBridge_nativeFree",
+           "Java_org_pyhpe_NativeBridge_nativeBuildInfo")
 
 
 def _jdk_include() -> Path:
@@ -71,6 +72,8 @@ package org.pyhpe;
 public class NativeBridge {
     static native long nativeLoad(String p, String b, int size, boolean matrix, int threads, boolean fp16)
         throws java.io.IOException;
+    static native long nativeLoadFromSidecar(String p, String b, String json, int threads, boolean fp16)
+        throws java.io.IOException;
     static native void nativeFree(long h);
     static native float[] nativeEstimate(long h, byte[] rgba, int w, int hgt, int stride, float[] box);
     static native String nativeBuildInfo();
@@ -89,6 +92,17 @@ public class NativeBridge {
         nativeFree(m);
         try { nativeLoad(a[1] + ".missing", a[2], 64, false, 1, false); }
         catch (java.io.IOException e) { System.out.println("caught: " + e.getMessage()); }
+        // the options from the export's sidecar (a[11]), then a missing and a malformed one (a[12])
+        m = nativeLoadFromSidecar(a[1], a[2], a[11], 1, false);
+        out = nativeEstimate(m, rgba, w, h, w * 4, box);
+        s = new StringBuilder();
+        for (float v : out) s.append(v).append(' ');
+        System.out.println(s.toString().trim());
+        nativeFree(m);
+        try { nativeLoadFromSidecar(a[1], a[2], a[11] + ".missing", 1, false); }
+        catch (java.io.IOException e) { System.out.println("caught: " + e.getMessage()); }
+        try { nativeLoadFromSidecar(a[1], a[2], a[12], 1, false); }
+        catch (IllegalStateException e) { System.out.println("caught: " + e.getMessage()); }
     }
 }
 """
@@ -117,8 +131,10 @@ def test_jni_bridge_from_java_matches_python(tmp_path):
     (java_dir / "NativeBridge.java").write_text(JAVA_MAIN)
     _run(["javac", "-d", tmp_path / "classes", java_dir / "NativeBridge.java"])
     box = [30.0, 25.0, 80.0, 90.0]
+    (tmp_path / "bad.json").write_text('{"format": "pyhpe-deploy", "version": 7}')
     p = _run(["java", "-cp", tmp_path / "classes", "org.pyhpe.NativeBridge", so, tmp_path / "m.ncnn.param",
-              tmp_path / "m.ncnn.bin", tmp_path / "img.rgba", 110, 120, *box, SIZE])
+              tmp_path / "m.ncnn.bin", tmp_path / "img.rgba", 110, 120, *box, SIZE, tmp_path / "m.ncnn.json",
+              tmp_path / "bad.json"])
     lines = p.stdout.strip().splitlines()
     out = np.array([float(v) for v in lines[0].split()])
     assert out.shape == (18,)
@@ -130,3 +146,7 @@ def test_jni_bridge_from_java_matches_python(tmp_path):
     np.testing.assert_allclose(out[15:], ref["euler_deg"][0], atol=3.0)
     assert "caught: pyhpe: box must hold 4 floats" in lines[1]
     assert "caught: pyhpe: file error" in lines[2]
+    # the export's sidecar gives the same options here (its card holds 6DRepNet's crop)
+    np.testing.assert_array_equal(np.array([float(v) for v in lines[3].split()]), out)
+    assert "caught: pyhpe: file error" in lines[4] and "m.ncnn.json.missing: cannot open" in lines[4]
+    assert "caught: pyhpe: model error" in lines[5] and "sidecar version 7 is unknown" in lines[5]
