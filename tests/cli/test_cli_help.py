@@ -209,7 +209,7 @@ def test_exit_status_of_the_process(tmp_path):
 # ---- one vocabulary: renamed flags keep their old spelling as a hidden, working alias -----------
 
 RENAMED = [  # (command, new spelling argv, old spelling argv, dest)
-    (("predict",), ["x.jpg", "--checkpoint", "m.onnx"], ["x.jpg", "--model", "m.onnx"], "model"),
+    (("predict",), ["x.jpg", "--checkpoint", "m.onnx"], ["x.jpg", "--model", "m.onnx"], "checkpoint"),
     (("predict",), ["x.jpg", "--checkpoint", "m", "--out", "d"], ["x.jpg", "--checkpoint", "m", "--output", "d"],
      "output"),
     (("export",), ["--out", "m.onnx"], ["--output", "m.onnx"], "output"),
