@@ -22,10 +22,7 @@ namespace pyhpe {
 namespace binding {
 namespace {
 
-const cpu::RotationKernels& cpu_kernels() {
-  static const cpu::RotationKernels& k = *PYHPE_ISA_BEST(cpu::kRotationKernels, PYHPE_ISAS_CPU);
-  return k;
-}
+const cpu::RotationKernels& cpu_kernels() { return PYHPE_ISA_CHOSEN(cpu::kRotationKernels, PYHPE_ISAS_CPU); }
 
 // Batches at least this large release the GIL while the kernel runs.
 constexpr int64_t kReleaseGilAbove = 2048;

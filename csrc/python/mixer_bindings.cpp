@@ -15,10 +15,7 @@ namespace pyhpe {
 namespace binding {
 namespace {
 
-const cpu::MixerKernels& mixer_kernels() {
-  static const cpu::MixerKernels& k = *PYHPE_ISA_BEST(cpu::kMixerKernels, PYHPE_ISAS_CPU);
-  return k;
-}
+const cpu::MixerKernels& mixer_kernels() { return PYHPE_ISA_CHOSEN(cpu::kMixerKernels, PYHPE_ISAS_CPU); }
 
 using Arg = std::unique_ptr<TensorArg>;
 
@@ -152,10 +149,12 @@ struct MixerArgs {
     return p;
   }
 
-  // Checks the thread count; true when there is nothing to compute.
-  bool empty(int threads) const {
+  // Checks the thread count, then runs fn(T{}) for x's dtype unless there is nothing to compute.
+  template <class F>
+  void run(int threads, F fn) const {
     check_threads(op, threads);
-    return N == 0 || H == 0 || W == 0 || C == 0;
+    if (N == 0 || H == 0 || W == 0 || C == 0) return;
+    with_dtype(*x, fn);
   }
 
   // (C, H, W) in this call's layout: the expected trailing shape of an input-sized tensor.
@@ -183,9 +182,8 @@ void mixer_forward(py::handle x, py::handle ws, py::handle bs, py::handle wm, py
   TensorArg out(op, "out", out_obj);
   out.expect_shape(a.N, a.out_tail());
   out.expect_like(*a.x);
-  if (a.empty(threads)) return;
   (void)stream;
-  with_dtype(*a.x, [&](auto tag) {
+  a.run(threads, [&](auto tag) {
     using T = decltype(tag);
 #if defined(PYHPE_WITH_CUDA)
     if (a.x->is_cuda()) {
@@ -242,9 +240,8 @@ void mixer_backward(py::handle grad_obj, py::handle x, py::handle ws, py::handle
   Arg gbl1 = like("grad_b_l1", gbl1_obj, a.bl1.get());
   Arg gwl2 = like("grad_w_l2", gwl2_obj, a.wl2.get());
   Arg gbl2 = like("grad_b_l2", gbl2_obj, a.bl2.get());
-  if (a.empty(threads)) return;
   (void)stream;
-  with_dtype(*a.x, [&](auto tag) {
+  a.run(threads, [&](auto tag) {
     using T = decltype(tag);
 #if defined(PYHPE_WITH_CUDA)
     if (a.x->is_cuda()) {

@@ -89,25 +89,32 @@ LD max_err(const T* ours, const std::vector<LD>& want, LD& scale) {
   return err;
 }
 
-// NCHW <-> NHWC copies of an N x C x H x W tensor.
-template <class T>
-std::vector<T> to_nhwc(const std::vector<T>& t, int N, int C, int H, int W) {
-  std::vector<T> out(t.size());
+// NCHW <-> NHWC copies of an N x C x H x W tensor (elements converted to Out).
+template <class Out, class T>
+std::vector<Out> relayout(const std::vector<T>& t, int N, int C, int H, int W, bool to_nhwc) {
+  std::vector<Out> out(t.size());
   for (int n = 0; n < N; ++n)
     for (int c = 0; c < C; ++c)
-      for (int i = 0; i < H * W; ++i)
-        out[(static_cast<size_t>(n) * H * W + i) * C + c] = t[(static_cast<size_t>(n) * C + c) * H * W + i];
+      for (int i = 0; i < H * W; ++i) {
+        const size_t nchw = (static_cast<size_t>(n) * C + c) * H * W + i;
+        const size_t nhwc = (static_cast<size_t>(n) * H * W + i) * C + c;
+        if (to_nhwc) {
+          out[nhwc] = t[nchw];
+        } else {
+          out[nchw] = t[nhwc];
+        }
+      }
   return out;
 }
 
 template <class T>
+std::vector<T> to_nhwc(const std::vector<T>& t, int N, int C, int H, int W) {
+  return relayout<T>(t, N, C, H, W, true);
+}
+
+template <class T>
 std::vector<LD> from_nhwc(const std::vector<T>& t, int N, int C, int H, int W) {
-  std::vector<LD> out(t.size());
-  for (int n = 0; n < N; ++n)
-    for (int c = 0; c < C; ++c)
-      for (int i = 0; i < H * W; ++i)
-        out[(static_cast<size_t>(n) * C + c) * H * W + i] = t[(static_cast<size_t>(n) * H * W + i) * C + c];
-  return out;
+  return relayout<LD>(t, N, C, H, W, false);
 }
 
 // The channels_last path (p.nhwc) must give what the NCHW path gave (checked against the

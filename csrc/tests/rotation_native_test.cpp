@@ -250,18 +250,26 @@ void append(std::vector<T>& dst, const std::array<LD, N>& row) {
   for (LD v : row) dst.push_back(static_cast<T>(v));
 }
 
-// Random rows. Geodesic pairs and 6D targets come at assorted angles: independent, small,
-// near pi, in between.
+// Appends the 6D row `a` and a random Gram-Schmidt output gradient; returns the reference
+// matrix of `a`.
 template <class T>
-void add_random_row(Batch<T>& b, Rng& rng, int64_t i) {
-  std::array<LD, 6> a;
-  for (LD& v : a) v = rng.n();
+M3 add_x6_row(Batch<T>& b, Rng& rng, const std::array<LD, 6>& a) {
   append(b.x6, a);
   std::array<LD, 9> gr;
   for (LD& v : gr) v = rng.n();
   append(b.gR, gr);
   M3 Ra;
   ref_gram_schmidt(a.data(), Ra.data(), 1e-8L);
+  return Ra;
+}
+
+// Random rows. Geodesic pairs and 6D targets come at assorted angles: independent, small,
+// near pi, in between.
+template <class T>
+void add_random_row(Batch<T>& b, Rng& rng, int64_t i) {
+  std::array<LD, 6> a;
+  for (LD& v : a) v = rng.n();
+  const M3 Ra = add_x6_row(b, rng, a);
   auto partner = [&](const M3& R, int mode) {
     switch (mode) {
       case 0: return rng.rotation();
@@ -412,13 +420,8 @@ Batch<T> adversarial_batch(int offset, Rng& rng) {
   size_t rows = std::max({x6.size(), geo.size(), eul.size()});
   for (size_t r = 0; r < rows; ++r) {
     const auto& a = x6[r % x6.size()];
-    append(b.x6, a);
-    std::array<LD, 9> gr;
-    for (LD& v : gr) v = rng.n();
-    append(b.gR, gr);
     // Target: the matrix of the (rounded) input itself (theta ~ 0, clamped) or a random one.
-    M3 Ra;
-    ref_gram_schmidt(a.data(), Ra.data(), 1e-8L);
+    const M3 Ra = add_x6_row(b, rng, a);
     bool usable = all_finite(Ra.begin(), Ra.end()) && fabsl(Ra[0] * Ra[0] + Ra[3] * Ra[3] + Ra[6] * Ra[6] - 1) < 1e-3L;
     append(b.Rgt, (r % 2 == 0 && usable) ? Ra : rng.rotation());
     const GeoPair& p = geo[r % geo.size()];

@@ -10,8 +10,8 @@
 //
 // Choosing side: PYHPE_ISA_DECLARE(Type, name) declares the three tables; PYHPE_ISA_BEST(name,
 // mask) is the table of the highest level in `mask` the running CPU supports (the baseline
-// otherwise), PYHPE_ISA_AT(name, mask, level) the table of one level or nullptr when the group
-// was not compiled for it. Tables of levels outside the mask are only named inside discarded
+// otherwise; PYHPE_ISA_CHOSEN: the same, chosen once and kept), PYHPE_ISA_AT(name, mask, level)
+// the table of one level or nullptr when the group was not compiled for it. Tables of levels outside the mask are only named inside discarded
 // `if constexpr` branches, so they need no definition.
 //
 // The kernel headers put everything they define in an inline namespace named after the
@@ -101,3 +101,10 @@ inline Level best_level(unsigned mask) {
 
 // The table of the best level of `mask` for the running CPU (never nullptr).
 #define PYHPE_ISA_BEST(name, mask) PYHPE_ISA_AT(name, mask, ::pyhpe::isa::best_level(mask))
+
+// *PYHPE_ISA_BEST(name, mask), chosen on first use and kept (a const reference to the table).
+#define PYHPE_ISA_CHOSEN(name, mask) \
+  ([]() -> const auto& {             \
+    static const auto& chosen_ = *PYHPE_ISA_BEST(name, mask); \
+    return chosen_;                  \
+  }())

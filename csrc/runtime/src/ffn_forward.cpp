@@ -5,10 +5,7 @@ namespace pyhpe_rt {
 
 namespace {
 
-const FfnKernels& kernels() {
-  static const FfnKernels& k = *PYHPE_ISA_BEST(kFfnKernels, PYHPE_ISAS_RT_FFN);
-  return k;
-}
+const FfnKernels& kernels() { return PYHPE_ISA_CHOSEN(kFfnKernels, PYHPE_ISAS_RT_FFN); }
 
 }  // namespace
 

@@ -119,16 +119,35 @@ class Parser {
     return true;
   }
 
-  bool object(Value* out, int depth) {
-    out->type = Value::kObject;
-    ++pos_;  // '{'
+  // The elements of an array or object up to `close` (the opening bracket is consumed): each one
+  // parsed by element(), separated by commas.
+  template <class Element>
+  bool elements(char close, Element element) {
     skip_ws();
-    if (peek() == '}' && !at_end()) {
+    if (peek() == close && !at_end()) {
       ++pos_;
       return true;
     }
     for (;;) {
       skip_ws();
+      if (!element()) return false;
+      skip_ws();
+      if (peek() == ',' && !at_end()) {
+        ++pos_;
+        continue;
+      }
+      if (peek() == close && !at_end()) {
+        ++pos_;
+        return true;
+      }
+      return fail(std::string("expected ',' or '") + close + "'" + found());
+    }
+  }
+
+  bool object(Value* out, int depth) {
+    out->type = Value::kObject;
+    ++pos_;  // '{'
+    return elements('}', [&]() {
       if (peek() != '"' || at_end()) return fail("expected a string key" + found());
       const size_t key_pos = pos_;
       std::string key;
@@ -141,43 +160,17 @@ class Parser {
       if (!expect(':')) return false;
       skip_ws();
       out->members.emplace_back(key, Value());
-      if (!value(&out->members.back().second, depth + 1)) return false;
-      skip_ws();
-      if (peek() == ',' && !at_end()) {
-        ++pos_;
-        continue;
-      }
-      if (peek() == '}' && !at_end()) {
-        ++pos_;
-        return true;
-      }
-      return fail("expected ',' or '}'" + found());
-    }
+      return value(&out->members.back().second, depth + 1);
+    });
   }
 
   bool array(Value* out, int depth) {
     out->type = Value::kArray;
     ++pos_;  // '['
-    skip_ws();
-    if (peek() == ']' && !at_end()) {
-      ++pos_;
-      return true;
-    }
-    for (;;) {
-      skip_ws();
+    return elements(']', [&]() {
       out->items.emplace_back();
-      if (!value(&out->items.back(), depth + 1)) return false;
-      skip_ws();
-      if (peek() == ',' && !at_end()) {
-        ++pos_;
-        continue;
-      }
-      if (peek() == ']' && !at_end()) {
-        ++pos_;
-        return true;
-      }
-      return fail("expected ',' or ']'" + found());
-    }
+      return value(&out->items.back(), depth + 1);
+    });
   }
 
   static bool is_digit(char c) { return c >= '0' && c <= '9'; }

@@ -5,10 +5,7 @@ namespace pyhpe_rt {
 
 namespace {
 
-const MixerKernels& kernels() {
-  static const MixerKernels& k = *PYHPE_ISA_BEST(kMixerKernels, PYHPE_ISAS_RT_MIXER);
-  return k;
-}
+const MixerKernels& kernels() { return PYHPE_ISA_CHOSEN(kMixerKernels, PYHPE_ISAS_RT_MIXER); }
 
 }  // namespace
 

@@ -51,15 +51,17 @@ class SidecarReader {
     return v;
   }
 
-  bool absent(const Value& obj, const char* key, Presence presence) const {
-    return presence == kOptional && !obj.find(key);
+  // obj[key] of `type`, or nullptr: absent where `presence` allows it (error() stays empty), or
+  // missing or mistyped (error() set).
+  const Value* field(const Value& obj, const std::string& path, const char* key, Value::Type type,
+                     Presence presence) {
+    return presence == kOptional && !obj.find(key) ? nullptr : need(obj, path, key, type);
   }
 
   bool string(const Value& obj, const std::string& path, const char* key, std::string* out,
               Presence presence = kRequired) {
-    if (absent(obj, key, presence)) return true;
-    const Value* v = need(obj, path, key, Value::kString);
-    if (!v) return false;
+    const Value* v = field(obj, path, key, Value::kString, presence);
+    if (!v) return error_.empty();
     *out = v->text;
     return true;
   }
@@ -67,9 +69,8 @@ class SidecarReader {
   // An integer (JSON number without fraction or exponent) in [lo, hi].
   bool integer(const Value& obj, const std::string& path, const char* key, int lo, int hi, int* out,
                Presence presence = kRequired) {
-    if (absent(obj, key, presence)) return true;
-    const Value* v = need(obj, path, key, Value::kNumber);
-    if (!v) return false;
+    const Value* v = field(obj, path, key, Value::kNumber, presence);
+    if (!v) return error_.empty();
     if (v->text.find_first_of(".eE") != std::string::npos || v->number < lo || v->number > hi)
       return bad(join(path, key), "must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
                                       "], got " + v->text);
@@ -79,9 +80,8 @@ class SidecarReader {
 
   bool number(const Value& obj, const std::string& path, const char* key, double lo, double hi, double* out,
               Presence presence = kRequired) {
-    if (absent(obj, key, presence)) return true;
-    const Value* v = need(obj, path, key, Value::kNumber);
-    if (!v) return false;
+    const Value* v = field(obj, path, key, Value::kNumber, presence);
+    if (!v) return error_.empty();
     if (!(v->number >= lo && v->number <= hi))
       return bad(join(path, key), "must lie in [" + fmt(lo) + ", " + fmt(hi) + "], got " + v->text);
     *out = v->number;
@@ -92,9 +92,8 @@ class SidecarReader {
   // and positive when `positive`.
   bool floats3(const Value& obj, const std::string& path, const char* key, bool positive, float out[3],
                Presence presence = kRequired) {
-    if (absent(obj, key, presence)) return true;
-    const Value* v = need(obj, path, key, Value::kArray);
-    if (!v) return false;
+    const Value* v = field(obj, path, key, Value::kArray, presence);
+    if (!v) return error_.empty();
     const std::string where = join(path, key);
     if (v->items.size() != 3) return bad(where, "must hold 3 numbers (R, G, B), got " + std::to_string(v->items.size()));
     float f[3];
@@ -115,8 +114,8 @@ class SidecarReader {
   // A blob name: a non-empty string that fits pyhpe_options' 64-byte field.
   bool blob(const Value& obj, const std::string& path, const char* key, char (&out)[64],
             Presence presence = kRequired) {
-    if (absent(obj, key, presence)) return true;
     std::string s;
+    if (!obj.find(key) && presence == kOptional) return true;
     if (!string(obj, path, key, &s)) return false;
     if (s.empty() || s.size() >= sizeof out || s.find('\0') != std::string::npos)
       return bad(join(path, key), "must be a blob name of 1 to 63 bytes, got \"" + s + "\"");
@@ -126,10 +125,8 @@ class SidecarReader {
 
   // An optional boolean (absent is fine).
   bool optional_bool(const Value& obj, const std::string& path, const char* key) {
-    const Value* v = obj.find(key);
-    if (v && v->type != Value::kBool)
-      return bad(join(path, key), std::string("must be a boolean, got ") + json::type_name(v->type));
-    return true;
+    field(obj, path, key, Value::kBool, kOptional);
+    return error_.empty();
   }
 
   // An array of integers equal to `want` (a tensor shape).

@@ -73,6 +73,60 @@ inline std::string fused_param_for(const std::string& param) {
   return "";
 }
 
+// Walks a tool's command line:
+//   for (ArgParser a(kProg, argc, argv); a.next();) {
+//     if (a.is("--bin")) bin = a.value();
+//     else if (a.is("--threads")) threads = a.int_value();
+//     else a.positional(&param);  // dies for an unknown option or one argument too many
+//   }
+class ArgParser {
+ public:
+  ArgParser(const char* prog, int argc, char** argv) : prog_(prog), argc_(argc), argv_(argv) {}
+
+  // Moves to the next argument; false after the last.
+  bool next() {
+    if (++i_ >= argc_) return false;
+    cur_ = argv_[i_];
+    return true;
+  }
+  const std::string& arg() const { return cur_; }
+  bool is(const char* flag) const { return cur_ == flag; }
+  bool help() const { return cur_ == "-h" || cur_ == "--help"; }
+
+  // The value after the current flag, or the end of the tool when it is missing.
+  const char* value() {
+    need(1);
+    return argv_[++i_];
+  }
+  // Dies unless n values follow the current flag.
+  void need(int n) const {
+    if (i_ + n >= argc_) die(prog_, cur_ + (n == 1 ? " needs a value" : " needs " + std::to_string(n) + " value(s)"));
+  }
+  int int_value() { return to_int(prog_, cur_.c_str(), value()); }
+  float float_value() { return to_float(prog_, cur_.c_str(), value()); }
+  double double_value() { return to_double(prog_, cur_.c_str(), value()); }
+  std::vector<int> int_list() { return to_int_list(prog_, cur_.c_str(), value()); }
+
+  [[noreturn]] void unknown() const { die(prog_, "unknown option " + cur_); }
+  // The current argument as the positional one (if *slot is still empty), or the end of the tool.
+  void positional(std::string* slot) const {
+    if (!cur_.empty() && cur_[0] == '-') unknown();
+    if (!slot->empty()) die(prog_, "unexpected argument " + cur_);
+    *slot = cur_;
+  }
+  void positional(std::vector<std::string>* list) const {
+    if (!cur_.empty() && cur_[0] == '-') unknown();
+    list->push_back(cur_);
+  }
+
+ private:
+  const char* prog_;
+  int argc_;
+  char** argv_;
+  int i_ = 0;
+  std::string cur_;
+};
+
 // The sidecar pyhpe export writes beside a model: "<stem>.ncnn.param" -> "<stem>.ncnn.json"
 // (also for "<stem>.fused.ncnn.param"), "<stem>.param" -> "<stem>.json" (pyhpe/runtime/meta.py).
 inline std::string sidecar_for(const std::string& param) {
@@ -99,19 +153,14 @@ struct ModelFlags {
   static constexpr const char* kUsage =
       "[--sidecar JSON | --no-sidecar] [--input-size S] [--matrix] [--crop-margin K] [--crop-resize N]";
 
-  // Consumes argv[i] (and its value) if it is one of these flags.
-  bool parse(const char* prog, int argc, char** argv, int& i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> const char* {
-      if (i + 1 >= argc) die(prog, a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--sidecar") sidecar = value();
-    else if (a == "--no-sidecar") no_sidecar = true;
-    else if (a == "--input-size") has_input_size = (set.input_size = to_int(prog, "--input-size", value()), true);
-    else if (a == "--matrix") has_output_kind = (set.output_kind = PYHPE_OUTPUT_MATRIX, true);
-    else if (a == "--crop-margin") has_crop_margin = (set.crop_margin = to_double(prog, "--crop-margin", value()), true);
-    else if (a == "--crop-resize") has_crop_resize = (set.crop_resize = to_int(prog, "--crop-resize", value()), true);
+  // Consumes the parser's current flag (and its value) if it is one of these.
+  bool parse(ArgParser& a) {
+    if (a.is("--sidecar")) sidecar = a.value();
+    else if (a.is("--no-sidecar")) no_sidecar = true;
+    else if (a.is("--input-size")) has_input_size = (set.input_size = a.int_value(), true);
+    else if (a.is("--matrix")) has_output_kind = (set.output_kind = PYHPE_OUTPUT_MATRIX, true);
+    else if (a.is("--crop-margin")) has_crop_margin = (set.crop_margin = a.double_value(), true);
+    else if (a.is("--crop-resize")) has_crop_resize = (set.crop_resize = a.int_value(), true);
     else return false;
     return true;
   }

@@ -59,27 +59,22 @@ int main(int argc, char** argv) {
   std::vector<int> threads = {1};
   int warmup = 5, runs = 50;
   bool json = false, fused = false, raw = false, thread_clock = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto need = [&]() {
-      if (i + 1 >= argc) die(kProg, a + " needs a value");
-    };
-    if (model_flags.parse(kProg, argc, argv, i)) continue;
-    if (a == "--bin") { need(); bin = argv[++i]; }
-    else if (a == "--threads") { need(); threads = to_int_list(kProg, "--threads", argv[++i]); }
-    else if (a == "--precision") { need(); precision = argv[++i]; }
-    else if (a == "--warmup") { need(); warmup = to_int(kProg, "--warmup", argv[++i]); }
-    else if (a == "--runs") { need(); runs = to_int(kProg, "--runs", argv[++i]); }
-    else if (a == "--fused") fused = true;
-    else if (a == "--json") json = true;
-    else if (a == "--raw") raw = true;
-    else if (a == "--clock") {
-      need();
-      std::string c = argv[++i];
+  for (ArgParser a(kProg, argc, argv); a.next();) {
+    if (model_flags.parse(a)) continue;
+    if (a.is("--bin")) bin = a.value();
+    else if (a.is("--threads")) threads = a.int_list();
+    else if (a.is("--precision")) precision = a.value();
+    else if (a.is("--warmup")) warmup = a.int_value();
+    else if (a.is("--runs")) runs = a.int_value();
+    else if (a.is("--fused")) fused = true;
+    else if (a.is("--json")) json = true;
+    else if (a.is("--raw")) raw = true;
+    else if (a.is("--clock")) {
+      const std::string c = a.value();
       if (c != "wall" && c != "thread") die(kProg, "--clock must be wall or thread");
       thread_clock = c == "thread";
     }
-    else if (a == "-h" || a == "--help") {
+    else if (a.help()) {
       printf("usage: pyhpe-bench MODEL.param [MODEL2.param ...] [--fused] [--bin PATH] %s "
              "[--threads 1,2] [--precision fp32|fp16|both] [--warmup N] [--runs N] [--clock wall|thread] [--json [--raw]]\n"
              "  --clock thread: this thread's CPU time (1 thread only): the model's own cost on a shared machine\n"
@@ -90,8 +85,7 @@ int main(int argc, char** argv) {
              ModelFlags::kUsage);
       return 0;
     }
-    else if (!a.empty() && a[0] == '-') die(kProg, "unknown option " + a);
-    else params.push_back(a);
+    else a.positional(&params);
   }
   if (params.empty()) die(kProg, "no model .param given");
   if (!bin.empty() && params.size() > 1) die(kProg, "--bin applies to a single model");

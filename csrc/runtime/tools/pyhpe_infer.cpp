@@ -73,32 +73,26 @@ int main(int argc, char** argv) {
   float box[4];
   bool has_box = false, bgr = false, info = false, fused = false, fp16 = false, print_options = false;
   int repeat = 1, threads = 1;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto need = [&](int n) {
-      if (i + n >= argc) die(kProg, a + " needs " + std::to_string(n) + " value(s)");
-    };
-    if (model_flags.parse(kProg, argc, argv, i)) continue;
-    if (a == "--image") { need(1); image = argv[++i]; }
-    else if (a == "--dump-input") { need(1); dump_input = argv[++i]; }
-    else if (a == "--print-options") print_options = true;
-    else if (a == "--tensor") { need(1); tensor = argv[++i]; }
-    else if (a == "--bin") { need(1); bin = argv[++i]; }
-    else if (a == "--box") {
-      need(4);
-      for (int k = 0; k < 4; ++k) box[k] = to_float(kProg, "--box", argv[++i]);
+  for (ArgParser a(kProg, argc, argv); a.next();) {
+    if (model_flags.parse(a)) continue;
+    if (a.is("--image")) image = a.value();
+    else if (a.is("--dump-input")) dump_input = a.value();
+    else if (a.is("--print-options")) print_options = true;
+    else if (a.is("--tensor")) tensor = a.value();
+    else if (a.is("--bin")) bin = a.value();
+    else if (a.is("--box")) {
+      a.need(4);
+      for (int k = 0; k < 4; ++k) box[k] = a.float_value();
       has_box = true;
     }
-    else if (a == "--bgr") bgr = true;
-    else if (a == "--threads") { need(1); threads = to_int(kProg, "--threads", argv[++i]); }
-    else if (a == "--fp16") fp16 = true;
-    else if (a == "--fused") fused = true;
-    else if (a == "--repeat") { need(1); repeat = to_int(kProg, "--repeat", argv[++i]); }
-    else if (a == "--info") info = true;
-    else if (a == "-h" || a == "--help") { usage(); return 0; }
-    else if (!a.empty() && a[0] == '-') die(kProg, "unknown option " + a);
-    else if (param.empty()) param = a;
-    else die(kProg, "unexpected argument " + a);
+    else if (a.is("--bgr")) bgr = true;
+    else if (a.is("--threads")) threads = a.int_value();
+    else if (a.is("--fp16")) fp16 = true;
+    else if (a.is("--fused")) fused = true;
+    else if (a.is("--repeat")) repeat = a.int_value();
+    else if (a.is("--info")) info = true;
+    else if (a.help()) { usage(); return 0; }
+    else a.positional(&param);
   }
   if (info) printf("%s\n", pyhpe_build_info());
   if (param.empty()) die(kProg, "no model .param given");

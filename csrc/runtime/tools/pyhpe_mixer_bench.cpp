@@ -194,20 +194,16 @@ int main(int argc, char** argv) {
   int rounds = 40;
   double sample_ms = 2.0;
   bool json = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto need = [&]() {
-      if (i + 1 >= argc) die(kProg, a + " needs a value");
-    };
-    if (a == "--threads") { need(); threads = to_int_list(kProg, "--threads", argv[++i]); }
-    else if (a == "--rounds") { need(); rounds = to_int(kProg, "--rounds", argv[++i]); }
-    else if (a == "--sample-ms") { need(); sample_ms = to_float(kProg, "--sample-ms", argv[++i]); }
-    else if (a == "--json") json = true;
-    else if (a == "-h" || a == "--help") {
+  for (ArgParser a(kProg, argc, argv); a.next();) {
+    if (a.is("--threads")) threads = a.int_list();
+    else if (a.is("--rounds")) rounds = a.int_value();
+    else if (a.is("--sample-ms")) sample_ms = a.float_value();
+    else if (a.is("--json")) json = true;
+    else if (a.help()) {
       printf("usage: pyhpe-mixer-bench [--threads 1,2] [--rounds N] [--sample-ms MS] [--json]\n");
       return 0;
     }
-    else die(kProg, "unknown option " + a);
+    else a.unknown();
   }
   if (rounds < 3 || sample_ms <= 0) die(kProg, "--rounds must be >= 3 and --sample-ms > 0");
   for (int t : threads)

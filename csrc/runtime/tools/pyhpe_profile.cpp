@@ -35,25 +35,19 @@ int main(int argc, char** argv) {
   ModelFlags model_flags;
   int threads = 1, rounds = 20;
   bool json = false, per_layer = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto need = [&]() {
-      if (i + 1 >= argc) die(kProg, a + " needs a value");
-    };
-    if (model_flags.parse(kProg, argc, argv, i)) continue;
-    if (a == "--bin") { need(); bin = argv[++i]; }
-    else if (a == "--threads") { need(); threads = to_int(kProg, "--threads", argv[++i]); }
-    else if (a == "--rounds") { need(); rounds = to_int(kProg, "--rounds", argv[++i]); }
-    else if (a == "--json") json = true;
-    else if (a == "--layers") per_layer = true;
-    else if (a == "-h" || a == "--help") {
+  for (ArgParser a(kProg, argc, argv); a.next();) {
+    if (model_flags.parse(a)) continue;
+    if (a.is("--bin")) bin = a.value();
+    else if (a.is("--threads")) threads = a.int_value();
+    else if (a.is("--rounds")) rounds = a.int_value();
+    else if (a.is("--json")) json = true;
+    else if (a.is("--layers")) per_layer = true;
+    else if (a.help()) {
       printf("usage: pyhpe-profile MODEL.param [--bin PATH] [--input-size S] [--sidecar JSON | --no-sidecar] [--threads N] "
              "[--rounds N] [--json] [--layers]\n");
       return 0;
     }
-    else if (!a.empty() && a[0] == '-') die(kProg, "unknown option " + a);
-    else if (param.empty()) param = a;
-    else die(kProg, "unexpected argument " + a);
+    else a.positional(&param);
   }
   if (param.empty()) die(kProg, "no model .param given");
   const int size = model_flags.options(kProg, param).input_size;

@@ -24,21 +24,16 @@ int main(int argc, char** argv) {
   std::string param, bin, in_path, out_path;
   std::vector<int> shape;
   int threads = 1;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto need = [&]() {
-      if (i + 1 >= argc) die(kProg, a + " needs a value");
-    };
-    if (a == "--bin") { need(); bin = argv[++i]; }
-    else if (a == "--shape") { need(); shape = to_int_list(kProg, "--shape", argv[++i]); }
-    else if (a == "--in") { need(); in_path = argv[++i]; }
-    else if (a == "--out") { need(); out_path = argv[++i]; }
-    else if (a == "--threads") { need(); threads = to_int(kProg, "--threads", argv[++i]); }
-    else if (a == "-h" || a == "--help") {
+  for (ArgParser a(kProg, argc, argv); a.next();) {
+    if (a.is("--bin")) bin = a.value();
+    else if (a.is("--shape")) shape = a.int_list();
+    else if (a.is("--in")) in_path = a.value();
+    else if (a.is("--out")) out_path = a.value();
+    else if (a.is("--threads")) threads = a.int_value();
+    else if (a.help()) {
       printf("usage: pyhpe-run MODEL.param --shape C,H,W --in X.f32 --out Y.f32 [--bin PATH] [--threads N]\n");
       return 0;
-    } else if (param.empty()) param = a;
-    else die(kProg, "unexpected argument " + a);
+    } else a.positional(&param);
   }
   if (param.empty() || in_path.empty() || out_path.empty()) die(kProg, "needs MODEL.param, --in and --out");
   if (shape.size() != 3 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1) die(kProg, "--shape takes C,H,W >= 1");
