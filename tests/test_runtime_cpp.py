@@ -363,3 +363,17 @@ def test_malformed_sidecar_fails_with_a_message(host_tools, card_model, tmp_path
     assert message in p.stderr, p.stderr
     p = _run([host_tools / "pyhpe-infer", card_model["param"], "--print-options", "--sidecar", tmp_path / "no.json"])
     assert p.returncode == 12 and "cannot open" in p.stderr
+
+
+def test_cpp_runtime_wrapper_passes_a_sidecar(host_tools, model, tmp_path, monkeypatch):
+    """pyhpe.export.cpp_runtime.CppRuntime runs pyhpe-infer with the sidecar it is given."""
+    from pyhpe.export.cpp_runtime import CppRuntime
+
+    monkeypatch.setenv("PYHPE_INFER", str(host_tools / "pyhpe-infer"))
+    x = np.fromfile(model["dir"] / "x.f32", np.float32).reshape(1, 3, SIZE, SIZE)
+    (tmp_path / "good.json").write_text(json.dumps(_sidecar_v2(0.2, 256)))
+    out = CppRuntime(model["dir"] / "m0.ncnn.param", sidecar=tmp_path / "good.json")(x)
+    np.testing.assert_allclose(out[0], model["sixd"], atol=1e-4)
+    (tmp_path / "bad.json").write_text(json.dumps(dict(_sidecar_v2(0.2, 256), version=9)))
+    with pytest.raises(RuntimeError, match="sidecar version 9 is unknown"):
+        CppRuntime(model["dir"] / "m0.ncnn.param", sidecar=tmp_path / "bad.json")(x)

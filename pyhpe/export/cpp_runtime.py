@@ -32,13 +32,19 @@ def find_pyhpe_infer() -> Path | None:
 
 class CppRuntime:
     """``run(x)`` for :func:`pyhpe.export.verify.verify`: each (3, S, S) sample of ``x`` through
-    ``pyhpe-infer --tensor``; returns (N, 6) or (N, 3, 3) like the graph's raw output."""
+    ``pyhpe-infer --tensor``; returns (N, 6) or (N, 3, 3) like the graph's raw output.
+
+    ``pyhpe-infer`` reads the model's options from the export sidecar beside ``param``
+    (``<stem>.ncnn.json``) when there is one; ``sidecar`` names another file (``--sidecar``).
+    The input size and output kind are passed explicitly (they override the sidecar's)."""
 
     def __init__(self, param: str | os.PathLike, output: str = "6d", threads: int = 1,
-                 exe: str | os.PathLike | None = None, prefix: list[str] | None = None):
+                 exe: str | os.PathLike | None = None, prefix: list[str] | None = None,
+                 sidecar: str | os.PathLike | None = None):
         self.param = Path(param)
         self.output = output
         self.threads = threads
+        self.sidecar = Path(sidecar) if sidecar is not None else None
         self.exe = Path(exe) if exe else find_pyhpe_infer()
         if self.exe is None:
             raise FileNotFoundError("pyhpe-infer (the C++ runtime) is not built: see csrc/runtime/CMakeLists.txt, "
@@ -56,6 +62,8 @@ class CppRuntime:
                        str(x.shape[-1]), "--threads", str(self.threads)]
                 if self.output == "matrix":
                     cmd.append("--matrix")
+                if self.sidecar is not None:
+                    cmd += ["--sidecar", str(self.sidecar)]
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
                 if proc.returncode != 0:
                     raise RuntimeError(f"pyhpe-infer failed (exit {proc.returncode}) on {self.param.name}: "
