@@ -6,7 +6,7 @@
 #
 # Builds ncnn for aarch64 first when build/ncnn/install-aarch64 is missing (tools/build_ncnn.sh).
 # Run: qemu-aarch64 -cpu cortex-a76 build/runtime-aarch64/pyhpe-infer MODEL.ncnn.param --tensor X
-# PYHPE_RT_KERNEL_INCLUDE=DIR builds the fused mixer from another copy of csrc/include (default:
+# PYHPE_RT_KERNEL_INCLUDE=DIR builds the fused layers' kernels from another copy of csrc/include (default:
 # csrc/include; see csrc/runtime/CMakeLists.txt).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
