@@ -1,14 +1,13 @@
 """Pytest fixtures shared by the test folders, and the session report header.
 
-Plain helpers live in the ``support`` package (tests/support/: ``from support import require``).
-The names re-exported below keep ``from conftest import ...`` working for the modules that still
-sit directly in tests/; new code imports them from ``support``.
+Plain helpers live in the ``support`` package (tests/support/: ``from support import require``);
+test modules import them from there, never from a conftest or another test module.
 """
 
 from __future__ import annotations
 
 import pytest
-from support import IN_CI, REPO_ROOT, repnext_m0_eval, require  # noqa: F401 (re-exported)
+from support import require
 
 
 @pytest.fixture(scope="module")

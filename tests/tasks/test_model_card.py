@@ -120,3 +120,20 @@ def test_every_backend_crops_as_the_card_says(model_file, exports, backend):
 
     other = prepare([face_crop(face.image, face.bbox, SIXDREPNET_CROP)], SIZE, rule=SIXDREPNET_CROP)
     assert np.abs(other - p.preprocess([face_crop(face.image, face.bbox, CROP)])).max() > 0.1
+
+
+def test_the_c_runtime_crops_as_the_card_says(model_file, exports, tmp_path):
+    """pyhpe-infer reads the sidecar beside the .param (card: margin 0.1, resize 224) and gives
+    the pose evaluation's preprocessing gives."""
+    from support import run_command
+    from support.native_runtime import build_host_runtime
+
+    exe = build_host_runtime() / "pyhpe-infer"
+    face = _face()
+    h, w = face.image.shape[:2]
+    ppm = tmp_path / "face.ppm"
+    ppm.write_bytes(f"P6\n{w} {h}\n255\n".encode() + np.ascontiguousarray(face.image).tobytes())
+    p = run_command([exe, exports["ncnn"], "--image", ppm, "--box", *[f"{v:.6f}" for v in face.bbox]])
+    assert p.returncode == 0, p.stderr
+    got = np.reshape(json.loads(p.stdout.strip().splitlines()[-1])["R"], (3, 3))
+    np.testing.assert_allclose(got, _eval_pose(model_file)[0], atol=1e-4)

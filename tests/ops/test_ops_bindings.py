@@ -12,7 +12,7 @@ import pyhpe.ops as ops
 from pyhpe import _C
 from pyhpe.ops import reference as ref
 
-from ops_cases import random_rotations
+from support.ops_cases import random_rotations
 
 
 def _good_args(op: str, n: int = 4, dtype=torch.float32):

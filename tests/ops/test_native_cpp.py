@@ -30,8 +30,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from support import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 CMAKE_SOURCE = ROOT / "csrc" / "tests"
 AARCH64_TOOLCHAIN = ROOT / "csrc" / "runtime" / "cmake" / "aarch64-linux-gnu.toolchain.cmake"
 PROGRAMS = ("rotation", "mixer", "ffn", "sidecar")

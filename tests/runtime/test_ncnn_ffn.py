@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from test_runtime_cpp import aarch64_tools, build_host_runtime  # noqa: F401 (fixture)
+from support import run_command
+from support.native_runtime import build_host_runtime
 
 from pyhpe.export.ncnn_ffn import LAYER_TYPE
 
 
-def _run(cmd) -> subprocess.CompletedProcess:
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=600, check=False)
+_run = run_command
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def test_plain_split_keeps_layout(run_exe, tmp_path):
 
 
 @pytest.mark.parametrize("cpu", ("cortex-a53", "cortex-a76"))
-def test_layer_aarch64_under_qemu(aarch64_tools, tmp_path, cpu):  # noqa: F811 (fixture)
+def test_layer_aarch64_under_qemu(aarch64_tools, tmp_path, cpu):
     for c, hidden, h, w, residual in (SHAPES[0], SHAPES[3], SHAPES[5]):
         param, ws = _model(tmp_path, f"m{c}", c, hidden, h, w, residual)
         x = np.random.default_rng(4).standard_normal((c, h, w)).astype(np.float32)

@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, repnext_m0_eval, require
+from support import repnext_m0_eval, run_command
+from support.native_runtime import SIZE, build_host_runtime, ncnn_installed  # noqa: F401
 
 from pyhpe.export import export_model
 from pyhpe.runtime import Predictor
 from pyhpe.runtime.preprocess import face_crop
 
-NCNN_DIR = REPO_ROOT / "build" / "ncnn"
-SIZE = 64
 QEMU_CPUS = ("cortex-a53", "cortex-a76", "max")
 # fp16 arithmetic (ARMv8.2: cortex-a76, max): ncnn computes in half precision. For this test model
 # (random weights, randomised BatchNorm statistics) the raw 6D output moves by 0.163 (max |6D| 0.93),
@@ -34,43 +33,7 @@ FP16_ARITH_TOLERANCE = 0.25
 FP16_STORAGE_TOLERANCE = 2e-3
 
 
-def _ncnn_installed(target: str) -> Path:
-    install = NCNN_DIR / f"install-{target}"
-    require(any(install.glob(".stamp-*")), f"ncnn built for {target} (tools/build_ncnn.sh {target})")
-    return install
-
-
-def _run(cmd, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=600, check=False, **kw)
-
-
-@pytest.fixture(scope="module")
-def host_tools() -> Path:
-    return build_host_runtime()
-
-
-def build_host_runtime() -> Path:
-    """Configure and build csrc/runtime for the host against build/ncnn (incremental)."""
-    install = _ncnn_installed("host")
-    require(shutil.which("cmake") is not None, "cmake")
-    build = REPO_ROOT / "build" / "runtime-host"
-    cfg = _run(["cmake", "-S", REPO_ROOT / "csrc" / "runtime", "-B", build,
-                f"-Dncnn_DIR={install / 'lib' / 'cmake' / 'ncnn'}", "-DCMAKE_BUILD_TYPE=Release"])
-    assert cfg.returncode == 0, cfg.stdout + cfg.stderr
-    b = _run(["cmake", "--build", build, "-j", "2"])
-    assert b.returncode == 0, b.stdout[-3000:] + b.stderr[-3000:]
-    assert "warning:" not in b.stdout + b.stderr, "the runtime must build warning-free"
-    return build
-
-
-@pytest.fixture(scope="module")
-def aarch64_tools() -> Path:
-    _ncnn_installed("aarch64")
-    require(shutil.which("aarch64-linux-gnu-g++") is not None, "aarch64-linux-gnu-g++")
-    require(shutil.which("qemu-aarch64") is not None, "qemu-aarch64")
-    b = _run([REPO_ROOT / "tools" / "build_runtime_aarch64.sh"])
-    assert b.returncode == 0, b.stdout[-3000:] + b.stderr[-3000:]
-    return REPO_ROOT / "build" / "runtime-aarch64"
+_run = run_command
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +47,8 @@ def model(tmp_path_factory):
     x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
     x.numpy().astype(np.float32).tofile(d / "x.f32")
     with torch.no_grad():
-        sixd = m.forward_6d(x)
-        R = m(x)
+        sixd = m(x).sixd
+        R = m(x).R
     return {"dir": d, "module": m, "sixd": sixd.numpy()[0], "R": R.numpy()[0].reshape(9)}
 
 

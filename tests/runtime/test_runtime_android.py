@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, require
+from support import REPO_ROOT, require, run_command
 
 JNI_SRC = REPO_ROOT / "android" / "pyhpe" / "src" / "main" / "cpp" / "pyhpe_jni.cpp"
 RUNTIME_INC = REPO_ROOT / "csrc" / "runtime" / "include"
@@ -37,7 +37,7 @@ def _jdk_include() -> Path:
 
 
 def _run(cmd, **kw):
-    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=600, check=False, **kw)
+    p = run_command(cmd, **kw)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     return p
 
@@ -52,9 +52,9 @@ def _link_jni(cxx: str, runtime_build: Path, ncnn_install: Path, out: Path) -> P
 
 
 def test_jni_bridge_links_for_aarch64(tmp_path):
-    from test_runtime_cpp import _ncnn_installed
+    from support.native_runtime import ncnn_installed
 
-    install = _ncnn_installed("aarch64")
+    install = ncnn_installed("aarch64")
     require(shutil.which("aarch64-linux-gnu-g++") is not None, "aarch64-linux-gnu-g++")
     build = REPO_ROOT / "build" / "runtime-aarch64"
     if not (build / "libpyhpe_runtime.a").is_file():
@@ -109,10 +109,10 @@ public class NativeBridge {
 
 
 def test_jni_bridge_from_java_matches_python(tmp_path):
-    from test_runtime_cpp import SIZE, _ncnn_installed, build_host_runtime
+    from support.native_runtime import SIZE, build_host_runtime, ncnn_installed
 
-    install = _ncnn_installed("host")
-    build = build_host_runtime()  # incremental: a no-op when tests/test_runtime_cpp.py built it
+    install = ncnn_installed("host")
+    build = build_host_runtime()  # incremental: a no-op when tests/runtime/test_runtime_cpp.py built it
     pytest.importorskip("ncnn")
     from pyhpe.export import export_model
     from pyhpe.models import create_model

@@ -17,16 +17,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import repnext_m0_eval
-from test_runtime_cpp import SIZE, aarch64_tools, build_host_runtime  # noqa: F401 (fixture)
+from support import repnext_m0_eval, run_command
+from support.native_runtime import SIZE, build_host_runtime
 
 from pyhpe.export.ncnn_ffn import LAYER_TYPE as FFN_TYPE
 from pyhpe.export.ncnn_fuse import LAYER_TYPE, fuse_mixers, fused_paths
 from pyhpe.export.ncnn_graph import NcnnFormatError, parse_param, read_model
 
 
-def _run(cmd, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=600, check=False, **kw)
+_run = run_command
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +40,7 @@ def exported(tmp_path_factory):
     x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
     x.numpy().astype(np.float32).tofile(d / "x.f32")
     with torch.no_grad():
-        sixd = m.forward_6d(x).numpy()[0]
+        sixd = m(x).sixd.numpy()[0]
     return {"dir": d, "module": m, "sixd": sixd, "param": result.files[0], "bin": result.files[1]}
 
 
@@ -188,7 +187,7 @@ def test_host_bench_interleaved_fused(host_tools, exported, fused):
 
 
 @pytest.mark.parametrize("cpu", ("cortex-a53", "cortex-a76"))
-def test_aarch64_fused_under_qemu(aarch64_tools, exported, fused, cpu):  # noqa: F811 (fixture)
+def test_aarch64_fused_under_qemu(aarch64_tools, exported, fused, cpu):
     exe = ["qemu-aarch64", "-cpu", cpu, aarch64_tools / "pyhpe-infer"]
     p = _run([*exe, exported["param"], "--fused", "--tensor", exported["dir"] / "x.f32", "--input-size", SIZE,
               "--info"])

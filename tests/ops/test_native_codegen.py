@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
+from support import REPO_ROOT
 
 PACKED = re.compile(r"\bv(mul|add|sub|div|sqrt|fmadd\w*|fnmadd\w*|fmsub\w*)p[sd]\b.*%ymm")
 
