@@ -1,6 +1,6 @@
 // The pass/fail tally of the native kernel test programs: check() counts each comparison and
 // prints a FAIL line for a miss, finish() prints the closing "N passed, M failed" line that
-// tests/test_native_cpp.py reads and gives the exit code.
+// tests/ops/test_native_cpp.py reads and gives the exit code.
 #pragma once
 
 #include <cstdio>

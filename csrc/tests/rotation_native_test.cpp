@@ -28,7 +28,7 @@
 //
 // Prints the build's pack ISA, one line per check, and finishes with "N passed, M failed";
 // the exit code is 0 only if every check passed. Built by csrc/tests/CMakeLists.txt with
-// csrc/cpu/rotation_kernels.cpp (tests/test_native_cpp.py configures, builds and runs it).
+// csrc/cpu/rotation_kernels.cpp (tests/ops/test_native_cpp.py configures, builds and runs it).
 
 #include <math.h>
 #include <stdarg.h>

@@ -4,7 +4,7 @@ against PyTorch: hand-written one-layer models run by the C++ runtime's ``pyhpe-
 stride, packed neighbours that ncnn unpacks for the layer), 1 and 2 threads, host and aarch64
 (NEON, under qemu); malformed parameters, weights and blobs give the layer's error, not a crash;
 PyhpeSplit (csrc/runtime/src/split_layer.h) passes blobs on unchanged.
-The graph rewrite into this layer is covered by tests/test_ncnn_fused.py.
+The graph rewrite into this layer is covered by tests/runtime/test_ncnn_fused.py.
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ def test_jni_bridge_from_java_matches_python(tmp_path):
     R = out[6:15].reshape(3, 3)
     np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-5)
     # the C++ pixel path resizes bilinearly (ncnn) where Python uses OpenCV's INTER_AREA, so the
-    # agreement is approximate; the tensor path is exact (tests/test_runtime_cpp.py)
+    # agreement is approximate; the tensor path is exact (tests/runtime/test_runtime_cpp.py)
     ref = Predictor(tmp_path / "m.ncnn.param", "ncnn").predict_faces(rgb, [box])
     np.testing.assert_allclose(out[15:], ref["euler_deg"][0], atol=3.0)
     assert "caught: pyhpe: box must hold 4 floats" in lines[1]

@@ -1,6 +1,6 @@
 // pyhpe-run: one forward of an ncnn model on a raw float32 tensor, output written as raw float32
 // (fp32, batch 1, pyhpe's fused layers registered). For tests of single layers against PyTorch
-// (tests/test_ncnn_ffn.py): any input shape, no preprocessing, no pose post-processing.
+// (tests/runtime/test_ncnn_ffn.py): any input shape, no preprocessing, no pose post-processing.
 //
 //   pyhpe-run MODEL.param --shape C,H,W --in X.f32 --out Y.f32 [--bin PATH] [--threads 1]
 // X holds C*H*W floats (CHW); Y gets the output blob's c*h*w floats (CHW) and stdout one JSON line
