@@ -32,17 +32,24 @@ def find_pyhpe_infer() -> Path | None:
 
 class CppRuntime:
     """``run(x)`` for :func:`pyhpe.export.verify.verify`: each (3, S, S) sample of ``x`` through
-    ``pyhpe-infer --tensor``; returns (N, 6) or (N, 3, 3) like the graph's raw output.
+    ``pyhpe-infer --tensor``; returns the graph's raw output by name, like the Python backends
+    (the C runtime runs the rotation task's graphs: ``output`` is its deploy kind).
 
     ``pyhpe-infer`` reads the model's options from the export sidecar beside ``param``
     (``<stem>.ncnn.json``) when there is one; ``sidecar`` names another file (``--sidecar``).
     The input size and output kind are passed explicitly (they override the sidecar's)."""
 
-    def __init__(self, param: str | os.PathLike, output: str = "6d", threads: int = 1,
+    TASK = "sixd_rotation"  # the task whose poses pyhpe_pose holds
+
+    def __init__(self, param: str | os.PathLike, output: str | None = None, threads: int = 1,
                  exe: str | os.PathLike | None = None, prefix: list[str] | None = None,
                  sidecar: str | os.PathLike | None = None):
+        from pyhpe.tasks import get_task
+
+        task = get_task(self.TASK)
         self.param = Path(param)
-        self.output = output
+        self.output = output or task.default_deploy
+        ((self.name, self.shape),) = task.deploy_outputs(self.output)
         self.threads = threads
         self.sidecar = Path(sidecar) if sidecar is not None else None
         self.exe = Path(exe) if exe else find_pyhpe_infer()
@@ -51,7 +58,7 @@ class CppRuntime:
                                     "or set PYHPE_INFER")
         self.prefix = list(prefix or [])
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
         x = np.asarray(x, dtype=np.float32)
         outs = []
         with tempfile.TemporaryDirectory(prefix="pyhpe-cpp-") as tmp:
@@ -60,7 +67,7 @@ class CppRuntime:
                 np.ascontiguousarray(sample).tofile(path)
                 cmd = [*self.prefix, str(self.exe), str(self.param), "--tensor", str(path), "--input-size",
                        str(x.shape[-1]), "--threads", str(self.threads)]
-                if self.output == "matrix":
+                if self.name == "R":  # a graph that outputs the matrix
                     cmd.append("--matrix")
                 if self.sidecar is not None:
                     cmd += ["--sidecar", str(self.sidecar)]
@@ -68,7 +75,6 @@ class CppRuntime:
                 if proc.returncode != 0:
                     raise RuntimeError(f"pyhpe-infer failed (exit {proc.returncode}) on {self.param.name}: "
                                        f"{proc.stderr.strip()}")
-                pose = json.loads(proc.stdout.strip().splitlines()[-1])
-                outs.append(pose["sixd"] if self.output == "6d" else pose["R"])
-        out = np.asarray(outs, dtype=np.float32)
-        return out if self.output == "6d" else out.reshape(-1, 3, 3)
+                pose = json.loads(proc.stdout.strip().splitlines()[-1])  # pyhpe_pose: sixd, R, euler_deg
+                outs.append(pose[self.name])
+        return {self.name: np.asarray(outs, dtype=np.float32).reshape(len(x), *self.shape)}

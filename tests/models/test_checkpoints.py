@@ -8,9 +8,9 @@ import fractions
 
 import pytest
 import torch
+from support import randomize_bn, require
 from torch import nn
 
-from support import require
 from pyhpe.models import create_model, list_models, reparameterize
 from pyhpe.models.checkpoints import CheckpointMismatchError, load_checkpoint, read_state_dict
 
@@ -19,19 +19,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:.*torch.jit.*:DeprecationWarning"),
     pytest.mark.usefixtures("one_thread"),
 ]
-
-
-def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Non-trivial BN statistics and affine parameters, so that fusing is really exercised."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
-    return model
 
 
 @pytest.fixture(scope="module")

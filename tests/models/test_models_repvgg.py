@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from support import randomize_bn
+
 from pyhpe.models import create_model, list_models, reparameterize
 from pyhpe.models.backbones.repvgg import REPVGG_VARIANTS, RepVGGBlock
 
@@ -18,18 +20,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def randomize_bn(module: nn.Module, seed: int = 0) -> nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    for m in module.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
-    return module
 
 
 def test_registered():

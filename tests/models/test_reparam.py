@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from support import randomize_bn
+
 from pyhpe.models import create_model, list_models, reparameterize
 from pyhpe.models.layers import ConvBN, fuse_conv_bn, identity_kernel, pad_kernel
 
@@ -15,23 +17,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::RuntimeWarning"),  # pure-torch ops fallback
     pytest.mark.usefixtures("one_thread"),
 ]
-
-
-
-
-def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random running statistics and affine parameters on every BatchNorm."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            n = m.num_features
-            if m.track_running_stats:
-                m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
-                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-            if m.affine:
-                m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-                m.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
-    return model
 
 
 def test_fuse_conv_bn_closed_form():

@@ -336,7 +336,7 @@ def test_cpp_runtime_wrapper_passes_a_sidecar(host_tools, model, tmp_path, monke
     x = np.fromfile(model["dir"] / "x.f32", np.float32).reshape(1, 3, SIZE, SIZE)
     (tmp_path / "good.json").write_text(json.dumps(_sidecar_v2(0.2, 256)))
     out = CppRuntime(model["dir"] / "m0.ncnn.param", sidecar=tmp_path / "good.json")(x)
-    np.testing.assert_allclose(out[0], model["sixd"], atol=1e-4)
+    np.testing.assert_allclose(out["sixd"][0], model["sixd"], atol=1e-4)
     (tmp_path / "bad.json").write_text(json.dumps(dict(_sidecar_v2(0.2, 256), version=9)))
     with pytest.raises(RuntimeError, match="sidecar version 9 is unknown"):
         CppRuntime(model["dir"] / "m0.ncnn.param", sidecar=tmp_path / "bad.json")(x)

@@ -25,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PYHPE = (sys.executable, "-m", "pyhpe")  # the command line, in a fresh interpreter
 
-__all__ = ["IN_CI", "PYHPE", "REPO_ROOT", "repnext_m0_eval", "require", "run_command",
+__all__ = ["IN_CI", "PYHPE", "REPO_ROOT", "randomize_bn", "repnext_m0_eval", "require", "run_command",
            "start_command"]
 
 
@@ -52,6 +52,25 @@ def repnext_m0_eval(seed: int = 0):
             mod.running_mean.uniform_(-0.5, 0.5)
             mod.running_var.uniform_(0.5, 2.0)
     return m
+
+
+def randomize_bn(model, seed: int = 0):
+    """Random running statistics and affine parameters on every BatchNorm (in place; returns the
+    model), so that BN folding is really exercised. Draws, per BN: mean, var, weight, bias."""
+    import torch
+    from torch import nn
+
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            n = m.num_features
+            if m.track_running_stats:
+                m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            if m.affine:
+                m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+                m.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
+    return model
 
 
 def _argv(cmd: Sequence) -> list[str]:
