@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from support import assert_backbone_trains
+
 from pyhpe.models import create_model, list_models, reparameterize
 from pyhpe.models.backbones.repnext import RepDWConvM, RepDWConvS, RepNeXtDownsample
 
@@ -142,16 +144,7 @@ def test_bad_width_and_stride_are_named():
 
 @pytest.mark.parametrize("name", [f"repnext_m{i}" for i in range(6)])
 def test_train_step_reaches_every_parameter(name):
-    torch.manual_seed(0)
-    model = create_model(name).train()
-    out = model(torch.randn(2, 3, 64, 64))
-    assert out.shape == (2, model.num_features, 2, 2)
-    (out * torch.randn_like(out)).sum().backward()
-    silent = [
-        n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0
-    ]
-    assert not silent, f"no gradient reached: {silent[:5]}"
-    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+    assert_backbone_trains(name)
 
 
 def test_deploy_factory_equals_reparameterize():

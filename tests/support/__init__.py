@@ -25,8 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PYHPE = (sys.executable, "-m", "pyhpe")  # the command line, in a fresh interpreter
 
-__all__ = ["IN_CI", "PYHPE", "REPO_ROOT", "randomize_bn", "repnext_m0_eval", "require", "run_command",
-           "start_command"]
+__all__ = ["IN_CI", "PYHPE", "REPO_ROOT", "assert_backbone_trains", "randomize_bn", "repnext_m0_eval",
+           "require", "run_command", "start_command"]
 
 
 def require(condition: bool, what: str) -> None:
@@ -71,6 +71,24 @@ def randomize_bn(model, seed: int = 0):
                 m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
                 m.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
     return model
+
+
+def assert_backbone_trains(name: str, side: int = 64) -> None:
+    """One training step of the registered backbone ``name`` on a random (2, 3, side, side)
+    batch: features of shape (2, num_features, side/32, side/32), a finite, non-zero gradient
+    on every parameter."""
+    import torch
+
+    from pyhpe.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model(name).train()
+    out = model(torch.randn(2, 3, side, side))
+    assert out.shape == (2, model.num_features, side // 32, side // 32)
+    (out * torch.randn_like(out)).sum().backward()
+    silent = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not silent, f"no gradient reached: {silent[:5]}"
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
 
 
 def _argv(cmd: Sequence) -> list[str]:
