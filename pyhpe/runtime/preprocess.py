@@ -12,8 +12,9 @@ from pyhpe.data.geometric import center_crop, crop, resize_shorter_side, sixdrep
 from pyhpe.data.photometric import IMAGENET_MEAN, IMAGENET_STD
 from pyhpe.data.sample import Sample
 from pyhpe.models.card import CropRule
+from pyhpe.tasks.sixd_rotation import SixDRotationTask
 
-SIXDREPNET_CROP = CropRule(kind="margin_box", margin=0.2, resize=256)
+SIXDREPNET_CROP = SixDRotationTask.default_crop  # 6DRepNet's test crop, the default for bare crops
 
 _IDENTITY = np.eye(3)
 _ZERO = np.zeros(3)
