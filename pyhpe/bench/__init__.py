@@ -2,8 +2,9 @@
 
 Suites (``pyhpe.cli.dispatch`` commands, imported only when run): ``kernels`` (the native rotation
 ops against the official 6DRepNet code, a clean PyTorch reference and torch.compile of it, timed
-interleaved in one process), ``callpath`` (the overhead of each layer of the call path) and
-``mixer`` (the fused RepNeXt mixer against PyTorch).
+interleaved in one process), ``callpath`` (the overhead of each layer of the call path),
+``mixer`` (the fused RepNeXt mixer against PyTorch) and ``cuda`` (the CUDA kernels against
+PyTorch on the GPU).
 """
 
 from __future__ import annotations
@@ -14,4 +15,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "native rotation ops vs the official 6DRepNet code, a clean PyTorch reference and torch.compile"),
     "callpath": ("pyhpe.bench.callpath", "overhead of each layer of the call path at a small batch"),
     "mixer": ("pyhpe.bench.mixer", "the fused RepNeXt mixer vs PyTorch for every RepNeXt-M4 stage"),
+    "cuda": ("pyhpe.bench.cuda", "the CUDA kernels vs PyTorch eager, torch.compile and cuDNN "
+                                 "(skipped without a GPU)"),
 }

@@ -75,18 +75,19 @@ def _implementations(op: str, official) -> dict[str, Callable]:
     return impls
 
 
-def _inputs(op: str, batch: int, grad: bool):
+def _inputs(op: str, batch: int, grad: bool, device: str = "cpu"):
     g = torch.Generator().manual_seed(batch)
-    x6 = torch.randn(batch, 6, generator=g)
-    R_pred = ref.gram_schmidt_ref(torch.randn(batch, 6, generator=g))
-    R_gt = ref.gram_schmidt_ref(torch.randn(batch, 6, generator=g))
+    x6 = torch.randn(batch, 6, generator=g).to(device)
+    R_pred = ref.gram_schmidt_ref(torch.randn(batch, 6, generator=g)).to(device)
+    R_gt = ref.gram_schmidt_ref(torch.randn(batch, 6, generator=g)).to(device)
     leaf = x6 if op != "geodesic_loss" else R_pred
     leaf.requires_grad_(grad)
     return x6, R_pred, R_gt, leaf
 
 
-def _callable(fn: Callable, op: str, mode: str, batch: int) -> Callable[[], object]:
-    x6, R_pred, R_gt, leaf = _inputs(op, batch, grad=mode == "fwdbwd")
+def _callable(fn: Callable, op: str, mode: str, batch: int,
+              device: str = "cpu") -> Callable[[], object]:
+    x6, R_pred, R_gt, leaf = _inputs(op, batch, grad=mode == "fwdbwd", device=device)
     if mode == "fwd":
         def forward():
             with torch.no_grad():

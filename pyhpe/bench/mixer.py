@@ -179,9 +179,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def train_step_times(model_name: str = "sixdrepnet_repnext_m4", batch: int = 32, size: int = 224,
-                     threads: int = 2, samples: int = 3) -> dict[str, float]:
+                     threads: int = 2, samples: int = 3, device: str = "cpu") -> dict[str, float]:
     """Seconds per training step (forward, the task's loss, backward) with the fused mixer and
-    with plain PyTorch mixers, same model and data, timed interleaved."""
+    with plain PyTorch mixers, same model and data, timed interleaved (on ``device``; CUDA
+    steps are synchronised before each clock reading)."""
     from pyhpe.models import create_model
     from pyhpe.models.backbones.repnext import set_fused
     from pyhpe.ops.reference import gram_schmidt_ref
@@ -190,9 +191,10 @@ def train_step_times(model_name: str = "sixdrepnet_repnext_m4", batch: int = 32,
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = create_model(model_name).train()
-    x = torch.randn(batch, 3, size, size)
-    R_gt = gram_schmidt_ref(torch.randn(batch, 6))
+    model = create_model(model_name).to(device).train()
+    x = torch.randn(batch, 3, size, size, device=device)
+    R_gt = gram_schmidt_ref(torch.randn(batch, 6)).to(device)
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     params = [p for p in model.parameters() if p.requires_grad]
     task, batch = task_of(model), {"image": x, "R": R_gt}
 
@@ -209,8 +211,10 @@ def train_step_times(model_name: str = "sixdrepnet_repnext_m4", batch: int = 32,
     times: dict[str, list[float]] = {k: [] for k in calls}
     for _ in range(samples):
         for name, run in calls.items():
+            sync()
             t0 = time.perf_counter()
             run()
+            sync()
             times[name].append(time.perf_counter() - t0)
     torch.set_num_threads(old)
     return {k: statistics.median(v) for k, v in times.items()}

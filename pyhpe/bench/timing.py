@@ -7,7 +7,8 @@ of them alike. The reported figure is the median per-call time.
 
 Clock: ``"wall"`` (perf_counter) or ``"thread"`` (CPU time of the calling thread). On a shared
 machine the thread clock is the robust one for single-threaded work (time spent preempted is not
-counted); multi-threaded work must use the wall clock.
+counted); multi-threaded work must use the wall clock. GPU work passes ``sync``
+(``torch.cuda.synchronize``), called before each clock reading, with the wall clock.
 """
 
 from __future__ import annotations
@@ -20,15 +21,22 @@ from typing import Callable
 CLOCKS = {"wall": time.perf_counter, "thread": time.thread_time}
 
 
-def calibrate(fn: Callable[[], object], target_s: float) -> int:
+def _no_sync() -> None:
+    pass
+
+
+def calibrate(fn: Callable[[], object], target_s: float,
+              sync: Callable[[], object] = _no_sync) -> int:
     """Warm up ``fn`` and return how many calls fill about ``target_s`` seconds."""
     for _ in range(3):
         fn()
     reps, elapsed = 1, 0.0
     while True:
+        sync()
         t0 = time.perf_counter()
         for _ in range(reps):
             fn()
+        sync()
         elapsed = time.perf_counter() - t0
         if elapsed >= target_s / 4 or reps >= 1 << 16:
             break
@@ -38,18 +46,20 @@ def calibrate(fn: Callable[[], object], target_s: float) -> int:
 
 def time_interleaved(
     fns: dict[str, Callable[[], object]], samples: int, target_s: float = 2e-3,
-    clock: str = "wall",
+    clock: str = "wall", sync: Callable[[], object] = _no_sync,
 ) -> dict[str, float]:
     """Median seconds per call of each callable, sampled round robin."""
     now = CLOCKS[clock]
-    reps = {name: calibrate(fn, target_s) for name, fn in fns.items()}
+    reps = {name: calibrate(fn, target_s, sync) for name, fn in fns.items()}
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(samples):
         for name, fn in fns.items():
             n = reps[name]
+            sync()
             t0 = now()
             for _ in range(n):
                 fn()
+            sync()
             times[name].append((now() - t0) / n)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
