@@ -25,7 +25,7 @@ import torch
 from pyhpe.bench import kernels, mixer
 from pyhpe.bench.timing import time_interleaved
 
-ROTATION_SIZES = (4096, 65536, 1 << 20)
+ROTATION_SIZES = (4096, 1 << 20)
 QUICK_ROTATION_SIZES = (4096,)
 
 
@@ -54,20 +54,65 @@ def device_bandwidth(nbytes: int = 1 << 30, samples: int = 10) -> float:
     return 2 * nbytes / best
 
 
+def _runnable(calls: dict, failed: dict) -> dict:
+    """The calls that run once without an error; the others' errors go to ``failed``."""
+    ok = {}
+    for name, fn in calls.items():
+        try:
+            fn()
+            torch.cuda.synchronize()
+            ok[name] = fn
+        except Exception as exc:  # a broken implementation is reported, the others go on
+            failed[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    return ok
+
+
+def _graphed(fn, failed: dict, name: str):
+    """``fn`` captured in a CUDA graph, as a replay callable: its GPU time without the host's
+    launch and dispatch overhead (None, with the reason in ``failed``, if capture fails)."""
+    try:
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                fn()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            fn()
+        graph.replay()
+        torch.cuda.synchronize()
+        return graph.replay
+    except Exception as exc:
+        failed[f"{name} (graph)"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        torch.cuda.synchronize()
+        return None
+
+
 def rotation_rows(sizes, samples: int, progress) -> list[dict]:
+    """Per (op, mode, batch): the time per call (host + device) and the GPU time alone (CUDA
+    graph replay) of ours, eager PyTorch and torch.compile."""
     rows = []
     for op in kernels.OPS:
         for mode in kernels.MODES:
             for batch in sizes:
                 torch._dynamo.reset()
                 fns = kernels._implementations(op, None)
-                fns = {k: fns[k] for k in ("ours", "clean", "compile")}
-                calls = {k: kernels._callable(f, op, mode, batch, device="cuda")
-                         for k, f in fns.items()}
+                failed: dict[str, str] = {}
+                calls = _runnable({k: kernels._callable(fns[k], op, mode, batch, device="cuda")
+                                   for k in ("ours", "clean", "compile")}, failed)
                 seconds = time_interleaved(calls, samples, target_s=0.02,
                                            sync=torch.cuda.synchronize)
-                rows.append(dict(op=op, mode=mode, batch=batch, seconds=seconds))
+                replays = {k: r for k, f in calls.items()
+                           if (r := _graphed(f, failed, k)) is not None}
+                graph = time_interleaved(replays, samples, target_s=0.02,
+                                         sync=torch.cuda.synchronize)
+                rows.append(dict(op=op, mode=mode, batch=batch, seconds=seconds, graph=graph,
+                                 failed=failed))
                 progress(f"{op:>19} {mode:>6} B={batch:<8}", seconds)
+                progress(f"{'(GPU time)':>19} {mode:>6} B={batch:<8}", graph)
+                for k, why in failed.items():
+                    print(f"    {k} failed: {why}", flush=True)
     return rows
 
 
@@ -78,12 +123,15 @@ def mixer_rows(batch: int, samples: int, progress) -> list[dict]:
         x = torch.randn(batch, channels, size, size, device="cuda")
         for mode in ("fwd", "fwdbwd"):
             xin = x.clone().requires_grad_(mode == "fwdbwd")
-            calls = {k: mixer._call(f, xin, module, mode)
-                     for k, f in mixer.implementations(module, downsample, mode).items()}
+            failed: dict[str, str] = {}
+            calls = _runnable({k: mixer._call(f, xin, module, mode) for k, f in
+                               mixer.implementations(module, downsample, mode).items()}, failed)
             seconds = time_interleaved(calls, samples, target_s=0.02, sync=torch.cuda.synchronize)
             rows.append(dict(mixer=name, channels=channels, size=size, batch=batch, mode=mode,
-                             seconds=seconds))
+                             seconds=seconds, failed=failed))
             progress(f"{name:>13} N={batch:<3} {mode:>6}", seconds)
+            for k, why in failed.items():
+                print(f"    {k} failed: {why}", flush=True)
     return rows
 
 
@@ -97,25 +145,36 @@ def markdown(meta: dict, rot: list[dict], mix: list[dict], step: dict | None) ->
            f"arches {meta['cuda_arches']}; device copy bandwidth {bw / 1e9:.0f} GB/s. Wall clock, "
            "device synchronised, median per call; × = the column's time / ours.", ""]
     if rot:
-        out += ["| op | mode | B | ours | eager | torch.compile | memory bound (ours ×) |",
+        out += ["Rotation ops: per call (host dispatch + launch + GPU) / GPU time alone "
+                "(CUDA graph replay); – where an implementation failed (results.json says why).",
+                "",
+                "| op | mode | B | ours | eager | torch.compile | memory bound (ours GPU ×) |",
                 "|---|---|---|---|---|---|---|"]
         for r in rot:
-            s = r["seconds"]
+            cells = []
+            for k in ("ours", "clean", "compile"):
+                parts = []
+                for timing in (r["seconds"], r["graph"]):
+                    t, base = timing.get(k), timing.get("ours")
+                    parts.append("–" if t is None else _fmt(t) + (
+                        f" ({t / base:.1f}×)" if k != "ours" and base else ""))
+                cells.append(" / ".join(parts))
             bound = kernels.BYTES_PER_SAMPLE[(r["op"], r["mode"])] * r["batch"] / bw
-            out.append(f"| {r['op']} | {r['mode']} | {r['batch']} | {_fmt(s['ours'])} | "
-                       f"{_fmt(s['clean'])} ({s['clean'] / s['ours']:.1f}×) | "
-                       f"{_fmt(s['compile'])} ({s['compile'] / s['ours']:.1f}×) | "
-                       f"{_fmt(bound)} ({s['ours'] / bound:.0f}×) |")
+            gpu = r["graph"].get("ours")
+            ratio = f" ({gpu / bound:.0f}×)" if gpu else ""
+            out.append(f"| {r['op']} | {r['mode']} | {r['batch']} | " + " | ".join(cells)
+                       + f" | {_fmt(bound)}{ratio} |")
         out.append("")
     if mix:
         out += ["| mixer | C×H×W | N | mode | ours | torch merged | torch branches (cuDNN) |",
                 "|---|---|---|---|---|---|---|"]
         for r in mix:
             s = r["seconds"]
+            cells = ["–" if k not in s else _fmt(s[k]) + (
+                f" ({s[k] / s['ours']:.2f}×)" if k != "ours" and "ours" in s else "")
+                for k in ("ours", "torch_merged", "torch_branches")]
             out.append(f"| {r['mixer']} | {r['channels']}×{r['size']}×{r['size']} | {r['batch']} "
-                       f"| {r['mode']} | {_fmt(s['ours'])} | "
-                       f"{_fmt(s['torch_merged'])} ({s['torch_merged'] / s['ours']:.2f}×) | "
-                       f"{_fmt(s['torch_branches'])} ({s['torch_branches'] / s['ours']:.2f}×) |")
+                       f"| {r['mode']} | " + " | ".join(cells) + " |")
         out.append("")
     if step:
         out.append(f"RepNeXt-M4 6DRepNet training step, N={step['batch']}, 224×224, float32: fused "
@@ -146,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from pyhpe import _C
 
-    samples = args.samples or (3 if args.quick else 7)
+    samples = args.samples or (3 if args.quick else 5)
     out = args.out or Path("runs") / time.strftime("bench-cuda-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
 
@@ -165,8 +224,11 @@ def run(args: argparse.Namespace) -> int:
     step = None
     if "train-step" in args.parts:
         n = 8 if args.quick else 32
-        step = dict(batch=n, **mixer.train_step_times(batch=n, samples=samples, device="cuda"))
-        progress(f"train step N={n}", {k: v for k, v in step.items() if k != "batch"})
+        try:
+            step = dict(batch=n, **mixer.train_step_times(batch=n, samples=samples, device="cuda"))
+            progress(f"train step N={n}", {k: v for k, v in step.items() if k != "batch"})
+        except Exception as exc:
+            print(f"train step failed: {type(exc).__name__}: {exc}", flush=True)
     (out / "results.json").write_text(json.dumps(
         {"meta": meta, "rotation": rot, "mixer": mix, "train_step": step}, indent=1))
     table = markdown(meta, rot, mix, step)
