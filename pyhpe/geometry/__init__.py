@@ -4,8 +4,17 @@
 - :mod:`~pyhpe.geometry.camera`: head -> camera transform, pinhole projection, crop/resize
   intrinsics, boxes.
 - :mod:`~pyhpe.geometry.rigid`: the horizontal flip of a pose and of its labels.
+- :mod:`~pyhpe.geometry.alignment`: TRGv2's reference-system offset between two mesh topologies.
 """
 
+from pyhpe.geometry.alignment import (
+    apply_reference_offset,
+    geometric_median,
+    landmarks_from_template,
+    read_reference_offsets,
+    reference_offset,
+    write_reference_offsets,
+)
 from pyhpe.geometry.camera import (
     box_cxcywh_to_xyxy,
     box_from_points,
@@ -40,6 +49,7 @@ from pyhpe.geometry.rotation import (
 
 __all__ = [
     "MIRROR",
+    "apply_reference_offset",
     "box_cxcywh_to_xyxy",
     "box_from_points",
     "box_xywh_to_xyxy",
@@ -54,14 +64,19 @@ __all__ = [
     "flip_rotation_horizontal",
     "flip_translation_horizontal",
     "flip_xywh_boxes_horizontal",
+    "geometric_median",
+    "landmarks_from_template",
     "matrix_to_euler",
     "matrix_to_sixd",
     "mirror_points",
     "project",
     "project_points",
+    "read_reference_offsets",
+    "reference_offset",
     "scale_intrinsics",
     "shift_intrinsics",
     "sixd_to_matrix",
     "square_box",
     "to_camera",
+    "write_reference_offsets",
 ]
