@@ -3,6 +3,7 @@
 - :mod:`~pyhpe.geometry.rotation`: Euler <-> matrix, 6D (the batched hot paths are pyhpe.ops).
 - :mod:`~pyhpe.geometry.camera`: head -> camera transform, pinhole projection, crop/resize
   intrinsics, boxes.
+- :mod:`~pyhpe.geometry.correction`: TRGv2's head translation from correction parameters (Eq. 3).
 - :mod:`~pyhpe.geometry.rigid`: the horizontal flip of a pose and of its labels.
 - :mod:`~pyhpe.geometry.alignment`: TRGv2's reference-system offset between two mesh topologies.
 """
@@ -28,6 +29,14 @@ from pyhpe.geometry.camera import (
     square_box,
     to_camera,
 )
+from pyhpe.geometry.correction import (
+    FACE_SIZE_M,
+    box_info,
+    box_offsets,
+    correction_from_translation,
+    principal_point_from_crop,
+    translation_from_correction,
+)
 from pyhpe.geometry.rigid import (
     MIRROR,
     flip_boxes_horizontal,
@@ -48,12 +57,16 @@ from pyhpe.geometry.rotation import (
 )
 
 __all__ = [
+    "FACE_SIZE_M",
     "MIRROR",
     "apply_reference_offset",
     "box_cxcywh_to_xyxy",
     "box_from_points",
+    "box_info",
+    "box_offsets",
     "box_xywh_to_xyxy",
     "box_xyxy_to_cxcywh",
+    "correction_from_translation",
     "crop_intrinsics",
     "euler_to_matrix",
     "euler_to_matrix_scalar",
@@ -69,6 +82,7 @@ __all__ = [
     "matrix_to_euler",
     "matrix_to_sixd",
     "mirror_points",
+    "principal_point_from_crop",
     "project",
     "project_points",
     "read_reference_offsets",
@@ -78,5 +92,6 @@ __all__ = [
     "sixd_to_matrix",
     "square_box",
     "to_camera",
+    "translation_from_correction",
     "write_reference_offsets",
 ]
