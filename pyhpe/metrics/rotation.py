@@ -1,7 +1,8 @@
 """Pose metrics: MAE per Euler angle (two error formulas), geodesic error, AFLW2000's ±99° filter.
 
 Euler angles are pyhpe's (pitch, yaw, roll) in degrees (docs/conventions.md); reports list them as
-yaw, pitch, roll, the order of the 6DRepNet tables.
+yaw, pitch, roll, the order of the 6DRepNet tables. The 6DoF tables (TRG, PerspNet) use another
+Euler convention (scipy's 'yxz'); their metrics are in :mod:`pyhpe.metrics.sixdof`.
 
 Two per-angle error formulas:
 
