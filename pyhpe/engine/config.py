@@ -31,6 +31,7 @@ SOURCE_DEFAULTS: dict[str, Any] = {
     "filter99": False,  # keep only |pitch|,|yaw|,|roll| <= 99° (AFLW2000 protocol)
     "split_fraction": None,  # (lo, hi) fraction of the items to use, e.g. BIWI 70/30 by index
     "keep_bgr": False,  # BIWI npz: feed FSA's BGR pixels as 6DRepNet did
+    "depth": None,  # synthetic: [near, far] head distance in metres (default: the renderer's)
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -44,7 +45,9 @@ DEFAULTS: dict[str, Any] = {
         "test_margin": 0.2,  # k of 6DRepNet's fixed-margin test box (AFLW2000: 0.2)
         "workers": 2,
     },
-    "augment": {"flip": 0.5, "blur": 0.05, "scale": [0.8, 1.0], "jitter": 0.0, "noise": 0.0},
+    # rotate / rotate_deg: 6DoF tasks' in-plane rotation (probability, max angle in degrees)
+    "augment": {"flip": 0.5, "blur": 0.05, "scale": [0.8, 1.0], "jitter": 0.0, "noise": 0.0,
+                "rotate": 0.0, "rotate_deg": 30.0},
     "train": {
         "epochs": 30,
         "batch_size": 64,  # global batch (split over DDP ranks)
@@ -204,6 +207,8 @@ def validate(cfg: dict) -> dict:
     _num(cfg, "augment", "blur", 0, 1)
     _num(cfg, "augment", "jitter", 0, 1)
     _num(cfg, "augment", "noise", 0, 100)
+    _num(cfg, "augment", "rotate", 0, 1)
+    _num(cfg, "augment", "rotate_deg", 0, 180)
     sc = cfg["augment"]["scale"]
     if not (isinstance(sc, (list, tuple)) and len(sc) == 2 and all(isinstance(v, (int, float)) for v in sc)
             and 0 < sc[0] <= sc[1] <= 1):
@@ -252,6 +257,11 @@ def _check_source(src: dict, where: str) -> None:
             raise ConfigError(f"'{where}.path' is required for format {fmt}")
         if not Path(str(src["path"])).exists():
             raise ConfigError(f"{where}.path: no such file or folder: {src['path']}")
+    depth = src.get("depth")
+    if depth is not None and not (isinstance(depth, (list, tuple)) and len(depth) == 2
+                                  and all(isinstance(v, (int, float)) for v in depth)
+                                  and 0.15 < depth[0] <= depth[1]):
+        raise ConfigError(f"'{where}.depth' must be [near, far] metres with 0.15 < near <= far, got {depth!r}")
     frac = src["split_fraction"]
     if frac is not None and not (isinstance(frac, (list, tuple)) and len(frac) == 2
                                  and 0 <= frac[0] < frac[1] <= 1):

@@ -38,15 +38,21 @@ class SampleList(Dataset):
         return self.samples[index]
 
 
-def render_synthetic(n: int, seed: int, size: int, progress: bool = True, desc: str = "render") -> SampleList:
-    """Render ``n`` synthetic heads of stream ``seed`` at ``size`` px into memory."""
+def render_synthetic(n: int, seed: int, size: int, progress: bool = True, desc: str = "render",
+                     keep_mesh: bool = False, depth: tuple[float, float] | None = None) -> SampleList:
+    """Render ``n`` synthetic heads of stream ``seed`` at ``size`` px into memory.
+
+    ``keep_mesh``: keep the dense vertices (6DoF tasks); ``depth``: the stream's (near, far) head
+    distance in metres (default: the renderer's)."""
     from tqdm import tqdm
 
     from pyhpe.data.synthetic import SynthConfig, SyntheticHeads
 
-    ds = SyntheticHeads(n=n, seed=seed, config=SynthConfig(size=size))
+    config = SynthConfig(size=size) if depth is None else SynthConfig(size=size, depth=tuple(depth))
+    ds = SyntheticHeads(n=n, seed=seed, config=config)
     it = tqdm(range(n), desc=desc, unit="img", disable=not progress, leave=False)
-    return SampleList([_slim(ds[i]) for i in it])
+    keep = (lambda s: dataclasses.replace(s, faces=None, extra={})) if keep_mesh else _slim
+    return SampleList([keep(ds[i]) for i in it])
 
 
 class Subset(Dataset):
@@ -62,13 +68,15 @@ class Subset(Dataset):
         return self.base[self.indices[index]]
 
 
-def open_samples(src: dict, progress: bool = True) -> Dataset:
-    """A dataset of raw Samples for a config source (see pyhpe.engine.config.SOURCE_DEFAULTS)."""
+def open_samples(src: dict, progress: bool = True, keep_mesh: bool = False) -> Dataset:
+    """A dataset of raw Samples for a config source (see pyhpe.engine.config.SOURCE_DEFAULTS);
+    ``keep_mesh``: keep dense vertices of rendered samples (a task's ``needs_mesh``)."""
     from pyhpe.metrics import within_99
 
     if src["format"] == "synthetic":
         ds: Dataset = render_synthetic(src["n"], src["seed"], src["render_size"], progress,
-                                       desc=f"render {src.get('name') or 'synthetic'}")
+                                       desc=f"render {src.get('name') or 'synthetic'}",
+                                       keep_mesh=keep_mesh, depth=src.get("depth"))
     else:
         path = Path(str(src["path"]))
         if not path.exists():

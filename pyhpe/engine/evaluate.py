@@ -79,7 +79,7 @@ def build_dataset(args: argparse.Namespace, card, task):
     crop = dataclasses.replace(card.crop,
                                margin=card.crop.margin if args.test_margin is None else args.test_margin,
                                resize=card.crop.resize if args.test_resize is None else args.test_resize)
-    ds = open_samples(src, progress=not args.no_progress)
+    ds = open_samples(src, progress=not args.no_progress, keep_mesh=task.needs_mesh)
     return Transformed(ds, task.test_transform(crop, card.input_size, src), task.batch_keys), src
 
 

@@ -126,11 +126,9 @@ def build_model(mcfg: dict) -> torch.nn.Module:
 
 def model_card(cfg: dict, task):
     """The card of the model a config trains: its task, name, kwargs, input size and test crop."""
-    from pyhpe.models.card import CropRule
-
     data = cfg["data"]
-    crop = CropRule(margin=float(data["test_margin"]), resize=int(data["test_resize"]))
-    return task.card(cfg["model"]["name"], cfg["model"]["kwargs"], int(data["input_size"]), crop)
+    return task.card(cfg["model"]["name"], cfg["model"]["kwargs"], int(data["input_size"]),
+                     task.config_crop(data))
 
 
 def make_run_dir(cfg: dict) -> Path:
@@ -199,7 +197,7 @@ def build_validation(cfg: dict, task, progress: bool, given: dict | None = None)
     card = model_card(cfg, task)
     for i, src in enumerate(cfg["data"]["val"]):
         name = src["name"] or f"{src['format']}{i if len(cfg['data']['val']) > 1 else ''}"
-        samples = given[name] if name in given else open_samples(src, progress)
+        samples = given[name] if name in given else open_samples(src, progress, task.needs_mesh)
         out.append((name, Transformed(samples, task.test_transform(card.crop, card.input_size, src),
                                       task.batch_keys)))
     return out
@@ -250,7 +248,8 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
         task = task or task_of(mcfg["name"])
         train_src = cfg["data"]["train"]
         samples = samples or {}
-        base = samples["train"] if "train" in samples else open_samples(train_src, progress)
+        base = (samples["train"] if "train" in samples
+                else open_samples(train_src, progress, task.needs_mesh))
         train_set = Augmented(base, task.train_transform(cfg, train_src), tcfg["seed"], task.batch_keys)
         val_sets = build_validation(cfg, task, progress, samples.get("val")) if info.is_main else []
         per_rank = tcfg["batch_size"] // info.world_size

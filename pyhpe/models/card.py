@@ -29,7 +29,7 @@ from pyhpe.data.photometric import IMAGENET_STD as _STD
 CARD_VERSION = 1
 IMAGENET_MEAN = tuple(float(v) for v in _MEAN.astype(float).round(6))
 IMAGENET_STD = tuple(float(v) for v in _STD.astype(float).round(6))
-CROP_KINDS = ("margin_box", "none")
+CROP_KINDS = ("margin_box", "landmark_box", "none")
 FORMS = ("train", "deploy")
 
 
@@ -41,6 +41,9 @@ class CropRule:
     (pyhpe.data.geometric.sixdrepnet_test_box; outside the image is black), the shorter side
     resized to max(S, round(S·resize/224)), the centre S×S cut. ``resize`` = 256 is 6DRepNet's
     Resize(256) + CenterCrop(224); 224 keeps the whole box (no centre cut).
+    kind "landmark_box": TRGv2's square box of (1 + ``margin``)·max(w, h) about the centre of the
+    68-landmark box (margin 0.5: the 1.5× box), corners truncated to int, resized to S×S
+    (pyhpe.data.sixdof_crop; ``resize`` unused).
     kind "none": the image is already the crop (resized the same way).
     """
 

@@ -25,6 +25,7 @@ def _import_all() -> None:
     """Import the modules whose decorators fill the registry."""
     import pyhpe.models.backbones  # noqa: F401
     import pyhpe.models.sixdrepnet  # noqa: F401
+    import pyhpe.models.trg  # noqa: F401
 
 
 def list_models(pattern: str = "*") -> list[str]:

@@ -41,6 +41,8 @@ class PoseTask:
     default_deploy: ClassVar[str] = ""
     #: the crop a model of this task is evaluated with unless its card says otherwise
     default_crop: ClassVar[CropRule] = CropRule()
+    #: samples keep their dense vertices (6DoF tasks; rotation tasks drop them to save memory)
+    needs_mesh: ClassVar[bool] = False
 
     # --- training -------------------------------------------------------------------------
     def forward(self, model: nn.Module, batch: dict[str, Tensor]) -> PoseOutput:
@@ -90,6 +92,10 @@ class PoseTask:
         return []
 
     # --- model card, preprocessing, deployment ---------------------------------------------
+    def config_crop(self, data: dict) -> CropRule:
+        """The test crop a training config asks for (its ``data`` section)."""
+        return CropRule(margin=float(data["test_margin"]), resize=int(data["test_resize"]))
+
     def card(self, model: str, kwargs: dict | None = None, input_size: int = 224,
              crop: CropRule | None = None, form: str = "train") -> ModelCard:
         """The card of a model of this task."""
