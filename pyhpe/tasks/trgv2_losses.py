@@ -54,7 +54,11 @@ def _vertex_l1(pred: Tensor, gt: Tensor, form: str) -> Tensor:
 
 def _rotation_error(R: Tensor, R_gt: Tensor, form: str) -> Tensor:
     d = (R - R_gt).reshape(R.shape[0], 9)
-    return d.square().mean(-1) if form == "code" else d.square().sum(-1).clamp_min(1e-12).sqrt()
+    if form == "code":
+        return d.square().mean(-1)
+    sq = d.square().sum(-1)
+    positive = sq > 0  # the norm's gradient is undefined at 0: there it is 0 (exact value kept)
+    return torch.where(positive, sq, torch.ones_like(sq)).sqrt() * positive
 
 
 def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
