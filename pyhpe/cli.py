@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("pyhpe.engine.demo", "synthetic data -> trained RepNeXt 6DRepNet -> metrics"),
     "predict": ("pyhpe.runtime.predict", "pose of faces in images, a folder or a video"),
     "export": ("pyhpe.export.cli", "reparameterize and export to ONNX or ncnn, verified"),
+    "align": ("pyhpe.geometry.align_cli", "reference-system offset between two mesh topologies (TRGv2)"),
 }
 
 Table = dict[str, tuple[str, str]]
