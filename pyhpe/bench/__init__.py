@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "native rotation ops vs the official 6DRepNet code, a clean PyTorch reference and torch.compile"),
     "callpath": ("pyhpe.bench.callpath", "overhead of each layer of the call path at a small batch"),
     "mixer": ("pyhpe.bench.mixer", "the fused RepNeXt mixer vs PyTorch for every RepNeXt-M4 stage"),
+    "trgv2": ("pyhpe.bench.trgv2", "where a TRGv2 training step spends its time, by phase"),
     "cuda": ("pyhpe.bench.cuda", "the CUDA kernels vs PyTorch eager, torch.compile and cuDNN "
                                  "(skipped without a GPU)"),
 }

@@ -199,6 +199,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    out = args.out or Path("runs") / time.strftime("bench-cuda-%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
     reason = cuda_unavailable_reason()
     if reason:
         print(f"pyhpe bench cuda: skipped: {reason}")
@@ -206,8 +208,6 @@ def run(args: argparse.Namespace) -> int:
     from pyhpe import _C
 
     samples = args.samples or (3 if args.quick else 5)
-    out = args.out or Path("runs") / time.strftime("bench-cuda-%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
 
     def progress(label: str, seconds: dict[str, float]) -> None:
         print(f"{label}  " + "  ".join(f"{k}={_fmt(v)}" for k, v in seconds.items()), flush=True)

@@ -177,6 +177,11 @@ FAILURES = {
     ("bench", "kernels"): lambda mp, tmp: (["bench", "kernels", "--out", _existing_file(tmp)], "File exists"),
     ("bench", "callpath"): _fail_callpath,
     ("bench", "mixer"): lambda mp, tmp: (["bench", "mixer", "--out", _existing_file(tmp)], "File exists"),
+    ("bench", "cuda"): lambda mp, tmp: (["bench", "cuda", "--out", _existing_file(tmp)], "File exists"),
+    ("bench", "trgv2"): lambda mp, tmp: (["bench", "trgv2", "--out", _existing_file(tmp)], "File exists"),
+    ("align",): lambda mp, tmp: (["align", "--train-template", str(tmp / "none.obj"),
+                                  "--test-template", str(tmp / "none.obj"),
+                                  "--train-landmarks", "0", "--test-landmarks", "0"], "file not found"),
 }
 
 

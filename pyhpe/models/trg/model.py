@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.profiler import record_function
 
 from pyhpe.geometry.camera import project, to_camera
 from pyhpe.geometry.correction import box_info, principal_point_from_crop, translation_from_correction
@@ -118,8 +119,12 @@ class TRGv2(nn.Module):
         self._check_inputs(images, K_crop, box)
         B, _, H, W = images.shape
         K_crop, box = K_crop.to(images.dtype), box.to(images.dtype)
-        phi = self.neck(self.backbone.forward_features(images))
-        landmarks = normalized_to_pixels(soft_argmax(self.heatmaps(phi)), W, H)
+        with record_function("trgv2.backbone"):
+            trunk = self.backbone.forward_features(images)
+        with record_function("trgv2.neck"):
+            phi = self.neck(trunk)
+        with record_function("trgv2.heatmaps"):
+            landmarks = normalized_to_pixels(soft_argmax(self.heatmaps(phi)), W, H)
         principal = principal_point_from_crop(K_crop, box)
         info = box_info(box, principal, form=self.form)
 
@@ -130,15 +135,17 @@ class TRGv2(nn.Module):
         R = sixd_to_rotation(sixd)
         iter_R, iter_t, iter_v = [], [], []
         for i, (sampler, regressor) in enumerate(zip(self.samplers, self.regressors)):
-            if i == 0:
-                points = self.grid.to(images.dtype).expand(B, -1, -1)
-            else:
-                cam = to_camera(verts[:, self.subsample], R, t)
-                cam = torch.cat([cam[..., :2], cam[..., 2:].clamp_min(MIN_DEPTH_M)], -1)
-                points = pixels_to_normalized(project(cam, K_crop), W, H)
-            features = sampler(phi, points)
-            x = torch.cat([features, verts[:, self.subsample].reshape(B, -1), sixd, c, info], 1)
-            d_verts, d_pose = regressor(x)
+            with record_function("trgv2.sample"):
+                if i == 0:
+                    points = self.grid.to(images.dtype).expand(B, -1, -1)
+                else:
+                    cam = to_camera(verts[:, self.subsample], R, t)
+                    cam = torch.cat([cam[..., :2], cam[..., 2:].clamp_min(MIN_DEPTH_M)], -1)
+                    points = pixels_to_normalized(project(cam, K_crop), W, H)
+                features = sampler(phi, points)
+            with record_function("trgv2.regress"):
+                x = torch.cat([features, verts[:, self.subsample].reshape(B, -1), sixd, c, info], 1)
+                d_verts, d_pose = regressor(x)
             verts = verts + d_verts.view(B, -1, 3)
             sixd = sixd + d_pose[:, :6]
             if self.translation == "direct":
