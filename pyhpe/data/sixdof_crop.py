@@ -124,7 +124,11 @@ class SixDoFCrop:
             box = square_box(lm_box, self.scale, rng, self.box_shift, self.box_scale_jitter)
         else:
             box = square_box(lm_box, self.scale)
-        box = np.array([int(v) for v in box], dtype=np.float64)  # the crop truncates the corners
+        # integer corners (the crop truncates them) and a square of integer side: truncating
+        # both corners independently would leave sides 1 px apart (a stretched crop, fx ≠ fy)
+        side = int(round(box[2] - box[0]))
+        x0, y0 = int(box[0]), int(box[1])
+        box = np.array([x0, y0, x0 + side, y0 + side], dtype=np.float64)
         h, w = sample.image.shape[:2]
         info = box_information(box, np.asarray(sample.K), h, w)
         cropped = resize(crop(sample, box), self.size)
