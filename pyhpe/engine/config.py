@@ -32,6 +32,7 @@ SOURCE_DEFAULTS: dict[str, Any] = {
     "split_fraction": None,  # (lo, hi) fraction of the items to use, e.g. BIWI 70/30 by index
     "keep_bgr": False,  # BIWI npz: feed FSA's BGR pixels as 6DRepNet did
     "depth": None,  # synthetic: [near, far] head distance in metres (default: the renderer's)
+    "synth": None,  # synthetic: other renderer settings (SynthConfig fields), e.g. {yaw: [-60, 60]}
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -262,6 +263,8 @@ def _check_source(src: dict, where: str) -> None:
                                   and all(isinstance(v, (int, float)) for v in depth)
                                   and 0.15 < depth[0] <= depth[1]):
         raise ConfigError(f"'{where}.depth' must be [near, far] metres with 0.15 < near <= far, got {depth!r}")
+    if src.get("synth") is not None and not isinstance(src["synth"], dict):
+        raise ConfigError(f"'{where}.synth' must be a mapping of renderer settings, got {src['synth']!r}")
     frac = src["split_fraction"]
     if frac is not None and not (isinstance(frac, (list, tuple)) and len(frac) == 2
                                  and 0 <= frac[0] < frac[1] <= 1):

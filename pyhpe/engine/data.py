@@ -39,16 +39,25 @@ class SampleList(Dataset):
 
 
 def render_synthetic(n: int, seed: int, size: int, progress: bool = True, desc: str = "render",
-                     keep_mesh: bool = False, depth: tuple[float, float] | None = None) -> SampleList:
+                     keep_mesh: bool = False, depth: tuple[float, float] | None = None,
+                     synth: dict | None = None) -> SampleList:
     """Render ``n`` synthetic heads of stream ``seed`` at ``size`` px into memory.
 
     ``keep_mesh``: keep the dense vertices (6DoF tasks); ``depth``: the stream's (near, far) head
-    distance in metres (default: the renderer's)."""
+    distance in metres; ``synth``: other SynthConfig fields of the stream (e.g. ``yaw: [-60, 60]``)."""
     from tqdm import tqdm
 
     from pyhpe.data.synthetic import SynthConfig, SyntheticHeads
 
-    config = SynthConfig(size=size) if depth is None else SynthConfig(size=size, depth=tuple(depth))
+    fields = dict(synth or {})
+    if depth is not None:
+        fields["depth"] = tuple(depth)
+    try:
+        config = SynthConfig(size=size, **fields)
+    except TypeError as err:
+        raise ConfigError(f"synthetic source: unknown renderer setting ({err})") from err
+    except ValueError as err:
+        raise ConfigError(f"synthetic source: {err}") from err
     ds = SyntheticHeads(n=n, seed=seed, config=config)
     it = tqdm(range(n), desc=desc, unit="img", disable=not progress, leave=False)
     keep = (lambda s: dataclasses.replace(s, faces=None, extra={})) if keep_mesh else _slim
@@ -76,7 +85,8 @@ def open_samples(src: dict, progress: bool = True, keep_mesh: bool = False) -> D
     if src["format"] == "synthetic":
         ds: Dataset = render_synthetic(src["n"], src["seed"], src["render_size"], progress,
                                        desc=f"render {src.get('name') or 'synthetic'}",
-                                       keep_mesh=keep_mesh, depth=src.get("depth"))
+                                       keep_mesh=keep_mesh, depth=src.get("depth"),
+                                       synth=src.get("synth"))
     else:
         path = Path(str(src["path"]))
         if not path.exists():

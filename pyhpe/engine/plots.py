@@ -101,3 +101,36 @@ def prediction_grid(images: np.ndarray, R_pred: np.ndarray, R_gt: np.ndarray, er
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def sixdof_grid(images: list[np.ndarray], mesh_px: np.ndarray, axes_pred: np.ndarray,
+                axes_gt: np.ndarray, centre_pred: np.ndarray, centre_gt: np.ndarray,
+                z_pred: np.ndarray, z_gt: np.ndarray, path: str | os.PathLike, cols: int = 6) -> Path:
+    """Tiles of crops with the predicted dense mesh projected (dots), predicted (thick) and true
+    (thin) head axes drawn in perspective from the projected head centres (``axes_*`` (N, 3, 2)
+    axis tip pixels, ``centre_*`` (N, 2)), and predicted vs true distance in the title."""
+    plt = _plt()
+    n = len(images)
+    rows = max(1, int(np.ceil(n / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.0, rows * 2.2))
+    axes = np.atleast_1d(axes).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for i in range(n):
+        ax = axes[i]
+        h, w = images[i].shape[:2]
+        ax.imshow(images[i])
+        ax.scatter(mesh_px[i][:, 0], mesh_px[i][:, 1], s=2.0, c="cyan", alpha=0.7, linewidths=0)
+        for tips, c, lw, alpha in ((axes_gt[i], centre_gt[i], 1.0, 0.6), (axes_pred[i], centre_pred[i], 2.2, 1.0)):
+            for j, colour in enumerate(("red", "lime", "blue")):
+                ax.plot([c[0], tips[j, 0]], [c[1], tips[j, 1]], color=colour, lw=lw, alpha=alpha)
+        ax.set_xlim(-0.5, w - 0.5)
+        ax.set_ylim(h - 0.5, -0.5)
+        ax.set_title(f"z {100 * z_pred[i]:.0f} / {100 * z_gt[i]:.0f} cm", fontsize=8)
+    fig.suptitle("predicted mesh (dots), predicted (thick) vs true (thin) axes; "
+                 "title: predicted / true distance", fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
