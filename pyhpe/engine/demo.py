@@ -39,7 +39,7 @@ HARD_STOP_MARGIN_S = 20.0  # the trainer's own time limit, a guard behind the cl
 # per-task defaults of the options left unset
 TASK_DEFAULTS = {
     "rotation": {"model": "sixdrepnet_repnext_m0", "input_size": 64, "batch_size": 64, "lr": 6e-3},
-    "6dof": {"model": "trgv2_repnext_m0", "input_size": 96, "batch_size": 32, "lr": 2e-3},
+    "6dof": {"model": "trgv2_repnext_m0", "input_size": 64, "batch_size": 32, "lr": 3e-3},
 }
 
 
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="CI variant: small sets, well under 2 minutes")
     parser.add_argument("--model", help="pose model to train (rotation: a sixdrepnet_repnext_*, "
                                         "default sixdrepnet_repnext_m0; 6dof: a trgv2_*, default trgv2_repnext_m0)")
-    parser.add_argument("--input-size", type=int, help="network input side (px; default 64, 6dof 96)")
+    parser.add_argument("--input-size", type=int, help="network input side (px; default 64)")
     parser.add_argument("--minutes", type=float, help="training time budget (default 9.5; quick 0.6): the learning-rate schedule follows "
                              "the clock and training stops when the budget is spent")
     parser.add_argument("--n-train", type=int, help="training images (default 16000; quick 400)")
@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int,
                         help="training batch (default 64: more images per second than 32 on 2 cores at about "
                              "the same accuracy per image, docs/results.md; 6dof 32)")
-    parser.add_argument("--lr", type=float, help="peak learning rate (AdamW; default 6e-3, 6dof 2e-3)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (AdamW; default 6e-3, 6dof 3e-3)")
     parser.add_argument("--threads", type=int, default=2,
                         help="most torch threads to use (the budget assumes 2 cores); the demo times 1 and this "
                              "many, starts with the faster and keeps checking while it trains (on a busy "

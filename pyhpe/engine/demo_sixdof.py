@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-FULL = {"n_train": 4000, "n_test": 300, "minutes": 8.5, "render": 192}
+FULL = {"n_train": 4000, "n_test": 300, "minutes": 10.0, "render": 192}
 QUICK = {"n_train": 96, "n_test": 24, "minutes": 0.4, "render": 128}
 NEAR, FAR = (0.3, 0.9), (1.0, 1.5)
 MIN_LR_RATIO = 0.01

@@ -45,6 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=500, help="synthetic: number of test images")
     parser.add_argument("--seed", type=int, default=1, help="synthetic: image stream (training streams use other seeds)")
     parser.add_argument("--render-size", type=int, default=128, help="synthetic: rendered frame side")
+    parser.add_argument("--depth", type=float, nargs=2, metavar=("NEAR", "FAR"),
+                        help="synthetic: head distance range in metres (default: the renderer's 0.3-1.5)")
+    parser.add_argument("--reference-offset", metavar="FILE[:KEY]",
+                        help="6DoF models: a reference-system offset file from `pyhpe align`; the "
+                             "report adds the metrics with t + R·ΔT (KEY picks one offset of several)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     parser.add_argument("--out", default="runs", help="parent folder of the results directory")
@@ -60,7 +65,8 @@ def build_dataset(args: argparse.Namespace, card, task):
 
     src = dict(SOURCE_DEFAULTS)
     if args.data == "synthetic":
-        src.update(format="synthetic", n=args.n, seed=args.seed, render_size=args.render_size, name="synthetic")
+        src.update(format="synthetic", n=args.n, seed=args.seed, render_size=args.render_size, name="synthetic",
+                   depth=list(args.depth) if args.depth else None)
     else:
         from pyhpe.data.sources import detect_format
 
@@ -76,11 +82,32 @@ def build_dataset(args: argparse.Namespace, card, task):
         raise ValueError(f"--test-resize must be >= 224 (the crop is then cut to the input), got {args.test_resize}")
     if args.test_margin is not None and not 0.0 <= args.test_margin <= 1.0:
         raise ValueError(f"--test-margin must be in [0, 1], got {args.test_margin}")
+    task.check_source(src, "--data")
     crop = dataclasses.replace(card.crop,
                                margin=card.crop.margin if args.test_margin is None else args.test_margin,
                                resize=card.crop.resize if args.test_resize is None else args.test_resize)
     ds = open_samples(src, progress=not args.no_progress, keep_mesh=task.needs_mesh)
     return Transformed(ds, task.test_transform(crop, card.input_size, src), task.batch_keys), src
+
+
+def _reference_offset(spec: str | None, task):
+    """ΔT (3,) from ``FILE[:KEY]`` (pyhpe align's JSON), for tasks that predict translation."""
+    if spec is None:
+        return None
+    if "t" not in dict(task.result_shapes()):
+        raise ValueError(f"--reference-offset needs a model that predicts translation, not a {task.name} model")
+    from pyhpe.geometry.alignment import read_reference_offsets
+
+    path, _, key = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+    offsets = read_reference_offsets(path)
+    if key:
+        if key not in offsets:
+            raise ValueError(f"{path}: no offset {key!r} (it has {', '.join(sorted(offsets))})")
+        return offsets[key]
+    if len(offsets) != 1:
+        raise ValueError(f"{path} holds {len(offsets)} offsets; pick one with {path}:KEY "
+                         f"({', '.join(sorted(offsets)[:6])}, ...)")
+    return next(iter(offsets.values()))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,7 +134,10 @@ def _run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     model.to(device)
     dataset, src = build_dataset(args, card, task)
+    offset = _reference_offset(args.reference_offset, task)
     preds = predict_dataset(model, dataset, device, args.batch_size, args.workers, not args.no_progress, task=task)
+    if offset is not None:
+        preds.offset = offset
     report = preds.report()
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) / f"eval-{args.name or src['name']}-{stamp}"

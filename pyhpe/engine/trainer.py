@@ -247,6 +247,9 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
         mcfg = cfg["model"]
         task = task or task_of(mcfg["name"])
         train_src = cfg["data"]["train"]
+        for where, src in [("data.train", train_src)] + [(f"data.val.{i}", v)
+                                                          for i, v in enumerate(cfg["data"]["val"])]:
+            task.check_source(src, where)
         samples = samples or {}
         base = (samples["train"] if "train" in samples
                 else open_samples(train_src, progress, task.needs_mesh))
@@ -315,6 +318,10 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
                     ema.update(model)
                 step += 1
                 loss_val = float(ddp.all_reduce_mean(loss.detach().double(), info))
+                if not math.isfinite(loss_val):  # every rank sees the reduced value: all stop
+                    raise ConfigError(f"the training loss is {loss_val} at step {step} (epoch "
+                                      f"{epoch + 1}); stopped before it reaches a checkpoint "
+                                      "(lower train.lr, set train.grad_clip, or check the data)")
                 loss_sum += loss_val * tcfg["batch_size"]
                 n_img += tcfg["batch_size"]
                 ips = tcfg["batch_size"] / max(1e-9, time.perf_counter() - t_step)

@@ -92,6 +92,9 @@ class PoseTask:
         return []
 
     # --- model card, preprocessing, deployment ---------------------------------------------
+    def check_source(self, src: dict, where: str) -> None:
+        """Raise ValueError (one line) when a configured data source cannot feed this task."""
+
     def config_crop(self, data: dict) -> CropRule:
         """The test crop a training config asks for (its ``data`` section)."""
         return CropRule(margin=float(data["test_margin"]), resize=int(data["test_resize"]))

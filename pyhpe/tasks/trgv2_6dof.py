@@ -25,6 +25,8 @@ from pyhpe.tasks.base import PoseTask, register_task
 __all__ = ["SixDoFPredictions", "TRGv2Task"]
 
 LANDMARK_BOX = CropRule(kind="landmark_box", margin=0.5, resize=224)
+# sources without translation and intrinsics (pyhpe.data.sources formats)
+ROTATION_ONLY_FORMATS = ("300wlp", "aflw2000", "biwi-npz")
 
 
 def _topology_of(cfg: dict):
@@ -114,6 +116,12 @@ class TRGv2Task(PoseTask):
 
     def config_crop(self, data: dict) -> CropRule:
         return LANDMARK_BOX
+
+    def check_source(self, src: dict, where: str) -> None:
+        if src["format"] in ROTATION_ONLY_FORMATS:
+            raise ValueError(f"{where}: format {src['format']} is rotation-only (no translation or "
+                             f"intrinsics); a {self.name} model trains and evaluates on synthetic, "
+                             "arkitface, biwi-raw, ddpose or sixdof sources")
 
     # --- evaluation ---
     def gather(self, out: PoseOutput, batch: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -123,3 +123,14 @@ def test_channels_last_must_be_a_bool(tmp_path):
 
     with pytest.raises(ConfigError, match="channels_last"):
         _cfg(tmp_path, "train.channels_last=3")
+
+
+def test_a_non_finite_loss_stops_before_any_checkpoint(tmp_path, monkeypatch):
+    from pyhpe.engine.config import ConfigError
+    from pyhpe.tasks.sixd_rotation import SixDRotationTask
+
+    real = SixDRotationTask.loss
+    monkeypatch.setattr(SixDRotationTask, "loss", lambda self, out, batch: real(self, out, batch) * float("nan"))
+    with pytest.raises(ConfigError, match="training loss is nan at step 1"):
+        train(_cfg(tmp_path, "train.epochs=1", "name=nan"))
+    assert not list(tmp_path.rglob("*.safetensors"))

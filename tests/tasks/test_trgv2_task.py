@@ -136,6 +136,32 @@ def test_trgv2_trains_and_evaluates_through_the_engine(tmp_path):
     res = json.loads((res_dir / "results.json").read_text())
     assert res["n"] == 4 and {"mae_r", "ge", "mae_t_mm", "add_mm"} <= set(res)
 
+    # with a reference-system offset: the report adds the metrics of t + R·ΔT, computed here
+    # independently from the model's own predictions
+    from pyhpe.geometry.alignment import write_reference_offsets
+
+    delta = [0.0, 0.01, -0.02]
+    write_reference_offsets(tmp_path / "offsets.json", {"01": delta, "02": [0.0, 0.0, 0.0]})
+    common = ["eval", "--checkpoint", str(run / "model.safetensors"), "--data", "synthetic", "--n", "4",
+              "--render-size", "96", "--depth", "0.4", "0.6", "--no-progress"]
+    assert main([*common, "--reference-offset", f"{tmp_path / 'offsets.json'}:01",
+                 "--out", str(tmp_path / "eval2")]) == 0
+    (res_dir,) = list((tmp_path / "eval2").iterdir())
+    res = json.loads((res_dir / "results.json").read_text())
+    from pyhpe.data.sixdof_crop import SixDoFCrop
+    from pyhpe.data.synthetic import SynthConfig, SyntheticHeads
+
+    heads = SyntheticHeads(4, seed=1, config=SynthConfig(size=96, depth=(0.4, 0.6)))
+    items = [SixDoFCrop(64, None)(heads[i]) for i in range(4)]
+    batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    with torch.no_grad():
+        out = model.eval()(batch["image"], batch["K_crop"], batch["box"])
+    t_al = out.t.double() + out.R.double() @ torch.tensor(delta, dtype=torch.float64)
+    mae_t = float((t_al - batch["t"].double()).abs().mean() * 1000)
+    assert res["aligned"]["mae_t_mm"] == pytest.approx(mae_t, abs=1e-2)
+    assert main([*common, "--reference-offset", str(tmp_path / "offsets.json"),
+                 "--out", str(tmp_path / "eval3")]) == 1  # two offsets: pick one
+
 
 def test_rotation_only_sources_are_refused_for_6dof():
     task = get_task("trgv2_6dof")
@@ -146,3 +172,14 @@ def test_rotation_only_sources_are_refused_for_6dof():
     tf = task.test_transform(task.default_crop, 64, {})
     with pytest.raises(ValueError, match="rotation-only"):
         tf(s)
+
+
+def test_a_6dof_config_on_a_rotation_only_dataset_is_refused(tmp_path):
+    from pyhpe.engine.config import load_config
+    from pyhpe.engine.trainer import train
+
+    cfg = load_config("configs/trgv2_synthetic.yaml", [
+        *TINY, f"output.dir={tmp_path}",
+        f"data.train={{format: 300wlp, path: {tmp_path}}}"])
+    with pytest.raises(ValueError, match="data.train: format 300wlp is rotation-only"):
+        train(cfg)
