@@ -184,3 +184,26 @@ def test_bad_inputs_are_clear_errors(model):
         create_model("trgv2_repnext_m0", iterations=0)
     with pytest.raises(ValueError, match="translation"):
         create_model("trgv2_repnext_m0", translation="regress")
+
+
+def test_official_point_and_landmark_conventions():
+    """The released code's conventions: a crop pixel p samples φ at cell p·(w−1)/W
+    (p/W·2−1 with align_corners=True), and heatmap cell j decodes to crop pixel j·W/w."""
+    from pyhpe.models.trg.blocks import FeatureSampler, heatmap_landmarks, sampling_coords
+
+    W, w = 64, 8
+    ramp = torch.arange(w, dtype=torch.float64).expand(1, 1, w, w).contiguous()  # φ = column index
+    sampler = FeatureSampler(channels=1, align_corners=True).double()
+    p = torch.tensor([[[0.0, 0.0], [32.0, 10.0], [63.0, 5.0]]], dtype=torch.float64)
+    raw = torch.nn.functional.grid_sample(ramp, sampling_coords(p, W, W, "official").unsqueeze(2),
+                                          align_corners=sampler.align_corners)
+    assert torch.allclose(raw.flatten(), p[0, :, 0] * (w - 1) / W)
+    logits = torch.full((1, 1, w, w), -1e4)
+    logits[0, 0, 3, 5] = 0.0
+    assert torch.allclose(heatmap_landmarks(logits, W, W, "official")[0, 0], torch.tensor([40.0, 24.0]))
+    assert torch.allclose(heatmap_landmarks(logits, W, W, "paper")[0, 0], torch.tensor([43.5, 27.5]))
+    m = create_model("trgv2_repnext_m0", input_size=SIZE, hidden=32, form="official").eval()
+    assert all(s.align_corners for s in m.samplers)
+    images, K_crop, box, _ = _inputs()
+    with torch.no_grad():
+        assert torch.isfinite(m(images, K_crop, box).t).all()

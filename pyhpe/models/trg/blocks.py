@@ -4,7 +4,10 @@ Facts from the paper and the released code (../shared/reference/trg.md §1.3–1
 of sampling points are normalised image coordinates in [−1, 1] with ``align_corners=False``
 semantics (−1 and +1 are the outer edges of the image): a crop pixel u (integer pixel centres,
 width W) is x = (2u + 1)/W − 1, so the same point lands on the same place of a feature map of
-any stride (:func:`pixels_to_normalized`, :func:`normalized_to_pixels`).
+any stride (:func:`pixels_to_normalized`, :func:`normalized_to_pixels`). The released code's
+conventions (points p/W·2 − 1 sampled with ``align_corners=True``; landmarks j·W/w from the
+expected heatmap cell j) are the ``form="official"`` variants, kept for its checkpoints:
+:func:`sampling_coords`, :func:`heatmap_landmarks`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,25 @@ def normalized_to_pixels(points: Tensor, width: int, height: int) -> Tensor:
     """Inverse of :func:`pixels_to_normalized`."""
     scale = points.new_tensor([width / 2.0, height / 2.0])
     return (points + 1.0) * scale - 0.5
+
+
+def sampling_coords(points: Tensor, width: int, height: int, form: str = "paper") -> Tensor:
+    """Crop pixels (…, 2) → the coordinates a :class:`FeatureSampler` of ``form`` expects."""
+    if form == "official":
+        return points * points.new_tensor([2.0 / width, 2.0 / height]) - 1.0
+    return pixels_to_normalized(points, width, height)
+
+
+def heatmap_landmarks(logits: Tensor, width: int, height: int, form: str = "paper") -> Tensor:
+    """(B, L, h, w) heatmap logits → (B, L, 2) landmarks in crop pixels of a (width × height)
+    crop. "paper": the expected point in our edge-normalised coordinates; "official": the
+    expected cell index j scaled by width / w (the released code's j/w·2 − 1, read as pixels)."""
+    xy = soft_argmax(logits)
+    if form == "official":
+        h, w = logits.shape[-2:]
+        cells = (xy + 1.0) * xy.new_tensor([w / 2.0, h / 2.0]) - 0.5
+        return cells * xy.new_tensor([width / w, height / h])
+    return normalized_to_pixels(xy, width, height)
 
 
 def sampling_grid(n: int) -> Tensor:
@@ -104,8 +126,10 @@ class FeatureSampler(nn.Module):
     says "3 FC layers and 2 LeakyReLU"). Output (B, 5·P), point-major.
     """
 
-    def __init__(self, channels: int = 256, dims: tuple[int, int, int] = (128, 64, 5)) -> None:
+    def __init__(self, channels: int = 256, dims: tuple[int, int, int] = (128, 64, 5),
+                 align_corners: bool = False) -> None:
         super().__init__()
+        self.align_corners = align_corners  # True for the released code's point convention
         d1, d2, d3 = dims
         self.fc1 = nn.Conv1d(channels, d1, 1)
         self.fc2 = nn.Conv1d(d1 + channels, d2, 1)
@@ -115,7 +139,7 @@ class FeatureSampler(nn.Module):
     def forward(self, phi: Tensor, points: Tensor) -> Tensor:
         """phi (B, C, h, w), points (B, P, 2) normalised (x, y) -> (B, out_dim·P)."""
         raw = F.grid_sample(phi, points.unsqueeze(2).to(phi.dtype), mode="bilinear",
-                            padding_mode="zeros", align_corners=False).squeeze(3)
+                            padding_mode="zeros", align_corners=self.align_corners).squeeze(3)
         y = F.leaky_relu(self.fc1(raw))
         y = F.leaky_relu(self.fc2(torch.cat([y, raw], 1)))
         y = F.relu(self.fc3(torch.cat([y, raw], 1)))

@@ -36,10 +36,9 @@ from pyhpe.models.trg.blocks import (
     FeatureSampler,
     HeatmapHead,
     UpsamplingNeck,
-    normalized_to_pixels,
-    pixels_to_normalized,
+    heatmap_landmarks,
+    sampling_coords,
     sampling_grid,
-    soft_argmax,
 )
 from pyhpe.models.trg.topology import FaceTopology
 from pyhpe.tasks.sixd_rotation import sixd_to_rotation
@@ -82,7 +81,8 @@ class TRGv2(nn.Module):
         self.neck = UpsamplingNeck(channels)
         self.heatmaps = HeatmapHead(form=form)
         V, S, P = topology.num_vertices, topology.num_subsampled, grid_size * grid_size
-        self.samplers = nn.ModuleList(FeatureSampler() for _ in range(iterations))
+        self.samplers = nn.ModuleList(FeatureSampler(align_corners=form == "official")
+                                      for _ in range(iterations))
         per_point = self.samplers[0].out_dim
         self.regressors = nn.ModuleList(
             FaceRegressor(per_point * (P if i == 0 else S) + 3 * S + 12, V, hidden, dropout)
@@ -124,7 +124,7 @@ class TRGv2(nn.Module):
         with record_function("trgv2.neck"):
             phi = self.neck(trunk)
         with record_function("trgv2.heatmaps"):
-            landmarks = normalized_to_pixels(soft_argmax(self.heatmaps(phi)), W, H)
+            landmarks = heatmap_landmarks(self.heatmaps(phi), W, H, self.form)
         principal = principal_point_from_crop(K_crop, box)
         info = box_info(box, principal, form=self.form)
 
@@ -141,7 +141,7 @@ class TRGv2(nn.Module):
                 else:
                     cam = to_camera(verts[:, self.subsample], R, t)
                     cam = torch.cat([cam[..., :2], cam[..., 2:].clamp_min(MIN_DEPTH_M)], -1)
-                    points = pixels_to_normalized(project(cam, K_crop), W, H)
+                    points = sampling_coords(project(cam, K_crop), W, H, self.form)
                 features = sampler(phi, points)
             with record_function("trgv2.regress"):
                 x = torch.cat([features, verts[:, self.subsample].reshape(B, -1), sixd, c, info], 1)
