@@ -51,10 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="pose model to train (rotation: a sixdrepnet_repnext_*, "
                                         "default sixdrepnet_repnext_m0; 6dof: a trgv2_*, default trgv2_repnext_m0)")
     parser.add_argument("--input-size", type=int, help="network input side (px; default 64)")
-    parser.add_argument("--minutes", type=float, help="training time budget (default 9.5; quick 0.6): the learning-rate schedule follows "
-                             "the clock and training stops when the budget is spent")
-    parser.add_argument("--n-train", type=int, help="training images (default 16000; quick 400)")
-    parser.add_argument("--n-test", type=int, help="held-out images (default 500; quick 64)")
+    parser.add_argument("--minutes", type=float, help="training time budget (default 9.5; quick 0.6; 6dof: 10 per model, quick 0.4): the "
+                             "learning-rate schedule follows the clock and training stops when the budget is spent")
+    parser.add_argument("--n-train", type=int, help="training images (default 16000; quick 400; 6dof 4000, quick 96)")
+    parser.add_argument("--n-test", type=int, help="held-out images (default 500; quick 64; 6dof 300, quick 24)")
     parser.add_argument("--batch-size", type=int,
                         help="training batch (default 64: more images per second than 32 on 2 cores at about "
                              "the same accuracy per image, docs/results.md; 6dof 32)")
