@@ -38,16 +38,6 @@ def synthetic_batch(batch: int, size: int, render: int = 224, seed: int = 0) -> 
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def profile_step(model_name: str = "trgv2_resnet18", batch: int = 32, size: int = 192,
                  threads: int = 2, steps: int = 3, kwargs: dict | None = None) -> dict:
     """{"step_ms": median wall ms, "phases": {name: ms per step}, ...} (see the module doc)."""
@@ -127,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
     r = profile_step(args.model, args.batch_size, args.input_size, args.threads, args.steps)
-    r.update(cpu=_cpu_model(), load_before=load, load_after=os.getloadavg()[0],
+    from pyhpe.models.stats import cpu_model
+
+    r.update(cpu=cpu_model() or platform.machine(), load_before=load, load_after=os.getloadavg()[0],
              command=f"pyhpe bench trgv2 --model {args.model} --batch-size {args.batch_size} "
                      f"--input-size {args.input_size} --threads {args.threads} --steps {args.steps}")
     (out / "results.json").write_text(json.dumps(r, indent=1))

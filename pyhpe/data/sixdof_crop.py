@@ -32,6 +32,7 @@ import torch
 from pyhpe.data.geometric import crop, hflip, resize, square_box
 from pyhpe.data.photometric import color_jitter, to_tensor
 from pyhpe.data.sample import Sample
+from pyhpe.data.transforms import _Pipeline  # output modes and the seeded / per-worker RNG
 from pyhpe.geometry.camera import box_from_points
 from pyhpe.geometry.rotation import matrix_to_euler
 
@@ -77,7 +78,7 @@ def box_information(box_xyxy: np.ndarray, K: np.ndarray, height: int, width: int
     return np.array([*box_xyxy, float(K[0, 0]), float(height), float(width)], dtype=np.float64)
 
 
-class SixDoFCrop:
+class SixDoFCrop(_Pipeline):
     """Sample (full camera image) → TRGv2 input dict (see the module docstring).
 
     ``flip_index`` (V,): the topology's vertex mirror permutation (needed for flips of samples
@@ -91,21 +92,13 @@ class SixDoFCrop:
                  rotate_p: float = 0.0, rotate_deg: float = 30.0, box_shift: float = 0.15,
                  box_scale_jitter: float = 0.05, color: float = 0.0,
                  scale: float = LANDMARK_BOX_SCALE, output: str = "tensors", seed: int | None = None):
-        if output not in ("tensors", "sample"):
-            raise ValueError(f"output must be 'tensors' or 'sample', got {output!r}")
+        super().__init__(output, seed)
         if flip_p > 0 and flip_index is None:
             raise ValueError("flips need the topology's flip_index")
         self.size, self.num_vertices, self.train = int(size), num_vertices, train
         self.flip_index, self.flip_p = flip_index, flip_p
         self.rotate_p, self.rotate_deg = rotate_p, rotate_deg
         self.box_shift, self.box_scale_jitter, self.color, self.scale = box_shift, box_scale_jitter, color, scale
-        self.output = output
-        self._rng = np.random.default_rng(seed) if seed is not None else None
-
-    def _rng_now(self) -> np.random.Generator:
-        if self._rng is not None:
-            return self._rng
-        return np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
 
     def __call__(self, sample: Sample):
         if sample.landmarks is None or len(sample.landmarks) != 68:
@@ -113,7 +106,7 @@ class SixDoFCrop:
         if sample.K is None:
             raise ValueError(f"{sample.source}: a 6DoF sample needs intrinsics K (this source is "
                              "rotation-only)")
-        rng = self._rng_now()
+        rng = self.rng()
         if self.train and self.flip_p and rng.random() < self.flip_p:
             extra = dict(sample.extra, vertex_flip_index=self.flip_index)
             sample = hflip(dataclasses.replace(sample, extra=extra))

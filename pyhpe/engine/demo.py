@@ -92,16 +92,12 @@ def run(args: argparse.Namespace) -> int:
         from pyhpe.engine.demo_sixdof import run_6dof
 
         return guarded("demo", lambda: run_6dof(args))
-    if args.ood_depth or args.ablations:
-        return guarded("demo", lambda: _refuse("--ood-depth and --ablations belong to --task 6dof"))
     return guarded("demo", lambda: _run(args))
 
 
-def _refuse(message: str) -> int:
-    raise ValueError(message)
-
-
 def _settings(args: argparse.Namespace) -> dict:
+    if args.ood_depth or args.ablations:
+        raise ValueError("--ood-depth and --ablations belong to --task 6dof")
     base = QUICK if args.quick else FULL
     s = {
         "n_train": args.n_train or base["n_train"],

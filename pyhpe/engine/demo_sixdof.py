@@ -100,16 +100,16 @@ def _box_only(test_items: list[dict], mean_R: torch.Tensor) -> tuple[torch.Tenso
     return mean_R.double().expand(len(box), 3, 3), t
 
 
-def _picture(model, items: list[dict], preds, crops: list[np.ndarray], path: Path) -> None:
+def _picture(items: list[dict], preds, crops: list[np.ndarray], path: Path) -> None:
+    """The held-out crops with the predicted mesh and both poses projected through K_crop (from
+    the evaluation's predictions; no second forward pass)."""
     from pyhpe.engine.plots import sixdof_grid
     from pyhpe.geometry import project_points
 
     n = len(items)
     K = torch.stack([it["K_crop"] for it in items]).double()
-    with torch.no_grad():
-        out = model(torch.stack([it["image"] for it in items]), K.float(),
-                    torch.stack([it["box"] for it in items]))
-    mesh = out["vertices_img"].double().numpy()
+    mesh = project_points(preds.vertices_pred[:n].double(), preds.R_pred[:n].double(),
+                          preds.t_pred[:n].double(), K).numpy()
 
     def axes(R, t):
         length = 0.08  # metres
@@ -124,9 +124,8 @@ def _picture(model, items: list[dict], preds, crops: list[np.ndarray], path: Pat
 
 
 def run_6dof(args: argparse.Namespace) -> int:
-    from pyhpe.data.sixdof_crop import SixDoFCrop
     from pyhpe.engine.budget import BudgetHook, TimeBudget
-    from pyhpe.engine.data import Transformed, render_synthetic
+    from pyhpe.engine.data import render_synthetic
     from pyhpe.engine.inference import predict_dataset
     from pyhpe.engine.trainer import train
     from pyhpe.metrics import mean_rotation
@@ -154,25 +153,25 @@ def run_6dof(args: argparse.Namespace) -> int:
                                     "render held-out set", keep_mesh=True, depth=test_depth)
     task = get_task("trgv2_6dof")
     steps_per_epoch = s["n_train"] // args.batch_size
-    results, models = {}, {}
+    # the held-out crops, cut once: every variant and the baselines are measured on them
+    test_crop = task.test_transform(task.default_crop, args.input_size, {})
+    items = [test_crop(smp) for smp in test_samples.samples]
+    results, predictions = {}, {}
     for name in variants:
         cfg = _config(args, s, "demo6dof-" + name.split()[0].lower().replace(",", ""),
                       VARIANTS[name], epochs=10_000)
         clock = TimeBudget(s["minutes"] * 60, max(1, steps_per_epoch // 10), MIN_LR_RATIO)
         summary = train(cfg, samples={"train": train_samples}, callbacks=[BudgetHook(clock)])
         model, card = load(Path(summary["run_dir"]) / "model.safetensors")
-        test_set = Transformed(test_samples, task.test_transform(card.crop, card.input_size, {}),
-                               task.batch_keys)
-        preds = predict_dataset(model, test_set, "cpu", batch_size=32)
+        assert card.crop == task.default_crop and card.input_size == args.input_size
+        preds = predict_dataset(model, items, "cpu", batch_size=32)
         results[name] = {"report": preds.report(), "steps": summary["steps"],
                          "train_time_s": summary["train_time_s"], "run_dir": summary["run_dir"]}
-        models[name] = (model, card, preds)
+        predictions[name] = preds
         print(f"{name}: {summary['steps']} steps in {summary['train_time_s'] / 60:.1f} min")
 
     # baselines on the same held-out crops
-    model, card, preds = models["TRGv2"]
-    crop = SixDoFCrop(size=card.input_size, num_vertices=None)
-    items = [crop(smp) for smp in test_samples.samples]
+    preds = predictions["TRGv2"]
     mean_R = mean_rotation(torch.stack([torch.as_tensor(x.R, dtype=torch.float32)
                                         for x in train_samples.samples]))
     R_box, t_box = _box_only(items, mean_R)
@@ -180,9 +179,9 @@ def run_6dof(args: argparse.Namespace) -> int:
     box_report = sixdof_report(R_box, t_box, preds.R_gt, preds.t_gt, verts)
     run_dir = Path(results["TRGv2"]["run_dir"])
     n_show = min(18, len(items))
-    crops = [SixDoFCrop(size=card.input_size, num_vertices=None, output="sample")(test_samples[i]).image
-             for i in range(n_show)]
-    _picture(model.eval(), items[:n_show], preds, crops, run_dir / "predictions.png")
+    picture_crop = task.test_transform(task.default_crop, args.input_size, {}, output="sample")
+    crops = [picture_crop(test_samples[i]).image for i in range(n_show)]
+    _picture(items[:n_show], preds, crops, run_dir / "predictions.png")
 
     trg = results["TRGv2"]["report"]
     summary = {

@@ -73,34 +73,49 @@ def error_vs_yaw(yaw_gt: np.ndarray, errors: dict[str, np.ndarray], path: str | 
     return path
 
 
+def _tiles(n: int, cols: int, tile_w: float, tile_h: float):
+    """(plt, fig, axes) of a grid of n image tiles, every axis frame off."""
+    plt = _plt()
+    rows = max(1, int(np.ceil(n / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * tile_w, rows * tile_h))
+    axes = np.atleast_1d(axes).ravel()
+    for ax in axes:
+        ax.axis("off")
+    return plt, fig, axes
+
+
+def _head_axes(ax, centre_pred, tips_pred, centre_gt, tips_gt) -> None:
+    """True (thin) then predicted (thick) head axes: x red, y green, z blue, from a centre (2,)
+    to three tips (3, 2) in pixels."""
+    for c, tips, lw, alpha in ((centre_gt, tips_gt, 1.0, 0.6), (centre_pred, tips_pred, 2.2, 1.0)):
+        for j, colour in enumerate(("red", "lime", "blue")):
+            ax.plot([c[0], tips[j][0]], [c[1], tips[j][1]], color=colour, lw=lw, alpha=alpha)
+
+
+def _save(plt, fig, title: str, path: str | os.PathLike) -> Path:
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def prediction_grid(images: np.ndarray, R_pred: np.ndarray, R_gt: np.ndarray, errors: np.ndarray,
                     path: str | os.PathLike, cols: int = 8) -> Path:
     """Tiles of RGB uint8 images with predicted (solid) and true (thin) head axes, columns of R
     drawn orthographically from the centre (x red, y green, z blue; image x right, y down)."""
-    plt = _plt()
     n = len(images)
-    rows = max(1, int(np.ceil(n / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.75))
-    axes = np.atleast_1d(axes).ravel()
-    for ax in axes:
-        ax.axis("off")
+    plt, fig, axes = _tiles(n, cols, 1.6, 1.75)
     for i in range(n):
         img = images[i]
         h, w = img.shape[:2]
         ax = axes[i]
         ax.imshow(img)
         c, L = np.array([w / 2, h / 2]), 0.35 * min(h, w)
-        for R, lw, alpha in ((R_gt[i], 1.0, 0.6), (R_pred[i], 2.2, 1.0)):
-            for j, colour in enumerate(("red", "lime", "blue")):
-                tip = c + L * R[:2, j]
-                ax.plot([c[0], tip[0]], [c[1], tip[1]], color=colour, lw=lw, alpha=alpha)
+        _head_axes(ax, c, c + L * R_pred[i][:2].T, c, c + L * R_gt[i][:2].T)
         ax.set_title(f"{errors[i]:.1f}°", fontsize=8)
-    fig.suptitle("predicted (thick) vs true (thin) axes; title: geodesic error", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, "predicted (thick) vs true (thin) axes; title: geodesic error", path)
 
 
 def sixdof_grid(images: list[np.ndarray], mesh_px: np.ndarray, axes_pred: np.ndarray,
@@ -109,28 +124,16 @@ def sixdof_grid(images: list[np.ndarray], mesh_px: np.ndarray, axes_pred: np.nda
     """Tiles of crops with the predicted dense mesh projected (dots), predicted (thick) and true
     (thin) head axes drawn in perspective from the projected head centres (``axes_*`` (N, 3, 2)
     axis tip pixels, ``centre_*`` (N, 2)), and predicted vs true distance in the title."""
-    plt = _plt()
     n = len(images)
-    rows = max(1, int(np.ceil(n / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.0, rows * 2.2))
-    axes = np.atleast_1d(axes).ravel()
-    for ax in axes:
-        ax.axis("off")
+    plt, fig, axes = _tiles(n, cols, 2.0, 2.2)
     for i in range(n):
         ax = axes[i]
         h, w = images[i].shape[:2]
         ax.imshow(images[i])
         ax.scatter(mesh_px[i][:, 0], mesh_px[i][:, 1], s=2.0, c="cyan", alpha=0.7, linewidths=0)
-        for tips, c, lw, alpha in ((axes_gt[i], centre_gt[i], 1.0, 0.6), (axes_pred[i], centre_pred[i], 2.2, 1.0)):
-            for j, colour in enumerate(("red", "lime", "blue")):
-                ax.plot([c[0], tips[j, 0]], [c[1], tips[j, 1]], color=colour, lw=lw, alpha=alpha)
+        _head_axes(ax, centre_pred[i], axes_pred[i], centre_gt[i], axes_gt[i])
         ax.set_xlim(-0.5, w - 0.5)
         ax.set_ylim(h - 0.5, -0.5)
         ax.set_title(f"z {100 * z_pred[i]:.0f} / {100 * z_gt[i]:.0f} cm", fontsize=8)
-    fig.suptitle("predicted mesh (dots), predicted (thick) vs true (thin) axes; "
-                 "title: predicted / true distance", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, "predicted mesh (dots), predicted (thick) vs true (thin) axes; "
+                           "title: predicted / true distance", path)

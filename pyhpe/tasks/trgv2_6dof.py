@@ -88,9 +88,6 @@ class TRGv2Task(PoseTask):
         total, _ = trgv2_loss(out, batch)
         return total
 
-    def loss_text(self, loss: float) -> str:
-        return f"{loss:.4f}"
-
     def train_transform(self, cfg: dict, src: dict) -> Callable[[int | None], Callable]:
         """TRGv2's training crop: 1.5× landmark box with jitter, flip (through the topology's
         vertex mirror), in-plane rotation about the principal point, colour jitter."""

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from pyhpe.geometry.camera import project, to_camera
+from pyhpe.geometry.camera import to_camera
 from pyhpe.models.outputs import PoseOutput
-from pyhpe.models.trg.blocks import pixels_to_normalized
+from pyhpe.models.trg.blocks import pixels_to_normalized, project_in_front
 
 __all__ = ["LossWeights", "trgv2_loss"]
 
@@ -87,9 +87,7 @@ def trgv2_loss(out: PoseOutput, batch: dict[str, Tensor], weights: LossWeights =
         terms["head"] = terms["head"] + w * weights.head * _masked_mean(head, has_3d)
         terms["cam"] = terms["cam"] + w * weights.cam * _masked_mean(camera, has_3d)
         if img_gt is not None:
-            z = cam[..., 2:].clamp_min(0.05)  # a bad early pose must not divide by ~0
-            img = _vertex_l1(pixels_to_normalized(project(torch.cat([cam[..., :2], z], -1), K), W, H),
-                             img_gt, weights.form)
+            img = _vertex_l1(pixels_to_normalized(project_in_front(cam, K), W, H), img_gt, weights.form)
             terms["img"] = terms["img"] + w * weights.img * _masked_mean(img, 1.0 - has_3d)
         terms["rot"] = terms["rot"] + w * weights.rot * _rotation_error(iter_R[i], R_gt, weights.form).mean()
     visible = batch["landmarks_visible"].float()

@@ -15,7 +15,8 @@ import pyhpe.ops as ops
 from pyhpe import _C
 from pyhpe.ops import reference as ref
 
-from support.ops_cases import adversarial_sixd, random_rotations, rotation_pairs, sixd_condition
+from support.ops_cases import (adversarial_sixd, mixer_against_reference, mixer_params, random_rotations,
+                               rotation_pairs, sixd_condition)
 
 pytestmark = [
     pytest.mark.cuda,
@@ -207,33 +208,12 @@ def test_mixed_devices_are_refused():
         ops.geodesic_distance(random_rotations(3, 1).to(CUDA), random_rotations(3, 2))
 
 
-def _mixer_params(C: int, downsample: bool, dtype=torch.float64, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    q = C if downsample else C // 4
-    shapes = [(q, 1, 3, 3), (q,), (q, 1, 7, 7), (q,)]
-    if not downsample:
-        shapes += [(q, 1, 1, 11), (q,), (q, 1, 11, 1), (q,)]
-    ps = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
-    return ps + ([None] * 4 if downsample else [])
-
-
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("downsample", [False, True], ids=["block", "downsample"])
 @pytest.mark.parametrize("shape", [(1, 4, 1, 1), (2, 8, 9, 13), (3, 16, 23, 30), (4, 64, 56, 56),
                                    (5, 256, 14, 14)])
 def test_repnext_mixer_forward_backward(shape, downsample, dtype):
-    N, C, H, W = shape
-    p64 = [p.requires_grad_() if p is not None else None for p in _mixer_params(C, downsample)]
-    x64 = torch.randn(N, C, H, W, dtype=torch.float64, requires_grad=True)
-    want = ops.repnext_mixer_ref(x64, *p64)
-    g = torch.randn_like(want)
-    leaves64 = [x64] + [p for p in p64 if p is not None]
-    want_grads = torch.autograd.grad(want, leaves64, g)
-    leaves = [t.detach().to(CUDA, dtype).requires_grad_() for t in leaves64]
-    it = iter(leaves[1:])
-    params = [next(it) if p is not None else None for p in p64]
-    ours = ops.repnext_mixer(leaves[0], *params)
-    grads = torch.autograd.grad(ours, leaves, g.to(CUDA, dtype))
+    ours, want, grads, want_grads = mixer_against_reference(shape, downsample, dtype, CUDA)
     rel = 1e-11 if dtype == torch.float64 else 2e-5
     _close(ours, want, rel * want.abs().max())
     for got, exp in zip(grads, want_grads):
@@ -243,7 +223,7 @@ def test_repnext_mixer_forward_backward(shape, downsample, dtype):
 @pytest.mark.parametrize("downsample", [False, True], ids=["block", "downsample"])
 def test_repnext_mixer_channels_last_and_folded_bn(downsample):
     params = [p.to(CUDA, torch.float32) if p is not None else None
-              for p in _mixer_params(32, downsample)]
+              for p in mixer_params(32, downsample)]
     x = torch.randn(2, 32, 14, 14, device=CUDA)
     scale = torch.rand(64 if downsample else 32, device=CUDA) + 0.5
     shift = torch.randn_like(scale)
@@ -255,7 +235,7 @@ def test_repnext_mixer_channels_last_and_folded_bn(downsample):
 
 
 def test_repnext_mixer_matches_cpu_kernel():
-    params = _mixer_params(64, False, torch.float32)
+    params = mixer_params(64, False, torch.float32)
     x = torch.randn(3, 64, 28, 28)
     with torch.no_grad():
         cpu = ops.repnext_mixer(x, *params)
@@ -264,7 +244,7 @@ def test_repnext_mixer_matches_cpu_kernel():
 
 
 def test_repnext_mixer_gradcheck_and_opcheck_on_cuda():
-    params = [p.to(CUDA).requires_grad_() for p in _mixer_params(8, False)[:8]]
+    params = [p.to(CUDA).requires_grad_() for p in mixer_params(8, False)[:8]]
     x = torch.randn(2, 8, 6, 7, dtype=torch.float64, device=CUDA, requires_grad=True)
     assert torch.autograd.gradcheck(lambda xx, *ps: ops.repnext_mixer(xx, *ps), (x, *params))
     detached = [p.detach() for p in params]

@@ -10,15 +10,7 @@ from torch.library import opcheck
 import pyhpe.ops as ops
 from pyhpe import _C
 
-
-def _params(C: int, downsample: bool, dtype=torch.float64, seed=0, large=(11, 11)):
-    g = torch.Generator().manual_seed(seed)
-    q = C if downsample else C // 4
-    shapes = [(q, 1, 3, 3), (q,), (q, 1, 7, 7), (q,)]
-    if not downsample:
-        shapes += [(q, 1, 1, large[0]), (q,), (q, 1, large[1], 1), (q,)]
-    ps = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
-    return ps + ([None] * 4 if downsample else [])
+from support.ops_cases import mixer_against_reference, mixer_params
 
 
 SHAPES = [(1, 4, 1, 1), (2, 8, 9, 13), (1, 16, 14, 14), (3, 4, 5, 7), (1, 8, 23, 30)]
@@ -32,7 +24,7 @@ def test_forward_and_backward_match_reference(shape, downsample, threads):
     torch.set_num_threads(threads)
     try:
         N, C, H, W = shape
-        params = [p.requires_grad_() if p is not None else None for p in _params(C, downsample)]
+        params = [p.requires_grad_() if p is not None else None for p in mixer_params(C, downsample)]
         x = torch.randn(N, C, H, W, dtype=torch.float64, requires_grad=True)
         ours = ops.repnext_mixer(x, *params)
         want = ops.repnext_mixer_ref(x, *params)
@@ -48,7 +40,7 @@ def test_forward_and_backward_match_reference(shape, downsample, threads):
 
 @pytest.mark.parametrize("downsample", [False, True])
 def test_float32_within_1e5_of_reference(downsample):
-    params = _params(64, downsample, torch.float32)
+    params = mixer_params(64, downsample, torch.float32)
     x = torch.randn(2, 64, 28, 28)
     with torch.no_grad():
         ours = ops.repnext_mixer(x, *params)
@@ -61,19 +53,9 @@ def test_float32_within_1e5_of_reference(downsample):
 def test_float32_training_sizes_match_float64_reference(shape, downsample):
     """Batches that are not a multiple of the SIMD width (packs mix channels and images), the
     sliding-window kernels' full blocks and tails, stride-2 polyphase gradients."""
-    N, C, H, W = shape
-    p64 = [p.requires_grad_() if p is not None else None for p in _params(C, downsample)]
-    x64 = torch.randn(N, C, H, W, dtype=torch.float64, requires_grad=True)
-    want = ops.repnext_mixer_ref(x64, *p64)
-    g64 = torch.randn_like(want)
-    leaves64 = [x64] + [p for p in p64 if p is not None]
-    want_grads = torch.autograd.grad(want, leaves64, g64)
-    leaves32 = [t.detach().float().requires_grad_() for t in leaves64]
-    it = iter(leaves32[1:])
-    p32 = [next(it) if p is not None else None for p in p64]
-    ours = ops.repnext_mixer(leaves32[0], *p32)
+    ours, want, grads, want_grads = mixer_against_reference(shape, downsample, torch.float32)
     assert (ours.double() - want).abs().max() <= 2e-6 * want.abs().max()
-    for a, b in zip(torch.autograd.grad(ours, leaves32, g64.float()), want_grads):
+    for a, b in zip(grads, want_grads):
         assert (a.double() - b).abs().max() <= 2e-5 * b.abs().max()
 
 
@@ -84,7 +66,7 @@ def test_channels_last_matches_nchw(shape, downsample):
     group size allows, per-lane gathers otherwise) and give the NCHW results, in NHWC layout."""
     N, C, H, W = shape
     params = [p.float().requires_grad_() if p is not None else None
-              for p in _params(C, downsample)]
+              for p in mixer_params(C, downsample)]
     x = torch.randn(N, C, H, W)
     x_cl = x.contiguous(memory_format=torch.channels_last).requires_grad_()
     x_cf = x.clone().requires_grad_()
@@ -108,7 +90,7 @@ def test_channels_last_matches_nchw(shape, downsample):
 
 @pytest.mark.parametrize("downsample", [False, True])
 def test_gradcheck_float64(downsample):
-    params = [p.requires_grad_() if p is not None else None for p in _params(8, downsample)]
+    params = [p.requires_grad_() if p is not None else None for p in mixer_params(8, downsample)]
     x = torch.randn(2, 8, 6, 7, dtype=torch.float64, requires_grad=True)
     present = [p for p in params if p is not None]
 
@@ -121,7 +103,7 @@ def test_gradcheck_float64(downsample):
 
 @pytest.mark.parametrize("downsample", [False, True])
 def test_bn_folded_eval_form(downsample):
-    params = _params(8, downsample)
+    params = mixer_params(8, downsample)
     c_out = 16 if downsample else 8
     scale, shift = torch.rand(c_out, dtype=torch.float64) + 0.5, torch.randn(c_out, dtype=torch.float64)
     x = torch.randn(2, 8, 10, 10, dtype=torch.float64)
@@ -134,7 +116,7 @@ def test_bn_folded_eval_form(downsample):
 
 @pytest.mark.parametrize("downsample", [False, True])
 def test_opcheck(downsample):
-    params = [p.requires_grad_() if p is not None else None for p in _params(8, downsample,
+    params = [p.requires_grad_() if p is not None else None for p in mixer_params(8, downsample,
                                                                                  torch.float32)]
     x = torch.randn(2, 8, 6, 7, requires_grad=True)
     result = opcheck(torch.ops.pyhpe.repnext_mixer.default, (x, *params, None, None))
@@ -142,7 +124,7 @@ def test_opcheck(downsample):
 
 
 def test_torch_compile_fullgraph():
-    params = [p.float().requires_grad_() for p in _params(8, False)]
+    params = [p.float().requires_grad_() for p in mixer_params(8, False)]
     x1 = torch.randn(2, 8, 9, 9, requires_grad=True)
     x2 = x1.detach().clone().requires_grad_()
     compiled = torch.compile(lambda x, *p: ops.repnext_mixer(x, *p).square().sum(), fullgraph=True)
@@ -152,7 +134,7 @@ def test_torch_compile_fullgraph():
 
 
 def test_bad_arguments():
-    params = _params(8, False, torch.float32)
+    params = mixer_params(8, False, torch.float32)
     x = torch.randn(1, 8, 5, 5)
     with pytest.raises(ValueError, match="NCHW"):
         ops.repnext_mixer(x[0], *params)
@@ -161,7 +143,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="scale and shift"):
         ops.repnext_mixer(x, *params, scale=torch.ones(8))
     with pytest.raises(ValueError, match="divisible by 4"):
-        ops.repnext_mixer(torch.randn(1, 6, 5, 5), *_params(8, False, torch.float32))
+        ops.repnext_mixer(torch.randn(1, 6, 5, 5), *mixer_params(8, False, torch.float32))
     with pytest.raises(ValueError, match="w_m"):  # wrong channel count in one kernel
         ops.repnext_mixer(x, params[0], params[1], torch.randn(3, 1, 7, 7), *params[3:])
     with pytest.raises(ValueError, match="odd kernel sizes"):
@@ -174,7 +156,7 @@ def test_bad_arguments():
 
 
 def test_empty_batch():
-    params = _params(8, True, torch.float32)
+    params = mixer_params(8, True, torch.float32)
     out = ops.repnext_mixer(torch.empty(0, 8, 6, 6), *params)
     assert out.shape == (0, 16, 3, 3)
 

@@ -63,3 +63,36 @@ def euler_grid(dtype=torch.float64) -> torch.Tensor:
     return torch.cat([grid, gimbal])
 
 
+
+
+def mixer_params(C: int, downsample: bool, dtype=torch.float64, seed: int = 0, large=(11, 11)) -> list:
+    """Random RepNeXt mixer kernels in ``repnext_mixer``'s argument order (None where the
+    downsample mixer has no large-kernel branch)."""
+    g = torch.Generator().manual_seed(seed)
+    q = C if downsample else C // 4
+    shapes = [(q, 1, 3, 3), (q,), (q, 1, 7, 7), (q,)]
+    if not downsample:
+        shapes += [(q, 1, 1, large[0]), (q,), (q, 1, large[1], 1), (q,)]
+    ps = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
+    return ps + ([None] * 4 if downsample else [])
+
+
+def mixer_against_reference(shape, downsample: bool, dtype=torch.float32, device="cpu"):
+    """``pyhpe.ops.repnext_mixer`` in ``dtype`` on ``device`` and the float64 reference on the
+    same values, forward and backward with one upstream gradient:
+    (ours, want, our gradients, reference gradients), gradients for x then each kernel/bias."""
+    from pyhpe import ops
+
+    N, C, H, W = shape
+    p64 = [p.requires_grad_() if p is not None else None for p in mixer_params(C, downsample)]
+    x64 = torch.randn(N, C, H, W, dtype=torch.float64, requires_grad=True)
+    want = ops.repnext_mixer_ref(x64, *p64)
+    g64 = torch.randn_like(want)
+    leaves64 = [x64] + [p for p in p64 if p is not None]
+    want_grads = torch.autograd.grad(want, leaves64, g64)
+    leaves = [t.detach().to(device, dtype).requires_grad_() for t in leaves64]
+    it = iter(leaves[1:])
+    params = [next(it) if p is not None else None for p in p64]
+    ours = ops.repnext_mixer(leaves[0], *params)
+    grads = torch.autograd.grad(ours, leaves, g64.to(device, dtype))
+    return ours, want, grads, want_grads

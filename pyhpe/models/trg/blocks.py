@@ -16,13 +16,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pyhpe.geometry.camera import project
+
 __all__ = [
     "FaceRegressor",
     "FeatureSampler",
     "HeatmapHead",
     "UpsamplingNeck",
+    "MIN_DEPTH_M",
     "normalized_to_pixels",
     "pixels_to_normalized",
+    "project_in_front",
     "sampling_grid",
     "soft_argmax",
 ]
@@ -38,6 +42,17 @@ def normalized_to_pixels(points: Tensor, width: int, height: int) -> Tensor:
     """Inverse of :func:`pixels_to_normalized`."""
     scale = points.new_tensor([width / 2.0, height / 2.0])
     return (points + 1.0) * scale - 0.5
+
+
+MIN_DEPTH_M = 0.05  # projections clamp depths below this (a bad early pose must not divide by ~0)
+
+
+def project_in_front(points_cam: Tensor, K: Tensor, min_depth: float = MIN_DEPTH_M) -> Tensor:
+    """Camera-frame points (…, N, 3) → pixels through K, depths clamped to ``min_depth`` first
+    (pyhpe.geometry.camera.project otherwise): what the sampler, the image vertices and the
+    image loss use, so a pose that puts points behind the camera early in training stays finite."""
+    z = points_cam[..., 2:].clamp_min(min_depth)
+    return project(torch.cat([points_cam[..., :2], z], -1), K)
 
 
 def sampling_coords(points: Tensor, width: int, height: int, form: str = "paper") -> Tensor:

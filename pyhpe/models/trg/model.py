@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.profiler import record_function
 
-from pyhpe.geometry.camera import project, to_camera
+from pyhpe.geometry.camera import to_camera
 from pyhpe.geometry.correction import box_info, principal_point_from_crop, translation_from_correction
 from pyhpe.geometry.rotation import matrix_to_sixd
 from pyhpe.models.outputs import PoseOutput
@@ -37,6 +37,7 @@ from pyhpe.models.trg.blocks import (
     HeatmapHead,
     UpsamplingNeck,
     heatmap_landmarks,
+    project_in_front,
     sampling_coords,
     sampling_grid,
 )
@@ -46,7 +47,6 @@ from pyhpe.tasks.sixd_rotation import sixd_to_rotation
 __all__ = ["TRGv2", "TRANSLATION_MODES"]
 
 TRANSLATION_MODES = ("correction", "direct")
-MIN_DEPTH_M = 0.05  # projection for sampling clamps depths below this (a bad early pose)
 
 
 class TRGv2(nn.Module):
@@ -140,8 +140,7 @@ class TRGv2(nn.Module):
                     points = self.grid.to(images.dtype).expand(B, -1, -1)
                 else:
                     cam = to_camera(verts[:, self.subsample], R, t)
-                    cam = torch.cat([cam[..., :2], cam[..., 2:].clamp_min(MIN_DEPTH_M)], -1)
-                    points = sampling_coords(project(cam, K_crop), W, H, self.form)
+                    points = sampling_coords(project_in_front(cam, K_crop), W, H, self.form)
                 features = sampler(phi, points)
             with record_function("trgv2.regress"):
                 x = torch.cat([features, verts[:, self.subsample].reshape(B, -1), sixd, c, info], 1)
@@ -154,14 +153,15 @@ class TRGv2(nn.Module):
                 c = c + d_pose[:, 6:]
                 t = translation_from_correction(c, box, principal, form=self.form)
             R = sixd_to_rotation(sixd)
-            iter_R.append(R), iter_t.append(t), iter_v.append(verts)
+            iter_R.append(R)
+            iter_t.append(t)
+            iter_v.append(verts)
             if i + 1 < self.iterations:  # stop-gradient between iterations (TRGv2)
                 verts, sixd, c, t, R = (v.detach() for v in (verts, sixd, c, t, R))
         vertices_cam = to_camera(verts, R, t)
-        cam = torch.cat([vertices_cam[..., :2], vertices_cam[..., 2:].clamp_min(MIN_DEPTH_M)], -1)
         extra = {
             "vertices_cam": vertices_cam,
-            "vertices_img": project(cam, K_crop),
+            "vertices_img": project_in_front(vertices_cam, K_crop),
             "correction": c,
             "iter_R": torch.stack(iter_R),
             "iter_t": torch.stack(iter_t),
