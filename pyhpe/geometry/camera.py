@@ -26,11 +26,13 @@ import numpy as np
 import torch
 
 __all__ = [
+    "CROP_CONVENTIONS",
     "box_cxcywh_to_xyxy",
     "box_from_points",
     "box_xywh_to_xyxy",
     "box_xyxy_to_cxcywh",
     "crop_intrinsics",
+    "crop_matrix",
     "project",
     "project_points",
     "scale_intrinsics",
@@ -137,6 +139,14 @@ def shift_intrinsics(K, x0, y0):
     return K
 
 
+def _scale_rows(K, sx, sy):
+    """diag(sx, sy, 1) · K: the first row of K times sx, the second times sy (a new array)."""
+    K = _copy_float(K)
+    K[..., 0, :] *= _last_axis(sx)
+    K[..., 1, :] *= _last_axis(sy)
+    return K
+
+
 def scale_intrinsics(K, sx, sy):
     """K of an image resized by (sx, sy) = (new width / width, new height / height).
 
@@ -145,9 +155,7 @@ def scale_intrinsics(K, sx, sy):
     K' = [[sx, 0, (sx − 1)/2], [0, sy, (sy − 1)/2], [0, 0, 1]] · K, computed entry by entry.
     K (…, 3, 3); sx, sy scalars or (…) arrays. Returns a new array/tensor (NumPy: float64).
     """
-    K = _copy_float(K)
-    K[..., 0, :] *= _last_axis(sx)
-    K[..., 1, :] *= _last_axis(sy)
+    K = _scale_rows(K, sx, sy)
     K[..., 0, 2] += 0.5 * sx - 0.5
     K[..., 1, 2] += 0.5 * sy - 0.5
     return K
@@ -169,17 +177,68 @@ def scale_points(points, sx, sy):
     return (np.asarray(points, dtype=np.float64) + 0.5) * np.array([sx, sy]) - 0.5
 
 
-def crop_intrinsics(K, box, output_size: int | tuple[int, int]):
+CROP_CONVENTIONS = ("pyhpe", "official")
+"""How a crop box becomes an S×S crop and its K_crop (see :func:`crop_matrix`)."""
+
+
+def _check_convention(convention: str) -> None:
+    if convention not in CROP_CONVENTIONS:
+        raise ValueError(f"crop convention must be one of {CROP_CONVENTIONS}, got {convention!r}")
+
+
+def _output_wh(output_size: int | tuple[int, int]) -> tuple[int, int]:
+    return (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+
+
+def crop_matrix(box, output_size: int | tuple[int, int], convention: str = "pyhpe",
+                warp: bool = False) -> np.ndarray:
+    """(3, 3) affine map A of full-image pixels to crop pixels, x_crop = A · (x, y, 1), for the
+    crop ``box`` = (x0, y0, x1, y1) resized to ``output_size`` (a square side or (width, height)).
+
+    - ``convention="pyhpe"`` (integer pixel centres; what :func:`pyhpe.data.geometric.crop` then
+      ``resize`` do): x -> (x − x0 + ½)·sx − ½ with sx = out_w / (x1 − x0) (likewise y). The
+      image warp and K_crop (:func:`crop_intrinsics`) are the same map; ``warp`` is ignored.
+    - ``convention="official"`` (the released TRGv2 code, trg.md §1.2): its image warp
+      (``warp=True``; ``cv2.getAffineTransform`` of the corners (x0, y0), (x0, y1), (x1, y0) onto
+      (0, 0), (0, S − 1), (S − 1, 0)) is x -> (x − x0)·(out_w − 1)/(x1 − x0), y -> (y − y0)·
+      (out_h − 1)/(y1 − y0); its K_crop and crop-pixel labels (``warp=False``: ``update_after_crop``
+      then ``update_after_resize`` by the box width b = x1 − x0 for both axes) are
+      x -> (x − x0)·out_w/b, y -> (y − y0)·out_h/b. The two disagree by up to a pixel at the far
+      edge; a converted official model was trained on exactly this pair.
+
+    One box (NumPy, float64).
+    """
+    _check_convention(convention)
+    x0, y0, x1, y1 = (float(v) for v in np.asarray(box, dtype=np.float64).reshape(4))
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"empty crop box {(x0, y0, x1, y1)}")
+    out_w, out_h = _output_wh(output_size)
+    if convention == "pyhpe":
+        sx, sy = out_w / (x1 - x0), out_h / (y1 - y0)
+        tx, ty = (0.5 - x0) * sx - 0.5, (0.5 - y0) * sy - 0.5
+    elif warp:
+        sx, sy = (out_w - 1) / (x1 - x0), (out_h - 1) / (y1 - y0)
+        tx, ty = -x0 * sx, -y0 * sy
+    else:
+        sx, sy = out_w / (x1 - x0), out_h / (x1 - x0)
+        tx, ty = -x0 * sx, -y0 * sy
+    return np.array([[sx, 0.0, tx], [0.0, sy, ty], [0.0, 0.0, 1.0]])
+
+
+def crop_intrinsics(K, box, output_size: int | tuple[int, int], convention: str = "pyhpe"):
     """K of the crop ``box`` = (x0, y0, x1, y1) resized to ``output_size`` (a square side or
     (width, height)): the crop warp of :func:`pyhpe.data.geometric.crop` then ``resize``.
 
     The principal point moves by the box origin, then the image scales by s = output / box side
     (sx = out_w / (x1 − x0), sy = out_h / (y1 − y0); one s for a square box and a square output):
     K_crop = [[s, 0, (s − 1)/2], [0, s, (s − 1)/2], [0, 0, 1]] · [[1, 0, −x0], [0, 1, −y0], [0, 0, 1]] · K.
-    The (s − 1)/2 terms are the integer-pixel-centre convention; with pixel corners at integers
-    they vanish and K_crop = diag(s, s, 1) · T(−x0, −y0) · K. The box is used as given: the
-    pipelines crop at int()-truncated corners and pass those. K (…, 3, 3), box (…, 4).
+    The (s − 1)/2 terms are the integer-pixel-centre convention. ``convention="official"`` is the
+    released TRGv2 code's K_crop: the terms dropped and both rows scaled by the box width,
+    K_crop = diag(out_w/b, out_h/b, 1) · T(−x0, −y0) · K with b = x1 − x0 (its image warp differs:
+    :func:`crop_matrix`). The box is used as given: the pipelines crop at int()-truncated corners
+    and pass those. K (…, 3, 3), box (…, 4).
     """
+    _check_convention(convention)
     if _is_torch(K, box):
         K, box = _as_torch(K, box)
         K = K.expand(torch.broadcast_shapes(K.shape[:-2], box.shape[:-1]) + (3, 3))
@@ -190,7 +249,9 @@ def crop_intrinsics(K, box, output_size: int | tuple[int, int]):
         x0, y0, x1, y1 = (box[..., i] for i in range(4))
         if box.ndim == 1:
             x0, y0, x1, y1 = (float(v) for v in (x0, y0, x1, y1))
-    out_w, out_h = (output_size, output_size) if isinstance(output_size, int) else output_size
+    out_w, out_h = _output_wh(output_size)
+    if convention == "official":
+        return _scale_rows(shift_intrinsics(K, x0, y0), out_w / (x1 - x0), out_h / (x1 - x0))
     return scale_intrinsics(shift_intrinsics(K, x0, y0), out_w / (x1 - x0), out_h / (y1 - y0))
 
 

@@ -3,6 +3,7 @@ head -> camera transform, crop/resize intrinsics against warping the pixels, box
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -219,6 +220,66 @@ def test_points_follow_the_same_crop_and_resize_as_K():
                                rtol=0, atol=1e-10)
     ut = C.scale_points(C.shift_points(torch.from_numpy(uv), 12, 7), 0.5, 1.5)
     np.testing.assert_allclose(ut.numpy(), C.project(p, Ks), rtol=0, atol=1e-10)
+
+
+def test_crop_matrix_pyhpe_is_the_pipelines_map_for_image_and_K():
+    rng = np.random.default_rng(9)
+    K, p = random_K(rng), random_points(rng, (12,))
+    box, size = (31, -7, 131, 93), 48
+    A = C.crop_matrix(box, size)
+    np.testing.assert_array_equal(A, C.crop_matrix(box, size, warp=True))  # one map for both
+    uv = C.project(p, K)
+    np.testing.assert_allclose(uv @ A[:2, :2].T + A[:2, 2], crop_warp(uv, box, size), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(A @ K, C.crop_intrinsics(K, box, size), rtol=1e-13, atol=1e-10)
+
+
+@pytest.mark.parametrize("box", [(118, 57, 311, 250), (-20, 30, 172, 221), (5, 9, 100, 105)])
+def test_official_crop_convention_closed_form(box):
+    """The released TRGv2 code: the image warp maps the box corners onto 0…S−1 (scale (S−1)/b),
+    K_crop is K shifted by the box origin and scaled by S/b (b = right − left, both axes)."""
+    S = 192
+    left, top, right, bottom = box
+    b = right - left
+    rng = np.random.default_rng(10)
+    K, p = random_K(rng), random_points(rng, (40,))
+    K[0, 1] = 0.0  # the official update_after_resize leaves a skew unscaled; no camera has one
+    uv = C.project(p, K)
+    # K_crop: a point at full-image pixel x lands at (x − left)·S/b through K_crop
+    Kc = C.crop_intrinsics(K, box, S, convention="official")
+    expect = np.stack([(uv[:, 0] - left) * S / b, (uv[:, 1] - top) * S / b], -1)
+    np.testing.assert_allclose(C.project(p, Kc), expect, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(Kc, [[K[0, 0] * S / b, 0, (K[0, 2] - left) * S / b],
+                                    [0, K[1, 1] * S / b, (K[1, 2] - top) * S / b], [0, 0, 1]], rtol=1e-14)
+    A = C.crop_matrix(box, S, convention="official")
+    np.testing.assert_allclose(A @ K, Kc, rtol=1e-13, atol=1e-10)
+    # the image: (x − left)·(S−1)/b (and (y − top)·(S−1)/(bottom − top)), = cv2.getAffineTransform
+    W = C.crop_matrix(box, S, convention="official", warp=True)
+    src = np.float32([[left, top], [left, bottom], [right, top]])
+    dst = np.float32([[0, 0], [0, S - 1], [S - 1, 0]])
+    np.testing.assert_allclose(W[:2], cv2.getAffineTransform(src, dst), rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(uv @ W[:2, :2].T + W[:2, 2],
+                               np.stack([(uv[:, 0] - left) * (S - 1) / b,
+                                         (uv[:, 1] - top) * (S - 1) / (bottom - top)], -1), rtol=0, atol=1e-9)
+    # torch and batches give the same K_crop
+    Kt = C.crop_intrinsics(torch.from_numpy(K), torch.tensor([box, box], dtype=torch.float64), S, "official")
+    np.testing.assert_allclose(Kt.numpy(), np.stack([Kc, Kc]), rtol=0, atol=1e-10)
+
+
+def test_official_warp_moves_a_bright_pixel_where_the_closed_form_says():
+    img = np.zeros((240, 320, 3), np.uint8)
+    img[150, 200] = 255
+    box, S = (120, 90, 220, 190), 101  # (S − 1)/b = 1: the pixel lands on an integer crop pixel
+    W = C.crop_matrix(box, S, convention="official", warp=True)
+    out = cv2.warpAffine(img, W[:2], (S, S), flags=cv2.INTER_LINEAR)
+    ys, xs = np.nonzero(out[..., 0])
+    assert (xs.tolist(), ys.tolist()) == ([(200 - 120) * (S - 1) // 100], [(150 - 90) * (S - 1) // 100])
+
+
+def test_crop_convention_is_validated():
+    with pytest.raises(ValueError, match="crop convention must be one of"):
+        C.crop_intrinsics(np.eye(3), (0, 0, 10, 10), 8, convention="paper")
+    with pytest.raises(ValueError, match="empty crop box"):
+        C.crop_matrix((5, 5, 5, 10), 8)
 
 
 # ---- boxes -----------------------------------------------------------------------------------------
