@@ -27,6 +27,7 @@ import torch
 
 __all__ = [
     "CROP_CONVENTIONS",
+    "affine_points",
     "box_cxcywh_to_xyxy",
     "box_from_points",
     "box_xywh_to_xyxy",
@@ -188,6 +189,13 @@ def _check_convention(convention: str) -> None:
 
 def _output_wh(output_size: int | tuple[int, int]) -> tuple[int, int]:
     return (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+
+
+def affine_points(points, A):
+    """(…, N, 2) pixel coordinates through the 2D affine map A ((2, 3) or (3, 3), last row
+    ignored): p -> A[:2, :2] p + A[:2, 2] (NumPy, float64)."""
+    A = np.asarray(A, dtype=np.float64)
+    return np.asarray(points, dtype=np.float64) @ A[:2, :2].T + A[:2, 2]
 
 
 def crop_matrix(box, output_size: int | tuple[int, int], convention: str = "pyhpe",

@@ -25,6 +25,7 @@ __all__ = ["CARD_VERSION", "CropRule", "ModelCard", "IMAGENET_MEAN", "IMAGENET_S
 
 from pyhpe.data.photometric import IMAGENET_MEAN as _MEAN
 from pyhpe.data.photometric import IMAGENET_STD as _STD
+from pyhpe.geometry.camera import CROP_CONVENTIONS
 
 CARD_VERSION = 1
 IMAGENET_MEAN = tuple(float(v) for v in _MEAN.astype(float).round(6))
@@ -45,11 +46,17 @@ class CropRule:
     68-landmark box (margin 0.5: the 1.5× box), corners truncated to int, resized to S×S
     (pyhpe.data.sixdof_crop; ``resize`` unused).
     kind "none": the image is already the crop (resized the same way).
+    ``convention`` (landmark_box): "pyhpe" (default) crops, resizes and computes K_crop with
+    integer pixel centres (one consistent map); "official" is the released TRGv2 code's crop
+    (corners truncated one by one, the image warped onto 0…S−1, K_crop scaled by S/b;
+    pyhpe.geometry.camera.crop_matrix), for converted official models. Written to the card's
+    JSON only when not "pyhpe", so older cards read and write unchanged.
     """
 
     kind: str = "margin_box"
     margin: float = 0.2
     resize: int = 256
+    convention: str = "pyhpe"
 
     def __post_init__(self) -> None:
         if self.kind not in CROP_KINDS:
@@ -58,6 +65,15 @@ class CropRule:
             raise ValueError(f"crop margin must be in [0, 1], got {self.margin!r}")
         if not isinstance(self.resize, int) or self.resize < 224:
             raise ValueError(f"crop resize must be an integer >= 224 (224 = no centre cut), got {self.resize!r}")
+        if self.convention not in CROP_CONVENTIONS:
+            raise ValueError(f"crop convention must be one of {CROP_CONVENTIONS}, got {self.convention!r}")
+
+    def to_dict(self) -> dict:
+        """The JSON form: every field, ``convention`` only when it is not the default "pyhpe"."""
+        d = asdict(self)
+        if self.convention == "pyhpe":
+            del d["convention"]
+        return d
 
     def resize_side(self, input_size: int) -> int:
         """The shorter side before the centre crop, for an input of side ``input_size``."""
@@ -98,7 +114,7 @@ class ModelCard:
     def to_dict(self) -> dict:
         return {
             "version": CARD_VERSION, "task": self.task, "model": self.model, "kwargs": dict(self.kwargs),
-            "form": self.form, "input_size": self.input_size, "crop": asdict(self.crop),
+            "form": self.form, "input_size": self.input_size, "crop": self.crop.to_dict(),
             "normalize": {"mean": list(self.mean), "std": list(self.std)},
             "outputs": [{"name": n, "shape": list(s)} for n, s in self.outputs],
         }

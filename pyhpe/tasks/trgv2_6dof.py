@@ -104,12 +104,14 @@ class TRGv2Task(PoseTask):
         return make
 
     def test_transform(self, crop: CropRule, input_size: int, src: dict, output: str = "tensors") -> Callable:
-        """The 1.5× landmark box (``crop.margin`` = 0.5), no augmentation."""
+        """The 1.5× landmark box (``crop.margin`` = 0.5), no augmentation, cut and resized by the
+        card's ``crop.convention`` ("official": as the released code, for converted models)."""
         from pyhpe.data.sixdof_crop import SixDoFCrop
 
         if crop.kind != "landmark_box":
             raise ValueError(f"a {self.name} model is evaluated on the landmark box crop, not {crop.kind!r}")
-        return SixDoFCrop(size=input_size, num_vertices=None, scale=1.0 + crop.margin, output=output)
+        return SixDoFCrop(size=input_size, num_vertices=None, scale=1.0 + crop.margin, output=output,
+                          convention=crop.convention)
 
     def config_crop(self, data: dict) -> CropRule:
         return LANDMARK_BOX

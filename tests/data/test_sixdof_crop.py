@@ -331,8 +331,13 @@ def test_bad_input_raises(samples, topo):
         crop(dataclasses.replace(s, landmarks=s.landmarks[:67]))
     with pytest.raises(ValueError, match="68"):
         crop(dataclasses.replace(s, landmarks=None))
-    with pytest.raises(ValueError, match="flip_index"):
-        SixDoFCrop(S, topo.num_vertices, train=True, flip_p=0.5)
+    no_own = dataclasses.replace(s, extra={k: v for k, v in s.extra.items() if k != "vertex_flip_index"})
+    with pytest.raises(ValueError, match="vertex mirror permutation"):  # none on the sample, none given
+        SixDoFCrop(S, topo.num_vertices, train=True, flip_p=1.0, seed=0)(no_own)
+    with pytest.raises(ValueError, match="vertex flip permutation has"):
+        SixDoFCrop(S, topo.num_vertices, train=True, flip_p=1.0, flip_index=topo.flip[:-1], seed=0)(no_own)
+    with pytest.raises(ValueError, match="crop convention"):
+        SixDoFCrop(S, topo.num_vertices, convention="paper")
     with pytest.raises(ValueError, match="vertices"):
         crop(dataclasses.replace(s, vertices=s.vertices[:-1]))
     with pytest.raises(ValueError, match="vertices"):
