@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("pyhpe.runtime.predict", "pose of faces in images, a folder or a video"),
     "export": ("pyhpe.export.cli", "reparameterize and export to ONNX or ncnn, verified"),
     "align": ("pyhpe.geometry.align_cli", "reference-system offset between two mesh topologies (TRGv2)"),
+    "convert": ("pyhpe.models.convert_cli", "other projects' released weights -> pyhpe model files"),
 }
 
 Table = dict[str, tuple[str, str]]

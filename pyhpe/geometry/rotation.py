@@ -26,6 +26,8 @@ __all__ = [
     "matrix_to_euler",
     "matrix_to_sixd",
     "sixd_to_matrix",
+    "SIXD_COLUMNS_TO_INTERLEAVED",
+    "SIXD_INTERLEAVED_TO_COLUMNS",
 ]
 
 sixd_to_matrix = gram_schmidt
@@ -68,6 +70,13 @@ def euler_to_matrix_scalar(pitch: float, yaw: float, roll: float) -> np.ndarray:
         [sr * cy, sr * sy * sp + cr * cp, sr * sy * cp - cr * sp],
         [-sy, cy * sp, cy * cp],
     ])
+
+
+# The other 6D layout in use: the first two columns interleaved row by row (r00, r01, r10, r11,
+# r20, r21), as Zhou et al.'s and TRGv2's code store it (``x.view(-1, 3, 2)``):
+# ours[k] = interleaved[SIXD_INTERLEAVED_TO_COLUMNS[k]], interleaved[j] = ours[SIXD_COLUMNS_TO_INTERLEAVED[j]].
+SIXD_INTERLEAVED_TO_COLUMNS = (0, 2, 4, 1, 3, 5)
+SIXD_COLUMNS_TO_INTERLEAVED = (0, 3, 1, 4, 2, 5)
 
 
 def matrix_to_sixd(R: torch.Tensor) -> torch.Tensor:

@@ -182,6 +182,9 @@ FAILURES = {
     ("align",): lambda mp, tmp: (["align", "--train-template", str(tmp / "none.obj"),
                                   "--test-template", str(tmp / "none.obj"),
                                   "--train-landmarks", "0", "--test-landmarks", "0"], "file not found"),
+    ("convert", "trgv2-official"): lambda mp, tmp: (
+        ["convert", "trgv2-official", "--checkpoint", str(tmp / "none.bin"), "--data-dir", str(tmp),
+         "--out", str(tmp / "out.safetensors")], "not found"),
 }
 
 
