@@ -2,11 +2,22 @@
 
 Annotations are in OpenGL axes and converted to pyhpe's OpenCV camera frame with
 D = diag(1, -1, -1): v' = D v, R' = D R D, t' = D t. See docs/data.md.
+
+Horizontal flips need the vertex mirror permutation of the 1220-vertex mesh: the released TRGv2
+training reads ``flip_index.npy`` at the dataset root (distributed by the TRG authors, not with
+the dataset). It is read when present (validated); otherwise it comes from a given topology (a
+:class:`~pyhpe.models.trg.topology.FaceTopology`, a folder of the official TRGv2 files, or a
+symmetric template whose mirror is derived by
+:func:`pyhpe.models.trg.official.mirror_permutation`); otherwise flips use the model topology's
+permutation (:class:`pyhpe.data.sixdof_crop.SixDoFCrop`). ``ARKitFace.flip_source`` and a log line
+say which. Samples carry it as ``extra["vertex_flip_index"]`` and the landmark vertex ids as
+``extra["landmark_vertex_index"]``, so a flip re-indexes the vertices and re-derives the landmarks.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +41,9 @@ ARKIT_LANDMARK_IDS = np.array([
 ARKIT_VERTEX_COUNT = 1220
 ARKIT_COT_HALF_FOV = 1.57443701  # from PerspNet's fixed OpenGL projection matrix
 GL_TO_CV = np.diag([1.0, -1.0, -1.0])
+FLIP_INDEX_FILE = "flip_index.npy"  # at the dataset root, where the released TRGv2 code reads it
+
+log = logging.getLogger(__name__)
 
 
 def arkit_intrinsics(width: int, height: int) -> np.ndarray:
@@ -48,6 +62,35 @@ def pose_from_gl_row_matrix(R_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return GL_TO_CV @ R_gl @ GL_TO_CV, GL_TO_CV @ t_gl
 
 
+def read_flip_index(path: str | os.PathLike, num_vertices: int = ARKIT_VERTEX_COUNT) -> np.ndarray:
+    """The vertex mirror permutation in ``path`` (a plain ``.npy``), validated: integer values
+    (integral floats accepted), shape (V,), every index in [0, V), an involution (flip∘flip = id).
+    Anything else raises ``ValueError`` naming the file and the problem (``FileNotFoundError`` if
+    it is missing)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: file not found")
+    try:
+        a = np.load(p, allow_pickle=False)
+    except Exception as e:  # not .npy, truncated, or an object array (would need pickle)
+        raise ValueError(f"{p}: not a plain .npy array ({type(e).__name__}: {e})") from e
+    if a.dtype.kind == "f" and a.size and np.isfinite(a).all() and np.array_equal(a, np.round(a)):
+        a = a.astype(np.int64)
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"{p}: expected integer vertex indices, got dtype {a.dtype}")
+    if a.shape != (num_vertices,):
+        raise ValueError(f"{p}: shape {a.shape}, expected ({num_vertices},) (one entry per vertex)")
+    a = a.astype(np.int64)
+    bad = np.nonzero((a < 0) | (a >= num_vertices))[0]
+    if bad.size:
+        raise ValueError(f"{p}: entry {int(bad[0])} = {int(a[bad[0]])} is out of range for "
+                         f"{num_vertices} vertices")
+    if not np.array_equal(a[a], np.arange(num_vertices)):
+        i = int(np.nonzero(a[a] != np.arange(num_vertices))[0][0])
+        raise ValueError(f"{p}: not an involution (flip[flip[{i}]] = {int(a[a[i]])}, not {i})")
+    return a
+
+
 def read_arkit_list(path: str | os.PathLike) -> list[tuple[str, str, str]]:
     """(subject_id, facial_action, img_id) rows of ``ARKitFace_{split}.csv`` (read as strings)."""
     p = require_file(path)
@@ -60,7 +103,13 @@ def read_arkit_list(path: str | os.PathLike) -> list[tuple[str, str, str]]:
 
 
 class ARKitFace(FileDataset):
-    """ARKitFace frames with R, t (m), K, 1220 vertices (head frame, m), 68 landmarks and box."""
+    """ARKitFace frames with R, t (m), K, 1220 vertices (head frame, m), 68 landmarks and box.
+
+    ``topology``: where the vertex flip permutation comes from when the root has no
+    ``flip_index.npy`` (module docstring): a FaceTopology, a folder of the official TRGv2 files
+    (:func:`pyhpe.models.trg.official.read_official_topology`) or a symmetric (1220, 3) template.
+    ``flip_index`` / ``flip_source`` say what is used (None / "none": the model topology's).
+    """
 
     def __init__(
         self,
@@ -68,6 +117,7 @@ class ARKitFace(FileDataset):
         split: str = "train",
         transform: Callable[[Sample], Any] | None = None,
         skip_bad: bool = False,
+        topology: Any = None,
     ):
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -75,7 +125,35 @@ class ARKitFace(FileDataset):
         rows = read_arkit_list(self.root / "ARKitFace_list" / "list" / f"ARKitFace_{split}.csv")
         tri = self.root / "ARKitFace_resources" / "triangles.npy"
         self.faces = np.load(tri).astype(np.int64) if tri.is_file() else None
+        self.flip_index, self.flip_source = self._flip_permutation(topology)
+        log.info("ARKitFace %s: vertex flip permutation from %s", self.root, self.flip_source)
         super().__init__(rows, transform, skip_bad)
+
+    def _flip_permutation(self, topology: Any) -> tuple[np.ndarray | None, str]:
+        """(permutation or None, where it came from): the root's flip_index.npy, else ``topology``."""
+        path = self.root / FLIP_INDEX_FILE
+        if path.is_file():
+            return read_flip_index(path), str(path)
+        if topology is None:
+            return None, (f"none (no {FLIP_INDEX_FILE} at the root, no topology given): flips use "
+                          "the model topology's")
+        if isinstance(topology, (str, os.PathLike)):
+            from pyhpe.models.trg.official import read_official_topology
+
+            topology, where = read_official_topology(topology), f"the official TRGv2 files in {topology}"
+        elif isinstance(topology, np.ndarray):
+            from pyhpe.models.trg.official import mirror_permutation
+
+            flip = mirror_permutation(topology, self.faces, source="the given template")
+            topology, where = None, "the mirror of the given template (mirror_permutation)"
+        else:
+            where = f"topology {topology.name!r}"
+        if topology is not None:
+            flip = np.asarray(topology.flip, dtype=np.int64)
+        if flip.shape != (ARKIT_VERTEX_COUNT,):
+            raise ValueError(f"ARKitFace {self.root}: {where} has {len(flip)} vertices, ARKitFace "
+                             f"meshes {ARKIT_VERTEX_COUNT}")
+        return flip, where
 
     def paths(self, row: tuple[str, str, str]) -> tuple[Path, Path]:
         subject, action, img_id = row
@@ -98,11 +176,15 @@ class ARKitFace(FileDataset):
         K = np.asarray(info["K"], dtype=np.float64) if "K" in info else arkit_intrinsics(w, h)
         vertices = verts_gl @ GL_TO_CV  # D is symmetric: v' = D v for each row
         landmarks = bbox = None
+        extra = {"facial_action": row[1], "img_id": row[2]}
         if len(vertices) == ARKIT_VERTEX_COUNT:
             landmarks = project_points(vertices[ARKIT_LANDMARK_IDS], R, t, K)
             bbox = box_from_points(landmarks)
+            extra["landmark_vertex_index"] = ARKIT_LANDMARK_IDS
+            if self.flip_index is not None:
+                extra["vertex_flip_index"] = self.flip_index
         return Sample(
             image=image, R=R, euler=euler_degrees_from_matrix(R), t=t, K=K, bbox=bbox,
             landmarks=landmarks, vertices=vertices, faces=self.faces, subject=row[0],
-            source=str(image_path), extra={"facial_action": row[1], "img_id": row[2]},
+            source=str(image_path), extra=extra,
         )

@@ -97,13 +97,48 @@ def arkit_verts_gl(seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-0.08, 0.08, size=(1220, 3))
 
 
-def write_arkitface(root: Path, split: str = "test", n: int = 3, size: int = 200) -> list[tuple]:
-    """ARKitFace layout: csv, ``_ar.jpg`` and ``_info.npz`` (verts, R_t row-vector GL) per row."""
+def arkit_mirror_template(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(template (1220, 3) m, flip (1220,)): a left/right symmetric stand-in for the ARKit mesh
+    whose mirror permutation maps the 68 landmark vertices (ARKitFace's ``kpt_ind``) as the iBUG-68
+    relabelling does; the other vertices are paired at random (a few on the midline), so the
+    permutation is far from the identity. Symmetric in OpenGL and OpenCV axes alike."""
+    from pyhpe.data.arkitface import ARKIT_LANDMARK_IDS
+    from pyhpe.data.landmarks import IBUG68_MIRROR
+
+    rng = np.random.default_rng(seed)
+    V, ids = 1220, ARKIT_LANDMARK_IDS
+    flip = np.arange(V)
+    flip[ids] = ids[IBUG68_MIRROR]
+    rest = rng.permutation(np.setdiff1d(np.arange(V), ids))
+    paired = rest[20:]  # rest[:20] stay on the midline
+    flip[paired[0::2]], flip[paired[1::2]] = paired[1::2], paired[0::2]
+    template = np.zeros((V, 3))
+    for a in range(V):
+        b = flip[a]
+        if a > b:
+            continue
+        v = rng.uniform([0.005, -0.09, -0.08], [0.08, 0.09, 0.04])
+        if a == b:  # the midline (landmarks and the 20 unpaired vertices)
+            v[0] = 0.0
+        template[a], template[b] = v, v * [-1.0, 1.0, 1.0]
+    return template, flip
+
+
+def write_arkitface(root: Path, split: str = "test", n: int = 3, size: int = 200,
+                    symmetric: bool = False, flip_index: bool = False) -> list[tuple]:
+    """ARKitFace layout: csv, ``_ar.jpg`` and ``_info.npz`` (verts, R_t row-vector GL) per row.
+
+    ``symmetric``: the meshes are :func:`arkit_mirror_template` plus a little per-frame noise (not
+    symmetric) instead of random points; ``flip_index``: also ``<root>/flip_index.npy``, the
+    template's mirror permutation, where the released TRGv2 code reads it."""
     rows = [("225579", "09_LeftToRight_Frown", str(1616212233525 + i)) for i in range(n)]
     lst = root / "ARKitFace_list" / "list"
     lst.mkdir(parents=True, exist_ok=True)
     with open(lst / f"ARKitFace_{split}.csv", "w") as fh:
         fh.write("subject_id,facial_action,img_id\n" + "".join(",".join(r) + "\n" for r in rows))
+    template, flip = arkit_mirror_template()
+    if flip_index:
+        np.save(root / "flip_index.npy", flip)
     for i, (s, a, img_id) in enumerate(rows):
         img_dir = root / f"ARKitFace_image_{split}" / "image" / s / a
         info_dir = root / f"ARKitFace_info_{split}" / "info" / s / a
@@ -113,7 +148,9 @@ def write_arkitface(root: Path, split: str = "test", n: int = 3, size: int = 200
         R, t = arkit_pose_gl(i)
         R_t = np.eye(4)
         R_t[:3, :3], R_t[3, :3] = R.T, t
-        np.savez(info_dir / f"{img_id}_info.npz", verts=arkit_verts_gl(i), R_t=R_t)
+        verts = (template + np.random.default_rng(100 + i).normal(0, 0.002, template.shape)
+                 if symmetric else arkit_verts_gl(i))
+        np.savez(info_dir / f"{img_id}_info.npz", verts=verts, R_t=R_t)
     return rows
 
 
