@@ -56,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
         "min_lr": 0.0,
         "weight_decay": 0.05,
         "warmup_epochs": 1.0,  # linear warm-up (fractions allowed), then cosine decay to min_lr
+        "schedule": "cosine",  # cosine (to min_lr) | step (×lr_gamma at each of lr_steps; TRGv2's StepLR)
+        "lr_steps": [20],  # step schedule: epochs after which the rate is multiplied by lr_gamma
+        "lr_gamma": 0.1,
         "grad_clip": 1.0,  # max global gradient norm, 0 = off
         "amp": "none",  # none | bf16 | fp16 (fp16 on CUDA only, with a GradScaler)
         "ema": 0.0,  # EMA decay per step (e.g. 0.999), 0 = off
@@ -235,6 +238,13 @@ def validate(cfg: dict) -> dict:
     for key in ("freeze_bn", "channels_last"):
         if not isinstance(cfg["train"][key], bool):
             raise ConfigError(f"'train.{key}' must be true or false, got {cfg['train'][key]!r}")
+    if cfg["train"]["schedule"] not in ("cosine", "step"):
+        raise ConfigError(f"'train.schedule' must be cosine or step, got {cfg['train']['schedule']!r}")
+    steps = cfg["train"]["lr_steps"]
+    if not (isinstance(steps, list) and all(isinstance(e, int) and not isinstance(e, bool) and e >= 1
+                                            for e in steps) and steps == sorted(steps)):
+        raise ConfigError(f"'train.lr_steps' must be an increasing list of epochs >= 1, got {steps!r}")
+    _num(cfg, "train", "lr_gamma", 0, 1, lo_open=True)
     if cfg["train"]["amp"] not in ("none", "bf16", "fp16"):
         raise ConfigError(f"'train.amp' must be none, bf16 or fp16, got {cfg['train']['amp']!r}")
     if cfg["train"]["device"] not in ("auto", "cpu", "cuda"):

@@ -1,4 +1,4 @@
-"""The training loop: AdamW, warm-up + cosine schedule, clipping, AMP, EMA, DDP, checkpoints, logs.
+"""The training loop: AdamW, warm-up + cosine (or step) schedule, clipping, AMP, EMA, DDP, checkpoints, logs.
 
 ``train(cfg)`` runs a validated config (pyhpe.engine.config) and returns a summary dict. The run
 directory ``<output.dir>/<name>-<UTC time>/`` gets ``config.yaml``, ``log.csv`` (one row per
@@ -79,6 +79,14 @@ def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
     span = max(1, total - warmup)
     progress = min(1.0, (step - warmup) / span)
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def step_lr_factor(step: int, warmup: int, milestones: list[int], gamma: float) -> float:
+    """Linear warm-up over ``warmup`` steps, then ``gamma`` to the number of ``milestones``
+    (steps) passed: PyTorch's StepLR/MultiStepLR, as TRGv2 trains (×0.1 after epoch 20)."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    return gamma ** sum(step >= m for m in milestones)
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -278,6 +286,9 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
         optimizer = torch.optim.AdamW(param_groups(model, tcfg["weight_decay"]), lr=tcfg["lr"])
         min_ratio = tcfg["min_lr"] / tcfg["lr"]
         schedule = next((f for f in (cb.schedule() for cb in callbacks) if f is not None), None)
+        if schedule is None and tcfg["schedule"] == "step":
+            milestones = [e * steps_per_epoch for e in tcfg["lr_steps"]]
+            schedule = lambda s: step_lr_factor(s, warmup, milestones, tcfg["lr_gamma"])  # noqa: E731
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, schedule or (lambda s: lr_factor(s, total_steps, warmup, min_ratio)))
         amp_dtype, scaler = _amp(cfg, info.device)

@@ -9,7 +9,8 @@ import torch
 from safetensors.torch import load_file
 
 from pyhpe.engine.config import load_config
-from pyhpe.engine.trainer import lr_factor, train
+from pyhpe.engine.config import ConfigError
+from pyhpe.engine.trainer import lr_factor, step_lr_factor, train
 
 TINY = [
     "model.name=sixdrepnet_repnext_m0",
@@ -68,6 +69,29 @@ def test_lr_schedule_warmup_then_cosine():
     assert lr_factor(10, 100, 10, 0.0) == pytest.approx(1.0)
     assert lr_factor(55, 100, 10, 0.0) == pytest.approx(0.5)
     assert lr_factor(100, 100, 10, 0.1) == pytest.approx(0.1)
+
+
+def test_step_schedule_matches_torch_multisteplr():
+    """TRGv2's schedule (Adam 1e-4, ×0.1 after epoch 20): our factor against torch's MultiStepLR."""
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    ref = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[20, 35], gamma=0.1)
+    for step in range(50):
+        assert step_lr_factor(step, 0, [20, 35], 0.1) == pytest.approx(opt.param_groups[0]["lr"])
+        opt.step()
+        ref.step()
+    assert step_lr_factor(0, 4, [20], 0.1) == pytest.approx(0.25)  # warm-up first
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.schedule=linear", "cosine or step"),
+    ("train.lr_steps=[20, 10]", "increasing list"),
+    ("train.lr_steps=[0]", "increasing list"),
+    ("train.lr_gamma=0", "lr_gamma"),
+])
+def test_step_schedule_config_is_validated(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
 
 
 def test_finetune_from_model_file_and_time_limit(tmp_path):
