@@ -37,16 +37,22 @@ from pyhpe.geometry.camera import _as_torch, _check, _is_torch
 
 __all__ = [
     "OFFSETS_FORMAT",
+    "RELEASED_OFFSETS",
     "apply_reference_offset",
     "geometric_median",
     "landmarks_from_template",
     "read_reference_offsets",
     "reference_offset",
+    "reference_offsets_path",
     "write_reference_offsets",
 ]
 
 OFFSETS_FORMAT = "pyhpe-reference-offsets"
 OFFSETS_VERSION = 1
+# Offsets shipped with pyhpe, by name (usable wherever an offsets file is asked for):
+# "trgv2-biwi": TRGv2's released per-sequence ARKit -> BIWI ΔT (24 sequences "01".."24"; trg.md §2.2),
+# for numbers comparable with the paper's Table 5 (ours, from `pyhpe align`, may differ slightly).
+RELEASED_OFFSETS = {"trgv2-biwi": Path(__file__).parent / "resources" / "trgv2_biwi_released_offsets.json"}
 
 
 def _points(name: str, points) -> np.ndarray:
@@ -238,13 +244,20 @@ def write_reference_offsets(path: str | os.PathLike, offsets: Mapping[str, Any],
     return p
 
 
+def reference_offsets_path(spec: str | os.PathLike) -> Path:
+    """A shipped offsets name (:data:`RELEASED_OFFSETS`, e.g. "trgv2-biwi") -> its file; any other
+    value is taken as a path."""
+    return RELEASED_OFFSETS.get(str(spec), Path(spec))
+
+
 def read_reference_offsets(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The offsets (key -> ΔT (3,) float64, metres) of a ``pyhpe-reference-offsets`` JSON file.
+    """The offsets (key -> ΔT (3,) float64, metres) of a ``pyhpe-reference-offsets`` JSON file
+    (or of a shipped one named in :data:`RELEASED_OFFSETS`).
 
     Validates the format name, version 1, units "m" and every offset (3 finite numbers).
     FileNotFoundError if the file is missing; ValueError (naming the file) if it is not such a file.
     """
-    p = Path(path)
+    p = reference_offsets_path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: file not found")
     try:

@@ -288,3 +288,16 @@ def test_offsets_file_round_trip_and_validation(tmp_path):
         read_reference_offsets(tmp_path / "none.json")
     with pytest.raises(ValueError, match="3 finite"):
         write_reference_offsets(tmp_path / "w.json", {"01": [np.nan, 0, 0]})
+
+
+def test_the_released_trgv2_biwi_offsets_ship_with_pyhpe():
+    """The 24 per-sequence ΔT decoded from TRGv2's release (trg.md §2.2): mean (−0.30, +8.59,
+    −15.88) mm and mean norm ≈ 18.1 mm as recorded there; readable by name."""
+    from pyhpe.geometry.alignment import read_reference_offsets
+
+    offsets = read_reference_offsets("trgv2-biwi")
+    assert sorted(offsets) == [f"{i:02d}" for i in range(1, 25)]
+    table = np.stack([offsets[k] for k in sorted(offsets)]) * 1000
+    np.testing.assert_allclose(table.mean(0), [-0.30, 8.59, -15.88], atol=0.015)
+    assert np.linalg.norm(table, axis=1).mean() == pytest.approx(18.1, abs=0.1)
+    np.testing.assert_allclose(offsets["09"] * 1000, [-0.35, 12.11, -16.10])
