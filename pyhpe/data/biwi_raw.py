@@ -2,10 +2,17 @@
 
 Pose in the RGB camera as TRG/PerspNet compute it: R = R_cal·R_head, t = R_cal·T_head + T_cal
 (mm -> m). See docs/data.md for the layout.
+
+With ``fan_annotations`` (the official ``hpdb/annot_mtcnn_fan.pkl``) each sample also carries the
+released TRGv2 test crop: ``extra["crop_box"]``, the 1.5× box of the frame's FAN landmarks shifted
+inside the image (:mod:`pyhpe.data.biwi_fan`), which :class:`pyhpe.data.sixdof_crop.SixDoFCrop`
+uses as is; frames the file has no prediction for are counted (``fan_skipped``), logged and
+skipped (the released code raises on them).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -23,6 +30,7 @@ from pyhpe.data.sample import Sample
 from pyhpe.geometry.camera import box_from_points, project_points
 
 FRAME_RE = re.compile(r"^frame_(\d+)_rgb\.png$")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -91,6 +99,9 @@ class BIWIRaw(FileDataset):
 
     ``sequences``: names like ``"01"`` to keep (default all). Frames without a pose file are
     skipped, as TRG does. ``extra["fsa_euler"]`` holds FSA-Net's 3DoF label for the frame.
+    ``fan_annotations``: path of the official ``annot_mtcnn_fan.pkl`` (module docstring); then
+    ``extra["crop_box"]`` and ``extra["fan_landmarks"]`` (68, 2), and ``fan_skipped`` lists the
+    frames (keys ``"NN/frame_XXXXX_rgb.png"``) skipped for want of a prediction.
     """
 
     def __init__(
@@ -100,6 +111,7 @@ class BIWIRaw(FileDataset):
         load_mesh: bool = True,
         transform: Callable[[Sample], Any] | None = None,
         skip_bad: bool = False,
+        fan_annotations: str | os.PathLike | None = None,
     ):
         self.root = Path(root)
         self.load_mesh = load_mesh
@@ -111,13 +123,31 @@ class BIWIRaw(FileDataset):
                 m = FRAME_RE.match(name)
                 if m and (seq_dir / f"frame_{m.group(1)}_pose.txt").is_file():
                     items.append((seq_dir, m.group(1)))
+        self.fan = None
+        self.fan_skipped: list[str] = []
+        if fan_annotations is not None:
+            from pyhpe.data.biwi_fan import read_fan_annotations
+
+            self.fan = read_fan_annotations(fan_annotations)
+            kept = [it for it in items if self.fan.get(self._frame_path(it)) is not None]
+            self.fan_skipped = [f"{d.name}/frame_{f}_rgb.png" for d, f in items
+                                if self.fan.get(self._frame_path((d, f))) is None]
+            if self.fan_skipped:
+                log.warning("BIWI %s: %d of %d frames have no FAN prediction in %s and are skipped "
+                            "(the released TRGv2 code fails on them), e.g. %s", self.root,
+                            len(self.fan_skipped), len(items), self.fan.path, self.fan_skipped[0])
+            items = kept
         self._calibration: dict[Path, RGBCalibration] = {}
         self._mesh: dict[Path, tuple[np.ndarray, np.ndarray] | None] = {}
         super().__init__(items, transform, skip_bad)
 
-    def item_files(self, item: tuple[Path, str]) -> Sequence[str]:
+    @staticmethod
+    def _frame_path(item: tuple[Path, str]) -> Path:
         seq_dir, frame = item
-        return (str(seq_dir / f"frame_{frame}_rgb.png"), str(seq_dir / "rgb.cal"))
+        return seq_dir / f"frame_{frame}_rgb.png"
+
+    def item_files(self, item: tuple[Path, str]) -> Sequence[str]:
+        return (str(self._frame_path(item)), str(item[0] / "rgb.cal"))
 
     def calibration(self, seq_dir: Path) -> RGBCalibration:
         if seq_dir not in self._calibration:
@@ -145,12 +175,18 @@ class BIWIRaw(FileDataset):
         mesh = self.mesh(seq_dir)
         vertices, faces = mesh if mesh is not None else (None, None)
         bbox = box_from_points(project_points(vertices, R, t, cal.K)) if vertices is not None else None
+        extra = {
+            "fsa_euler": euler_from_fsa_label(fsa_label_from_pose_matrix(R_head)),
+            "R_depth": R_head, "T_depth_mm": T_head, "distortion": cal.distortion,
+        }
+        if self.fan is not None:
+            from pyhpe.data.biwi_fan import fan_crop_box
+
+            fan = self.fan.get(self._frame_path(item))
+            extra["fan_landmarks"] = fan
+            extra["crop_box"] = fan_crop_box(fan, image.shape[1], image.shape[0])
         return Sample(
             image=image, R=R, euler=euler_degrees_from_matrix(R), t=t, K=cal.K.copy(), bbox=bbox,
             vertices=vertices, faces=faces, subject=seq_dir.name,
-            source=str(seq_dir / f"frame_{frame}_rgb.png"),
-            extra={
-                "fsa_euler": euler_from_fsa_label(fsa_label_from_pose_matrix(R_head)),
-                "R_depth": R_head, "T_depth_mm": T_head, "distortion": cal.distortion,
-            },
+            source=str(self._frame_path(item)), extra=extra,
         )

@@ -11,11 +11,17 @@ from pyhpe.data.base import FileDataset
 FORMATS = ("300wlp", "aflw2000", "biwi-npz", "biwi-raw", "arkitface", "sixdof", "ddpose")
 
 
+def _is_biwi_raw(p: Path) -> bool:
+    return (p / "hpdb").is_dir() or any(p.glob("[0-9][0-9]/rgb.cal"))
+
+
 def detect_format(path: str | os.PathLike) -> str:
     """The format name for ``path`` (see docs/data.md), or ValueError if nothing matches."""
     p = Path(path)
     if p.is_file() and p.suffix == ".npz":
         return "biwi-npz"
+    if p.is_file() and p.suffix == ".pkl" and _is_biwi_raw(p.parent):
+        return "biwi-raw"  # the official FAN annotations inside hpdb/: the TRGv2 test crops
     if p.is_file() and p.suffix == ".txt":
         return "300wlp"  # a file list; its folder is the root
     if not p.is_dir():
@@ -26,7 +32,7 @@ def detect_format(path: str | os.PathLike) -> str:
         return "arkitface"
     if any(p.glob("subject-*/scenario-*")):
         return "ddpose"
-    if (p / "hpdb").is_dir() or any(p.glob("[0-9][0-9]/rgb.cal")):
+    if _is_biwi_raw(p):
         return "biwi-raw"
     if next(p.rglob("*.mat"), None) is not None:
         return "300wlp"
@@ -36,7 +42,9 @@ def detect_format(path: str | os.PathLike) -> str:
 def open_source(path: str | os.PathLike, fmt: str = "auto", split: str = "train",
                 skip_bad: bool = False, transform: Callable | None = None) -> FileDataset:
     """A loader for ``path``. ``split`` is used by ARKitFace. For 300W-LP/AFLW2000 ``path`` may be
-    the dataset folder or a file list inside it."""
+    the dataset folder or a file list inside it; for raw BIWI the dataset folder or a FAN
+    annotation pickle inside ``hpdb`` (the official ``annot_mtcnn_fan.pkl``: the released TRGv2
+    test crops, :mod:`pyhpe.data.biwi_fan`; its folder is the root)."""
     fmt = detect_format(path) if fmt == "auto" else fmt
     p = Path(path)
     kw = {"skip_bad": skip_bad, "transform": transform}
@@ -53,6 +61,8 @@ def open_source(path: str | os.PathLike, fmt: str = "auto", split: str = "train"
     if fmt == "biwi-raw":
         from pyhpe.data.biwi_raw import BIWIRaw
 
+        if p.is_file():
+            return BIWIRaw(p.parent, fan_annotations=p, **kw)
         return BIWIRaw(p, **kw)
     if fmt == "arkitface":
         from pyhpe.data.arkitface import ARKitFace

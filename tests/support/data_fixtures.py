@@ -87,6 +87,38 @@ def write_biwi_raw(root: Path, sequences=(1, 2), frames=(3, 4, 5), image=None,
     return root
 
 
+def biwi_fan_landmarks(seq: int, frame: int) -> np.ndarray:
+    """(68, 3) float32 stand-in FAN landmarks of a fixture frame (x, y pixels, z relative mm),
+    spread about a frame-dependent centre (some boxes reach over the image border)."""
+    rng = np.random.default_rng([seq, frame])
+    centre = (60.0 + 270.0 * (seq - 1) + 40.0 * frame, 60.0 + 90.0 * frame)
+    xy = face_like_points(centre, 35.0 + 5.0 * frame, rng)
+    return np.c_[xy, rng.normal(0, 30, 68)].astype(np.float32)
+
+
+def write_biwi_fan(hpdb: Path, sequences=(1, 2), frames=(3, 4, 5), missing: tuple = (),
+                   landmarks: dict | None = None, name: str = "annot_mtcnn_fan.pkl") -> Path:
+    """``<hpdb>/annot_mtcnn_fan.pkl`` in the released TRGv2 layout (data/preprocess_biwi.py): a dict
+    with ``img_path`` (keys like "01/frame_00003_rgb.png"), ``mesh`` (sequence -> vertices, faces)
+    and ``pred_kpt`` (key -> (68, 3) float32); ``missing`` (seq, frame) pairs have no prediction,
+    ``landmarks`` {(seq, frame): (68, 2|3)} replaces the default ones."""
+    import pickle
+
+    out = {"img_path": [], "mesh": {}, "pred_kpt": {}}
+    for seq in sequences:
+        out["mesh"][f"{seq:02d}"] = {"vertices": CUBE_V.copy(), "faces": CUBE_F - 1}
+        for f in frames:
+            key = f"{seq:02d}/frame_{f:05d}_rgb.png"
+            out["img_path"].append(key)
+            if (seq, f) not in missing:
+                out["pred_kpt"][key] = (np.asarray((landmarks or {}).get((seq, f)), np.float32)
+                                        if (seq, f) in (landmarks or {}) else biwi_fan_landmarks(seq, f))
+    path = Path(hpdb) / name
+    with open(path, "wb") as fh:
+        pickle.dump(out, fh)
+    return path
+
+
 def arkit_pose_gl(i: int) -> tuple[np.ndarray, np.ndarray]:
     """(R_gl, t_gl) of fixture frame i, OpenGL camera (t_z < 0)."""
     R = euler_to_matrix([4.0 * i - 6, 9.0 * i - 15, 2.0 - i], degrees=True)
