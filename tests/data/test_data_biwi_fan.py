@@ -163,3 +163,26 @@ def test_unreadable_and_missing_annotation_files(tmp_path):
     write_garbage(tmp_path / "bad.pkl")
     with pytest.raises(ValueError, match="bad.pkl"):
         read_fan_annotations(tmp_path / "bad.pkl")
+
+
+def test_trimesh_arrays_in_the_mesh_entry_get_a_hint(tmp_path, monkeypatch):
+    """The released preprocessing stores trimesh's vertex arrays (an ndarray subclass) under
+    'mesh': the restricted reader refuses the class, and says how to make the file readable."""
+    import sys
+    import types
+
+    caching = types.ModuleType("trimesh.caching")
+
+    class TrackedArray(np.ndarray):
+        pass
+
+    TrackedArray.__module__, TrackedArray.__qualname__ = "trimesh.caching", "TrackedArray"
+    caching.TrackedArray = TrackedArray
+    monkeypatch.setitem(sys.modules, "trimesh", types.ModuleType("trimesh"))
+    monkeypatch.setitem(sys.modules, "trimesh.caching", caching)
+    path = tmp_path / "annot_mtcnn_fan.pkl"
+    with open(path, "wb") as fh:
+        mesh = {"01": {"vertices": np.zeros((3, 3)).view(TrackedArray)}}
+        pickle.dump({"img_path": [], "pred_kpt": {}, "mesh": mesh}, fh)
+    with pytest.raises(UntrustedPickleError, match="trimesh.caching.TrackedArray.*just those two keys"):
+        read_fan_annotations(path)
