@@ -13,7 +13,11 @@ class Sample:
 
     Required: ``image`` (H, W, 3) uint8 RGB; ``R`` (3, 3) float64 rotation head -> camera;
     ``euler`` (3,) float64 (pitch, yaw, roll) in degrees, R = Rz(roll) Ry(yaw) Rx(pitch).
-    Optional fields are None where the source has no such annotation.
+    Optional fields are None where the source has no such annotation. ``extra`` holds what a source
+    adds; keys the transforms read: ``vertex_flip_index`` (V,) the mesh's mirror permutation (a
+    flip re-indexes the vertices with it), ``landmark_vertex_index`` (68,) the vertices the
+    landmarks are projections of (a TRGv2 flip re-derives them), ``crop_box`` (4,) the crop box a
+    test protocol prescribes (BIWI's FAN box; the TRGv2 crop uses it instead of the landmarks').
     """
 
     image: np.ndarray
