@@ -97,11 +97,10 @@ def read_fan_annotations(path: str | os.PathLike) -> FanAnnotations:
 
     p = Path(path)
     try:
-        data = load_untrusted_pickle(p)
+        data = load_untrusted_pickle(p)  # trimesh's TrackedArray (the 'mesh' entries) reads as ndarray
     except UntrustedPickleError as e:
-        hint = (" (the official file's 'mesh' entries may be trimesh arrays: pyhpe reads only "
-                "'img_path' and 'pred_kpt', so a copy of the file holding just those two keys "
-                "reads)") if "trimesh" in str(e) else ""
+        hint = (" (pyhpe reads only 'img_path' and 'pred_kpt': a copy of the file holding just "
+                "those two keys reads)")
         raise UntrustedPickleError(f"{e}{hint}") from e
     landmarks: dict[str, np.ndarray] = {}
     if isinstance(data, Mapping):

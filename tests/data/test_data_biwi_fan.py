@@ -165,24 +165,27 @@ def test_unreadable_and_missing_annotation_files(tmp_path):
         read_fan_annotations(tmp_path / "bad.pkl")
 
 
-def test_trimesh_arrays_in_the_mesh_entry_get_a_hint(tmp_path, monkeypatch):
+def test_trimesh_arrays_in_the_mesh_entry_read_as_plain_arrays(tmp_path, monkeypatch):
     """The released preprocessing stores trimesh's vertex arrays (an ndarray subclass) under
-    'mesh': the restricted reader refuses the class, and says how to make the file readable."""
+    'mesh': the restricted reader rebuilds them as plain arrays (nothing of trimesh runs)."""
     import sys
     import types
 
     caching = types.ModuleType("trimesh.caching")
 
     class TrackedArray(np.ndarray):
-        pass
+        def __setstate__(self, state):  # would run if the class itself were used
+            raise AssertionError("trimesh code ran")
 
     TrackedArray.__module__, TrackedArray.__qualname__ = "trimesh.caching", "TrackedArray"
     caching.TrackedArray = TrackedArray
     monkeypatch.setitem(sys.modules, "trimesh", types.ModuleType("trimesh"))
     monkeypatch.setitem(sys.modules, "trimesh.caching", caching)
     path = tmp_path / "annot_mtcnn_fan.pkl"
+    key = "01/frame_00003_rgb.png"
     with open(path, "wb") as fh:
-        mesh = {"01": {"vertices": np.zeros((3, 3)).view(TrackedArray)}}
-        pickle.dump({"img_path": [], "pred_kpt": {}, "mesh": mesh}, fh)
-    with pytest.raises(UntrustedPickleError, match="trimesh.caching.TrackedArray.*just those two keys"):
-        read_fan_annotations(path)
+        mesh = {"01": {"vertices": np.arange(9.0).reshape(3, 3).view(TrackedArray)}}
+        pickle.dump({"img_path": [key], "pred_kpt": {key: np.full((68, 2), 100.0)}, "mesh": mesh}, fh)
+    monkeypatch.delitem(sys.modules, "trimesh.caching")
+    fan = read_fan_annotations(path)
+    assert key in fan.landmarks

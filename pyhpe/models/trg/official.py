@@ -102,6 +102,9 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
         ("numpy", "dtype"): lambda: np.dtype,
         ("collections", "OrderedDict"): lambda: __import__("collections").OrderedDict,
         ("_codecs", "encode"): lambda: _codecs_encode,
+        # trimesh's ndarray subclass (the official BIWI preprocessing pickles mesh arrays as it):
+        # rebuilt as a plain ndarray, nothing of trimesh is imported or run
+        ("trimesh.caching", "TrackedArray"): lambda: np.ndarray,
     }
     for core in ("numpy.core", "numpy._core"):
         allowed[(f"{core}.multiarray", "_reconstruct")] = \
@@ -350,9 +353,9 @@ def read_official_topology(data_dir, name: str = "arkit_1220", tolerance: float 
 
     flip_path = next((root / p for p in FLIP_LOCATIONS if (root / p).is_file()), None)
     if flip_path is not None:
-        flip = _indices(_load_npy(flip_path), str(flip_path), (V,), V)
-        if not np.array_equal(flip[flip], np.arange(V)):
-            raise ValueError(f"{flip_path}: not an involution (flip∘flip must be the identity)")
+        from pyhpe.data.arkitface import read_flip_index  # the one reader of flip_index.npy
+
+        flip = read_flip_index(flip_path, V)
     else:
         mean_path = _locate(root, OFFICIAL_FILES["mean_face"], required=False)
         if mean_path is not None:
