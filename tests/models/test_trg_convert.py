@@ -203,3 +203,17 @@ def test_missing_files_and_existing_outputs(official_files, tmp_path, capsys):
     out.write_bytes(b"keep me")
     code, err = _convert(capsys, checkpoint, root, out)
     assert code == 1 and "--force" in err and out.read_bytes() == b"keep me"
+
+
+def test_official_topology_by_name_builds_the_arkit_model(official_files):
+    """`topology: official:DIR` in a config: the same topology the converter reads."""
+    from pyhpe.models import create_model
+    from pyhpe.models.trg import resolve_topology
+
+    root, _ = official_files
+    topo = resolve_topology(f"official:{root}")
+    assert topo.num_vertices == 1220 and topo.num_subsampled == 305
+    model = create_model("trgv2_repnext_m0", topology=f"official:{root}")
+    assert model.template.shape == (1220, 3)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        resolve_topology(f"official:{root}/missing")
