@@ -5,8 +5,11 @@
   rotation). Every name of the former ``pyhpe.metrics`` module is re-exported here unchanged.
 - :mod:`pyhpe.metrics.sixdof`: the 6DoF metrics of the TRG / TRGv2 tables (scipy-'yxz' Euler MAE,
   translation errors, ADD, dense-vertex errors, DD-Pose's BMAE and recall, ``sixdof_report``).
+- :mod:`pyhpe.metrics.ddpose`: the DD-Pose devkit's angle from frontal, its easy / moderate /
+  hard subsets and the per-subset report (BMAE, MAE_r, MAE_t, recall).
 """
 
+from pyhpe.metrics.ddpose import angle_from_frontal_deg, ddpose_report, subset_masks
 from pyhpe.metrics.rotation import (
     ANGLE_NAMES,
     FORMULAS,
@@ -37,7 +40,9 @@ __all__ = [
     "FORMULAS",
     "add_mm",
     "angle_errors",
+    "angle_from_frontal_deg",
     "bmae",
+    "ddpose_report",
     "dense_landmark_report",
     "euler_mae",
     "euler_yxz_deg",
@@ -50,6 +55,7 @@ __all__ = [
     "recall",
     "rotation_angle_deg",
     "sixdof_report",
+    "subset_masks",
     "translation_errors_mm",
     "vertex_errors_mm",
     "within_99",
