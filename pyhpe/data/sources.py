@@ -39,15 +39,25 @@ def detect_format(path: str | os.PathLike) -> str:
     raise ValueError(f"{p}: cannot tell the dataset format; pass --format ({', '.join(FORMATS)})")
 
 
-def open_source(path: str | os.PathLike, fmt: str = "auto", split: str = "train",
+#: the split names each format's loader takes (``open_source(split=...)``); other formats have none
+SPLITS = {"arkitface": ("train", "test"), "ddpose": ("train", "val", "test", "all")}
+
+
+def open_source(path: str | os.PathLike, fmt: str = "auto", split: str | None = None,
                 skip_bad: bool = False, transform: Callable | None = None) -> FileDataset:
-    """A loader for ``path``. ``split`` is used by ARKitFace. For 300W-LP/AFLW2000 ``path`` may be
+    """A loader for ``path``. ``split`` (:data:`SPLITS`; None: the loader's default, ARKitFace
+    "train", DD-Pose "all") is used by ARKitFace and DD-Pose (TRGv2's subject split), ValueError
+    for a name they do not have; other formats ignore it (config sources refuse one: pyhpe.engine.
+    config). For 300W-LP/AFLW2000 ``path`` may be
     the dataset folder or a file list inside it; for raw BIWI the dataset folder or a FAN
     annotation pickle inside ``hpdb`` (the official ``annot_mtcnn_fan.pkl``: the released TRGv2
     test crops, :mod:`pyhpe.data.biwi_fan`; its folder is the root)."""
     fmt = detect_format(path) if fmt == "auto" else fmt
     p = Path(path)
     kw = {"skip_bad": skip_bad, "transform": transform}
+    if split is not None and fmt in SPLITS:
+        check_split(fmt, split)
+        kw["split"] = split
     if fmt in ("300wlp", "aflw2000"):
         from pyhpe.data.aflw2000 import AFLW2000
         from pyhpe.data.w300lp import W300LP
@@ -67,7 +77,7 @@ def open_source(path: str | os.PathLike, fmt: str = "auto", split: str = "train"
     if fmt == "arkitface":
         from pyhpe.data.arkitface import ARKitFace
 
-        return ARKitFace(p, split=split, **kw)
+        return ARKitFace(p, **kw)
     if fmt == "sixdof":
         from pyhpe.data.sixdof import SixDoFFolder
 
@@ -77,3 +87,16 @@ def open_source(path: str | os.PathLike, fmt: str = "auto", split: str = "train"
 
         return DDPose(p, **kw)
     raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+
+
+def check_split(fmt: str, split: str | None) -> None:
+    """ValueError unless ``split`` is None or one of format ``fmt``'s :data:`SPLITS` (the message
+    lists the valid names, or says the format has no splits)."""
+    if split is None:
+        return
+    valid = SPLITS.get(fmt)
+    if valid is None:
+        raise ValueError(f"format {fmt} has no splits (split {split!r} given); splits exist for "
+                         + ", ".join(f"{f} ({'|'.join(v)})" for f, v in SPLITS.items()))
+    if split not in valid:
+        raise ValueError(f"{fmt} split must be one of {', '.join(valid)}, got {split!r}")

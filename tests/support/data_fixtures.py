@@ -197,15 +197,24 @@ def ddpose_transform(stamp: int) -> np.ndarray:
 
 
 def write_ddpose(root: Path, subject=1, scenario=2, stamps=(1000, 1100, 1200), labelled=(1000, 1200),
-                 k_nested: bool = False, size=(64, 48)) -> Path:
-    """One DD-Pose item: stamps.txt, t-camdriver-head.json, 16-bit left images + camera json."""
-    item = root / f"subject-{subject:02d}" / f"scenario-{scenario:02d}" / "tango-alpha-bravo"
+                 k_nested: bool = False, size=(64, 48), humanhash: str = "tango-alpha-bravo",
+                 occlusion: dict | None = None, landmarks: bool = False) -> Path:
+    """One DD-Pose item: stamps.txt, t-camdriver-head.json, occlusion-labels.json (``occlusion``:
+    stamp -> label, default "none" for all), 16-bit left images + camera json; with
+    ``landmarks`` also pyhpe's optional small-resolution/driver-left-landmarks-68.json (68
+    points about the image centre, per stamp)."""
+    item = root / f"subject-{subject:02d}" / f"scenario-{scenario:02d}" / humanhash
     img_dir = item / "small-resolution" / "driver-left-img"
     img_dir.mkdir(parents=True, exist_ok=True)
     (item / "stamps.txt").write_text("\n".join(str(s) for s in stamps) + "\n")
     (item / "t-camdriver-head.json").write_text(
         json.dumps({str(s): ddpose_transform(s).tolist() for s in labelled}))
-    (item / "occlusion-labels.json").write_text(json.dumps({str(s): "none" for s in stamps}))
+    labels = {s: "none" for s in stamps} | dict(occlusion or {})
+    (item / "occlusion-labels.json").write_text(json.dumps({str(s): v for s, v in labels.items()}))
+    if landmarks:
+        pts = {str(s): face_like_points((size[0] / 2, size[1] / 2), min(size) / 5,
+                                        np.random.default_rng(s)).tolist() for s in stamps}
+        (item / "small-resolution" / "driver-left-landmarks-68.json").write_text(json.dumps(pts))
     for s in stamps:
         img = np.full((size[1], size[0]), (s // 100) * 256 + 77, np.uint16)
         assert cv2.imwrite(str(img_dir / f"{s}.png"), img)
