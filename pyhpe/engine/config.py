@@ -33,6 +33,9 @@ SOURCE_DEFAULTS: dict[str, Any] = {
     "keep_bgr": False,  # BIWI npz: feed FSA's BGR pixels as 6DRepNet did
     "depth": None,  # synthetic: [near, far] head distance in metres (default: the renderer's)
     "synth": None,  # synthetic: other renderer settings (SynthConfig fields), e.g. {yaw: [-60, 60]}
+    # the loader's split (None: its default): arkitface train|test, ddpose train|val|test|all
+    # (TRGv2's subject split; default all); other formats have none
+    "split": None,
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -275,10 +278,27 @@ def _check_source(src: dict, where: str) -> None:
         raise ConfigError(f"'{where}.depth' must be [near, far] metres with 0.15 < near <= far, got {depth!r}")
     if src.get("synth") is not None and not isinstance(src["synth"], dict):
         raise ConfigError(f"'{where}.synth' must be a mapping of renderer settings, got {src['synth']!r}")
+    _check_split(src, where)
     frac = src["split_fraction"]
     if frac is not None and not (isinstance(frac, (list, tuple)) and len(frac) == 2
                                  and 0 <= frac[0] < frac[1] <= 1):
         raise ConfigError(f"'{where}.split_fraction' must be [lo, hi] with 0 <= lo < hi <= 1, got {frac!r}")
+
+
+def _check_split(src: dict, where: str) -> None:
+    """``split`` is None or one of the format's split names (pyhpe.data.sources.SPLITS)."""
+    split = src.get("split")
+    if split is None:
+        return
+    from pyhpe.data.sources import SPLITS
+
+    valid = SPLITS.get(src["format"])
+    if valid is None:
+        raise ConfigError(f"'{where}.split': format {src['format']} has no splits (only "
+                          + ", ".join(f"{f}: {'|'.join(v)}" for f, v in SPLITS.items()) + ")")
+    if split not in valid:
+        raise ConfigError(f"'{where}.split' must be one of {', '.join(valid)} for format "
+                          f"{src['format']}, got {split!r}")
 
 
 def dump_config(cfg: dict, path: str | os.PathLike) -> None:

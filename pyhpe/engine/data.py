@@ -98,7 +98,7 @@ def open_samples(src: dict, progress: bool = True, keep_mesh: bool = False) -> D
         else:
             from pyhpe.data.sources import open_source
 
-            ds = open_source(path, src["format"])
+            ds = open_source(path, src["format"], split=src.get("split"))
     n = len(ds)
     indices = list(range(n))
     frac = src.get("split_fraction")

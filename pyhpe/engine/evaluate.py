@@ -12,6 +12,12 @@ or ``synthetic`` (rendered on the fly: ``--n``, ``--seed``). With ``--format aut
 |angles| ≤ 99° (``--no-filter99`` to keep all). The protocol follows 6DRepNet's test.py: labels
 are the dataset's angles, predictions are decoded from the predicted matrix.
 
+``--split`` picks a dataset's split (ARKitFace train|test; DD-Pose train|val|test|all, TRGv2's
+subject split). DD-Pose sources add the devkit's per-subset table (all / easy / moderate / hard:
+BMAE, MAE_r, MAE_t, recall; pyhpe.metrics.ddpose), and ``--predictions-out DIR_OR_ZIP`` writes
+the predictions in the devkit's submission layout (pyhpe.data.ddpose.write_ddpose_predictions; a
+zip when the path ends in .zip).
+
 Writes ``<out>/eval-<name>-<time>/results.json`` and ``error_vs_yaw.png``.
 """
 
@@ -50,6 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference-offset", metavar="FILE[:KEY]",
                         help="6DoF models: a reference-system offset file from `pyhpe align`; the "
                              "report adds the metrics with t + R·ΔT (KEY picks one offset of several)")
+    parser.add_argument("--split", default=None,
+                        help="the dataset's split: arkitface train|test, ddpose train|val|test|all "
+                             "(default: the loader's, ARKitFace train, DD-Pose all)")
+    parser.add_argument("--predictions-out", metavar="DIR_OR_ZIP",
+                        help="DD-Pose: write the predictions in the devkit's submission layout "
+                             "(subject-XX/scenario-YY/<item>/t-camdriver-head-predictions.json + "
+                             "metadata.json; a zip when the path ends in .zip)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     parser.add_argument("--out", default="runs", help="parent folder of the results directory")
@@ -64,7 +77,10 @@ def build_dataset(args: argparse.Namespace, card, task):
     from pyhpe.engine.data import Transformed, open_samples
 
     src = dict(SOURCE_DEFAULTS)
+    split = getattr(args, "split", None)
     if args.data == "synthetic":
+        if split is not None:
+            raise ValueError("--split: synthetic data has no splits")
         src.update(format="synthetic", n=args.n, seed=args.seed, render_size=args.render_size, name="synthetic",
                    depth=list(args.depth) if args.depth else None)
     else:
@@ -76,7 +92,14 @@ def build_dataset(args: argparse.Namespace, card, task):
         fmt = detect_format(path) if args.format == "auto" else args.format
         if args.format == "auto" and fmt == "300wlp" and "aflw2000" in str(path).lower():
             fmt = "aflw2000"  # same file layout; the name decides (and turns on the ±99° filter)
-        src.update(format=fmt, path=str(path), name=fmt, keep_bgr=args.keep_bgr,
+        from pyhpe.data.sources import SPLITS, check_split
+
+        if split is not None and fmt not in SPLITS:
+            raise ValueError(f"--split: format {fmt} has no splits (only "
+                             + ", ".join(f"{f}: {'|'.join(v)}" for f, v in SPLITS.items()) + ")")
+        check_split(fmt, split)
+        src.update(format=fmt, path=str(path), name=fmt if split is None else f"{fmt}-{split}",
+                   keep_bgr=args.keep_bgr, split=split,
                    margin_crop=fmt not in ("biwi-npz",), filter99=fmt == "aflw2000" and not args.no_filter99)
     if args.test_resize is not None and args.test_resize < 224:
         raise ValueError(f"--test-resize must be >= 224 (the crop is then cut to the input), got {args.test_resize}")
@@ -110,6 +133,37 @@ def _reference_offset(spec: str | None, task):
     return next(iter(offsets.values()))
 
 
+def _ddpose_frames(dataset, n_predictions: int, R_gt: torch.Tensor):
+    """The devkit keys (pyhpe.data.ddpose.DDPoseFrames) of an evaluated DD-Pose dataset, in
+    prediction order (the evaluation reads the dataset in order); checked against the gathered
+    ground truth, so a misaligned key fails loudly instead of scoring the wrong frames."""
+    import numpy as np
+
+    from pyhpe.engine.data import Subset, Transformed
+
+    base = dataset.base if isinstance(dataset, Transformed) else dataset
+    indices = None
+    if isinstance(base, Subset):
+        base, indices = base.base, base.indices
+    frames = base.frames()
+    if indices is not None:
+        frames = frames.select(indices)
+    if len(frames) != n_predictions or not np.allclose(frames.T[:, :3, :3], R_gt.double().numpy(), atol=1e-5):
+        raise RuntimeError("the DD-Pose frame keys do not line up with the predictions")
+    return frames
+
+
+def _write_predictions(path: str, preds, args: argparse.Namespace, card, src: dict) -> None:
+    from pyhpe.data.ddpose import pose_matrices, write_ddpose_predictions
+
+    T = pose_matrices(preds.R_pred.double().numpy(), preds.t_pred.double().numpy())
+    meta = {"checkpoint": str(args.checkpoint), "model": card.model, "data": str(args.data),
+            "split": src.get("split") or "all", "units": "m",
+            "transform": "T_camdriver_head: head -> driver camera, x_cam = R v + t"}
+    out = write_ddpose_predictions(path, preds.frames, T, name=card.model, metadata=meta)
+    print(f"predictions: {out} ({len(preds.frames)} frames)")
+
+
 def run(args: argparse.Namespace) -> int:
     from pyhpe.engine.errors import guarded
 
@@ -135,9 +189,18 @@ def _run(args: argparse.Namespace) -> int:
     model.to(device)
     dataset, src = build_dataset(args, card, task)
     offset = _reference_offset(args.reference_offset, task)
+    if args.predictions_out is not None:
+        if src["format"] != "ddpose":
+            raise ValueError(f"--predictions-out writes DD-Pose submissions; the data is {src['format']}")
+        if "t" not in dict(task.result_shapes()):
+            raise ValueError(f"--predictions-out needs a 6DoF model, not a {task.name} model")
+        if Path(args.predictions_out).exists():
+            raise ValueError(f"--predictions-out: {args.predictions_out} already exists")
     preds = predict_dataset(model, dataset, device, args.batch_size, args.workers, not args.no_progress, task=task)
     if offset is not None:
         preds.offset = offset
+    if src["format"] == "ddpose" and hasattr(preds, "frames"):
+        preds.frames = _ddpose_frames(dataset, len(preds.R_gt), preds.R_gt)
     report = preds.report()
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) / f"eval-{args.name or src['name']}-{stamp}"
@@ -148,5 +211,7 @@ def _run(args: argparse.Namespace) -> int:
                "format": src["format"], "filter99": bool(src.get("filter99")), **report}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print(task.format_report(report, f"{card.model} on {src['name']}"))
+    if args.predictions_out is not None:
+        _write_predictions(args.predictions_out, preds, args, card, src)
     print(f"results: {out / 'results.json'}")
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,10 +48,14 @@ class SixDoFPredictions:
     vertices_pred: Tensor | None = None
     vertices_gt: Tensor | None = None  # only where every sample has 3D ground truth
     offset: np.ndarray | None = None  # reference-system ΔT (3,), metres, head frame
+    # DD-Pose: each frame's devkit key (pyhpe.data.ddpose.DDPoseFrames, in prediction order),
+    # attached by `pyhpe eval` for DD-Pose sources; the report then adds the devkit's subsets
+    frames: Any = None
 
     def report(self) -> dict:
         """6DoF metrics (pyhpe.metrics.sixdof) + our rotation MAE; with a reference offset also
-        the aligned translation metrics under ``aligned``."""
+        the aligned translation metrics under ``aligned``; with DD-Pose ``frames`` the devkit's
+        per-subset table under ``ddpose`` (pyhpe.metrics.ddpose.ddpose_report)."""
         from pyhpe.metrics import pose_report
         from pyhpe.metrics.sixdof import sixdof_report
 
@@ -63,6 +68,11 @@ class SixDoFPredictions:
             t_al = apply_reference_offset(self.R_pred.double(), self.t_pred.double(),
                                           torch.as_tensor(self.offset, dtype=torch.float64))
             out["aligned"] = sixdof_report(self.R_pred, t_al, self.R_gt, self.t_gt, self.vertices_gt)
+        if self.frames is not None:
+            from pyhpe.metrics.ddpose import ddpose_report
+
+            out["ddpose"] = ddpose_report(self.R_pred, self.t_pred, self.R_gt, self.t_gt,
+                                          self.frames.occlusion)
         return out
 
 
@@ -143,6 +153,9 @@ class TRGv2Task(PoseTask):
         keys = ("mae_r", "ge", "mae_t_mm", "add_mm", "vertex_median_mm", "tz_mm")
         out = {f"{prefix}/{k}": float(report[k]) for k in keys if k in report}
         out[f"{prefix}/mae"] = float(report["rotation"]["mae_6drepnet"]["mean"])
+        for subset, row in report.get("ddpose", {}).items():  # DD-Pose: the devkit's table
+            out.update({f"{prefix}/ddpose_{subset}_{k}": float(row[k])
+                        for k in ("bmae", "mae_r", "mae_t_mm", "t_euclid_mm", "recall") if row[k] is not None})
         return out
 
     def format_report(self, report: dict, title: str) -> str:
@@ -159,6 +172,8 @@ class TRGv2Task(PoseTask):
             a = report["aligned"]
             lines.append(f"aligned (t + R·ΔT): MAE_t {a['mae_t_mm']:.1f} mm"
                          + (f"  ADD {a['add_mm']:.1f} mm" if "add_mm" in a else ""))
+        if "ddpose" in report:
+            lines += _ddpose_lines(report["ddpose"])
         return "\n".join(lines)
 
     def plots(self, predictions: SixDoFPredictions, out_dir: Path, title: str) -> list[Path]:
@@ -185,3 +200,13 @@ class TRGv2Task(PoseTask):
     def result_shapes(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
         return (("R", (3, 3)), ("t", (3,)), ("euler_deg", (3,)))
 
+
+def _ddpose_lines(table: dict) -> list[str]:
+    """The DD-Pose devkit's table (Table 6 of the TRGv2 paper): one line per subset."""
+    fmt = lambda v, spec: "–" if v is None else format(v, spec)  # noqa: E731
+    lines = ["DD-Pose (devkit)  BMAE °  MAE_r ° (geodesic)  MAE_t mm (per-axis / Euclidean)  recall %"]
+    for subset, r in table.items():
+        recall = None if r["recall"] is None else 100.0 * r["recall"]
+        lines.append(f"  {subset:<9} n {r['n']:>6}  {fmt(r['bmae'], '6.2f')}  {fmt(r['mae_r'], '6.2f')}  "
+                     f"{fmt(r['mae_t_mm'], '7.1f')} / {fmt(r['t_euclid_mm'], '7.1f')}  {fmt(recall, '5.1f')}")
+    return lines

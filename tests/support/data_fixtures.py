@@ -189,26 +189,37 @@ def write_arkitface(root: Path, split: str = "test", n: int = 3, size: int = 200
 DDPOSE_K = np.array([[1200.0, 0.0, 512.0], [0.0, 1210.0, 300.0], [0.0, 0.0, 1.0]])
 
 
-def ddpose_transform(stamp: int) -> np.ndarray:
+# the DD-Pose devkit's frontal head frame in the driver camera (pyhpe.metrics.ddpose)
+DDPOSE_FRONTAL = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
+
+
+def ddpose_transform(stamp: int, frontal_deg: float | None = None) -> np.ndarray:
+    """The fixture's head -> camera transform of ``stamp``; with ``frontal_deg`` a head turned
+    that many degrees (about its x axis) from the devkit's frontal pose instead."""
     T = np.eye(4)
-    T[:3, :3] = euler_to_matrix([stamp % 7 - 3.0, stamp % 11 - 5.0, 1.0], degrees=True)
+    if frontal_deg is None:
+        T[:3, :3] = euler_to_matrix([stamp % 7 - 3.0, stamp % 11 - 5.0, 1.0], degrees=True)
+    else:
+        T[:3, :3] = DDPOSE_FRONTAL @ euler_to_matrix([frontal_deg, 0.0, 0.0], degrees=True)
     T[:3, 3] = [0.05, -0.1, 0.7]
     return T
 
 
 def write_ddpose(root: Path, subject=1, scenario=2, stamps=(1000, 1100, 1200), labelled=(1000, 1200),
                  k_nested: bool = False, size=(64, 48), humanhash: str = "tango-alpha-bravo",
-                 occlusion: dict | None = None, landmarks: bool = False) -> Path:
+                 occlusion: dict | None = None, landmarks: bool = False,
+                 frontal_deg: dict | None = None) -> Path:
     """One DD-Pose item: stamps.txt, t-camdriver-head.json, occlusion-labels.json (``occlusion``:
     stamp -> label, default "none" for all), 16-bit left images + camera json; with
     ``landmarks`` also pyhpe's optional small-resolution/driver-left-landmarks-68.json (68
-    points about the image centre, per stamp)."""
+    points about the image centre, per stamp); ``frontal_deg``: stamp -> the head's angle from
+    the devkit's frontal pose (:func:`ddpose_transform`) for those stamps."""
     item = root / f"subject-{subject:02d}" / f"scenario-{scenario:02d}" / humanhash
     img_dir = item / "small-resolution" / "driver-left-img"
     img_dir.mkdir(parents=True, exist_ok=True)
     (item / "stamps.txt").write_text("\n".join(str(s) for s in stamps) + "\n")
     (item / "t-camdriver-head.json").write_text(
-        json.dumps({str(s): ddpose_transform(s).tolist() for s in labelled}))
+        json.dumps({str(s): ddpose_transform(s, (frontal_deg or {}).get(s)).tolist() for s in labelled}))
     labels = {s: "none" for s in stamps} | dict(occlusion or {})
     (item / "occlusion-labels.json").write_text(json.dumps({str(s): v for s, v in labels.items()}))
     if landmarks:
