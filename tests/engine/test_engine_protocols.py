@@ -1,0 +1,129 @@
+"""The paper protocols as configs, end to end on fixture trees in each dataset's real layout (a few
+steps): train with the config, evaluate with `pyhpe eval`, check the protocol's report and files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from support.data_fixtures import write_ddpose
+
+from pyhpe.engine.config import ConfigError, load_config
+
+DDPOSE_CONFIG = "configs/trgv2_ddpose.yaml"
+
+
+def _ddpose_tree(root):
+    """Train subjects 1, 2; val subject 8 (easy, moderate, hard and full-occlusion frames); test 3."""
+    for subject in (1, 2, 3):
+        write_ddpose(root, subject=subject, stamps=(1000, 1100), labelled=(1000, 1100), size=(96, 72),
+                     humanhash=f"item-{subject}", landmarks=True, frontal_deg={1000: 10, 1100: 40})
+    write_ddpose(root, subject=8, scenario=5, stamps=(2000, 2100, 2200, 2300, 2400),
+                 labelled=(2000, 2100, 2200, 2300, 2400), size=(96, 72), humanhash="val-item",
+                 landmarks=True, frontal_deg={2000: 12, 2100: 22, 2200: 42, 2300: 66, 2400: 20},
+                 occlusion={2100: "partial", 2400: "full"})
+    return root
+
+
+def _tiny(root, out):
+    return [f"data.train.path={root}", f"data.val.0.path={root}",
+            "model.kwargs={topology: synthetic, hidden: 32, dropout: 0.0}",
+            "data.input_size=64", "data.workers=0", "train.batch_size=4", "train.epochs=1",
+            "train.max_steps_per_epoch=2", "train.threads=1", "output.progress=false",
+            f"output.dir={out}"]
+
+
+def test_ddpose_config_is_the_papers(tmp_path):
+    cfg = load_config(DDPOSE_CONFIG, [f"data.train.path={tmp_path}", f"data.val.0.path={tmp_path}"])
+    tr, aug, data = cfg["train"], cfg["augment"], cfg["data"]
+    assert cfg["model"]["name"] == "trgv2_resnet18"
+    assert (tr["lr"], tr["weight_decay"], tr["schedule"], tr["lr_steps"], tr["lr_gamma"]) == (1e-4, 0.0, "step", [180], 0.1)
+    assert (tr["epochs"], tr["batch_size"], data["input_size"]) == (200, 512, 192)
+    assert (aug["flip"], aug["rotate"], aug["rotate_deg"], aug["jitter"]) == (0.5, 0.3, 30.0, 0.3)
+    assert (data["train"]["format"], data["train"]["split"]) == ("ddpose", "train")
+    assert [(v["format"], v["split"]) for v in data["val"]] == [("ddpose", "val")]
+    assert "Table 6" in open(DDPOSE_CONFIG).read().split("\nname:")[0]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.train.split=dev", "'data.train.split' must be one of train, val, test, all for format ddpose, got 'dev'"),
+    ("data.val.0.format=sixdof", "'data.val.0.split': format sixdof has no splits (only arkitface: train|test, "
+                                 "ddpose: train|val|test|all)"),
+])
+def test_ddpose_split_key_is_validated(tmp_path, override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("|", r"\|")):
+        load_config(DDPOSE_CONFIG, [f"data.train.path={tmp_path}", f"data.val.0.path={tmp_path}", override])
+
+
+def test_ddpose_split_reaches_the_loader(tmp_path):
+    from pyhpe.engine.data import open_samples
+
+    cfg = load_config(DDPOSE_CONFIG, [f"data.train.path={_ddpose_tree(tmp_path)}", f"data.val.0.path={tmp_path}"])
+    assert len(open_samples(cfg["data"]["train"])) == 4  # subjects 1 and 2
+    assert len(open_samples(cfg["data"]["val"][0])) == 5  # subject 8
+    cfg["data"]["train"]["split"] = None  # the loader's default: all
+    assert len(open_samples(cfg["data"]["train"])) == 11
+
+
+def test_ddpose_config_trains_evaluates_and_exports(tmp_path, capsys):
+    from pyhpe.cli import main
+    from pyhpe.data.ddpose import DDPose, read_ddpose_predictions
+    from pyhpe.engine.trainer import train
+    from pyhpe.models.io import load_model
+    from pyhpe.tasks import task_of
+
+    root = _ddpose_tree(tmp_path / "DD-Pose")
+    summary = train(load_config(DDPOSE_CONFIG, _tiny(root, tmp_path / "runs")))
+    run = tmp_path / "runs" / summary["run_dir"].split("/")[-1]
+    final = json.loads((run / "metrics.json").read_text())["final"]
+    assert np.isfinite(final["ddpose-val/mae_r"])
+    ckpt = str(run / "model.safetensors")
+
+    zip_out = tmp_path / "val.zip"
+    assert main(["eval", "--checkpoint", ckpt, "--data", str(root), "--format", "ddpose", "--split", "val",
+                 "--predictions-out", str(zip_out), "--out", str(tmp_path / "eval"), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "DD-Pose (devkit)" in printed and "moderate" in printed and f"predictions: {zip_out}" in printed
+    (res_dir,) = list((tmp_path / "eval").iterdir())
+    res = json.loads((res_dir / "results.json").read_text())
+    assert res["n"] == 5 and set(res["ddpose"]) == {"all", "easy", "moderate", "hard"}
+    table = res["ddpose"]
+    # val frames: 12° none (easy), 22° partial (moderate), 42° none (moderate), 66° none (hard),
+    # 20° full (skipped, as the devkit does)
+    assert [table[s]["n"] for s in ("all", "easy", "moderate", "hard")] == [4, 1, 2, 1]
+    assert table["all"]["recall"] == 1.0 and table["hard"]["bmae"] is not None
+
+    # the zip holds the devkit's layout; its transforms are the model's R, t composed [[R, t], [0, 1]]
+    items, meta = read_ddpose_predictions(zip_out)
+    assert set(items) == {"subject-08/scenario-05/val-item"}
+    assert meta["name"] == "trgv2_resnet18" and meta["metadata"]["split"] == "val"
+    model, card = load_model(ckpt)
+    task = task_of(model)
+    data = DDPose(root, split="val")
+    tf = task.test_transform(card.crop, card.input_size, {})
+    batch = {k: torch.stack([tf(data[i])[k] for i in range(len(data))]) for k in ("image", "K_crop", "box")}
+    with torch.no_grad():
+        out = model.eval()(batch["image"], batch["K_crop"], batch["box"])
+    got = items["subject-08/scenario-05/val-item"]
+    for i, stamp in enumerate(data.frames().stamp):
+        np.testing.assert_allclose(got[stamp][:3, :3], out.R[i].double().numpy(), atol=1e-5)
+        np.testing.assert_allclose(got[stamp][:3, 3], out.t[i].double().numpy(), atol=1e-5)
+        np.testing.assert_array_equal(got[stamp][3], [0, 0, 0, 1])
+
+    # the test split into a folder; a bad split name and a non-DD-Pose export: one line each
+    assert main(["eval", "--checkpoint", ckpt, "--data", str(root), "--split", "test",
+                 "--predictions-out", str(tmp_path / "test-preds"), "--out", str(tmp_path / "eval2"),
+                 "--no-progress"]) == 0
+    assert (tmp_path / "test-preds" / "metadata.json").is_file()
+    assert (tmp_path / "test-preds" / "subject-03" / "scenario-02" / "item-3"
+            / "t-camdriver-head-predictions.json").is_file()
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", ckpt, "--data", str(root), "--split", "dev",
+                 "--out", str(tmp_path / "eval3"), "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ddpose split must be one of train, val, test, all, got 'dev'" in err[0]
+    assert main(["eval", "--checkpoint", ckpt, "--data", str(root), "--predictions-out", str(zip_out),
+                 "--out", str(tmp_path / "eval3"), "--no-progress"]) == 1
+    assert "already exists" in capsys.readouterr().err
