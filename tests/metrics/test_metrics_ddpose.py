@@ -4,11 +4,10 @@ BMAE / MAE_r / MAE_t / recall."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
+from pyhpe.geometry.rotation import euler_to_matrix
 from pyhpe.metrics.ddpose import (
     R_CAMDRIVER_HEADFRONTAL,
     angle_from_frontal_deg,
@@ -20,13 +19,11 @@ F = R_CAMDRIVER_HEADFRONTAL
 
 
 def rx(deg):
-    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
-    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+    return euler_to_matrix([deg, 0.0, 0.0], degrees=True)  # pitch: about x
 
 
 def ry(deg):
-    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
-    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    return euler_to_matrix([0.0, deg, 0.0], degrees=True)  # yaw: about y
 
 
 def test_frontal_frame_facts():
