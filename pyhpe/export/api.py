@@ -57,7 +57,7 @@ def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *
 
     task = task_of(model)
     output = output or task.default_deploy
-    outputs = task.deploy_outputs(output)
+    outputs = task.deploy_outputs(output, model)
     card = (card or task.card(name, {}, input_size)).with_(form="deploy", input_size=int(input_size))
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
@@ -81,14 +81,14 @@ def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *
         export_onnx(model, path, input_size, output, dynamic_batch)
         files = [path]
         meta = DeployMeta(card=card, kind=output, outputs=tuple((n, n, s) for n, s in outputs), input_name="input",
-                          dynamic_batch=dynamic_batch)
+                          dynamic_batch=dynamic_batch, extra_inputs=_extra_meta(task, [e.name for e in task.deploy_inputs]))
     else:
         from pyhpe.export.ncnn import export_ncnn
 
-        param, weights, blob_in, blobs_out = export_ncnn(model, path, input_size, output, fp16)
+        param, weights, blobs_in, blobs_out = export_ncnn(model, path, input_size, output, fp16)
         files = [param, weights]
         meta = DeployMeta(card=card, kind=output, outputs=tuple((n, b, s) for (n, s), b in zip(outputs, blobs_out)),
-                          input_name=blob_in, fp16_weights=fp16)
+                          input_name=blobs_in[0], fp16_weights=fp16, extra_inputs=_extra_meta(task, blobs_in[1:]))
     meta_file = write_meta(files[0], meta)
     result = ExportResult(files=files, meta_path=meta_file, meta=meta)
     if check:
@@ -108,6 +108,11 @@ def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *
     return result
 
 
+def _extra_meta(task, blobs: list[str]) -> tuple:
+    """The sidecar's records of the task's extra graph inputs, fed through ``blobs``."""
+    return tuple((e.name, b, tuple(e.shape), tuple(e.layout)) for e, b in zip(task.deploy_inputs, blobs))
+
+
 def _export_fused(model: nn.Module, result: ExportResult, input_size: int, output: str, check: bool,
                   tol: float) -> None:
     """The fused-mixer pair of an ncnn export (nothing for models without RepNeXt mixers)."""
@@ -123,6 +128,10 @@ def _export_fused(model: nn.Module, result: ExportResult, input_size: int, outpu
     result.files += [param, weights]
     write_meta(param, replace(result.meta))
     if not check:
+        return
+    if result.meta.extra_inputs:
+        result.verification["fused"] = {"mixers": count, "skipped": "the C++ runtime feeds the image only "
+                                        "(graphs with extra inputs are not runnable there yet)"}
         return
     if find_pyhpe_infer() is None:
         result.verification["fused"] = {"mixers": count, "skipped": "pyhpe-infer (C++ runtime) not built"}

@@ -66,11 +66,12 @@ def param_blobs(param: str | os.PathLike) -> tuple[list[str], list[str], list[st
 
 
 def export_ncnn(model: nn.Module, param_path: str | os.PathLike, input_size: int,
-                output: str | None = None, fp16: bool = False, timeout: float = 300) -> tuple[Path, Path, str, list[str]]:
-    """Write ``<stem>.ncnn.param`` and ``<stem>.ncnn.bin``; returns (param, bin, input blob,
-    output blobs in the order of the task's deploy outputs of kind ``output``). ``model`` must be
-    in deploy form, eval mode."""
-    from pyhpe.export.onnx import output_names
+                output: str | None = None, fp16: bool = False, timeout: float = 300
+                ) -> tuple[Path, Path, list[str], list[str]]:
+    """Write ``<stem>.ncnn.param`` and ``<stem>.ncnn.bin``; returns (param, bin, input blobs (the
+    image's, then one per extra input of the task), output blobs in the order of the task's
+    deploy outputs of kind ``output``). ``model`` must be in deploy form, eval mode."""
+    from pyhpe.export.onnx import extra_inputs, output_names
 
     param_path = Path(param_path)
     if not param_path.name.endswith(".ncnn.param"):
@@ -81,7 +82,9 @@ def export_ncnn(model: nn.Module, param_path: str | os.PathLike, input_size: int
     exe = pnnx_executable()
     with tempfile.TemporaryDirectory(prefix="pyhpe-pnnx-") as tmp:
         onnx_path = export_onnx(model, Path(tmp) / "model.onnx", input_size, output)
-        cmd = [exe, str(onnx_path), f"inputshape=[1,3,{input_size},{input_size}]",
+        extras = extra_inputs(model)
+        shapes = [(1, 3, input_size, input_size), *((1, *e.shape) for e in extras)]
+        cmd = [exe, str(onnx_path), "inputshape=" + ",".join(f"[{','.join(map(str, s))}]" for s in shapes),
                f"fp16={int(bool(fp16))}"]
         proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout, check=False)
         log = proc.stdout + proc.stderr
@@ -94,10 +97,13 @@ def export_ncnn(model: nn.Module, param_path: str | os.PathLike, input_size: int
             raise RuntimeError("pnnx left operators ncnn cannot run:\n" + "\n".join(ignored))
         _, inputs, outputs = param_blobs(produced_param)
         wanted = output_names(model, output)
-        if len(inputs) != 1 or len(outputs) != len(wanted):
-            raise RuntimeError(f"expected one input and {len(wanted)} output blob(s), got {inputs} -> {outputs}")
+        if len(inputs) != len(shapes) or len(outputs) != len(wanted):
+            raise RuntimeError(f"expected {len(shapes)} input and {len(wanted)} output blob(s), got "
+                               f"{inputs} -> {outputs}")
+        # pnnx names graph inputs in0, in1, ... in the ONNX graph's input order
+        inputs = sorted(inputs, key=lambda b: (len(b), b))
         # pnnx names graph outputs out0, out1, ... in the ONNX graph's output order
         outputs = sorted(outputs, key=lambda b: (len(b), b))
         shutil.move(str(produced_param), param_path)
         shutil.move(str(produced_bin), bin_path)
-    return param_path, bin_path, inputs[0], outputs
+    return param_path, bin_path, inputs, outputs

@@ -30,7 +30,7 @@ WEIGHTLESS = frozenset([
     "Permute", "Softmax", "Flatten", "ReLU", "Sigmoid", "HardSigmoid", "HardSwish", "Swish",
     "Mish", "Clip", "Interp", "Reduction", "MatMul", "Eltwise", "Crop", "Padding", "Noop",
     "Dropout", "Packing", "Cast", "Squeeze", "ExpandDims", "TanH", "ELU", "Exp", "Log", "Power",
-    "Threshold", "Tile",
+    "Threshold", "Tile", "GridSample",
     "PyhpeSplit",  # pyhpe's unpacked Split (csrc/runtime/src/split_layer.h)
 ])
 
@@ -141,8 +141,10 @@ def _weight_arrays(layer: Layer, r: _Reader) -> list[bytes]:
     t, what = layer.type, f"layer {layer.name} ({layer.type})"
     if t in WEIGHTLESS:
         return []
-    if t in ("Convolution", "ConvolutionDepthWise"):
-        if layer.int_param(8, 0) or layer.int_param(19, 0):
+    if t in ("Convolution", "ConvolutionDepthWise", "Convolution1D", "Deconvolution"):
+        int8 = layer.int_param(8, 0) if t in ("Convolution", "ConvolutionDepthWise") else 0
+        dynamic = layer.int_param(28 if t == "Deconvolution" else 19, 0)
+        if int8 or dynamic:
             raise NcnnFormatError(f"{what}: int8 or dynamic-weight convolutions are not supported")
         out = [r.tagged(layer.int_param(6), what)]
         if layer.int_param(5, 0):
@@ -154,6 +156,19 @@ def _weight_arrays(layer: Layer, r: _Reader) -> list[bytes]:
         out = [r.tagged(layer.int_param(2), what)]
         if layer.int_param(1, 0):
             out.append(r.raw(layer.int_param(0), what))
+        return out
+    if t == "Gemm":  # constant operands, each load(n, 0): tagged
+        if layer.int_param(18, 0):
+            raise NcnnFormatError(f"{what}: quantized Gemm weights are not supported")
+        M, N, K = layer.int_param(7, 0), layer.int_param(8, 0), layer.int_param(9, 0)
+        out = [r.tagged(K * M, what)] if layer.int_param(4, 0) else []
+        out += [r.tagged(N * K, what)] if layer.int_param(5, 0) else []
+        c_type = layer.int_param(10, 0)
+        if layer.int_param(6, 0) and c_type != -1:
+            sizes = {0: 1, 1: M, 2: M, 3: N * M, 4: N}
+            if c_type not in sizes:
+                raise NcnnFormatError(f"{what}: unknown broadcast type {c_type} of C")
+            out.append(r.tagged(sizes[c_type], what))
         return out
     if t == "BatchNorm":
         return [r.raw(layer.int_param(0), what) for _ in range(4)]  # slope, mean, var, bias

@@ -1,9 +1,11 @@
 """Numerical verification of an exported model against the PyTorch deploy form.
 
 Two input sets: random normal images (seeded) and real-looking ones (synthetic face renders from
-pyhpe.data.synthetic, through the Predictor's preprocessing). Every output of the exported graph
-(the task's deploy outputs, e.g. the 6D vector or the matrix) must match PyTorch within
-``tolerance`` (max absolute difference), else :class:`VerificationError`.
+pyhpe.data.synthetic, through the Predictor's preprocessing). A task with inputs beyond the
+image (``task.deploy_inputs``) supplies its real-looking set itself (``task.deploy_samples``:
+TRGv2's evaluation crops with their camera vectors); the random images go with its extra inputs.
+Every output of the exported graph (the task's deploy outputs, e.g. the 6D vector or the matrix)
+must match PyTorch within ``tolerance`` (max absolute difference), else :class:`VerificationError`.
 """
 
 from __future__ import annotations
@@ -45,25 +47,39 @@ def _sample_inputs(input_size: int, n: int, seed: int) -> np.ndarray:
     return prepare([ds[i].image for i in range(n)], input_size)
 
 
-def torch_reference(model: nn.Module, x: np.ndarray, output: str) -> dict[str, np.ndarray]:
-    """The deploy-form PyTorch outputs of kind ``output`` for ``x``, by name."""
-    from pyhpe.export.onnx import graph_module, output_names
+def torch_reference(model: nn.Module, x: np.ndarray, output: str,
+                    extra: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The deploy-form PyTorch outputs of kind ``output`` for ``x`` (and the task's extra inputs
+    ``extra``, by name), by name."""
+    from pyhpe.export.onnx import extra_inputs, graph_module, output_names
 
+    args = [torch.from_numpy(x), *(torch.from_numpy(extra[e.name]) for e in extra_inputs(model))]
     with torch.inference_mode():
-        out = graph_module(model, output)(torch.from_numpy(x))
+        out = graph_module(model, output)(*args)
     outs = out if isinstance(out, tuple) else (out,)
     return {name: o.numpy() for name, o in zip(output_names(model, output), outs)}
 
 
-def verify(model: nn.Module, run: Callable[[np.ndarray], np.ndarray | dict], input_size: int,
+def input_sets(model: nn.Module, input_size: int) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
+    """[(set name, images, extra inputs by name)]: random images, then real-looking ones."""
+    from pyhpe.tasks import task_of
+
+    samples = task_of(model).deploy_samples(input_size, 2, 0)
+    if samples is None:
+        return [("random", random_inputs(input_size), {}), ("samples", sample_inputs(input_size), {})]
+    extra = {k: v for k, v in samples.items() if k != "image"}
+    return [("random", random_inputs(input_size), extra), ("samples", samples["image"], extra)]
+
+
+def verify(model: nn.Module, run: Callable[..., np.ndarray | dict], input_size: int,
            output: str | None = None, tolerance: float = FP32_TOLERANCE, what: str = "export") -> dict:
-    """Compare ``run(x)`` (outputs by name, or one array for a one-output graph) with PyTorch on
-    random and sample inputs; returns the largest errors, raises :class:`VerificationError`
-    beyond ``tolerance``."""
+    """Compare ``run(x)`` (``run(x, extra)`` for a task with extra inputs; outputs by name, or one
+    array for a one-output graph) with PyTorch on random and sample inputs; returns the largest
+    errors (overall and per output), raises :class:`VerificationError` beyond ``tolerance``."""
     report = {"tolerance": tolerance, "output": output}
-    for name, x in (("random", random_inputs(input_size)), ("samples", sample_inputs(input_size))):
-        refs = torch_reference(model, x, output)
-        got_all = run(x)
+    for name, x, extra in input_sets(model, input_size):
+        refs = torch_reference(model, x, output, extra)
+        got_all = run(x, extra) if extra else run(x)
         if not isinstance(got_all, dict):
             (only,) = refs
             got_all = {only: got_all}
@@ -74,7 +90,10 @@ def verify(model: nn.Module, run: Callable[[np.ndarray], np.ndarray | dict], inp
             got = np.asarray(got_all[key], dtype=np.float32).reshape(ref.shape)
             if not np.all(np.isfinite(got)):
                 raise VerificationError(f"{what}: non-finite output {key!r} on {name} inputs")
-            err = max(err, float(np.max(np.abs(got - ref))))
+            err_key = float(np.max(np.abs(got - ref)))
+            if len(refs) > 1:
+                report.setdefault("per_output", {})[f"{key}_{name}"] = err_key
+            err = max(err, err_key)
             largest = max(largest, float(np.max(np.abs(ref))))
         report[f"max_abs_err_{name}"] = err
         report[f"max_abs_ref_{name}"] = largest

@@ -1,6 +1,7 @@
-"""Inference backends: each runs the network on a normalised (N, 3, S, S) float32 batch and
-returns its raw outputs by name (the task's deploy outputs); the task decodes them
-(pyhpe.tasks). Each backend's ``meta`` carries the model card.
+"""Inference backends: each runs the network on a normalised (N, 3, S, S) float32 batch (plus,
+for a task with extra graph inputs such as TRGv2's camera vectors, one (N, ...) array per input,
+by name) and returns its raw outputs by name (the task's deploy outputs); the task decodes them
+(pyhpe.tasks). Each backend's ``meta`` carries the model card and the graph's inputs.
 
 * ``TorchBackend``: a pyhpe model file (.safetensors + JSON sidecar), put in deploy form.
 * ``OnnxRuntimeBackend``: an exported .onnx (onnxruntime, CPU).
@@ -37,8 +38,21 @@ class Backend:
 
         return get_task(self.meta.card.task)
 
-    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:  # pragma: no cover - interface
+    def run(self, x: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:  # pragma: no cover
         raise NotImplementedError
+
+    def extra_arrays(self, x: np.ndarray, extra: dict[str, np.ndarray] | None) -> list[np.ndarray]:
+        """The graph's extra inputs for batch ``x``, in graph order, checked (float32, C order)."""
+        arrays = []
+        for name, _, shape, _ in self.meta.extra_inputs:
+            if not extra or name not in extra:
+                raise ValueError(f"this {self.meta.card.task} graph needs the input {name!r} "
+                                 f"({len(x)}, {', '.join(map(str, shape))})")
+            a = np.ascontiguousarray(extra[name], dtype=np.float32)
+            if a.shape != (len(x), *shape):
+                raise ValueError(f"input {name!r} must be ({len(x)}, {', '.join(map(str, shape))}), got {a.shape}")
+            arrays.append(a)
+        return arrays
 
 
 def _require(path: str | os.PathLike, what: str) -> Path:
@@ -89,17 +103,21 @@ class TorchBackend(Backend):
         self.model = model
         self.graph = task.deploy_module(model, kind)
         self.threads = threads
-        self.meta = DeployMeta(card=card, kind=kind, outputs=tuple((n, n, s) for n, s in task.deploy_outputs(kind)))
+        self.meta = DeployMeta(card=card, kind=kind,
+                               outputs=tuple((n, n, s) for n, s in task.deploy_outputs(kind, model)),
+                               extra_inputs=tuple((e.name, e.name, tuple(e.shape), tuple(e.layout))
+                                                  for e in task.deploy_inputs))
         self._torch = torch
 
-    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, x: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         torch = self._torch
+        args = [torch.from_numpy(x), *(torch.from_numpy(a) for a in self.extra_arrays(x, extra))]
         previous = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(int(self.threads))
         try:
             with torch.inference_mode():
-                out = self.graph(torch.from_numpy(x))
+                out = self.graph(*args)
         finally:
             torch.set_num_threads(previous)
         outs = out if isinstance(out, tuple) else (out,)
@@ -136,8 +154,9 @@ class OnnxRuntimeBackend(Backend):
                 raise ValueError(f"{path}: dynamic spatial size and no sidecar; pass input_size")
             meta = meta_without_sidecar(path, size, inp.name, [o.name for o in outs], [len(o.shape) for o in outs])
         missing = [b for _, b, _ in meta.outputs if b not in {o.name for o in outs}]
+        missing += [b for _, b, _, _ in meta.extra_inputs if b not in {i.name for i in self.session.get_inputs()}]
         if missing:
-            raise ValueError(f"{path}: the graph has no output {missing[0]!r} that its sidecar names")
+            raise ValueError(f"{path}: the graph has no input or output {missing[0]!r} that its sidecar names")
         if graph_size is not None and graph_size != meta.input_size:
             raise ValueError(f"{path}: the graph takes {graph_size}x{graph_size}, the sidecar says "
                              f"{meta.input_size}")
@@ -147,11 +166,14 @@ class OnnxRuntimeBackend(Backend):
         self._in = inp.name
         self._fixed_batch = shape[0] if isinstance(shape[0], int) else None
 
-    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, x: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        arrays = self.extra_arrays(x, extra)
         if self._fixed_batch == 1 and len(x) > 1:
-            parts = [self.run(x[i:i + 1]) for i in range(len(x))]
+            names = self.meta.extra_input_names
+            parts = [self.run(x[i:i + 1], {n: a[i:i + 1] for n, a in zip(names, arrays)}) for i in range(len(x))]
             return {k: np.concatenate([p[k] for p in parts]) for k in self.meta.output_names}
-        values = self.session.run([b for _, b, _ in self.meta.outputs], {self._in: x})
+        feed = {self._in: x, **{b: a for (_, b, _, _), a in zip(self.meta.extra_inputs, arrays)}}
+        values = self.session.run([b for _, b, _ in self.meta.outputs], feed)
         return {name: np.asarray(v, dtype=np.float32).reshape(len(x), *shape)
                 for (name, _, shape), v in zip(self.meta.outputs, values)}
 
@@ -200,12 +222,16 @@ class NcnnBackend(Backend):
             raise ValueError(f"{weights}: ncnn cannot read the weights (truncated or mismatched .bin)")
         self.threads = int(threads or 1)
 
-    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, x: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         ncnn = self._ncnn
+        arrays = self.extra_arrays(x, extra)
         outs: dict[str, list[np.ndarray]] = {name: [] for name in self.meta.output_names}
-        for sample in x:
+        for i, sample in enumerate(x):
             ex = self.net.create_extractor()
+            # ncnn.Mat(array) borrows the array's memory: every array stays referenced until clone()
             ex.input(self.meta.input_name, ncnn.Mat(np.ascontiguousarray(sample)).clone())
+            for (_, blob, _, _), a in zip(self.meta.extra_inputs, arrays):
+                ex.input(blob, ncnn.Mat(a[i]).clone())
             for name, blob, _ in self.meta.outputs:
                 ret, out = ex.extract(blob)
                 if ret != 0:

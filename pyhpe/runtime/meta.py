@@ -11,7 +11,13 @@ beside ``<stem>.ncnn.param`` (version 2)::
 
 ``kind`` is the task's deploy kind (pyhpe.tasks; rotation: "6d" or "matrix") and ``outputs`` the
 graph's outputs in order: the task's deploy output names, the graph's blob names, the per-sample
-shapes. The card's crop and normalisation are what every
+shapes. A graph with inputs beyond the image (TRGv2's camera vector) lists them, in order,
+under ``"inputs"`` (absent otherwise)::
+
+     "inputs": [{"name": "camera", "blob": "in1", "shape": [11],
+                 "layout": ["left", "top", ..., "cy_crop"]}]
+
+The card's crop and normalisation are what every
 runtime (Python backends, the C runtime, the JNI bridge) applies. Version-1 sidecars (flat:
 "model", "input_size", "output" (the deploy kind), "input_name", "output_name", "mean", "std",
 ...) still read, with 6DRepNet's crop (margin 0.2, resize 256) that they were made for.
@@ -40,6 +46,8 @@ class DeployMeta:
     input_name: str = "input"
     fp16_weights: bool = False
     dynamic_batch: bool = False
+    #: graph inputs after the image: (name, blob, per-sample shape, layout of a vector)
+    extra_inputs: tuple[tuple[str, str, tuple[int, ...], tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.outputs:
@@ -75,11 +83,17 @@ class DeployMeta:
     def output_names(self) -> tuple[str, ...]:
         return tuple(name for name, _, _ in self.outputs)
 
+    @property
+    def extra_input_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _, _, _ in self.extra_inputs)
+
     def to_dict(self) -> dict:
         return {"format": FORMAT, "version": VERSION, "card": self.card.to_dict(), "kind": self.kind,
                 "input_name": self.input_name,
                 "outputs": [{"name": n, "blob": b, "shape": list(s)} for n, b, s in self.outputs],
-                "fp16_weights": self.fp16_weights, "dynamic_batch": self.dynamic_batch}
+                "fp16_weights": self.fp16_weights, "dynamic_batch": self.dynamic_batch,
+                **({"inputs": [{"name": n, "blob": b, "shape": list(s), "layout": list(lay)}
+                               for n, b, s, lay in self.extra_inputs]} if self.extra_inputs else {})}
 
 
 def meta_path(model_file: str | os.PathLike) -> Path:
@@ -124,7 +138,10 @@ def read_meta(model_file: str | os.PathLike) -> DeployMeta | None:
         return DeployMeta(card=ModelCard.from_dict(data["card"], str(path)), kind=str(data["kind"]), outputs=outputs,
                           input_name=str(data.get("input_name", "input")),
                           fp16_weights=bool(data.get("fp16_weights", False)),
-                          dynamic_batch=bool(data.get("dynamic_batch", False)))
+                          dynamic_batch=bool(data.get("dynamic_batch", False)),
+                          extra_inputs=tuple((str(i["name"]), str(i["blob"]), tuple(int(d) for d in i["shape"]),
+                                              tuple(str(v) for v in i.get("layout", ())))
+                                             for i in data.get("inputs", ())))
     except KeyError as err:
         raise ValueError(f"{path}: incomplete sidecar: no {err.args[0]!r}") from err
     except (TypeError, ValueError) as err:

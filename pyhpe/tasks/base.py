@@ -13,6 +13,7 @@ Tasks register by name (``@register_task``); a model names its task with the cla
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,9 +24,19 @@ from torch import Tensor, nn
 from pyhpe.models.card import CropRule, ModelCard
 from pyhpe.models.outputs import PoseOutput
 
-__all__ = ["PoseTask", "register_task", "get_task", "task_names", "task_of"]
+__all__ = ["DeployInput", "PoseTask", "register_task", "get_task", "task_names", "task_of"]
 
 _TASKS: dict[str, type[PoseTask]] = {}
+
+
+@dataclass(frozen=True)
+class DeployInput:
+    """A deployed graph's input after the image: its name, per-sample shape and, for a vector,
+    what each entry is (written into the export's sidecar)."""
+
+    name: str
+    shape: tuple[int, ...]
+    layout: tuple[str, ...] = ()
 
 
 class PoseTask:
@@ -39,6 +50,8 @@ class PoseTask:
     #: exported graph outputs per deploy kind: kind -> ((name, per-sample shape), ...)
     deploy_kinds: ClassVar[dict[str, tuple[tuple[str, tuple[int, ...]], ...]]] = {}
     default_deploy: ClassVar[str] = ""
+    #: graph inputs after the image (e.g. TRGv2's camera vector); none for image-only graphs
+    deploy_inputs: ClassVar[tuple[DeployInput, ...]] = ()
     #: the crop a model of this task is evaluated with unless its card says otherwise
     default_crop: ClassVar[CropRule] = CropRule()
     #: samples keep their dense vertices (6DoF tasks; rotation tasks drop them to save memory)
@@ -111,18 +124,35 @@ class PoseTask:
         return ()
 
     def deploy_module(self, model: nn.Module, kind: str) -> nn.Module:
-        """A module whose ``forward(x)`` returns the exported graph's outputs of ``kind`` (a tensor
-        for one output, a tuple for several), in :attr:`deploy_kinds` order; exportable ops only."""
+        """A module whose ``forward(x, *extra)`` returns the exported graph's outputs of ``kind``
+        (a tensor for one output, a tuple for several), in :attr:`deploy_kinds` order, from the
+        image and one tensor per :attr:`deploy_inputs`; exportable ops only."""
         raise NotImplementedError
 
-    def deploy_outputs(self, kind: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    def deploy_outputs(self, kind: str, model: nn.Module | None = None) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """The graph outputs of ``kind`` (name, per-sample shape); ``model`` lets a task fill in
+        sizes that depend on the model (a -1 in :attr:`deploy_kinds`)."""
         if kind not in self.deploy_kinds:
             raise ValueError(f"task {self.name} exports {sorted(self.deploy_kinds)}, not {kind!r}")
         return self.deploy_kinds[kind]
 
+    def deploy_samples(self, input_size: int, n: int, seed: int) -> dict[str, np.ndarray] | None:
+        """Representative graph inputs for verifying an export: {"image": (n, 3, S, S) normalised,
+        one array per :attr:`deploy_inputs`}. None (image-only tasks): synthetic renders through
+        the Predictor's preprocessing (pyhpe.export.verify)."""
+        if self.deploy_inputs:
+            raise NotImplementedError(f"task {self.name} has extra deploy inputs but no deploy_samples")
+        return None
+
     def decode(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """A deployed graph's outputs (by name, batch first) → the user-facing result arrays."""
+        """A deployed graph's outputs (by name, batch first; with the :attr:`deploy_inputs` they
+        were computed from) → the user-facing result arrays."""
         raise NotImplementedError
+
+    def decode_for(self, raw: dict[str, np.ndarray], card: ModelCard) -> dict[str, np.ndarray]:
+        """:meth:`decode` for the model ``card`` describes (tasks whose decoding depends on the
+        model's settings override this)."""
+        return self.decode(raw)
 
     def result_shapes(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
         """Names of :meth:`decode`'s arrays with their per-sample shapes (for empty results)."""
