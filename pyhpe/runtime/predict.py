@@ -11,6 +11,12 @@ record per face::
 
 Writes ``OUT/<name>.jpg`` + ``OUT/<name>.json`` per image; for a video ``OUT/<name>.mp4`` and
 ``OUT/<name>.json`` (faces per frame).
+
+A 6DoF model (TRGv2) also gives each face's translation ``t`` (metres, camera frame), its dense
+face and landmarks; it needs the camera: ``--intrinsics fx,fy,cx,cy`` (fx = fy), or, without it,
+TRGv2's assumption f = W + H with the principal point at the image centre (the JSON says which
+was used, ``"intrinsics"`` and ``"intrinsics_given"``). The detector's face box stands for the
+landmarks' extent, which the crop enlarges 1.5× (pyhpe.runtime.Predictor.predict_sixdof).
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels")
     parser.add_argument("--max-faces", type=int, default=0, help="keep the N largest faces (0: all)")
     parser.add_argument("--no-draw", action="store_true", help="write JSON only")
+    parser.add_argument("--intrinsics", metavar="FX,FY,CX,CY",
+                        help="6DoF models: the camera's intrinsics in pixels (default: unknown, "
+                        "f = W + H, principal point at the image centre)")
 
 
 def guess_backend(model: str) -> str:
@@ -64,6 +73,22 @@ def _boxes_xyxy(detector, image_rgb: np.ndarray, max_faces: int) -> np.ndarray:
     return xyxy
 
 
+FRAME_KEYS = ("intrinsics", "intrinsics_given")  # per-image outputs of a 6DoF prediction
+
+
+def parse_intrinsics(text: str | None) -> np.ndarray | None:
+    """"fx,fy,cx,cy" → K (3, 3); None → None (unknown)."""
+    if text is None:
+        return None
+    try:
+        fx, fy, cx, cy = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--intrinsics must be four numbers fx,fy,cx,cy, got {text!r}") from None
+    if not (fx > 0 and fy > 0) or not np.all(np.isfinite([cx, cy])):
+        raise ValueError(f"--intrinsics: fx and fy must be > 0 and cx, cy finite, got {text!r}")
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+
 def _records(boxes: np.ndarray, out: dict[str, np.ndarray]) -> list[dict]:
     """One JSON record per face: its box and every decoded output (Euler angles as pitch, yaw,
     roll in degrees)."""
@@ -71,6 +96,8 @@ def _records(boxes: np.ndarray, out: dict[str, np.ndarray]) -> list[dict]:
     for i, box in enumerate(boxes):
         face: dict = {"box_xyxy": [float(v) for v in box]}
         for name, values in out.items():
+            if name in FRAME_KEYS:
+                continue
             if name == "euler_deg":
                 face.update(zip(("pitch", "yaw", "roll"), (float(v) for v in values[i])))
             else:
@@ -79,11 +106,27 @@ def _records(boxes: np.ndarray, out: dict[str, np.ndarray]) -> list[dict]:
     return faces
 
 
-def process_frame(predictor, detector, image_rgb: np.ndarray, max_faces: int = 0):
-    """(faces as JSON records, boxes, predictions) for one RGB frame."""
+def process_frame(predictor, detector, image_rgb: np.ndarray, max_faces: int = 0, K=None):
+    """(faces as JSON records, boxes, predictions) for one RGB frame (``K``: 6DoF models'
+    intrinsics, None: unknown)."""
     boxes = _boxes_xyxy(detector, image_rgb, max_faces)
-    out = predictor.predict_faces(image_rgb, boxes)
+    out = predictor.predict_faces(image_rgb, boxes, K=K)
     return _records(boxes, out), boxes, out
+
+
+def _frame_fields(out: dict) -> dict:
+    """The per-image fields of a 6DoF prediction for the JSON record (nothing otherwise)."""
+    return {k: np.asarray(out[k]).tolist() for k in FRAME_KEYS if k in out}
+
+
+def _summary(faces: list[dict]) -> str:
+    """Per-face t (and rotation) of a 6DoF prediction, for the console."""
+    parts = []
+    for f in faces:
+        if "t" in f:
+            t = ", ".join(f"{v:+.3f}" for v in f["t"])
+            parts.append(f"t = ({t}) m, yaw {f['yaw']:+.1f} pitch {f['pitch']:+.1f} roll {f['roll']:+.1f}")
+    return "".join(f"\n  face {i}: {p}" for i, p in enumerate(parts))
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -97,13 +140,13 @@ def _run_images(paths, predictor, detector, args, out_dir: Path) -> int:
     total = 0
     for path in paths:
         image = read_image_rgb(path)
-        faces, boxes, out = process_frame(predictor, detector, image, args.max_faces)
+        faces, boxes, out = process_frame(predictor, detector, image, args.max_faces, args.K)
         total += len(faces)
-        record = {"input": str(path), "backend": predictor.backend_name, "faces": faces}
+        record = {"input": str(path), "backend": predictor.backend_name, **_frame_fields(out), "faces": faces}
         (out_dir / f"{path.stem}.json").write_text(json.dumps(record, indent=1))
         if not args.no_draw:
             write_image_rgb(out_dir / f"{path.stem}.jpg", draw_faces(image, boxes, out["R"], out["euler_deg"]))
-        print(f"{path}: {len(faces)} face(s)")
+        print(f"{path}: {len(faces)} face(s)" + _summary(faces))
     return total
 
 
@@ -125,8 +168,8 @@ def _run_video(path: Path, predictor, detector, args, out_dir: Path) -> int:
             if not ok:
                 break
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            faces, boxes, out = process_frame(predictor, detector, rgb, args.max_faces)
-            frames.append({"frame": index, "faces": faces})
+            faces, boxes, out = process_frame(predictor, detector, rgb, args.max_faces, args.K)
+            frames.append({"frame": index, **_frame_fields(out), "faces": faces})
             total += len(faces)
             if not args.no_draw:
                 if writer is None:
@@ -156,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not src.exists():
             raise FileNotFoundError(f"input not found: {src}")
+        args.K = parse_intrinsics(getattr(args, "intrinsics", None))
         predictor = Predictor(args.checkpoint, backend=args.backend or guess_backend(args.checkpoint),
                               threads=args.threads, precision=args.precision)
         detector = HaarFaceDetector(min_size=args.min_face)

@@ -77,3 +77,53 @@ def prepare(crops, size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD, rule: CropRu
         raise ValueError("predict needs at least one crop")
     resized = np.stack([resize_center(c, size, rule) for c in crops])
     return normalize(resized, mean, std)
+
+
+# --- 6DoF (TRGv2): the evaluation crop of a full camera image, with its camera vector ---------
+
+def default_intrinsics(height: int, width: int) -> np.ndarray:
+    """K (3, 3) of an image whose camera is unknown, as TRGv2 assumes: f = W + H and the
+    principal point at the image centre ((W − 1)/2, (H − 1)/2 in pyhpe's pixel-centre convention)."""
+    f = float(width + height)
+    return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
+
+
+def _face_points(face) -> np.ndarray:
+    """(68, 2) landmarks as given, or a face box (x0, y0, x1, y1) as 68 points whose extent is
+    the box (its two corners), so the crop rule treats the box as the landmarks' extent."""
+    p = np.asarray(face, dtype=np.float64)
+    if p.shape == (68, 2):
+        return p
+    box = p.reshape(-1)
+    if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
+        raise ValueError(f"a face is (68, 2) landmarks or a box (x0, y0, x1, y1) with x1 > x0, y1 > y0, "
+                         f"got shape {p.shape}")
+    return np.repeat(box.reshape(2, 2), 34, axis=0)
+
+
+def sixdof_inputs(image_rgb: np.ndarray, K: np.ndarray, faces, task, card) -> tuple[np.ndarray, np.ndarray]:
+    """(images (N, 3, S, S) normalised, camera vectors (N, 11)) of the faces of one full image.
+
+    Each face (68 landmarks, or a face box standing for their extent) is cut by the task's own
+    evaluation crop (``task.test_transform`` with the card's crop rule: TRGv2's 1.5× landmark box,
+    pyhpe.data.sixdof_crop), which also gives K_crop and the box information; the crops are
+    normalised with the card's mean and std. ``K``: the full image's intrinsics (fx = fy).
+    """
+    from pyhpe.tasks.trgv2_6dof import camera_vector
+
+    image_rgb = _check_image(image_rgb)
+    K = np.asarray(K, dtype=np.float64)
+    if K.shape != (3, 3) or not np.all(np.isfinite(K)) or K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise ValueError(f"intrinsics K must be a finite (3, 3) matrix with fx, fy > 0, got {K.tolist()}")
+    transform = task.test_transform(card.crop, card.input_size, {}, output="sample")
+    crops, boxes, Ks = [], [], []
+    for face in faces:
+        sample = Sample(image=image_rgb, R=_IDENTITY, euler=_ZERO, K=K, landmarks=_face_points(face),
+                        source="predict")
+        cropped = transform(sample)
+        crops.append(cropped.image)
+        boxes.append(cropped.extra["box_info"])
+        Ks.append(cropped.K)
+    if not crops:
+        raise ValueError("no faces given")
+    return normalize(np.stack(crops), card.mean, card.std), camera_vector(np.stack(boxes), np.stack(Ks))
