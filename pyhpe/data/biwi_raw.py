@@ -141,6 +141,11 @@ class BIWIRaw(FileDataset):
         self._mesh: dict[Path, tuple[np.ndarray, np.ndarray] | None] = {}
         super().__init__(items, transform, skip_bad)
 
+    def sequences(self) -> list[str]:
+        """Every frame's sequence name ("01" ... "24"), in the dataset's order (no file is read):
+        the key of per-sequence quantities such as the reference-system offsets."""
+        return [seq_dir.name for seq_dir, _ in self.items]
+
     @staticmethod
     def _frame_path(item: tuple[Path, str]) -> Path:
         seq_dir, frame = item

@@ -54,8 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--depth", type=float, nargs=2, metavar=("NEAR", "FAR"),
                         help="synthetic: head distance range in metres (default: the renderer's 0.3-1.5)")
     parser.add_argument("--reference-offset", metavar="FILE[:KEY]",
-                        help="6DoF models: a reference-system offset file from `pyhpe align`; the "
-                             "report adds the metrics with t + R·ΔT (KEY picks one offset of several)")
+                        help="6DoF models: a reference-system offset file from `pyhpe align` (or 'trgv2-biwi', "
+                             "TRGv2's released ARKit->BIWI offsets); the report adds the metrics with "
+                             "t + R·ΔT. A file of several offsets is applied per sequence (raw BIWI: "
+                             "'01'...'24'); KEY picks one for all")
     parser.add_argument("--split", default=None,
                         help="the dataset's split: arkitface train|test, ddpose train|val|test|all "
                              "(default: the loader's, ARKitFace train, DD-Pose all)")
@@ -114,7 +116,9 @@ def build_dataset(args: argparse.Namespace, card, task):
 
 
 def _reference_offset(spec: str | None, task):
-    """ΔT (3,) from ``FILE[:KEY]`` (pyhpe align's JSON), for tasks that predict translation."""
+    """``FILE[:KEY]`` (pyhpe align's JSON, or a shipped name such as "trgv2-biwi") -> ΔT (3,), or
+    the whole table {key: ΔT} when the file holds several and no KEY is given (applied per
+    sequence, :func:`_per_sequence_offsets`); for tasks that predict translation."""
     if spec is None:
         return None
     if "t" not in dict(task.result_shapes()):
@@ -127,10 +131,37 @@ def _reference_offset(spec: str | None, task):
         if key not in offsets:
             raise ValueError(f"{path}: no offset {key!r} (it has {', '.join(sorted(offsets))})")
         return offsets[key]
-    if len(offsets) != 1:
-        raise ValueError(f"{path} holds {len(offsets)} offsets; pick one with {path}:KEY "
-                         f"({', '.join(sorted(offsets)[:6])}, ...)")
-    return next(iter(offsets.values()))
+    return offsets if len(offsets) > 1 else next(iter(offsets.values()))
+
+
+def _base_dataset(dataset):
+    """(the loader under the evaluation's wrappers, the indices of its subset or None)."""
+    from pyhpe.engine.data import Subset, Transformed
+
+    base = dataset.base if isinstance(dataset, Transformed) else dataset
+    if isinstance(base, Subset):
+        return base.base, base.indices
+    return base, None
+
+
+def _per_sequence_offsets(dataset, offsets: dict, spec: str, n_predictions: int):
+    """(N, 3) ΔT of each prediction from its sequence's entry (a loader with ``sequences()``,
+    e.g. raw BIWI: "01" ... "24")."""
+    import numpy as np
+
+    base, indices = _base_dataset(dataset)
+    if not hasattr(base, "sequences"):
+        raise ValueError(f"{spec} holds {len(offsets)} offsets and this data has no sequences to "
+                         f"match them to; pick one with {spec}:KEY ({', '.join(sorted(offsets)[:6])}, ...)")
+    keys = base.sequences()
+    keys = [keys[i] for i in indices] if indices is not None else keys
+    if len(keys) != n_predictions:
+        raise RuntimeError("the sequence keys do not line up with the predictions")
+    missing = sorted(set(keys) - set(offsets))
+    if missing:
+        raise ValueError(f"{spec} has no offset for sequence(s) {', '.join(missing[:6])} "
+                         f"(it has {', '.join(sorted(offsets)[:6])}, ...)")
+    return np.stack([offsets[k] for k in keys])
 
 
 def _ddpose_frames(dataset, n_predictions: int, R_gt: torch.Tensor):
@@ -139,12 +170,7 @@ def _ddpose_frames(dataset, n_predictions: int, R_gt: torch.Tensor):
     ground truth, so a misaligned key fails loudly instead of scoring the wrong frames."""
     import numpy as np
 
-    from pyhpe.engine.data import Subset, Transformed
-
-    base = dataset.base if isinstance(dataset, Transformed) else dataset
-    indices = None
-    if isinstance(base, Subset):
-        base, indices = base.base, base.indices
+    base, indices = _base_dataset(dataset)
     frames = base.frames()
     if indices is not None:
         frames = frames.select(indices)
@@ -197,6 +223,8 @@ def _run(args: argparse.Namespace) -> int:
         if Path(args.predictions_out).exists():
             raise ValueError(f"--predictions-out: {args.predictions_out} already exists")
     preds = predict_dataset(model, dataset, device, args.batch_size, args.workers, not args.no_progress, task=task)
+    if isinstance(offset, dict):
+        offset = _per_sequence_offsets(dataset, offset, args.reference_offset, len(preds.R_gt))
     if offset is not None:
         preds.offset = offset
     if src["format"] == "ddpose" and hasattr(preds, "frames"):

@@ -127,3 +127,98 @@ def test_ddpose_config_trains_evaluates_and_exports(tmp_path, capsys):
     assert main(["eval", "--checkpoint", ckpt, "--data", str(root), "--predictions-out", str(zip_out),
                  "--out", str(tmp_path / "eval3"), "--no-progress"]) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+# ---- ARKitFace -> ARKitFace (Table 4) and ARKitFace -> BIWI (Table 5) -----------------------------
+
+ARKIT_CONFIG = "configs/trgv2_arkitface.yaml"
+BIWI_CONFIG = "configs/trgv2_arkitface_to_biwi.yaml"
+
+
+def _arkit_tiny(official, train_path, val_path, out):
+    return [f"model.kwargs.topology=official:{official}", f"data.train.path={train_path}",
+            f"data.val.0.path={val_path}", "data.input_size=64", "data.workers=0",
+            "train.batch_size=2", "train.epochs=1", "train.max_steps_per_epoch=2", "train.threads=1",
+            "output.progress=false", f"output.dir={out}"]
+
+
+@pytest.mark.parametrize("path", [ARKIT_CONFIG, BIWI_CONFIG])
+def test_arkitface_configs_are_the_papers(tmp_path, path):
+    cfg = load_config(path, [f"data.train.path={tmp_path}", f"data.val.0.path={tmp_path}"])
+    tr, aug, data = cfg["train"], cfg["augment"], cfg["data"]
+    assert cfg["model"]["name"] == "trgv2_resnet18"
+    assert cfg["model"]["kwargs"]["topology"].startswith("official:")
+    assert (tr["lr"], tr["weight_decay"], tr["schedule"], tr["lr_steps"], tr["lr_gamma"]) == (1e-4, 0.0, "step", [20], 0.1)
+    assert (tr["epochs"], tr["batch_size"], tr["warmup_epochs"], data["input_size"]) == (30, 512, 0, 192)
+    assert (aug["flip"], aug["rotate"], aug["rotate_deg"], aug["jitter"]) == (0.5, 0.3, 30.0, 0.3)
+    assert (data["train"]["format"], data["train"]["split"]) == ("arkitface", "train")
+    header = open(path).read().split("\nname:")[0]
+    assert ("Table 4" if path == ARKIT_CONFIG else "Table 5") in header
+
+
+def _official_topology_dir(tmp_path):
+    from support.trgv2_official_layout import write_official_topology
+
+    return write_official_topology(tmp_path / "TRGv2_PR26_Released")
+
+
+def test_arkitface_config_trains_and_evaluates(tmp_path, capsys):
+    from support.data_fixtures import write_arkitface
+
+    from pyhpe.cli import main
+    from pyhpe.engine.trainer import train
+
+    root = tmp_path / "ARKitFace"
+    write_arkitface(root, "train", n=4, size=160, symmetric=True, flip_index=True)
+    write_arkitface(root, "test", n=3, size=160, symmetric=True)
+    official = _official_topology_dir(tmp_path)
+    summary = train(load_config(ARKIT_CONFIG, _arkit_tiny(official, root, root, tmp_path / "runs")))
+    run = tmp_path / "runs" / summary["run_dir"].split("/")[-1]
+    final = json.loads((run / "metrics.json").read_text())["final"]
+    assert np.isfinite(final["arkitface-test/mae_r"])
+    card = json.loads((run / "model.json").read_text())["card"]
+    assert isinstance(card["kwargs"]["topology"], (str, dict))
+    assert main(["eval", "--checkpoint", str(run / "model.safetensors"), "--data", str(root),
+                 "--format", "arkitface", "--split", "test", "--out", str(tmp_path / "eval"),
+                 "--no-progress"]) == 0
+    (res_dir,) = list((tmp_path / "eval").iterdir())
+    res = json.loads((res_dir / "results.json").read_text())
+    assert res["n"] == 3  # the test split, not the train split
+    for key in ("mae_r", "ge", "mae_t_mm", "add_mm"):
+        assert np.isfinite(res[key]), key
+    assert "dense face" in capsys.readouterr().out
+
+
+def test_arkitface_to_biwi_config_evaluates_with_per_sequence_offsets(tmp_path, capsys):
+    from support.data_fixtures import write_arkitface, write_biwi_fan, write_biwi_raw
+
+    from pyhpe.cli import main
+    from pyhpe.data.biwi_raw import BIWIRaw
+    from pyhpe.engine.evaluate import _per_sequence_offsets
+    from pyhpe.engine.trainer import train
+    from pyhpe.geometry.alignment import read_reference_offsets
+
+    arkit = tmp_path / "ARKitFace"
+    write_arkitface(arkit, "train", n=4, size=160, symmetric=True, flip_index=True)
+    biwi = write_biwi_raw(tmp_path / "biwi") / "hpdb"
+    fan = write_biwi_fan(biwi, missing=((2, 4),))
+    official = _official_topology_dir(tmp_path)
+    summary = train(load_config(BIWI_CONFIG, _arkit_tiny(official, arkit, fan, tmp_path / "runs")))
+    run = tmp_path / "runs" / summary["run_dir"].split("/")[-1]
+    ckpt = str(run / "model.safetensors")
+    assert main(["eval", "--checkpoint", ckpt, "--data", str(fan), "--format", "biwi-raw",
+                 "--reference-offset", "trgv2-biwi", "--out", str(tmp_path / "eval"), "--no-progress"]) == 0
+    (res_dir,) = list((tmp_path / "eval").iterdir())
+    res = json.loads((res_dir / "results.json").read_text())
+    assert res["n"] == 5  # 6 frames, one without a FAN prediction
+    assert np.isfinite(res["aligned"]["mae_t_mm"]) and res["aligned"]["mae_t_mm"] != res["mae_t_mm"]
+
+    # each prediction got its own sequence's ΔT, in the dataset's order
+    offsets = read_reference_offsets("trgv2-biwi")
+    ds = BIWIRaw(biwi, fan_annotations=fan)
+    per = _per_sequence_offsets(ds, offsets, "trgv2-biwi", len(ds))
+    assert ds.sequences() == ["01", "01", "01", "02", "02"]
+    np.testing.assert_array_equal(per, np.stack([offsets[k] for k in ds.sequences()]))
+    with pytest.raises(ValueError, match="no offset for sequence"):
+        _per_sequence_offsets(ds, {"01": offsets["01"], "03": offsets["03"]}, "x.json", len(ds))
+    capsys.readouterr()

@@ -10,7 +10,8 @@ from pyhpe.data.sources import FORMATS, open_source
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="dataset folder, file list or npz")
     parser.add_argument("--format", default="auto", choices=("auto", *FORMATS))
-    parser.add_argument("--split", default="train", help="ARKitFace split (train/test)")
+    parser.add_argument("--split", default=None,
+                        help="ARKitFace: train (default) or test; DD-Pose: train, val, test or all (default all)")
     parser.add_argument("--no-progress", action="store_true")
 
 

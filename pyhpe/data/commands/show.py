@@ -14,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="dataset folder, file list or npz; or 'synthetic' for "
                                        "freshly rendered heads (seed --seed, default 0)")
     parser.add_argument("--format", default="auto", choices=("auto",) + FORMATS)
-    parser.add_argument("--split", default="train", help="ARKitFace split (train/test)")
+    parser.add_argument("--split", default=None,
+                        help="ARKitFace: train (default) or test; DD-Pose: train, val, test or all (default all)")
     parser.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
     parser.add_argument("--out", default="grid.png", help="PNG to write (default grid.png)")
     parser.add_argument("--seed", type=int, help="pick random samples with this seed (default: evenly spaced)")
