@@ -109,3 +109,31 @@ def test_failures_are_one_line(setup, tmp_path, capsys):
     assert main(["predict", str(d / "face.png"), "--checkpoint", str(tmp_path / "x.onnx")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("pyhpe predict: error:") and "not found" in err[0]
+
+
+def test_trgv2_model_prints_and_writes_t(setup, tmp_path, capsys):
+    """A TRGv2 model file: each face's R and t (metres) in the JSON, t on the console; the
+    intrinsics are TRGv2's assumption (f = W + H, image centre) unless --intrinsics gives them."""
+    d, face = setup
+    torch.manual_seed(0)
+    save_model(create_model("trgv2_repnext_m0", input_size=64).eval(), tmp_path / "t.safetensors",
+               name="trgv2_repnext_m0", input_size=64)
+    out = tmp_path / "out"
+    assert main(["predict", str(d / "face.png"), "--checkpoint", str(tmp_path / "t.safetensors"),
+                 "-o", str(out), "--threads", "1"]) == 0
+    printed = capsys.readouterr().out
+    record = json.loads((out / "face.json").read_text())
+    assert record["intrinsics_given"] is False and record["intrinsics"][0][0] == 320 + 320
+    (f,) = record["faces"]
+    assert np.asarray(f["R"]).shape == (3, 3) and len(f["t"]) == 3 and f["t"][2] > 0
+    assert "t = (" in printed and f"{f['t'][2]:+.3f}" in printed
+    ref = Predictor(tmp_path / "t.safetensors").predict_faces(face, [f["box_xyxy"]])
+    np.testing.assert_allclose(f["t"], ref["t"][0], atol=1e-6)
+    # given intrinsics change the translation (a longer focal length: a farther head)
+    assert main(["predict", str(d / "face.png"), "--checkpoint", str(tmp_path / "t.safetensors"),
+                 "-o", str(out), "--intrinsics", "1280,1280,160,160", "--no-draw"]) == 0
+    given = json.loads((out / "face.json").read_text())
+    assert given["intrinsics_given"] is True and given["faces"][0]["t"][2] > f["t"][2]
+    assert main(["predict", str(d / "face.png"), "--checkpoint", str(tmp_path / "t.safetensors"),
+                 "--intrinsics", "1,2,3"]) == 1
+    assert "fx,fy,cx,cy" in capsys.readouterr().err
