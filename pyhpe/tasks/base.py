@@ -114,10 +114,15 @@ class PoseTask:
 
     def card(self, model: str, kwargs: dict | None = None, input_size: int = 224,
              crop: CropRule | None = None, form: str = "train") -> ModelCard:
-        """The card of a model of this task."""
-        return ModelCard(task=self.name, model=model, kwargs=dict(kwargs or {}), form=form,
+        """The card of a model of this task (kwargs made self-contained: :meth:`card_kwargs`)."""
+        return ModelCard(task=self.name, model=model, kwargs=self.card_kwargs(kwargs or {}), form=form,
                          input_size=int(input_size), crop=crop or self.default_crop,
                          outputs=self.model_outputs())
+
+    def card_kwargs(self, kwargs: dict) -> dict:
+        """Registry kwargs as a model file stores them: a copy with every reference to a file
+        outside the model file replaced by what it names, so the file rebuilds its model anywhere."""
+        return dict(kwargs)
 
     def model_outputs(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
         """Named per-sample outputs of the model (``PoseOutput`` fields) for the card."""

@@ -144,6 +144,16 @@ class TRGv2Task(PoseTask):
     def config_crop(self, data: dict) -> CropRule:
         return LANDMARK_BOX
 
+    def card_kwargs(self, kwargs: dict) -> dict:
+        """A topology named by files ("official:DIR") is stored as its dict form."""
+        from pyhpe.models.trg import OFFICIAL_PREFIX, resolve_topology
+
+        out = dict(kwargs)
+        topology = out.get("topology")
+        if isinstance(topology, str) and topology.startswith(OFFICIAL_PREFIX):
+            out["topology"] = resolve_topology(topology).to_dict()
+        return out
+
     def check_source(self, src: dict, where: str) -> None:
         if src["format"] in ROTATION_ONLY_FORMATS:
             raise ValueError(f"{where}: format {src['format']} is rotation-only (no translation or "

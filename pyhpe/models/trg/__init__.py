@@ -16,7 +16,7 @@ from pyhpe.models import registry
 from pyhpe.models.trg.model import TRGv2
 from pyhpe.models.trg.topology import FaceTopology, synthetic_topology
 
-__all__ = ["FaceTopology", "TRGv2", "resolve_topology", "synthetic_topology"]
+__all__ = ["OFFICIAL_PREFIX", "FaceTopology", "TRGv2", "resolve_topology", "synthetic_topology"]
 
 BACKBONES = ("resnet18", "repnext_m4", "repnext_m0")  # each registers trgv2_<name>
 
