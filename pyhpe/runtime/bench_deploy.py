@@ -6,7 +6,12 @@ and thread count, batch 1, on this CPU, in one run.
 Per model: export ONNX and ncnn (fp32 weights; the exports' own verification is covered by the
 tests and is skipped here), then for 1 and 2 threads, warm-up and timed calls interleaved round
 robin over the four runtimes (so load changes hit all alike). Reports min and median ms; writes
-``results.json`` and ``table.md`` (with params, MACs and the machine's load average).
+``results.json`` and ``table.md`` (with params, MACs, the CPU model and the machine's load average).
+
+Models with inputs beyond the image (TRGv2: ``--models trgv2_resnet18,trgv2_repnext_m4``, 192²)
+run their whole deploy graph (the iterations, sampling, regressors) with a representative camera
+vector (the task's ``deploy_samples``); "PyTorch train" is then the deploy graph of the model
+before reparameterization.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ DEFAULT_MODELS = (
 RUNTIMES = ("torch_train", "torch_deploy", "onnxruntime", "ncnn")
 
 
-def _torch_fn(model, x, threads):
+def _torch_fn(model, inputs, threads):
     """Eager PyTorch computing what the export computes (the task's default deploy outputs)."""
     from pyhpe.tasks import task_of
 
@@ -40,21 +45,50 @@ def _torch_fn(model, x, threads):
     def fn():
         torch.set_num_threads(threads)
         with torch.inference_mode():
-            graph(x)
+            graph(*inputs)
     return fn
+
+
+def _extra_inputs(model, size: int) -> dict:
+    """The task's representative extra graph inputs (batch 1), by name; {} for image-only graphs."""
+    from pyhpe.tasks import task_of
+
+    task = task_of(model)
+    if not task.deploy_inputs:
+        return {}
+    samples = task.deploy_samples(size, 1, 0)
+    return {e.name: samples[e.name][:1] for e in task.deploy_inputs}
+
+
+def _macs(model, size: int, extra: dict) -> int:
+    """MACs of one forward: the model's (image-only graphs) or its deploy graph's."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from pyhpe.models.stats import count_macs, plain_layers
+    from pyhpe.tasks import task_of
+
+    if not extra:
+        return count_macs(model, size)
+    task = task_of(model)
+    graph = task.deploy_module(model, task.default_deploy)
+    inputs = (torch.zeros(1, 3, size, size), *(torch.from_numpy(v) for v in extra.values()))
+    with plain_layers(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        graph(*inputs)
+    return counter.get_total_flops() // 2
 
 
 def bench_model(name: str, threads_list, runs: int, warmup: int, workdir: Path) -> dict:
     from pyhpe.export import export_model
     from pyhpe.models import create_model
-    from pyhpe.models.stats import count_macs, count_parameters
+    from pyhpe.models.stats import count_parameters
     from pyhpe.runtime.backends import NcnnBackend, OnnxRuntimeBackend
 
     torch.manual_seed(0)
     train = create_model(name).eval()
     size = train.input_size
+    extra = _extra_inputs(train, size)
     row = {"model": name, "input_size": size, "params_train": count_parameters(train),
-           "macs_train": count_macs(train, size)}
+           "macs_train": _macs(train, size, extra)}
     deploy = create_model(name).eval()
     deploy.load_state_dict(train.state_dict())
     t0 = time.perf_counter()
@@ -62,15 +96,17 @@ def bench_model(name: str, threads_list, runs: int, warmup: int, workdir: Path) 
     export_model(deploy, workdir / f"{name}.ncnn.param", "ncnn", name=name, input_size=size, check=False)
     row["export_s"] = time.perf_counter() - t0
     row["params_deploy"] = count_parameters(deploy)
-    row["macs_deploy"] = count_macs(deploy, size)
+    row["macs_deploy"] = _macs(deploy, size, extra)
     x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
     xn = x.numpy()
+    inputs = (x, *(torch.from_numpy(v) for v in extra.values()))
+    args = (xn, extra) if extra else (xn,)
     row["latency"] = {}
     for threads in threads_list:
         ort_b = OnnxRuntimeBackend(workdir / f"{name}.onnx", threads=threads)
         ncnn_b = NcnnBackend(workdir / f"{name}.ncnn.param", threads=threads, precision="fp32")
-        fns = {"torch_train": _torch_fn(train, x, threads), "torch_deploy": _torch_fn(deploy, x, threads),
-               "onnxruntime": lambda b=ort_b: b.run(xn), "ncnn": lambda b=ncnn_b: b.run(xn)}
+        fns = {"torch_train": _torch_fn(train, inputs, threads), "torch_deploy": _torch_fn(deploy, inputs, threads),
+               "onnxruntime": lambda b=ort_b: b.run(*args), "ncnn": lambda b=ncnn_b: b.run(*args)}
         times = {k: [] for k in fns}
         for k, fn in fns.items():
             for _ in range(warmup):
@@ -91,7 +127,7 @@ def format_table(rows: list[dict], threads_list) -> str:
         head += [f"{r} {t}T" for r in ("PyTorch train", "PyTorch deploy", "onnxruntime", "ncnn")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["model"].replace("sixdrepnet_", ""),
+        cells = [r["model"].replace("sixdrepnet_", "") + ("" if r["input_size"] == 224 else f" @ {r['input_size']}"),
                  f"{r['params_train'] / 1e6:.2f} / {r['params_deploy'] / 1e6:.2f}",
                  f"{r['macs_deploy'] / 1e9:.3f}"]
         for t in threads_list:
@@ -120,8 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         (out / "table.md").write_text(table + f"\n\nmin (median) ms, batch 1; env {data['env']}\n")
         print(table)
         return 0
+    from pyhpe.models.stats import cpu_model
+
     rows = []
-    env = {"load_avg_start": os.getloadavg(), "cpu_count": os.cpu_count(), "torch": torch.__version__}
+    env = {"load_avg_start": os.getloadavg(), "cpu_count": os.cpu_count(), "cpu": cpu_model(),
+           "torch": torch.__version__}
     with tempfile.TemporaryDirectory(prefix="pyhpe-bench-") as tmp:
         for name in args.models.split(","):
             row = bench_model(name, threads_list, args.runs, args.warmup, Path(tmp))
@@ -135,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     env.update(onnxruntime=onnxruntime.__version__, ncnn=ncnn.__version__)
     (out / "results.json").write_text(json.dumps({"env": env, "rows": rows}, indent=1))
     table = format_table(rows, threads_list)
-    (out / "table.md").write_text(table + f"\n\nmin (median) ms, batch 1; load average start "
+    (out / "table.md").write_text(table + f"\n\nmin (median) ms, batch 1; CPU {env['cpu']} "
+                                  f"({env['cpu_count']} cores); load average start "
                                   f"{env['load_avg_start']}, end {env['load_avg_end']}\n")
     print(table)
     return 0
