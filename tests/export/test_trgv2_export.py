@@ -98,7 +98,7 @@ def test_onnx_export(tmp_path, trgv2, form):
     assert max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")) >= 16
     meta = read_meta(tmp_path / "t.onnx")
     V = model.topology.num_vertices
-    assert meta.kind == "6dof" and dict((n, s) for n, _, s in meta.outputs)["vertices"] == (V, 3)
+    assert meta.kind == "6dof" and {n: s for n, _, s in meta.outputs}["vertices"] == (V, 3)
     assert meta.extra_inputs == ((CAMERA_INPUT, CAMERA_INPUT, (11,), CAMERA_LAYOUT),)
     sidecar = json.loads((tmp_path / "t.onnx.json").read_text())
     assert sidecar["inputs"][0]["layout"] == list(CAMERA_LAYOUT)
