@@ -121,7 +121,8 @@ def read_landmarks(path: str | os.PathLike) -> dict[int, np.ndarray]:
 class DDPoseFrames:
     """The key of each frame of a :class:`DDPose` dataset, in its order: the devkit's item
     (``subject``, ``scenario``, ``humanhash``), the ``stamp``, the ``occlusion`` label (None
-    where the item has none) and the GT transform ``T`` (N, 4, 4) head -> driver camera."""
+    where the item has none) and the GT transform ``T`` (N, 4, 4) head -> driver camera (NaN
+    for an unlabelled frame: :attr:`labelled` is False there)."""
 
     subject: list[int]
     scenario: list[int]
@@ -132,6 +133,11 @@ class DDPoseFrames:
 
     def __len__(self) -> int:
         return len(self.stamp)
+
+    @property
+    def labelled(self) -> np.ndarray:
+        """(N,) bool: the frame has a ground-truth transform (the withheld test split has none)."""
+        return np.isfinite(self.T).all(axis=(1, 2))
 
     def select(self, indices: Sequence[int]) -> DDPoseFrames:
         """The frames at ``indices`` (a subset of the dataset), in that order."""
@@ -155,8 +161,12 @@ class DDPose(FileDataset):
     ``split``: "train" | "val" | "test" | "all" (:data:`SPLITS`, TRGv2's subject split; default
     all); ``subjects``: subject numbers to keep (default all; with a split, both filter);
     ``resolution``: "small" or "full". Items without ``t-camdriver-head.json`` (the withheld test
-    split) contribute no frames. Landmarks come from pyhpe's optional :data:`LANDMARKS_FILE`.
-    :meth:`frames` gives every frame's devkit key (item, stamp, occlusion).
+    split's) contribute no frames, except with ``split="test"``: then their frames are read from
+    ``stamps.txt`` (stamps without an image are skipped and counted in :attr:`missing_images`,
+    as the devkit skips them) as **unlabelled** frames — a placeholder pose (R = I, t = (0, 0, 1),
+    never to be scored) and ``extra["labelled"] = False`` —, for writing the benchmark submission
+    (``pyhpe eval --split test --predictions-out``). Landmarks come from pyhpe's optional
+    :data:`LANDMARKS_FILE`. :meth:`frames` gives every frame's devkit key (item, stamp, occlusion).
     """
 
     def __init__(
@@ -175,6 +185,7 @@ class DDPose(FileDataset):
         self.occlusion: dict[Path, dict[int, Any]] = {}
         self.landmarks: dict[Path, dict[int, np.ndarray]] = {}
         items, bad = [], []
+        self.missing_images = 0
         for item_dir in find_ddpose_items(root):
             subject = int(item_dir.parent.parent.name.split("-")[1])
             if subjects is not None and subject not in subjects:
@@ -182,10 +193,11 @@ class DDPose(FileDataset):
             if in_split is not None and subject not in in_split:
                 continue
             pose_file = item_dir / "t-camdriver-head.json"
-            if not pose_file.is_file():
+            if not pose_file.is_file() and split != "test":
                 continue
             try:
-                transforms = read_stamped_transforms(pose_file)
+                transforms = (read_stamped_transforms(pose_file) if pose_file.is_file()
+                              else self._unlabelled_stamps(item_dir))
                 occ = item_dir / "occlusion-labels.json"
                 self.occlusion[item_dir] = (
                     {int(k): v for k, v in read_json(occ).items()} if occ.is_file() else {}
@@ -198,9 +210,24 @@ class DDPose(FileDataset):
                 bad.append(exc)
                 continue
             items += [(item_dir, subject, stamp, T) for stamp, T in sorted(transforms.items())]
+        if self.missing_images:
+            log.warning("DD-Pose %s: %d test stamps listed in stamps.txt have no image and are "
+                        "skipped (as the devkit skips them)", root, self.missing_images)
         super().__init__(items, transform, skip_bad)
         for exc in bad:
             self.record_bad(exc)
+
+    def _unlabelled_stamps(self, item_dir: Path) -> dict[int, None]:
+        """The stamps of a test item (``stamps.txt``) that have an image, each without a pose."""
+        stamps_file = require_file(item_dir / "stamps.txt")
+        try:
+            stamps = [int(line) for line in stamps_file.read_text().split()]
+        except ValueError as exc:
+            raise DataFileError(stamps_file, f"expected one integer stamp per line ({exc})") from exc
+        folder = item_dir / f"{self.resolution}-resolution" / "driver-left-img"
+        kept = {s: None for s in stamps if (folder / f"{s}.png").is_file()}
+        self.missing_images += len(stamps) - len(kept)
+        return kept
 
     def frames(self) -> DDPoseFrames:
         """Every frame's devkit key, in the dataset's order (no image is read)."""
@@ -210,7 +237,8 @@ class DDPose(FileDataset):
             humanhash=[d.name for d, _, _, _ in self.items],
             stamp=[int(stamp) for _, _, stamp, _ in self.items],
             occlusion=[self.occlusion.get(d, {}).get(stamp) for d, _, stamp, _ in self.items],
-            T=np.stack([T for *_, T in self.items]) if self.items else np.zeros((0, 4, 4)),
+            T=(np.stack([np.full((4, 4), np.nan) if T is None else T for *_, T in self.items])
+               if self.items else np.zeros((0, 4, 4))),
         )
 
     def image_paths(self, item) -> tuple[Path, Path]:
@@ -228,6 +256,10 @@ class DDPose(FileDataset):
         if raw.dtype == np.uint16:
             raw = (raw >> 8).astype(np.uint8)
         image = np.repeat(raw[..., None], 3, axis=2) if raw.ndim == 2 else raw[..., :3][..., ::-1]
+        labelled = T is not None
+        if not labelled:  # a withheld test frame: a placeholder pose, flagged, for predicting only
+            T = np.eye(4)
+            T[2, 3] = 1.0
         R = T[:3, :3]
         if not is_rotation(R):
             raise DataFileError(item_dir / "t-camdriver-head.json", f"stamp {stamp}: not a rotation")
@@ -235,7 +267,8 @@ class DDPose(FileDataset):
             image=np.ascontiguousarray(image), R=R.copy(), euler=euler_degrees_from_matrix(R),
             t=T[:3, 3].copy(), K=read_camera_json(camera_path), subject=f"{subject:02d}",
             landmarks=self.landmarks.get(item_dir, {}).get(stamp), source=str(image_path),
-            extra={"stamp": stamp, "occlusion": self.occlusion.get(item_dir, {}).get(stamp)},
+            extra={"stamp": stamp, "occlusion": self.occlusion.get(item_dir, {}).get(stamp),
+                   "labelled": labelled},
         )
 
 

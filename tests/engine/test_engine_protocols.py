@@ -222,3 +222,45 @@ def test_arkitface_to_biwi_config_evaluates_with_per_sequence_offsets(tmp_path, 
     with pytest.raises(ValueError, match="no offset for sequence"):
         _per_sequence_offsets(ds, {"01": offsets["01"], "03": offsets["03"]}, "x.json", len(ds))
     capsys.readouterr()
+
+
+def test_ddpose_withheld_test_split_writes_the_submission_only(tmp_path, capsys):
+    """Test items without t-camdriver-head.json (as DD-Pose ships them): the frames of stamps.txt
+    that have an image are predicted and written in the submission layout; no metrics; without
+    --predictions-out one line says why nothing can be scored."""
+    from support.data_fixtures import write_ddpose
+
+    from pyhpe.cli import main
+    from pyhpe.data.ddpose import DDPose, read_ddpose_predictions
+    from pyhpe.engine.trainer import train
+
+    root = _ddpose_tree(tmp_path / "DD-Pose")
+    for subject in (6, 10):  # withheld: no labels; subject 10 lists a stamp without an image
+        item = write_ddpose(root, subject=subject, stamps=(5000, 5100), labelled=(), size=(96, 72),
+                            humanhash=f"test-{subject}", landmarks=True)
+        (item / "t-camdriver-head.json").unlink()
+        if subject == 10:
+            (item / "stamps.txt").write_text("5000\n5100\n5200\n")
+    data = DDPose(root, split="test")
+    assert data.missing_images == 1
+    assert data.frames().labelled.tolist() == [True, True, False, False, False, False]
+    assert not data[2].extra["labelled"]
+    assert len(DDPose(root, split="all")) == 11  # other splits: labelled frames only
+
+    summary = train(load_config(DDPOSE_CONFIG, _tiny(root, tmp_path / "runs")))
+    ckpt = str(tmp_path / "runs" / summary["run_dir"].split("/")[-1] / "model.safetensors")
+    args = ["eval", "--checkpoint", ckpt, "--data", str(root), "--format", "ddpose", "--split", "test",
+            "--out", str(tmp_path / "eval"), "--no-progress"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "4 frames of" in err and "--predictions-out" in err and len(err.strip().splitlines()) == 1
+    out = tmp_path / "test.zip"
+    assert main([*args, "--predictions-out", str(out)]) == 0
+    assert "no metrics" in capsys.readouterr().out
+    items, _ = read_ddpose_predictions(out)
+    assert sorted(items) == ["subject-03/scenario-02/item-3", "subject-06/scenario-02/test-6",
+                             "subject-10/scenario-02/test-10"]
+    assert sorted(items["subject-10/scenario-02/test-10"]) == [5000, 5100]
+    for T in items["subject-06/scenario-02/test-6"].values():
+        assert np.isfinite(T).all() and np.allclose(T[:3, :3] @ T[:3, :3].T, np.eye(3), atol=1e-5)
+    assert not (tmp_path / "eval").exists()  # no results written: nothing was scored
