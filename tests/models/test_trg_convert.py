@@ -217,3 +217,18 @@ def test_official_topology_by_name_builds_the_arkit_model(official_files):
     assert model.template.shape == (1220, 3)
     with pytest.raises(FileNotFoundError, match="not found"):
         resolve_topology(f"official:{root}/missing")
+
+
+def test_pyhpe_eval_takes_the_converted_file(converted, tmp_path, capsys):
+    """The converted file straight into `pyhpe eval` on an ARKitFace tree (official crop)."""
+    from support.data_fixtures import write_arkitface
+
+    root = tmp_path / "ARKitFace"
+    write_arkitface(root, "test", n=2, size=400, symmetric=True)
+    assert pyhpe_main(["eval", "--checkpoint", str(converted), "--data", str(root), "--format",
+                       "arkitface", "--split", "test", "--out", str(tmp_path / "eval"),
+                       "--no-progress"]) == 0
+    (res_dir,) = list((tmp_path / "eval").iterdir())
+    res = json.loads((res_dir / "results.json").read_text())
+    assert res["n"] == 2 and res["model"] == "trgv2_resnet18" and np.isfinite(res["add_mm"])
+    capsys.readouterr()
