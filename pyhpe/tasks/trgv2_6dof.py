@@ -372,9 +372,9 @@ class TRGv2DeployGraph(nn.Module):
     The model's modules, sampler (grid-sample) and geometry (Eq. 3, I_bbox, to_camera, Gram-
     Schmidt), with the forms pnnx converts to ncnn correctly where the model's are not: BatchNorms
     of the neck and the heatmap head folded (copies; the model is not changed); the soft-argmax
-    as softmax @ a constant table of cell positions (pnnx drops the axes of its sums; the table
-    is the model's own :func:`~pyhpe.models.trg.blocks.heatmap_landmarks` at one-hot maps, exact
-    since positions are affine in the expected coordinate); the subsampled vertices as a one-hot
+    as softmax @ a constant table of cell positions, centred and scaled (pnnx drops the axes of
+    its sums; the table is the model's own :func:`~pyhpe.models.trg.blocks.heatmap_landmarks` at
+    one-hot maps, exact since positions are affine in the expected coordinate); the subsampled vertices as a one-hot
     matrix product (pnnx mistranslates the gather); K_crop as the camera vector's slices
     (:func:`_principal_point`, :func:`_project`). The iteration loop unrolls when traced;
     traced graphs have batch 1. tests/export/test_trgv2_export.py checks it against the model.
@@ -390,13 +390,19 @@ class TRGv2DeployGraph(nn.Module):
         select[torch.arange(len(model.subsample)), model.subsample] = 1.0
         self.register_buffer("select", select, persistent=False)  # the subsampled vertices, one-hot
 
-    def landmark_table(self, h: int, w: int, width: int, height: int) -> Tensor:
-        """(h·w, 2) crop-pixel position of each heatmap cell (the model's landmark decoding)."""
+    def landmark_table(self, h: int, w: int, width: int, height: int) -> tuple[Tensor, Tensor, Tensor]:
+        """The crop-pixel position of each heatmap cell (the model's landmark decoding at one-hot
+        maps), as (h·w, 2) positions centred and scaled into [−1, 1], the scale (2,) and the
+        centre (2,): float32 products with small numbers keep the graph's landmarks within a few
+        ulps of the model's at any crop size (a table of raw pixels loses ~1e-4 px at 192)."""
         from pyhpe.models.trg.blocks import heatmap_landmarks
 
         with torch.no_grad():
-            one_hot = torch.eye(h * w).reshape(1, h * w, h, w) * 1e4  # softmax → exactly one-hot
-            return heatmap_landmarks(one_hot, width, height, self.model.form)[0]
+            one_hot = torch.eye(h * w, dtype=torch.float64).reshape(1, h * w, h, w) * 1e4  # softmax → one-hot
+            table = heatmap_landmarks(one_hot, width, height, self.model.form)[0]
+            low, high = table.amin(0), table.amax(0)
+            centre, scale = (low + high) / 2, ((high - low) / 2).clamp_min(1e-12)
+            return ((table - centre) / scale).float(), scale.float(), centre.float()
 
     def forward(self, image: Tensor, camera: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         from pyhpe.geometry.camera import to_camera
@@ -412,9 +418,9 @@ class TRGv2DeployGraph(nn.Module):
         phi = self.neck(m.backbone.forward_features(image))
         logits = m.heatmaps.out(self.heat_body(phi))
         h, w = int(logits.shape[-2]), int(logits.shape[-1])
-        table = self.landmark_table(h, w, W, H).to(image.dtype)
+        table, scale, centre = (v.to(image.dtype) for v in self.landmark_table(h, w, W, H))
         prob = torch.softmax(logits.reshape(B, logits.shape[1], h * w), dim=-1)
-        landmarks = prob @ table
+        landmarks = (prob @ table) * scale + centre
 
         principal = _principal_point(box, camera)
         info = box_info(box, principal, form=m.form)
