@@ -341,6 +341,82 @@ void test_files() {
   remove(path);
 }
 
+// A 6DoF (TRGv2) sidecar as pyhpe export writes it: the camera input and four outputs.
+const char* kSixDoF = R"({
+  "format": "pyhpe-deploy", "version": 2,
+  "card": {"version": 1, "task": "trgv2_6dof", "model": "trgv2_repnext_m0", "kwargs": {}, "form": "deploy",
+           "input_size": 64, "crop": {"kind": "landmark_box", "margin": 0.5, "resize": 224},
+           "normalize": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}},
+  "kind": "6dof", "input_name": "in0",
+  "outputs": [{"name": "sixd", "blob": "out0", "shape": [6]}, {"name": "correction", "blob": "out1", "shape": [3]},
+              {"name": "vertices", "blob": "out2", "shape": [652, 3]},
+              {"name": "landmarks", "blob": "out3", "shape": [68, 2]}],
+  "fp16_weights": false, "dynamic_batch": false,
+  "inputs": [{"name": "camera", "blob": "in1", "shape": [11],
+              "layout": ["left", "top", "right", "bottom", "f", "height", "width", "fx_crop", "fy_crop", "cx_crop", "cy_crop"]}]
+})";
+
+void test_sixdof() {
+  pyhpe_options d;
+  pyhpe_options_default(&d);
+  check(d.model_kind == PYHPE_MODEL_ROTATION && d.crop_convention == PYHPE_CONVENTION_PYHPE &&
+            d.translation_form == PYHPE_FORM_PAPER && strcmp(d.camera_blob, "in1") == 0 &&
+            strcmp(d.landmarks_blob, "out3") == 0,
+        "6DoF defaults: a rotation model, pnnx's blob names");
+  pyhpe_options o = sentinel();
+  check(read(kSixDoF, &o) == PYHPE_OK, std::string("6dof reads: ") + pyhpe_last_error());
+  check(o.model_kind == PYHPE_MODEL_6DOF && o.crop_kind == PYHPE_CROP_LANDMARK_BOX && o.crop_margin == 0.5 &&
+            o.crop_convention == PYHPE_CONVENTION_PYHPE && o.translation_form == PYHPE_FORM_PAPER &&
+            o.num_vertices == 652 && o.input_size == 64 && strcmp(o.input_blob, "in0") == 0 &&
+            strcmp(o.camera_blob, "in1") == 0 && strcmp(o.output_blob, "out0") == 0 &&
+            strcmp(o.correction_blob, "out1") == 0 && strcmp(o.vertices_blob, "out2") == 0 &&
+            strcmp(o.landmarks_blob, "out3") == 0,
+        "6dof fields");
+  check(pyhpe_rt::check_options(o) == PYHPE_OK, std::string("6dof options pass check_options: ") + pyhpe_last_error());
+  // the official variant: the card's crop convention and Eq. 3 form; blobs by name, in any order
+  std::string off = replace(kSixDoF, R"("resize": 224})", R"("resize": 224, "convention": "official"})");
+  off = replace(off, R"("kwargs": {})", R"("kwargs": {"form": "official", "topology": "arkit"})");
+  off = replace(off, R"({"name": "sixd", "blob": "out0", "shape": [6]}, )", "");
+  off = replace(off, R"({"name": "landmarks", "blob": "out3", "shape": [68, 2]}])",
+                R"({"name": "landmarks", "blob": "out3", "shape": [68, 2]}, {"name": "sixd", "blob": "s", "shape": [6]}])");
+  o = sentinel();
+  check(read(off, &o) == PYHPE_OK, std::string("official 6dof reads: ") + pyhpe_last_error());
+  check(o.crop_convention == PYHPE_CONVENTION_OFFICIAL && o.translation_form == PYHPE_FORM_OFFICIAL &&
+            strcmp(o.output_blob, "s") == 0,
+        "official convention, form and the sixd blob by name");
+  expect_error("6dof: bad convention", replace(kSixDoF, R"("resize": 224})", R"("resize": 224, "convention": "x"})"),
+               "card.crop.convention");
+  expect_error("6dof: bad form", replace(kSixDoF, R"("kwargs": {})", R"("kwargs": {"form": "y"})"), "card.kwargs.form");
+  expect_error("6dof: another crop", replace(kSixDoF, R"("kind": "landmark_box")", R"("kind": "margin_box")"),
+               "landmark_box");
+  expect_error("6dof: no camera input", replace(kSixDoF, R"("inputs": [)", R"("inputs_": [)"), "inputs is missing");
+  expect_error("6dof: camera layout", replace(kSixDoF, R"("cx_crop", "cy_crop")", R"("cy_crop", "cx_crop")"),
+               "inputs[0].layout");
+  expect_error("6dof: camera shape", replace(kSixDoF, R"("shape": [11])", R"("shape": [12])"), "inputs[0].shape");
+  expect_error("6dof: vertices shape", replace(kSixDoF, "[652, 3]", "[652, 2]"), "outputs[2].shape");
+  expect_error("6dof: negative V", replace(kSixDoF, "[652, 3]", "[-5, 3]"), "outputs[2].shape");
+  expect_error("6dof: no landmarks", replace(kSixDoF, R"("name": "landmarks")", R"("name": "lmk")"),
+               "no graph output named \"landmarks\"");
+  // options by hand: a 6DoF model needs the landmark box, and the landmark box a 6DoF model
+  o = d;
+  o.crop_kind = PYHPE_CROP_LANDMARK_BOX;
+  check(pyhpe_rt::check_options(o) == PYHPE_ERR_ARGUMENT, "landmark_box on a rotation model is refused");
+  o.model_kind = PYHPE_MODEL_6DOF;
+  check(pyhpe_rt::check_options(o) == PYHPE_OK, "landmark_box on a 6DoF model passes");
+  o.crop_convention = 7;
+  check(pyhpe_rt::check_options(o) == PYHPE_ERR_ARGUMENT, "an unknown convention is refused");
+  // every truncation of the 6DoF sidecar fails cleanly
+  const std::string full = kSixDoF;
+  for (size_t n = 0; n + 1 < full.size(); n += 7) {
+    pyhpe_options t = sentinel();
+    const pyhpe_options before = t;
+    if (read(full.substr(0, n), &t) == PYHPE_OK || memcmp(&t, &before, sizeof t) != 0) {
+      check(false, "6dof truncation at " + std::to_string(n));
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -350,5 +426,6 @@ int main() {
   test_truncations();
   test_mutations();
   test_files();
+  test_sixdof();
   return native_check::finish();
 }

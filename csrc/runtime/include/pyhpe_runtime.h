@@ -28,6 +28,32 @@
  * max(S, round(S * crop_resize / 224)), the centre S x S is cut, and each channel becomes
  * (value / 255 - mean[c]) / std[c] (RGB order). Post-processing: the native Gram-Schmidt and
  * Euler kernels of csrc/include/pyhpe (NEON on aarch64).
+ *
+ * 6DoF models (TRGv2, the sidecar's card task "trgv2_6dof", model_kind PYHPE_MODEL_6DOF): the graph
+ * takes the crop and a camera vector of 11 numbers (pyhpe/tasks/trgv2_6dof.py CAMERA_LAYOUT: the
+ * crop box left, top, right, bottom, f, H, W in full-image pixels, then fx, fy, cx, cy of the crop)
+ * and returns the 6D rotation, the correction (s, τ̃x, τ̃y), the vertices (V x 3, head frame,
+ * metres) and 68 landmarks (crop pixels):
+ *
+ *   float verts[3 * 1220], lmk[68 * 2];
+ *   pyhpe_pose6dof pose = {0};
+ *   pose.vertices = verts; pose.vertices_capacity = 1220; pose.landmarks = lmk;  // or NULL
+ *   float K[4] = {fx, fy, cx, cy};                                           // or NULL: unknown
+ *   pyhpe_infer_6dof(m, pixels, width, height, stride, PYHPE_PIXEL_RGB, box, K, &pose);
+ *   // pose.R, pose.t (metres, x_cam = R v + t), pose.num_vertices
+ *
+ * Its crop (crop kind PYHPE_CROP_LANDMARK_BOX) is pyhpe's evaluation crop of TRGv2
+ * (pyhpe/data/sixdof_crop.py): the box (the face's landmark extent, or a detector's box standing
+ * for it) squared to side (1 + crop_margin) * max(w, h) about its centre; convention
+ * PYHPE_CONVENTION_PYHPE: top-left corner truncated, side rounded, the crop cut with black outside
+ * the image and resized to S (area averaging when shrinking, bilinear when enlarging, as OpenCV's
+ * INTER_AREA / INTER_LINEAR), K_crop with integer pixel centres; PYHPE_CONVENTION_OFFICIAL (the
+ * released TRGv2 code, for converted models): each corner truncated, the image warped bilinearly
+ * so the corners land on 0..S-1, K_crop scaled by S/b. Unknown intrinsics: f = W + H, principal
+ * point ((W - 1)/2, (H - 1)/2). Post-processing (csrc/include/pyhpe/sixdof_math.h): R by
+ * Gram-Schmidt, t by Eq. 3 in the card's form (paper: τ from the principal point recovered from
+ * K_crop, τ̃ in units of b; official: τ from (W/2, H/2), τ̃ in units of b/2; face size 0.2 m).
+ *
  * Every function returns a pyhpe_status; on failure pyhpe_last_error() (per thread) says why.
  * A model may be used by one thread at a time.
  */
@@ -67,9 +93,25 @@ typedef enum pyhpe_output_kind {
 } pyhpe_output_kind;
 
 typedef enum pyhpe_crop_kind {
-  PYHPE_CROP_MARGIN_BOX = 0, /* the card's "margin_box": 6DRepNet's test crop (see above) */
-  PYHPE_CROP_NONE = 1        /* the card's "none": the box as given (k = 0) */
+  PYHPE_CROP_MARGIN_BOX = 0,  /* the card's "margin_box": 6DRepNet's test crop (see above) */
+  PYHPE_CROP_NONE = 1,        /* the card's "none": the box as given (k = 0) */
+  PYHPE_CROP_LANDMARK_BOX = 2 /* the card's "landmark_box": TRGv2's square (1 + k) box (6DoF models) */
 } pyhpe_crop_kind;
+
+typedef enum pyhpe_model_kind {
+  PYHPE_MODEL_ROTATION = 0, /* image -> rotation (card task "sixd_rotation"): pyhpe_infer */
+  PYHPE_MODEL_6DOF = 1      /* image + camera vector -> 6DoF (card task "trgv2_6dof"): pyhpe_infer_6dof */
+} pyhpe_model_kind;
+
+typedef enum pyhpe_crop_convention {
+  PYHPE_CONVENTION_PYHPE = 0,   /* the card's crop convention "pyhpe" (default) */
+  PYHPE_CONVENTION_OFFICIAL = 1 /* "official": the released TRGv2 code's crop and K_crop */
+} pyhpe_crop_convention;
+
+typedef enum pyhpe_translation_form {
+  PYHPE_FORM_PAPER = 0,   /* the card's kwargs form "paper" (default) */
+  PYHPE_FORM_OFFICIAL = 1 /* "official": τ from the image centre, τ̃ in units of b/2 */
+} pyhpe_translation_form;
 
 typedef struct pyhpe_options {
   int input_size;          /* network input side S (the sidecar's card "input_size") */
@@ -84,6 +126,15 @@ typedef struct pyhpe_options {
   int crop_resize;         /* shorter side -> max(S, round(S * crop_resize / 224)), in [224, 4096]; default 256 */
   float mean[3];           /* RGB, of values scaled to [0, 1]; default ImageNet's */
   float std[3];            /* RGB, > 0 */
+  /* 6DoF models (fields added after the rotation ones; pyhpe_options_default: a rotation model). */
+  int model_kind;          /* pyhpe_model_kind (the sidecar's card task) */
+  int crop_convention;     /* pyhpe_crop_convention (the card's crop "convention") */
+  int translation_form;    /* pyhpe_translation_form (the card's kwargs "form") */
+  int num_vertices;        /* V of the vertices output (the sidecar's shape [V, 3]); 0: any */
+  char camera_blob[64];    /* the camera vector input ("in1"); the 6D output is output_blob */
+  char correction_blob[64];/* "out1" */
+  char vertices_blob[64];  /* "out2" */
+  char landmarks_blob[64]; /* "out3" */
 } pyhpe_options;
 
 typedef struct pyhpe_pose {
@@ -91,6 +142,26 @@ typedef struct pyhpe_pose {
   float R[9];          /* rotation head -> camera, row-major */
   float euler_deg[3];  /* pitch, yaw, roll in degrees, R = Rz(roll) Ry(yaw) Rx(pitch) */
 } pyhpe_pose;
+
+#define PYHPE_CAMERA_SIZE 11   /* the camera vector: CAMERA_LAYOUT */
+#define PYHPE_NUM_LANDMARKS 68
+
+/* A 6DoF result. The caller sets vertices / landmarks to its buffers (or NULL to skip them). */
+typedef struct pyhpe_pose6dof {
+  float sixd[6];            /* as pyhpe_pose */
+  float R[9];               /* rotation head -> camera, row-major */
+  float euler_deg[3];       /* pitch, yaw, roll in degrees */
+  float t[3];               /* metres, camera frame (OpenCV axes): x_cam = R v + t */
+  float correction[3];      /* the graph's (s, τ̃x, τ̃y) */
+  float camera[PYHPE_CAMERA_SIZE]; /* the camera vector the graph got */
+  float intrinsics[4];      /* fx, fy, cx, cy of the full image used (given, or f = W + H at the centre) */
+  float crop_map[4];        /* sx, tx, sy, ty: full-image pixel (x, y) -> crop pixel (sx x + tx, sy y + ty)
+                               (the landmarks' map; _tensor path: zeros) */
+  int num_vertices;         /* V, set by the runtime */
+  int vertices_capacity;    /* in vertices: the size of `vertices` / 3 */
+  float* vertices;          /* caller's buffer (vertices_capacity x 3) or NULL: head frame, metres */
+  float* landmarks;         /* caller's buffer (68 x 2) or NULL: crop pixels */
+} pyhpe_pose6dof;
 
 typedef struct pyhpe_model pyhpe_model;
 
@@ -127,6 +198,25 @@ pyhpe_status pyhpe_infer_tensor(pyhpe_model* model, const float* chw, pyhpe_pose
  * 3 x S x S float32 values, planar RGB, to out_chw. */
 pyhpe_status pyhpe_preprocess(const pyhpe_options* options, const uint8_t* pixels, int width, int height,
                               int stride_bytes, int pixel_format, const float* box, float* out_chw);
+
+/* 6DoF pose of the face in box (x0, y0, x1, y1: its landmarks' extent, or a face detector's box;
+ * required) of the full image, with the image's intrinsics (fx, fy, cx, cy; fx = fy as TRGv2
+ * assumes; NULL: unknown, f = W + H at the image centre). A model of model_kind PYHPE_MODEL_6DOF. */
+pyhpe_status pyhpe_infer_6dof(pyhpe_model* model, const uint8_t* pixels, int width, int height,
+                              int stride_bytes, int pixel_format, const float* box,
+                              const float* intrinsics, pyhpe_pose6dof* out);
+/* 6DoF pose from a preprocessed crop (3 x S x S float32, planar, normalised) and its camera vector. */
+pyhpe_status pyhpe_infer_6dof_tensor(pyhpe_model* model, const float* chw, const float* camera,
+                                     pyhpe_pose6dof* out);
+/* The network inputs pyhpe_infer_6dof computes: the crop (3 x S x S float32 to out_chw) and the
+ * camera vector (PYHPE_CAMERA_SIZE floats to out_camera; NULL to skip). */
+pyhpe_status pyhpe_preprocess_6dof(const pyhpe_options* options, const uint8_t* pixels, int width,
+                                   int height, int stride_bytes, int pixel_format, const float* box,
+                                   const float* intrinsics, float* out_chw, float* out_camera);
+/* Pixels (n x 2) of head-frame points (n x 3, e.g. a pose's vertices) through the pose and the
+ * full image's intrinsics (fx, fy, cx, cy, e.g. pose.intrinsics): x_cam = R v + t, pinhole. */
+pyhpe_status pyhpe_project_points(const pyhpe_pose6dof* pose, const float* intrinsics,
+                                  const float* points, int n, float* out_uv);
 
 #ifdef __cplusplus
 }

@@ -185,9 +185,90 @@ bool read_crop(SidecarReader& r, const Value& card, pyhpe_options* o) {
   if (!r.string(*crop, "card.crop", "kind", &kind, kOptional)) return false;
   if (kind == "margin_box") o->crop_kind = PYHPE_CROP_MARGIN_BOX;
   else if (kind == "none") o->crop_kind = PYHPE_CROP_NONE;
-  else return r.bad("card.crop.kind", "is \"" + kind + "\": this runtime knows the crop kinds margin_box and none");
+  else if (kind == "landmark_box") o->crop_kind = PYHPE_CROP_LANDMARK_BOX;
+  else return r.bad("card.crop.kind", "is \"" + kind + "\": this runtime knows the crop kinds margin_box, none "
+                                      "and landmark_box");
+  std::string convention = "pyhpe";
+  if (!r.string(*crop, "card.crop", "convention", &convention, kOptional)) return false;
+  if (convention == "pyhpe") o->crop_convention = PYHPE_CONVENTION_PYHPE;
+  else if (convention == "official") o->crop_convention = PYHPE_CONVENTION_OFFICIAL;
+  else return r.bad("card.crop.convention", "must be \"pyhpe\" or \"official\", got \"" + convention + "\"");
   return r.number(*crop, "card.crop", "margin", 0.0, 1.0, &o->crop_margin, kOptional) &&
          r.integer(*crop, "card.crop", "resize", 224, 4096, &o->crop_resize, kOptional);
+}
+
+// pyhpe/tasks/trgv2_6dof.py CAMERA_LAYOUT: the camera vector this runtime computes.
+const char* const kCameraLayout[PYHPE_CAMERA_SIZE] = {"left", "top", "right", "bottom", "f", "height", "width",
+                                                      "fx_crop", "fy_crop", "cx_crop", "cy_crop"};
+
+// A 6DoF graph's blobs (the sidecar's "inputs" and "outputs" of deploy kind "6dof") and the
+// card's Eq. 3 form (kwargs "form", default "paper").
+bool read_6dof(SidecarReader& r, const Value& root, const Value& card, pyhpe_options* o) {
+  o->model_kind = PYHPE_MODEL_6DOF;
+  if (const Value* kwargs = card.find("kwargs")) {
+    if (kwargs->type != Value::kObject)
+      return r.bad("card.kwargs", std::string("must be an object, got ") + json::type_name(kwargs->type));
+    std::string form = "paper";
+    if (!r.string(*kwargs, "card.kwargs", "form", &form, kOptional)) return false;
+    if (form == "paper") o->translation_form = PYHPE_FORM_PAPER;
+    else if (form == "official") o->translation_form = PYHPE_FORM_OFFICIAL;
+    else return r.bad("card.kwargs.form", "must be \"paper\" or \"official\", got \"" + form + "\"");
+  }
+  if (o->crop_kind != PYHPE_CROP_LANDMARK_BOX)
+    return r.bad("card.crop.kind", "must be \"landmark_box\" for a trgv2_6dof model");
+  // the camera input: the first of "inputs", named "camera", 11 values in CAMERA_LAYOUT
+  const Value* inputs = r.need(root, "", "inputs", Value::kArray);
+  if (!inputs) return false;
+  if (inputs->items.size() != 1 || inputs->items[0].type != Value::kObject)
+    return r.bad("inputs", "must hold one object (the camera vector input)");
+  const Value& cam = inputs->items[0];
+  std::string name;
+  if (!r.string(cam, "inputs[0]", "name", &name)) return false;
+  if (name != "camera") return r.bad("inputs[0].name", "must be \"camera\", got \"" + name + "\"");
+  if (!r.shape(cam, "inputs[0]", "shape", {PYHPE_CAMERA_SIZE}) || !r.blob(cam, "inputs[0]", "blob", o->camera_blob))
+    return false;
+  if (const Value* layout = cam.find("layout")) {
+    bool ok = layout->type == Value::kArray && layout->items.size() == PYHPE_CAMERA_SIZE;
+    for (size_t i = 0; ok && i < layout->items.size(); ++i)
+      ok = layout->items[i].type == Value::kString && layout->items[i].text == kCameraLayout[i];
+    if (!ok) return r.bad("inputs[0].layout", "is not the camera layout this runtime computes (left, top, right, "
+                                              "bottom, f, height, width, fx_crop, fy_crop, cx_crop, cy_crop)");
+  }
+  // the four outputs, by name
+  const Value* outputs = r.need(root, "", "outputs", Value::kArray);
+  if (!outputs) return false;
+  bool seen[4] = {false, false, false, false};
+  const char* names[4] = {"sixd", "correction", "vertices", "landmarks"};
+  char(*blobs[4])[64] = {&o->output_blob, &o->correction_blob, &o->vertices_blob, &o->landmarks_blob};
+  for (size_t i = 0; i < outputs->items.size(); ++i) {
+    const Value& out = outputs->items[i];
+    const std::string path = "outputs[" + std::to_string(i) + "]";
+    if (out.type != Value::kObject) return r.bad(path, std::string("must be an object, got ") + json::type_name(out.type));
+    if (!r.string(out, path, "name", &name)) return false;
+    for (int k = 0; k < 4; ++k) {
+      if (name != names[k]) continue;
+      if (k == 2) {  // vertices: [V, 3], V from the model's topology
+        const Value* shape = r.need(out, path, "shape", Value::kArray);
+        if (!shape) return false;
+        const bool ok = shape->items.size() == 2 && shape->items[0].type == Value::kNumber &&
+                        shape->items[0].text.find_first_of(".eE-") == std::string::npos &&
+                        shape->items[0].number >= 1 && shape->items[0].number <= 1e6 &&
+                        shape->items[1].type == Value::kNumber && shape->items[1].text == "3";
+        if (!ok) return r.bad(path + ".shape", "must be [V, 3] with 1 <= V <= 1000000");
+        o->num_vertices = (int)shape->items[0].number;
+      } else if (!r.shape(out, path, "shape", k == 0 ? std::vector<int>{6} : k == 1 ? std::vector<int>{3}
+                                                                          : std::vector<int>{PYHPE_NUM_LANDMARKS, 2})) {
+        return false;
+      }
+      if (!r.blob(out, path, "blob", *blobs[k])) return false;
+      seen[k] = true;
+    }
+  }
+  for (int k = 0; k < 4; ++k)
+    if (!seen[k]) return r.bad("outputs", std::string("has no graph output named \"") + names[k] + "\" (a 6dof graph has "
+                                          "sixd, correction, vertices and landmarks)");
+  o->output_kind = PYHPE_OUTPUT_6D;
+  return r.optional_bool(root, "", "fp16_weights") && r.optional_bool(root, "", "dynamic_batch");
 }
 
 // Version 2: the model card ("card") and the graph's blobs. Defaults as pyhpe/models/card.py
@@ -202,7 +283,8 @@ bool read_v2(SidecarReader& r, const Value& root, pyhpe_options* o) {
     return r.bad("card.version", std::to_string(card_version) + " is unknown (this runtime reads card version 1)");
   std::string task;
   if (!r.string(*card, "card", "task", &task)) return false;
-  if (task != "sixd_rotation") return r.bad("card.task", "is \"" + task + "\": this runtime estimates sixd_rotation only");
+  if (task != "sixd_rotation" && task != "trgv2_6dof")
+    return r.bad("card.task", "is \"" + task + "\": this runtime estimates sixd_rotation and trgv2_6dof");
   if (!r.integer(*card, "card", "input_size", 16, 4096, &o->input_size, kOptional) || !read_crop(r, *card, o))
     return false;
   if (const Value* norm = card->find("normalize")) {
@@ -214,6 +296,7 @@ bool read_v2(SidecarReader& r, const Value& root, pyhpe_options* o) {
   }
   strcpy(o->input_blob, "input");
   if (!r.blob(root, "", "input_name", o->input_blob, kOptional)) return false;
+  if (task == "trgv2_6dof") return read_6dof(r, root, *card, o);
   // The graph output the runtime reads: the first named "sixd" (6 values) or "R" (3 x 3).
   const Value* outputs = r.need(root, "", "outputs", Value::kArray);
   if (!outputs) return false;
@@ -247,8 +330,8 @@ pyhpe_status check_options(const pyhpe_options& o) {
   if (!memchr(o.input_blob, 0, sizeof o.input_blob) || !o.input_blob[0] ||
       !memchr(o.output_blob, 0, sizeof o.output_blob) || !o.output_blob[0])
     return fail(PYHPE_ERR_ARGUMENT, "input_blob and output_blob must be non-empty strings");
-  if (o.crop_kind != PYHPE_CROP_MARGIN_BOX && o.crop_kind != PYHPE_CROP_NONE)
-    return fail(PYHPE_ERR_ARGUMENT, "crop_kind must be PYHPE_CROP_MARGIN_BOX or PYHPE_CROP_NONE");
+  if (o.crop_kind != PYHPE_CROP_MARGIN_BOX && o.crop_kind != PYHPE_CROP_NONE && o.crop_kind != PYHPE_CROP_LANDMARK_BOX)
+    return fail(PYHPE_ERR_ARGUMENT, "crop_kind must be PYHPE_CROP_MARGIN_BOX, PYHPE_CROP_NONE or PYHPE_CROP_LANDMARK_BOX");
   if (!(o.crop_margin >= 0.0 && o.crop_margin <= 1.0))
     return fail(PYHPE_ERR_ARGUMENT, "crop_margin must lie in [0, 1]");
   if (o.crop_resize < 224 || o.crop_resize > 4096)
@@ -256,6 +339,29 @@ pyhpe_status check_options(const pyhpe_options& o) {
   for (int c = 0; c < 3; ++c)
     if (!isfinite(o.mean[c]) || !isfinite(o.std[c]) || !(o.std[c] > 0))
       return fail(PYHPE_ERR_ARGUMENT, "mean must be finite and std finite and positive");
+  return check_6dof_options(o);
+}
+
+pyhpe_status check_6dof_options(const pyhpe_options& o) {
+  if (o.model_kind != PYHPE_MODEL_ROTATION && o.model_kind != PYHPE_MODEL_6DOF)
+    return fail(PYHPE_ERR_ARGUMENT, "model_kind must be PYHPE_MODEL_ROTATION or PYHPE_MODEL_6DOF");
+  if (o.crop_kind == PYHPE_CROP_LANDMARK_BOX && o.model_kind != PYHPE_MODEL_6DOF)
+    return fail(PYHPE_ERR_ARGUMENT, "crop_kind PYHPE_CROP_LANDMARK_BOX is the crop of 6DoF models");
+  if (o.model_kind == PYHPE_MODEL_ROTATION) return PYHPE_OK;
+  if (o.crop_kind != PYHPE_CROP_LANDMARK_BOX)
+    return fail(PYHPE_ERR_ARGUMENT, "a 6DoF model's crop_kind must be PYHPE_CROP_LANDMARK_BOX");
+  if (o.output_kind != PYHPE_OUTPUT_6D) return fail(PYHPE_ERR_ARGUMENT, "a 6DoF model's output_kind is PYHPE_OUTPUT_6D");
+  if (o.crop_convention != PYHPE_CONVENTION_PYHPE && o.crop_convention != PYHPE_CONVENTION_OFFICIAL)
+    return fail(PYHPE_ERR_ARGUMENT, "crop_convention must be PYHPE_CONVENTION_PYHPE or PYHPE_CONVENTION_OFFICIAL");
+  if (o.translation_form != PYHPE_FORM_PAPER && o.translation_form != PYHPE_FORM_OFFICIAL)
+    return fail(PYHPE_ERR_ARGUMENT, "translation_form must be PYHPE_FORM_PAPER or PYHPE_FORM_OFFICIAL");
+  if (o.num_vertices < 0 || o.num_vertices > 1000000)
+    return fail(PYHPE_ERR_ARGUMENT, "num_vertices must be in [0, 1000000] (0: any)");
+  const char* blobs[4] = {o.camera_blob, o.correction_blob, o.vertices_blob, o.landmarks_blob};
+  for (const char* b : blobs)
+    if (!memchr(b, 0, 64) || !b[0])
+      return fail(PYHPE_ERR_ARGUMENT, "camera_blob, correction_blob, vertices_blob and landmarks_blob must be "
+                                      "non-empty strings");
   return PYHPE_OK;
 }
 
@@ -301,6 +407,15 @@ void pyhpe_options_default(pyhpe_options* o) {
   const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
   memcpy(o->mean, mean, sizeof mean);
   memcpy(o->std, std, sizeof std);
+  // a rotation model; a 6DoF model's blobs as pnnx names them (image in0, camera in1; out0..out3)
+  o->model_kind = PYHPE_MODEL_ROTATION;
+  o->crop_convention = PYHPE_CONVENTION_PYHPE;
+  o->translation_form = PYHPE_FORM_PAPER;
+  o->num_vertices = 0;
+  strcpy(o->camera_blob, "in1");
+  strcpy(o->correction_blob, "out1");
+  strcpy(o->vertices_blob, "out2");
+  strcpy(o->landmarks_blob, "out3");
 }
 
 pyhpe_status pyhpe_options_from_sidecar(const char* json_path, pyhpe_options* out) {
