@@ -20,7 +20,9 @@
 #include "pyhpe/rotation_cpu.h"
 #include "custom_layers.h"
 #include "ffn_forward.h"
+#include "image_ops.h"
 #include "mixer_forward.h"
+#include "model.h"
 #include "options.h"
 #include "status.h"
 
@@ -60,12 +62,6 @@ bool has_name(const std::vector<const char*>& names, const char* name) {
 
 }  // namespace
 
-struct pyhpe_model {
-  ncnn::Net net;
-  pyhpe_options options;
-  std::string param_path, bin_path;
-};
-
 namespace {
 
 void apply_options(ncnn::Net& net, const pyhpe_options& o) {
@@ -95,10 +91,21 @@ pyhpe_status load_into(pyhpe_model* m) {
     return fail(PYHPE_ERR_MODEL, std::string("the model has no input blob '") + m->options.input_blob + "'");
   if (!has_name(m->net.output_names(), m->options.output_blob))
     return fail(PYHPE_ERR_MODEL, std::string("the model has no output blob '") + m->options.output_blob + "'");
+  if (m->options.model_kind == PYHPE_MODEL_6DOF) {
+    if (!has_name(m->net.input_names(), m->options.camera_blob))
+      return fail(PYHPE_ERR_MODEL, std::string("the model has no camera input blob '") + m->options.camera_blob + "'");
+    const char* outs[3] = {m->options.correction_blob, m->options.vertices_blob, m->options.landmarks_blob};
+    for (const char* b : outs)
+      if (!has_name(m->net.output_names(), b))
+        return fail(PYHPE_ERR_MODEL, std::string("the model has no output blob '") + b + "'");
+  }
   return PYHPE_OK;
 }
 
-// Post-processing through the shared kernels: 6D -> R (Gram-Schmidt), R -> Euler degrees.
+}  // namespace
+
+namespace pyhpe_rt {
+
 void finish_pose(const float* raw, int output_kind, pyhpe_pose* out) {
   if (output_kind == PYHPE_OUTPUT_6D) {
     memcpy(out->sixd, raw, 6 * sizeof(float));
@@ -113,7 +120,40 @@ void finish_pose(const float* raw, int output_kind, pyhpe_pose* out) {
   pyhpe::cpu::matrix_to_euler<float>(out->R, out->euler_deg, 1, true, 1);
 }
 
+pyhpe_status pixel_source(const uint8_t* pixels, int width, int height, int stride, int pixel_format,
+                          PixelSource* out) {
+  int channels = 0;
+  bool bgr = false;
+  switch (pixel_format) {
+    case PYHPE_PIXEL_RGB: channels = 3; break;
+    case PYHPE_PIXEL_BGR: channels = 3; bgr = true; break;
+    case PYHPE_PIXEL_RGBA: channels = 4; break;
+    case PYHPE_PIXEL_BGRA: channels = 4; bgr = true; break;
+    default: return fail(PYHPE_ERR_ARGUMENT, "unknown pixel format " + std::to_string(pixel_format));
+  }
+  if (width <= 0 || height <= 0) return fail(PYHPE_ERR_ARGUMENT, "image width and height must be positive");
+  if (stride == 0) stride = width * channels;
+  if (stride < width * channels) return fail(PYHPE_ERR_ARGUMENT, "stride is smaller than width * channels");
+  *out = PixelSource{pixels, width, height, stride, channels, bgr};
+  return PYHPE_OK;
+}
+
+ncnn::Mat input_mat(int s, const float* chw) {
+  ncnn::Mat in(s, s, 3);
+  if (!in.empty() && chw)
+    for (int c = 0; c < 3; ++c) memcpy(in.channel(c), chw + (size_t)c * s * s, (size_t)s * s * sizeof(float));
+  return in;
+}
+
+}  // namespace pyhpe_rt
+
+namespace {
+
+using pyhpe_rt::finish_pose;
+
 pyhpe_status run_net(pyhpe_model* m, const ncnn::Mat& in, pyhpe_pose* out) {
+  if (m->options.model_kind == PYHPE_MODEL_6DOF)
+    return fail(PYHPE_ERR_ARGUMENT, "a 6DoF model (it also takes the camera vector): use pyhpe_infer_6dof");
   pyhpe_rt::clear_custom_layer_error();
   ncnn::Extractor ex = m->net.create_extractor();
   if (ex.input(m->options.input_blob, in) != 0)
@@ -223,10 +263,8 @@ pyhpe_status pyhpe_model_get_options(const pyhpe_model* m, pyhpe_options* out) {
 
 pyhpe_status pyhpe_infer_tensor(pyhpe_model* m, const float* chw, pyhpe_pose* out) {
   if (!m || !chw || !out) return fail(PYHPE_ERR_ARGUMENT, "NULL model, input or output");
-  const int s = m->options.input_size;
-  ncnn::Mat in(s, s, 3);
+  ncnn::Mat in = pyhpe_rt::input_mat(m->options.input_size, chw);
   if (in.empty()) return fail(PYHPE_ERR_MEMORY, "cannot allocate the input");
-  for (int c = 0; c < 3; ++c) memcpy(in.channel(c), chw + (size_t)c * s * s, (size_t)s * s * sizeof(float));
   return run_net(m, in, out);
 }
 
@@ -235,18 +273,11 @@ pyhpe_status pyhpe_preprocess(const pyhpe_options* o, const uint8_t* pixels, int
   if (!o || !pixels || !out_chw) return fail(PYHPE_ERR_ARGUMENT, "NULL options, pixels or output");
   pyhpe_status st = pyhpe_rt::check_options(*o);
   if (st != PYHPE_OK) return st;
-  int channels = 0;
-  bool bgr = false;
-  switch (pixel_format) {
-    case PYHPE_PIXEL_RGB: channels = 3; break;
-    case PYHPE_PIXEL_BGR: channels = 3; bgr = true; break;
-    case PYHPE_PIXEL_RGBA: channels = 4; break;
-    case PYHPE_PIXEL_BGRA: channels = 4; bgr = true; break;
-    default: return fail(PYHPE_ERR_ARGUMENT, "unknown pixel format " + std::to_string(pixel_format));
-  }
-  if (width <= 0 || height <= 0) return fail(PYHPE_ERR_ARGUMENT, "image width and height must be positive");
-  if (stride == 0) stride = width * channels;
-  if (stride < width * channels) return fail(PYHPE_ERR_ARGUMENT, "stride is smaller than width * channels");
+  if (o->model_kind == PYHPE_MODEL_6DOF)
+    return fail(PYHPE_ERR_ARGUMENT, "a 6DoF model's input (crop and camera vector): use pyhpe_preprocess_6dof");
+  pyhpe_rt::PixelSource image;
+  st = pyhpe_rt::pixel_source(pixels, width, height, stride, pixel_format, &image);
+  if (st != PYHPE_OK) return st;
 
   // 1. The margin box (6DRepNet's test crop with k = crop_margin; k = 0 for crop kind none),
   //    edges moved in order, truncated like PIL's crop.
@@ -264,19 +295,7 @@ pyhpe_status pyhpe_preprocess(const pyhpe_options* o, const uint8_t* pixels, int
     if (x1 <= x0 || y1 <= y0) return fail(PYHPE_ERR_ARGUMENT, "the face box crops to nothing");
   }
   const int cw = x1 - x0, ch = y1 - y0;
-  std::vector<unsigned char> crop((size_t)cw * ch * 3, 0);  // RGB, black outside the image
-  for (int y = y0; y < y1; ++y) {
-    if (y < 0 || y >= height) continue;
-    const uint8_t* row = pixels + (size_t)y * stride;
-    unsigned char* dst = crop.data() + (size_t)(y - y0) * cw * 3;
-    for (int x = (x0 > 0 ? x0 : 0); x < (x1 < width ? x1 : width); ++x) {
-      const uint8_t* p = row + (size_t)x * channels;
-      unsigned char* d = dst + (size_t)(x - x0) * 3;
-      d[0] = bgr ? p[2] : p[0];
-      d[1] = p[1];
-      d[2] = bgr ? p[0] : p[2];
-    }
-  }
+  std::vector<unsigned char> crop = pyhpe_rt::crop_rgb(image, x0, y0, x1, y1);  // RGB, black outside the image
   // 2. Resize the shorter side to max(S, round(S*crop_resize/224)) (bilinear), 3. centre crop S,
   //    4. normalise.
   const int s = o->input_size;
@@ -299,20 +318,15 @@ pyhpe_status pyhpe_preprocess(const pyhpe_options* o, const uint8_t* pixels, int
   }
   if (rw < s || rh < s) return fail(PYHPE_ERR_ARGUMENT, "the crop is smaller than the network input");
   const int top = round_half_even((rh - s) / 2.0), left = round_half_even((rw - s) / 2.0);
-  for (int c = 0; c < 3; ++c) {
-    float* plane = out_chw + (size_t)c * s * s;
-    const float mean = o->mean[c], sd = o->std[c];
-    for (int y = 0; y < s; ++y) {
-      const unsigned char* row = src + ((size_t)(top + y) * rw + left) * 3 + c;
-      for (int x = 0; x < s; ++x) plane[y * s + x] = (row[x * 3] / 255.f - mean) / sd;
-    }
-  }
+  pyhpe_rt::normalize_chw(src, rw, left, top, s, o->mean, o->std, out_chw);
   return PYHPE_OK;
 }
 
 pyhpe_status pyhpe_infer(pyhpe_model* m, const uint8_t* pixels, int width, int height, int stride,
                          int pixel_format, const float* box, pyhpe_pose* out) {
   if (!m || !pixels || !out) return fail(PYHPE_ERR_ARGUMENT, "NULL model, pixels or output");
+  if (m->options.model_kind == PYHPE_MODEL_6DOF)
+    return fail(PYHPE_ERR_ARGUMENT, "a 6DoF model (it also takes the camera vector): use pyhpe_infer_6dof");
   const int s = m->options.input_size;
   ncnn::Mat in(s, s, 3);
   if (in.empty()) return fail(PYHPE_ERR_MEMORY, "cannot allocate the input");
