@@ -53,6 +53,21 @@ inline std::vector<int> to_int_list(const char* prog, const char* flag, const ch
   return out;
 }
 
+// "1.5,2,3" -> {1.5, 2, 3}
+inline std::vector<float> to_float_list(const char* prog, const char* flag, const char* v) {
+  std::vector<float> out;
+  std::string s(v);
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    out.push_back(to_float(prog, flag, item.c_str()));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 // "<stem>.param" -> "<stem>.bin"
 inline std::string bin_for(const std::string& param) {
   const std::string suffix = ".param";
@@ -103,6 +118,7 @@ class ArgParser {
     if (i_ + n >= argc_) die(prog_, cur_ + (n == 1 ? " needs a value" : " needs " + std::to_string(n) + " value(s)"));
   }
   int int_value() { return to_int(prog_, cur_.c_str(), value()); }
+  std::vector<float> float_list() { return to_float_list(prog_, cur_.c_str(), value()); }
   float float_value() { return to_float(prog_, cur_.c_str(), value()); }
   double double_value() { return to_double(prog_, cur_.c_str(), value()); }
   std::vector<int> int_list() { return to_int_list(prog_, cur_.c_str(), value()); }
