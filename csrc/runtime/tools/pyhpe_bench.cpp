@@ -8,8 +8,12 @@
 // Several models are timed interleaved: each run calls every model once, in a rotating order.
 // --fused times each model's fused-mixer pair (<stem>.fused.ncnn.param, pyhpe/export/ncnn_fuse.py).
 // Each model's options come from its sidecar (<stem>.ncnn.json) when it exists; flags override.
+// 6DoF models (TRGv2) are timed through pyhpe_infer_6dof_tensor with the camera vector of a
+// 100 px face box at the centre of a 640 x 480 frame with unknown intrinsics (f = W + H): the
+// network and the decoding (R, Eq. 3 t, vertices and landmarks copied out), not the crop.
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <algorithm>
@@ -20,6 +24,7 @@
 #include <vector>
 
 #include "args.h"
+#include "pyhpe/sixdof_math.h"
 #include "pyhpe_runtime.h"
 
 using namespace pyhpe_tools;
@@ -50,7 +55,36 @@ struct Entry {
   pyhpe_model* model = nullptr;
   std::vector<float> input;  // 3 x S x S of this model
   std::vector<double> ms;
+  bool sixdof = false;       // a 6DoF model: camera vector and output buffers below
+  std::vector<float> camera, vertices, landmarks;
 };
+
+// The camera vector of a 100 px face box at the centre of a 640 x 480 frame, unknown intrinsics.
+static std::vector<float> bench_camera(const pyhpe_options& opt) {
+  namespace sx = pyhpe::sixdof;
+  const sx::Intrinsics K = sx::default_intrinsics(640, 480);
+  const sx::Convention conv = (sx::Convention)opt.crop_convention;
+  const sx::Box crop = sx::crop_box({270, 190, 370, 290}, 1.0 + opt.crop_margin, conv);
+  std::vector<float> cam(PYHPE_CAMERA_SIZE);
+  sx::camera_vector(crop, K, 480, 640, sx::crop_intrinsics(K, crop, opt.input_size, conv), cam.data());
+  return cam;
+}
+
+// One inference of the entry's model on its fixed input.
+static pyhpe_status infer(Entry& e) {
+  if (!e.sixdof) {
+    pyhpe_pose pose;
+    return pyhpe_infer_tensor(e.model, e.input.data(), &pose);
+  }
+  pyhpe_pose6dof pose;
+  memset(&pose, 0, sizeof pose);
+  pose.vertices = e.vertices.empty() ? nullptr : e.vertices.data();
+  pose.vertices_capacity = (int)(e.vertices.size() / 3);
+  pose.landmarks = e.landmarks.data();
+  pyhpe_status st = pyhpe_infer_6dof_tensor(e.model, e.input.data(), e.camera.data(), &pose);
+  if (st == PYHPE_OK && !pose.vertices && pose.num_vertices > 0) e.vertices.resize((size_t)3 * pose.num_vertices);
+  return st;
+}
 
 int main(int argc, char** argv) {
   std::string bin, precision = "fp32";
@@ -115,6 +149,12 @@ int main(int argc, char** argv) {
     std::mt19937 rng(0);  // the same values for every model of one input size
     std::normal_distribution<float> normal(0.f, 1.f);
     for (float& v : e.input) v = normal(rng);
+    e.sixdof = opt.model_kind == PYHPE_MODEL_6DOF;
+    if (e.sixdof) {
+      e.camera = bench_camera(opt);
+      e.vertices.resize((size_t)3 * opt.num_vertices);
+      e.landmarks.resize(2 * PYHPE_NUM_LANDMARKS);
+    }
   }
   std::string sizes;  // the input side of each model, "/"-separated where they differ
   for (size_t k = 0; k < entries.size(); ++k) {
@@ -128,19 +168,18 @@ int main(int argc, char** argv) {
   bool first = true;
   for (int p : precisions) {
     for (int t : threads) {
-      pyhpe_pose pose;
       for (Entry& e : entries) {
         pyhpe_status st = pyhpe_model_set_precision(e.model, p);
         if (st == PYHPE_OK) st = pyhpe_model_set_threads(e.model, t);
         if (st != PYHPE_OK) die(kProg, pyhpe_last_error(), 10 + (int)st);
-        for (int i = 0; i < warmup; ++i) pyhpe_infer_tensor(e.model, e.input.data(), &pose);
+        for (int i = 0; i < warmup; ++i) infer(e);
         e.ms.clear();
       }
       for (int i = 0; i < runs; ++i) {
         for (size_t j = 0; j < entries.size(); ++j) {
           Entry& e = entries[(i + j) % entries.size()];
           const double t0 = clock_ms(thread_clock);
-          pyhpe_status st = pyhpe_infer_tensor(e.model, e.input.data(), &pose);
+          pyhpe_status st = infer(e);
           const double t1 = clock_ms(thread_clock);
           if (st != PYHPE_OK) die(kProg, e.param + ": " + pyhpe_last_error(), 10 + (int)st);
           e.ms.push_back(t1 - t0);
