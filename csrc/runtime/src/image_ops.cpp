@@ -87,28 +87,41 @@ void resize_rgb(const uint8_t* src, int sw, int sh, uint8_t* dst, int dw, int dh
 
 void warp_axis_bilinear_rgb(const PixelSource& src, double sx, double tx, double sy, double ty, int dw, int dh,
                             uint8_t* dst) {
-  // cv2.invertAffineTransform of the diagonal map, in float as OpenCV's warp kernels take it
-  const double d = 1.0 / (sx * sy);
-  const float ax = (float)(sy * d), bx = (float)(-(sy * d) * tx), ay = (float)(sx * d), by = (float)(-(sx * d) * ty);
+  // OpenCV's warpAffine (imgwarp.cpp, WarpAffineInvoker + remapBilinear) for 8-bit images: the
+  // inverse map (cv::invertAffineTransform) in 10-bit fixed point, source positions quantised to
+  // 1/32 pixel, bilinear weights of 15 bits (initInterTab2D), taps outside the image black.
+  constexpr int kAbBits = 10, kInterBits = 5, kTab = 1 << kInterBits, kCoefBits = 15;
+  const double d = 1.0 / (sx * sy);  // invertAffineTransform of [[sx, 0, tx], [0, sy, ty]]
+  const double a11 = sy * d, a22 = sx * d;
+  const double b1 = -a11 * tx, b2 = -a22 * ty;
+  const double scale = 1 << kAbBits;
+  const int round_delta = (1 << kAbBits) / kTab / 2;
+  auto cv_round = [](double v) { return (int)nearbyint(v); };  // saturate_cast<int>(double)
+  std::vector<int> adelta(dw);
+  for (int x = 0; x < dw; ++x) adelta[x] = cv_round(a11 * x * scale);
   for (int y = 0; y < dh; ++y) {
-    const float fy = ay * (float)y + by;
-    const int y0 = (int)floorf(fy);
-    const float beta = fy - (float)y0;
+    const int X0 = cv_round(b1 * scale) + round_delta;  // M[1] = 0: the row does not move x
+    const int Y0 = cv_round((a22 * y + b2) * scale) + round_delta;
+    const int Y = Y0 >> (kAbBits - kInterBits);
+    const int y0 = Y >> kInterBits, fy = Y & (kTab - 1);
     for (int x = 0; x < dw; ++x) {
-      const float fx = ax * (float)x + bx;
-      const int x0 = (int)floorf(fx);
-      const float alpha = fx - (float)x0;
+      const int X = (X0 + adelta[x]) >> (kAbBits - kInterBits);
+      const int x0 = X >> kInterBits, fx = X & (kTab - 1);
+      // (1 - fy/32)(1 - fx/32)·2^15 etc.: exact integers that sum to 2^15
+      const int w[4] = {(kTab - fy) * (kTab - fx) * 32, (kTab - fy) * fx * 32, fy * (kTab - fx) * 32, fy * fx * 32};
+      uint8_t* out = dst + ((size_t)y * dw + x) * 3;
+      if (x0 >= src.width || x0 + 1 < 0 || y0 >= src.height || y0 + 1 < 0) {
+        out[0] = out[1] = out[2] = 0;
+        continue;
+      }
       for (int c = 0; c < 3; ++c) {
-        float p[2][2];
-        for (int j = 0; j < 2; ++j)
-          for (int i = 0; i < 2; ++i) {
-            const int xx = x0 + i, yy = y0 + j;
-            const bool inside = xx >= 0 && yy >= 0 && xx < src.width && yy < src.height;
-            p[j][i] = inside ? (float)src.at(xx, yy, c) : 0.f;
-          }
-        const float top = p[0][0] + alpha * (p[0][1] - p[0][0]);
-        const float bottom = p[1][0] + alpha * (p[1][1] - p[1][0]);
-        dst[((size_t)y * dw + x) * 3 + c] = to_u8(top + beta * (bottom - top));
+        int sum = 0;
+        for (int k = 0; k < 4; ++k) {
+          const int xx = x0 + (k & 1), yy = y0 + (k >> 1);
+          if (xx >= 0 && yy >= 0 && xx < src.width && yy < src.height) sum += w[k] * src.at(xx, yy, c);
+        }
+        const int v = (sum + (1 << (kCoefBits - 1))) >> kCoefBits;
+        out[c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
       }
     }
   }
