@@ -88,6 +88,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"verified ({args.format}, {result.meta.kind}, {size}x{size}): max abs err "
           f"random {v['max_abs_err_random']:.2e}, samples {v['max_abs_err_samples']:.2e} "
           f"(tolerance {v['tolerance']:g}); {result.seconds:.1f} s")
+    if "per_output" in v:  # several outputs: the largest error of each over both input sets
+        worst: dict[str, float] = {}
+        for key, err in v["per_output"].items():
+            name = key.rsplit("_", 1)[0]
+            worst[name] = max(worst.get(name, 0.0), err)
+        print("  per output: " + ", ".join(f"{n} {e:.1e}" for n, e in worst.items()))
     fv = v.get("fused")
     if fv and "skipped" in fv:
         print(f"fused pair ({fv['mixers']} mixers) NOT verified: {fv['skipped']}")

@@ -356,6 +356,18 @@ def _principal_point(box: Tensor, camera: Tensor) -> Tensor:
     return (camera[:, 9:11] + 0.5) / (camera[:, 7:9] / box[:, 4:5]) - 0.5 + box[:, :2]
 
 
+def _image_centre(box: Tensor) -> Tensor:
+    """(W/2, H/2) (B, 2) of boxes [.., H, W]: τ's origin in the official form, as slices."""
+    return torch.cat([box[:, 6:7], box[:, 5:6]], 1) / 2
+
+
+# The official form in the paper form's terms (pyhpe.geometry.correction), so the graph needs no
+# per-sample scalars (the official τ indexes box[:, 6], which pnnx mistranslates): I_bbox =
+# paper I_bbox about the image centre with the offsets ×4; Eq. 3 = the paper's with τ̃ halved.
+_OFFSET_SCALE = {"paper": torch.tensor([1.0, 1.0, 1.0]), "official": torch.tensor([4.0, 4.0, 1.0])}
+_TILDE_SCALE = {"paper": torch.tensor([1.0, 1.0, 1.0]), "official": torch.tensor([1.0, 0.5, 0.5])}
+
+
 def _project(points_cam: Tensor, camera: Tensor) -> Tensor:
     """:func:`pyhpe.models.trg.blocks.project_in_front` with K_crop's (fx, fy, cx, cy) read from
     camera vectors (no skew): depths clamped to MIN_DEPTH_M, then u = fx·x/z + cx, v = fy·y/z + cy."""
@@ -374,10 +386,11 @@ class TRGv2DeployGraph(nn.Module):
     of the neck and the heatmap head folded (copies; the model is not changed); the soft-argmax
     as softmax @ a constant table of cell positions, centred and scaled (pnnx drops the axes of
     its sums; the table is the model's own :func:`~pyhpe.models.trg.blocks.heatmap_landmarks` at
-    one-hot maps, exact since positions are affine in the expected coordinate); the subsampled vertices as a one-hot
-    matrix product (pnnx mistranslates the gather); K_crop as the camera vector's slices
-    (:func:`_principal_point`, :func:`_project`). The iteration loop unrolls when traced;
-    traced graphs have batch 1. tests/export/test_trgv2_export.py checks it against the model.
+    one-hot maps, exact since positions are affine in the expected coordinate); the subsampled
+    vertices as a one-hot matrix product (pnnx mistranslates the gather); K_crop as the camera
+    vector's slices (:func:`_principal_point`, :func:`_project`); the official form's geometry in
+    the paper form's terms (:data:`_OFFSET_SCALE`, :data:`_TILDE_SCALE`). The iteration loop
+    unrolls when traced; traced graphs have batch 1. tests/export/test_trgv2_export.py checks it against the model.
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -422,12 +435,12 @@ class TRGv2DeployGraph(nn.Module):
         prob = torch.softmax(logits.reshape(B, logits.shape[1], h * w), dim=-1)
         landmarks = (prob @ table) * scale + centre
 
-        principal = _principal_point(box, camera)
-        info = box_info(box, principal, form=m.form)
+        principal = _principal_point(box, camera) if m.form == "paper" else _image_centre(box)
+        info = box_info(box, principal) * _OFFSET_SCALE[m.form].to(image.dtype)
         verts = m.template.to(image.dtype).expand(B, -1, -1)
         sixd = m.sixd0.to(image.dtype).expand(B, -1)
         c = image.new_tensor([[1.0, 0.0, 0.0]]).expand(B, -1)
-        t = translation_from_correction(c, box, principal, form=m.form)
+        t = translation_from_correction(c * _TILDE_SCALE[m.form].to(image.dtype), box, principal)
         R = sixd_to_rotation(sixd)
         for i, (sampler, regressor) in enumerate(zip(m.samplers, m.regressors)):
             if i == 0:
@@ -442,7 +455,7 @@ class TRGv2DeployGraph(nn.Module):
             sixd = sixd + d_pose[:, :6]
             c = c + d_pose[:, 6:]
             if i + 1 < len(m.samplers):
-                t = translation_from_correction(c, box, principal, form=m.form)
+                t = translation_from_correction(c * _TILDE_SCALE[m.form].to(image.dtype), box, principal)
                 R = sixd_to_rotation(sixd)
         return sixd, c, verts, landmarks
 

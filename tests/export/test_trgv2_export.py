@@ -106,10 +106,12 @@ def test_onnx_export(tmp_path, trgv2, form, size):
     assert sidecar["card"]["crop"]["kind"] == "landmark_box"
 
 
-def test_ncnn_export(tmp_path, trgv2):
-    """ncnn (pnnx) runs the graph within 1e-4 of PyTorch on every output."""
+@pytest.mark.parametrize("form", ["paper", "official"])
+def test_ncnn_export(tmp_path, trgv2, form):
+    """ncnn (pnnx) runs the graph within 1e-4 of PyTorch on every output (GridSample with
+    align_corners False and True)."""
     pytest.importorskip("ncnn")
-    model = trgv2()
+    model = trgv2(form=form)
     result = export_model(model, tmp_path / "t.ncnn.param", "ncnn", name="trgv2_repnext_m0", input_size=SIZE)
     v = result.verification
     assert v["max_abs_err_random"] <= 1e-4 and v["max_abs_err_samples"] <= 1e-4
