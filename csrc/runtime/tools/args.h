@@ -38,34 +38,30 @@ inline double to_double(const char* prog, const char* flag, const char* v) {
   return x;
 }
 
-// "1,2" -> {1, 2}
-inline std::vector<int> to_int_list(const char* prog, const char* flag, const char* v) {
-  std::vector<int> out;
+// "a,b,c" -> {parse("a"), parse("b"), parse("c")}
+template <class T, class Parse>
+std::vector<T> split_list(const char* v, Parse parse) {
+  std::vector<T> out;
   std::string s(v);
   size_t start = 0;
   while (start <= s.size()) {
     size_t comma = s.find(',', start);
     std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    out.push_back(to_int(prog, flag, item.c_str()));
+    out.push_back(parse(item.c_str()));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
   return out;
 }
 
+// "1,2" -> {1, 2}
+inline std::vector<int> to_int_list(const char* prog, const char* flag, const char* v) {
+  return split_list<int>(v, [&](const char* item) { return to_int(prog, flag, item); });
+}
+
 // "1.5,2,3" -> {1.5, 2, 3}
 inline std::vector<float> to_float_list(const char* prog, const char* flag, const char* v) {
-  std::vector<float> out;
-  std::string s(v);
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t comma = s.find(',', start);
-    std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    out.push_back(to_float(prog, flag, item.c_str()));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
+  return split_list<float>(v, [&](const char* item) { return to_float(prog, flag, item); });
 }
 
 // "<stem>.param" -> "<stem>.bin"
