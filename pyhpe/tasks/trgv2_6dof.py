@@ -20,6 +20,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 from typing import Any
 
 import numpy as np
@@ -99,7 +100,7 @@ class TRGv2Task(PoseTask):
                   "vertices", "has_3d")
     loss_label = "train_loss"
     # V (-1 here) is the model topology's vertex count: deploy_outputs(kind, model) fills it in
-    deploy_kinds = {"6dof": (("sixd", (6,)), ("correction", (3,)), ("vertices", (-1, 3)),
+    deploy_kinds: ClassVar[dict] = {"6dof": (("sixd", (6,)), ("correction", (3,)), ("vertices", (-1, 3)),
                              ("landmarks", (68, 2)))}
     default_deploy = "6dof"
     deploy_inputs = (DeployInput(CAMERA_INPUT, (len(CAMERA_LAYOUT),), CAMERA_LAYOUT),)
@@ -364,8 +365,8 @@ def _image_centre(box: Tensor) -> Tensor:
 # The official form in the paper form's terms (pyhpe.geometry.correction), so the graph needs no
 # per-sample scalars (the official τ indexes box[:, 6], which pnnx mistranslates): I_bbox =
 # paper I_bbox about the image centre with the offsets ×4; Eq. 3 = the paper's with τ̃ halved.
-_OFFSET_SCALE = {"paper": torch.tensor([1.0, 1.0, 1.0]), "official": torch.tensor([4.0, 4.0, 1.0])}
-_TILDE_SCALE = {"paper": torch.tensor([1.0, 1.0, 1.0]), "official": torch.tensor([1.0, 0.5, 0.5])}
+_OFFSET_SCALE = torch.tensor([4.0, 4.0, 1.0])
+_TILDE_SCALE = torch.tensor([1.0, 0.5, 0.5])
 
 
 def _project(points_cam: Tensor, camera: Tensor) -> Tensor:
@@ -417,9 +418,17 @@ class TRGv2DeployGraph(nn.Module):
             centre, scale = (low + high) / 2, ((high - low) / 2).clamp_min(1e-12)
             return ((table - centre) / scale).float(), scale.float(), centre.float()
 
+    def _translation(self, c: Tensor, box: Tensor, principal: Tensor) -> Tensor:
+        """Eq. 3 (:func:`~pyhpe.geometry.correction.translation_from_correction`) in the model's form."""
+        from pyhpe.geometry.correction import translation_from_correction
+
+        if self.model.form == "official":
+            c = c * _TILDE_SCALE.to(c.dtype)
+        return translation_from_correction(c, box, principal)
+
     def forward(self, image: Tensor, camera: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         from pyhpe.geometry.camera import to_camera
-        from pyhpe.geometry.correction import box_info, translation_from_correction
+        from pyhpe.geometry.correction import box_info
         from pyhpe.models.trg.blocks import sampling_coords
         from pyhpe.tasks.sixd_rotation import sixd_to_rotation
 
@@ -436,11 +445,13 @@ class TRGv2DeployGraph(nn.Module):
         landmarks = (prob @ table) * scale + centre
 
         principal = _principal_point(box, camera) if m.form == "paper" else _image_centre(box)
-        info = box_info(box, principal) * _OFFSET_SCALE[m.form].to(image.dtype)
+        info = box_info(box, principal)
+        if m.form == "official":
+            info = info * _OFFSET_SCALE.to(image.dtype)
         verts = m.template.to(image.dtype).expand(B, -1, -1)
         sixd = m.sixd0.to(image.dtype).expand(B, -1)
         c = image.new_tensor([[1.0, 0.0, 0.0]]).expand(B, -1)
-        t = translation_from_correction(c * _TILDE_SCALE[m.form].to(image.dtype), box, principal)
+        t = self._translation(c, box, principal)
         R = sixd_to_rotation(sixd)
         for i, (sampler, regressor) in enumerate(zip(m.samplers, m.regressors)):
             if i == 0:
@@ -455,7 +466,7 @@ class TRGv2DeployGraph(nn.Module):
             sixd = sixd + d_pose[:, :6]
             c = c + d_pose[:, 6:]
             if i + 1 < len(m.samplers):
-                t = translation_from_correction(c * _TILDE_SCALE[m.form].to(image.dtype), box, principal)
+                t = self._translation(c, box, principal)
                 R = sixd_to_rotation(sixd)
         return sixd, c, verts, landmarks
 
