@@ -20,8 +20,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
