@@ -80,15 +80,18 @@ def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *
             raise ValueError(f"ONNX output must end in .onnx, got {path.name}")
         export_onnx(model, path, input_size, output, dynamic_batch)
         files = [path]
-        meta = DeployMeta(card=card, kind=output, outputs=tuple((n, n, s) for n, s in outputs), input_name="input",
-                          dynamic_batch=dynamic_batch, extra_inputs=_extra_meta(task, [e.name for e in task.deploy_inputs]))
+        meta = DeployMeta(card=card, kind=output, outputs=tuple((n, n, s) for n, s in outputs),
+                          input_name="input", dynamic_batch=dynamic_batch,
+                          extra_inputs=_extra_meta(task, [e.name for e in task.deploy_inputs]))
     else:
         from pyhpe.export.ncnn import export_ncnn
 
         param, weights, blobs_in, blobs_out = export_ncnn(model, path, input_size, output, fp16)
         files = [param, weights]
-        meta = DeployMeta(card=card, kind=output, outputs=tuple((n, b, s) for (n, s), b in zip(outputs, blobs_out)),
-                          input_name=blobs_in[0], fp16_weights=fp16, extra_inputs=_extra_meta(task, blobs_in[1:]))
+        meta = DeployMeta(card=card, kind=output,
+                          outputs=tuple((n, b, s) for (n, s), b in zip(outputs, blobs_out)),
+                          input_name=blobs_in[0], fp16_weights=fp16,
+                          extra_inputs=_extra_meta(task, blobs_in[1:]))
     meta_file = write_meta(files[0], meta)
     result = ExportResult(files=files, meta_path=meta_file, meta=meta)
     if check:

@@ -134,7 +134,8 @@ class PoseTask:
         image and one tensor per :attr:`deploy_inputs`; exportable ops only."""
         raise NotImplementedError
 
-    def deploy_outputs(self, kind: str, model: nn.Module | None = None) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    def deploy_outputs(self, kind: str, model: nn.Module | None = None
+                       ) -> tuple[tuple[str, tuple[int, ...]], ...]:
         """The graph outputs of ``kind`` (name, per-sample shape); ``model`` lets a task fill in
         sizes that depend on the model (a -1 in :attr:`deploy_kinds`)."""
         if kind not in self.deploy_kinds:

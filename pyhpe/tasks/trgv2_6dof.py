@@ -219,7 +219,8 @@ class TRGv2Task(PoseTask):
     def model_outputs(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
         return (("R", (3, 3)), ("sixd", (6,)), ("t", (3,)), ("landmarks", (68, 2)))
 
-    def deploy_outputs(self, kind: str, model: nn.Module | None = None) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    def deploy_outputs(self, kind: str, model: nn.Module | None = None
+                       ) -> tuple[tuple[str, tuple[int, ...]], ...]:
         """The graph's outputs; with ``model``, the vertex count of its topology in place of -1."""
         outputs = super().deploy_outputs(kind)
         if model is None:
@@ -390,7 +391,8 @@ class TRGv2DeployGraph(nn.Module):
     vertices as a one-hot matrix product (pnnx mistranslates the gather); K_crop as the camera
     vector's slices (:func:`_principal_point`, :func:`_project`); the official form's geometry in
     the paper form's terms (:data:`_OFFSET_SCALE`, :data:`_TILDE_SCALE`). The iteration loop
-    unrolls when traced; traced graphs have batch 1. tests/export/test_trgv2_export.py checks it against the model.
+    unrolls when traced; traced graphs have batch 1. tests/export/test_trgv2_export.py checks it
+    against the model.
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -411,7 +413,8 @@ class TRGv2DeployGraph(nn.Module):
         from pyhpe.models.trg.blocks import heatmap_landmarks
 
         with torch.no_grad():
-            one_hot = torch.eye(h * w, dtype=torch.float64).reshape(1, h * w, h, w) * 1e4  # softmax → one-hot
+            # logits 1e4 apart: the softmax is exactly one-hot
+            one_hot = torch.eye(h * w, dtype=torch.float64).reshape(1, h * w, h, w) * 1e4
             table = heatmap_landmarks(one_hot, width, height, self.model.form)[0]
             low, high = table.amin(0), table.amax(0)
             centre, scale = (low + high) / 2, ((high - low) / 2).clamp_min(1e-12)
