@@ -75,7 +75,11 @@ def verify(model: nn.Module, run: Callable[..., np.ndarray | dict], input_size: 
            output: str | None = None, tolerance: float = FP32_TOLERANCE, what: str = "export") -> dict:
     """Compare ``run(x)`` (``run(x, extra)`` for a task with extra inputs; outputs by name, or one
     array for a one-output graph) with PyTorch on random and sample inputs; returns the largest
-    errors (overall and per output), raises :class:`VerificationError` beyond ``tolerance``."""
+    errors (overall and per output, each in the task's unit for it:
+    ``PoseTask.deploy_output_unit``), raises :class:`VerificationError` beyond ``tolerance``."""
+    from pyhpe.tasks import task_of
+
+    task = task_of(model)
     report = {"tolerance": tolerance, "output": output}
     for name, x, extra in input_sets(model, input_size):
         refs = torch_reference(model, x, output, extra)
@@ -90,7 +94,7 @@ def verify(model: nn.Module, run: Callable[..., np.ndarray | dict], input_size: 
             got = np.asarray(got_all[key], dtype=np.float32).reshape(ref.shape)
             if not np.all(np.isfinite(got)):
                 raise VerificationError(f"{what}: non-finite output {key!r} on {name} inputs")
-            err_key = float(np.max(np.abs(got - ref)))
+            err_key = float(np.max(np.abs(got - ref))) / task.deploy_output_unit(key, input_size)
             if len(refs) > 1:
                 report.setdefault("per_output", {})[f"{key}_{name}"] = err_key
             err = max(err, err_key)

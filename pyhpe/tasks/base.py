@@ -142,6 +142,12 @@ class PoseTask:
             raise ValueError(f"task {self.name} exports {sorted(self.deploy_kinds)}, not {kind!r}")
         return self.deploy_kinds[kind]
 
+    def deploy_output_unit(self, name: str, input_size: int) -> float:
+        """The unit export verification measures graph output ``name`` in (its tolerance is in
+        these units): 1 by default; a task with outputs in pixels may give the scale that makes
+        them resolution-free."""
+        return 1.0
+
     def deploy_samples(self, input_size: int, n: int, seed: int) -> dict[str, np.ndarray] | None:
         """Representative graph inputs for verifying an export: {"image": (n, 3, S, S) normalised,
         one array per :attr:`deploy_inputs`}. None (image-only tasks): synthetic renders through

@@ -235,6 +235,13 @@ class TRGv2Task(PoseTask):
         self.deploy_outputs(kind)
         return TRGv2DeployGraph(_trgv2(model)).eval()
 
+    def deploy_output_unit(self, name: str, input_size: int) -> float:
+        """Landmarks (crop pixels) are verified in normalised crop units, 2·px/S — the unit the
+        released code predicts them in ([−1, 1]) —, so 1e-4 means the same at any input size
+        (a float32 soft-argmax over peaked heatmaps carries ~1e-5 relative error); the other
+        outputs as they are."""
+        return input_size / 2.0 if name == "landmarks" else 1.0
+
     def deploy_samples(self, input_size: int, n: int, seed: int) -> dict[str, np.ndarray]:
         """Synthetic heads through the evaluation crop (SixDoFCrop): images and their camera
         vectors, what a deployed graph sees in use."""

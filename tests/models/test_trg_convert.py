@@ -232,3 +232,19 @@ def test_pyhpe_eval_takes_the_converted_file(converted, tmp_path, capsys):
     res = json.loads((res_dir / "results.json").read_text())
     assert res["n"] == 2 and res["model"] == "trgv2_resnet18" and np.isfinite(res["add_mm"])
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "ncnn"])
+def test_the_converted_model_exports_within_1e4(converted, tmp_path, fmt):
+    """The issue's target: the converted official model's ONNX and ncnn exports agree with
+    PyTorch within 1e-4 on every output (landmarks in the official normalised unit 2·px/S)."""
+    from pyhpe.export.api import export_model
+
+    model, card = load(converted)
+    out = tmp_path / ("m.onnx" if fmt == "onnx" else "m.ncnn.param")
+    result = export_model(model, out, fmt, card=card)
+    report = result.verification
+    assert report["tolerance"] == 1e-4
+    per = report["per_output"]
+    assert set(k.rsplit("_", 1)[0] for k in per) == {"sixd", "correction", "vertices", "landmarks"}
+    assert max(per.values()) <= 1e-4
