@@ -60,6 +60,37 @@ jlong load(JNIEnv* env, jstring param, jstring bin, pyhpe_options opt, jint thre
   return reinterpret_cast<jlong>(model);
 }
 
+// The RGBA array covers stride * height (else an IllegalArgumentException and false).
+bool check_pixels(JNIEnv* env, jbyteArray rgba, jint width, jint height, jint stride) {
+  if (!rgba) {
+    throw_java(env, "java/lang/IllegalArgumentException", "pyhpe: null pixel array");
+    return false;
+  }
+  const jsize n = env->GetArrayLength(rgba);
+  if (width <= 0 || height <= 0 || stride < width * 4 || (jlong)stride * (height - 1) + (jlong)width * 4 > n) {
+    throw_java(env, "java/lang/IllegalArgumentException", "pyhpe: pixel array smaller than stride * height");
+    return false;
+  }
+  return true;
+}
+
+// `n` floats of a Java array into out (null: *ptr = nullptr); false with an exception if its length differs.
+bool float_array(JNIEnv* env, jfloatArray a, int n, const char* what, float* out, const float** ptr) {
+  *ptr = nullptr;
+  if (!a) return true;
+  if (env->GetArrayLength(a) != n) {
+    throw_java(env, "java/lang/IllegalArgumentException", std::string("pyhpe: ") + what);
+    return false;
+  }
+  env->GetFloatArrayRegion(a, 0, n, out);
+  *ptr = out;
+  return true;
+}
+
+}  // namespace
+
+extern "C" {
+
 JNIEXPORT jlong JNICALL Java_org_pyhpe_NativeBridge_nativeLoad(JNIEnv* env, jclass, jstring param, jstring bin,
                                                                 jint input_size, jboolean matrix_output,
                                                                 jint threads, jboolean fp16) {
@@ -93,37 +124,6 @@ JNIEXPORT jlong JNICALL Java_org_pyhpe_NativeBridge_nativeLoadFromSidecar(JNIEnv
 JNIEXPORT void JNICALL Java_org_pyhpe_NativeBridge_nativeFree(JNIEnv*, jclass, jlong h) {
   pyhpe_model_free(reinterpret_cast<pyhpe_model*>(h));
 }
-
-// The RGBA array covers stride * height (else an IllegalArgumentException and false).
-bool check_pixels(JNIEnv* env, jbyteArray rgba, jint width, jint height, jint stride) {
-  if (!rgba) {
-    throw_java(env, "java/lang/IllegalArgumentException", "pyhpe: null pixel array");
-    return false;
-  }
-  const jsize n = env->GetArrayLength(rgba);
-  if (width <= 0 || height <= 0 || stride < width * 4 || (jlong)stride * (height - 1) + (jlong)width * 4 > n) {
-    throw_java(env, "java/lang/IllegalArgumentException", "pyhpe: pixel array smaller than stride * height");
-    return false;
-  }
-  return true;
-}
-
-// `n` floats of a Java array into out (null: *ptr = nullptr); false with an exception if its length differs.
-bool float_array(JNIEnv* env, jfloatArray a, int n, const char* what, float* out, const float** ptr) {
-  *ptr = nullptr;
-  if (!a) return true;
-  if (env->GetArrayLength(a) != n) {
-    throw_java(env, "java/lang/IllegalArgumentException", std::string("pyhpe: ") + what);
-    return false;
-  }
-  env->GetFloatArrayRegion(a, 0, n, out);
-  *ptr = out;
-  return true;
-}
-
-}  // namespace
-
-extern "C" {
 
 // Returns 18 floats: 6D (6), R row-major (9), pitch/yaw/roll in degrees (3).
 JNIEXPORT jfloatArray JNICALL Java_org_pyhpe_NativeBridge_nativeEstimate(JNIEnv* env, jclass, jlong h,
