@@ -45,3 +45,20 @@ def build_aarch64_runtime() -> Path:
     b = run_command([REPO_ROOT / "tools" / "build_runtime_aarch64.sh"])
     assert b.returncode == 0, b.stdout[-3000:] + b.stderr[-3000:]
     return REPO_ROOT / "build" / "runtime-aarch64"
+
+
+# The ncnn layers a TRGv2 (6DoF) graph needs beyond the 6DRepNet ones (its deconvolution head, the
+# sampling of image features, the heatmap's 1D convolutions), by their C++ class names.
+SIXDOF_LAYERS = ("Deconvolution", "GridSample", "Convolution1D")
+
+
+def require_ncnn_layers(target: str, layers=SIXDOF_LAYERS) -> Path:
+    """build/ncnn/install-<target>, required to include ``layers`` (tools/build_ncnn.sh keeps only
+    the layers named in its KEEP_LAYERS): a compiled layer leaves its mangled class name
+    (``4ncnn<len><Name>``) in libncnn.a."""
+    install = ncnn_installed(target)
+    lib = (install / "lib" / "libncnn.a").read_bytes()
+    missing = [name for name in layers if f"4ncnn{len(name)}{name}".encode() not in lib]
+    require(not missing, f"ncnn for {target} with the layers {', '.join(missing)} (KEEP_LAYERS of "
+                         "tools/build_ncnn.sh; rebuild build/ncnn)")
+    return install
