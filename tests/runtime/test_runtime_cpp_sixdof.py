@@ -6,8 +6,9 @@ Tolerances (a seeded random trgv2_repnext_m0, synthetic topology, input 64):
 * tensor path (the Predictor's crop and camera vector fed to the C++ runtime): R, t, vertices,
   landmarks within TENSOR_TOL of PyTorch (what the export's own verification reaches);
 * image path: the camera vector equal to the Python one (same float64 crop maths, rounded once to
-  float32); the crop pixels within 1 grey level of OpenCV's (INTER_AREA / INTER_LINEAR /
-  warpAffine reimplemented; CROP_LEVELS); the pose then within IMAGE_TOL of the Predictor.
+  float32; the C API's intrinsics are float32, so the Python side gets the same rounded K); the
+  crop pixels within 1 grey level of OpenCV's (INTER_AREA and warpAffine reimplemented exactly,
+  INTER_LINEAR by ncnn's kernel; CROP_LEVELS); the pose then within IMAGE_TOL of the Predictor.
 
 ncnn must include the layers of the TRGv2 graph (support.native_runtime.SIXDOF_LAYERS): without
 them these tests skip on a developer machine and fail in CI, like the other runtime tests without
@@ -32,9 +33,12 @@ SIZE = 64
 NAME = "trgv2_repnext_m0"
 QEMU_CPUS = ("cortex-a53", "max")
 TENSOR_TOL = {"R": 1e-4, "t": 1e-4, "vertices": 1e-4, "landmarks": 1e-4}
-# the crop of the C++ image path may differ from OpenCV's by one grey level in a few pixels
+# the crop of the C++ image path may differ from OpenCV's by one grey level in a few pixels where it
+# enlarges (ncnn's bilinear vs OpenCV's INTER_LINEAR rounding); area shrinking and the official warp
+# are identical. Measured (host and qemu): R, t, vertices within 2e-7 of the Predictor, landmarks
+# 4e-6 px; the tensor path within 4e-6 of PyTorch.
 CROP_LEVELS = 1.0
-IMAGE_TOL = {"R": 2e-3, "t": 2e-3, "vertices": 2e-3, "landmarks": 0.05}
+IMAGE_TOL = {"R": 1e-5, "t": 1e-5, "vertices": 1e-5, "landmarks": 1e-4}
 KEYS = ("R", "t", "vertices", "landmarks")
 
 
