@@ -18,16 +18,19 @@ build/ncnn.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from support import REPO_ROOT, require, run_command
-from support.native_runtime import build_aarch64_runtime, build_host_runtime, require_ncnn_layers
+from support.native_runtime import (
+    build_aarch64_runtime,
+    build_host_runtime,
+    link_jni,
+    require_ncnn_layers,
+)
 
 SIZE = 64
 NAME = "trgv2_repnext_m0"
@@ -244,7 +247,9 @@ def test_host_image_path_matches_predictor(host6, model, scene, tmp_path, which,
     # the landmarks map back to the image through the crop map the runtime reports
     sx, tx, sy, ty = out["crop_map"]
     side = camera[0][2] - camera[0][0]
-    assert sx == pytest.approx(SIZE / side) and tx == pytest.approx((0.5 - camera[0][0]) * SIZE / side - 0.5)
+    assert sx == sy == pytest.approx(SIZE / side)
+    assert tx == pytest.approx((0.5 - camera[0][0]) * SIZE / side - 0.5)
+    assert ty == pytest.approx((0.5 - camera[0][1]) * SIZE / side - 0.5)
 
 
 def test_host_official_convention_and_form(host6, model, scene, tmp_path):
@@ -336,7 +341,6 @@ def test_aarch64_under_qemu(aarch64_6, model, scene, tmp_path, cpu):
 
 # --- the JNI bridge (no NDK: host Java, aarch64 link) -------------------------------------------
 
-JNI_SRC = REPO_ROOT / "android" / "pyhpe" / "src" / "main" / "cpp" / "pyhpe_jni.cpp"
 SIXDOF_SYMBOLS = ("Java_org_pyhpe_NativeBridge_nativeIsSixDoF", "Java_org_pyhpe_NativeBridge_nativeEstimate6DoF")
 
 # A stand-in for the Kotlin NativeBridge (same class, so the same JNI symbols): loads the model from
@@ -376,27 +380,9 @@ public class NativeBridge {
 """
 
 
-def _jdk_include() -> Path:
-    javac = shutil.which("javac")
-    require(javac is not None, "a JDK (javac, jni.h)")
-    inc = Path(os.path.realpath(javac)).parents[1] / "include"
-    require((inc / "jni.h").is_file(), f"jni.h under {inc}")
-    return inc
-
-
-def _link_jni(cxx: str, runtime_build: Path, ncnn_install: Path, out: Path) -> Path:
-    inc = _jdk_include()
-    p = run_command([cxx, "-O2", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-                     f"-I{inc}", f"-I{inc / 'linux'}", f"-I{REPO_ROOT / 'csrc/runtime/include'}", JNI_SRC,
-                     runtime_build / "libpyhpe_runtime.a", ncnn_install / "lib" / "libncnn.a",
-                     "-fopenmp", "-Wl,--no-undefined", "-o", out])
-    assert p.returncode == 0, p.stderr[-3000:]
-    return out
-
-
 def test_jni_6dof_from_java_matches_runtime(host6, model, scene, tmp_path):
     """nativeEstimate6DoF (the array the Kotlin HeadPose6DoF reads) = pyhpe_infer_6dof."""
-    so = _link_jni("g++", host6, require_ncnn_layers("host"), tmp_path / "libpyhpe_jni.so")
+    so = link_jni("g++", host6, require_ncnn_layers("host"), tmp_path / "libpyhpe_jni.so")
     image = scene["image"]
     h, w = image.shape[:2]
     rgba = np.concatenate([image, np.full((h, w, 1), 255, np.uint8)], axis=2)
@@ -430,7 +416,7 @@ def test_jni_6dof_from_java_matches_runtime(host6, model, scene, tmp_path):
 
 def test_jni_6dof_links_for_aarch64(aarch64_6, tmp_path):
     require(shutil.which("aarch64-linux-gnu-nm") is not None, "aarch64-linux-gnu-nm")
-    so = _link_jni("aarch64-linux-gnu-g++", aarch64_6, require_ncnn_layers("aarch64"), tmp_path / "libpyhpe_jni.so")
-    nm = subprocess.run(["aarch64-linux-gnu-nm", "-D", "--defined-only", so], capture_output=True, text=True).stdout
+    so = link_jni("aarch64-linux-gnu-g++", aarch64_6, require_ncnn_layers("aarch64"), tmp_path / "libpyhpe_jni.so")
+    nm = run_command(["aarch64-linux-gnu-nm", "-D", "--defined-only", so]).stdout
     for sym in SIXDOF_SYMBOLS:
         assert sym in nm

@@ -62,3 +62,29 @@ def require_ncnn_layers(target: str, layers=SIXDOF_LAYERS) -> Path:
     require(not missing, f"ncnn for {target} with the layers {', '.join(missing)} (KEEP_LAYERS of "
                          "tools/build_ncnn.sh; rebuild build/ncnn)")
     return install
+
+
+JNI_SRC = REPO_ROOT / "android" / "pyhpe" / "src" / "main" / "cpp" / "pyhpe_jni.cpp"
+
+
+def jdk_include() -> Path:
+    """The JDK's include directory (jni.h), required."""
+    import os
+
+    javac = shutil.which("javac")
+    require(javac is not None, "a JDK (javac, jni.h)")
+    inc = Path(os.path.realpath(javac)).parents[1] / "include"
+    require((inc / "jni.h").is_file(), f"jni.h under {inc}")
+    return inc
+
+
+def link_jni(cxx: str, runtime_build: Path, ncnn_install: Path, out: Path) -> Path:
+    """The JNI bridge (android/.../pyhpe_jni.cpp) compiled warning-free with ``cxx`` against the
+    JDK's jni.h and linked with a runtime build and its ncnn into the shared library ``out``."""
+    inc = jdk_include()
+    p = run_command([cxx, "-O2", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+                     f"-I{inc}", f"-I{inc / 'linux'}", f"-I{REPO_ROOT / 'csrc' / 'runtime' / 'include'}", JNI_SRC,
+                     runtime_build / "libpyhpe_runtime.a", ncnn_install / "lib" / "libncnn.a",
+                     "-fopenmp", "-Wl,--no-undefined", "-o", out])
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return out
