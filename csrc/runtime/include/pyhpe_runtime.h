@@ -170,6 +170,9 @@ void pyhpe_options_default(pyhpe_options* options);
  * or version 1 with margin 0.2 and resize 256) is json_path: pyhpe_options_default, then the
  * sidecar's input size, blobs, output kind (its first graph output named "sixd" or "R"), crop and
  * normalisation; fields the format lets out take the defaults pyhpe's Python reader gives them.
+ * A card of task "trgv2_6dof" gives a 6DoF model: crop kind landmark_box (its margin and
+ * "convention"), the kwargs "form", the "camera" input's blob (its layout must be CAMERA_LAYOUT)
+ * and the blobs of the outputs sixd, correction, vertices ([V, 3]: num_vertices) and landmarks.
  * Fails with PYHPE_ERR_IO for a missing file and PYHPE_ERR_MODEL for malformed JSON, another
  * format, an unknown version or an invalid field (pyhpe_last_error names the file and the
  * field); *out is then unchanged. */
