@@ -34,7 +34,8 @@ die() { echo "build_ncnn: $*" >&2; exit 1; }
 
 case "$TARGET" in host|aarch64|all) ;; *) die "unknown target '$TARGET' (host, aarch64 or all)";; esac
 
-# Layers pyhpe's exported models use (pnnx output of every exportable sixdrepnet_* model, see
+# Layers pyhpe's exported models use (pnnx output of every exportable sixdrepnet_* and trgv2_*
+# model: TRGv2 adds Deconvolution, GridSample and Convolution1D; see
 # docs/deployment.md), plus the ones ncnn's own layers create internally (Packing, Cast, Padding,
 # Flatten, Crop, Gemm, activations). Everything else is switched off to shorten the build.
 KEEP_LAYERS=(
@@ -43,6 +44,7 @@ KEEP_LAYERS=(
   Reduction Normalize MemoryData Softmax LayerNorm BatchNorm Scale Bias Noop Dropout
   ReLU Clip Sigmoid HardSigmoid HardSwish Swish Mish GELU Erf TanH ELU Power Exp Log AbsVal
   Interp MultiHeadAttention SDPA Tile DeepCopy
+  Deconvolution GridSample Convolution1D
 )
 
 layer_flags() {
@@ -83,9 +85,12 @@ common_flags() {
     -DNCNN_PIXEL_ROTATE=OFF -DNCNN_PIXEL_AFFINE=ON -DNCNN_C_API=OFF
 }
 
+# The stamp names the version and the layer set: a build made with another KEEP_LAYERS is rebuilt.
+STAMP=".stamp-$NCNN_VERSION-$(echo "${KEEP_LAYERS[*]}" | md5sum | cut -c1-8)"
+
 build_target() {
   local target="$1" build="$OUT/build-$1" install="$OUT/install-$1" extra=()
-  if [[ -f "$install/.stamp-$NCNN_VERSION" ]]; then
+  if [[ -f "$install/$STAMP" ]]; then
     echo "build_ncnn: $target already built ($install)"; return 0
   fi
   case "$target" in
@@ -108,7 +113,8 @@ build_target() {
   echo "build_ncnn: building $target with $JOBS jobs (log: $build/build.log)"
   cmake --build "$build" -j "$JOBS" >"$build/build.log" 2>&1 || { grep -m5 -B2 -A5 "error" "$build/build.log" >&2; die "build failed ($target)"; }
   cmake --install "$build" >"$build/install.log" 2>&1 || die "install failed ($target)"
-  touch "$install/.stamp-$NCNN_VERSION"
+  rm -f "$install"/.stamp-*
+  touch "$install/$STAMP"
   echo "build_ncnn: $target done: $install/lib/libncnn.a"
 }
 

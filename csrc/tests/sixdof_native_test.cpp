@@ -149,7 +149,7 @@ void test_rotation_and_projection() {
 }  // namespace
 
 int main() {
-  printf("isa=%s\n", PYHPE_ISA_NAME);
+  printf("isa=%s 6DoF geometry\n", PYHPE_ISA_NAME);
   test_crop_box();
   test_crop_matrix_and_intrinsics();
   test_translation();

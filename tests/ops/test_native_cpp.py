@@ -1,7 +1,8 @@
 """Builds and runs the native C++ tests: csrc/tests/rotation_native_test.cpp (the rotation
 kernels), csrc/tests/mixer_native_test.cpp (the fused RepNeXt mixer),
-csrc/tests/ffn_native_test.cpp (the C++ runtime's fused channel MLP, PyhpeRepNeXtFFN) and
-csrc/tests/sidecar_native_test.cpp (the C++ runtime's reader of the export sidecar).
+csrc/tests/ffn_native_test.cpp (the C++ runtime's fused channel MLP, PyhpeRepNeXtFFN),
+csrc/tests/sidecar_native_test.cpp (the C++ runtime's reader of the export sidecar) and
+csrc/tests/sixdof_native_test.cpp (TRGv2's 6DoF geometry, csrc/include/pyhpe/sixdof_math.h).
 
 csrc/tests/CMakeLists.txt describes the builds; each program is built in these variants and must
 report "N passed, 0 failed" each time:
@@ -35,7 +36,9 @@ from support import REPO_ROOT
 ROOT = REPO_ROOT
 CMAKE_SOURCE = ROOT / "csrc" / "tests"
 AARCH64_TOOLCHAIN = ROOT / "csrc" / "runtime" / "cmake" / "aarch64-linux-gnu.toolchain.cmake"
-PROGRAMS = ("rotation", "mixer", "ffn", "sidecar")
+PROGRAMS = ("rotation", "mixer", "ffn", "sidecar", "sixdof")
+# checks a run must make (default 1000): the 6DoF geometry test is closed-form cases, not sweeps
+MIN_CHECKS = {"sixdof": 60}
 
 # variant (csrc/tests/CMakeLists.txt) -> the compiler it needs
 BUILDS = {
@@ -183,7 +186,8 @@ def check_program_output(proc: subprocess.CompletedProcess, expect_isa: str | No
     assert closing, f"missing closing line 'N passed, M failed' (crashed? exit code {proc.returncode})\n{context}"
     passed, failed = int(closing.group(1)), int(closing.group(2))
     assert failed == 0 and proc.returncode == 0, f"{failed} native checks failed, exit code {proc.returncode}\n{context}"
-    assert passed > 1000, f"only {passed} checks ran\n{context}"
+    minimum = MIN_CHECKS.get(Path(str(cmd[-1])).name.split("_native_test")[0], 1000)
+    assert passed > minimum, f"only {passed} checks ran\n{context}"
     if expect_isa is not None:
         assert lines[0].startswith(f"isa={expect_isa} "), f"pack path is not {expect_isa}: {lines[0]}"
     return proc.stdout

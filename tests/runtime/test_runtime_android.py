@@ -10,44 +10,23 @@ Nothing here runs on Android; docs/android.md has the NDK build steps.
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from support import REPO_ROOT, require, run_command
+from support.native_runtime import link_jni
 
-JNI_SRC = REPO_ROOT / "android" / "pyhpe" / "src" / "main" / "cpp" / "pyhpe_jni.cpp"
-RUNTIME_INC = REPO_ROOT / "csrc" / "runtime" / "include"
 SYMBOLS = ("Java_org_pyhpe_NativeBridge_nativeLoad", "Java_org_pyhpe_NativeBridge_nativeLoadFromSidecar",
            "Java_org_pyhpe_NativeBridge_nativeEstimate", "Java_org_pyhpe_NativeBridge_nativeFree",
            "Java_org_pyhpe_NativeBridge_nativeBuildInfo")
-
-
-def _jdk_include() -> Path:
-    javac = shutil.which("javac")
-    require(javac is not None, "a JDK (javac, jni.h)")
-    home = Path(os.path.realpath(javac)).parents[1]
-    inc = home / "include"
-    require((inc / "jni.h").is_file(), f"jni.h under {inc}")
-    return inc
 
 
 def _run(cmd, **kw):
     p = run_command(cmd, **kw)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     return p
-
-
-def _link_jni(cxx: str, runtime_build: Path, ncnn_install: Path, out: Path) -> Path:
-    inc = _jdk_include()
-    _run([cxx, "-O2", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-          f"-I{inc}", f"-I{inc / 'linux'}", f"-I{RUNTIME_INC}", JNI_SRC,
-          runtime_build / "libpyhpe_runtime.a", ncnn_install / "lib" / "libncnn.a",
-          "-fopenmp", "-Wl,--no-undefined", "-o", out])
-    return out
 
 
 def test_jni_bridge_links_for_aarch64(tmp_path):
@@ -58,7 +37,7 @@ def test_jni_bridge_links_for_aarch64(tmp_path):
     build = REPO_ROOT / "build" / "runtime-aarch64"
     if not (build / "libpyhpe_runtime.a").is_file():
         _run([REPO_ROOT / "tools" / "build_runtime_aarch64.sh"])
-    so = _link_jni("aarch64-linux-gnu-g++", build, install, tmp_path / "libpyhpe_jni.so")
+    so = link_jni("aarch64-linux-gnu-g++", build, install, tmp_path / "libpyhpe_jni.so")
     nm = _run(["aarch64-linux-gnu-nm", "-D", "--defined-only", so]).stdout
     for sym in SYMBOLS:
         assert sym in nm
@@ -117,7 +96,7 @@ def test_jni_bridge_from_java_matches_python(tmp_path):
     from pyhpe.models import create_model
     from pyhpe.runtime import Predictor
 
-    so = _link_jni("g++", build, install, tmp_path / "libpyhpe_jni.so")
+    so = link_jni("g++", build, install, tmp_path / "libpyhpe_jni.so")
     torch.manual_seed(0)
     m = create_model("sixdrepnet_mobilenetv3_small").eval()
     export_model(m, tmp_path / "m.ncnn.param", "ncnn", name="m", input_size=SIZE)

@@ -64,7 +64,7 @@ def model(tmp_path_factory):
     """A seeded TRGv2 (tests/export/conftest.py's weights) exported to ncnn, its sidecar beside it;
     the same files with the official crop convention and Eq. 3 form in the sidecar."""
     pytest.importorskip("ncnn")
-    from export.conftest import random_trgv2
+    from support.trgv2_models import random_trgv2
 
     from pyhpe.export import export_model
 

@@ -189,3 +189,4 @@ def official_inputs() -> dict[str, np.ndarray]:
         K_crop.append(Kc)
     return {"images": images, "K": K_full.astype(np.float32), "bbox_info": bbox_info,
             "K_crop": np.stack(K_crop).astype(np.float32)}
+
