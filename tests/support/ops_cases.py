@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import torch
 
 from pyhpe.geometry import euler_to_matrix
