@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.trgv2_official_layout import write_official_topology  # noqa: E402
+from tests.support.trgv2_official_layout import write_official_topology
 
 INNER = r"""
 import json, sys

@@ -142,7 +142,7 @@ class DDPoseFrames:
     def select(self, indices: Sequence[int]) -> DDPoseFrames:
         """The frames at ``indices`` (a subset of the dataset), in that order."""
         idx = list(indices)
-        pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
+        pick = lambda xs: [xs[i] for i in idx]
         return DDPoseFrames(pick(self.subject), pick(self.scenario), pick(self.humanhash),
                             pick(self.stamp), pick(self.occlusion), self.T[idx])
 

@@ -214,7 +214,7 @@ class SixDoFCrop(_Pipeline):
         return np.array([x0, y0, x0 + side, y0 + side], dtype=np.float64)
 
     def tensors(self, s: Sample, info: np.ndarray) -> dict[str, torch.Tensor]:
-        f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
+        f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))
         has_3d = s.vertices is not None and s.t is not None
         out = {
             "image": to_tensor(s.image),

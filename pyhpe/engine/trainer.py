@@ -288,7 +288,7 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
         schedule = next((f for f in (cb.schedule() for cb in callbacks) if f is not None), None)
         if schedule is None and tcfg["schedule"] == "step":
             milestones = [e * steps_per_epoch for e in tcfg["lr_steps"]]
-            schedule = lambda s: step_lr_factor(s, warmup, milestones, tcfg["lr_gamma"])  # noqa: E731
+            schedule = lambda s: step_lr_factor(s, warmup, milestones, tcfg["lr_gamma"])
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, schedule or (lambda s: lr_factor(s, total_steps, warmup, min_ratio)))
         amp_dtype, scaler = _amp(cfg, info.device)

@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load(args: argparse.Namespace):
     """(model, card) from the arguments: any weights file pyhpe.models.load reads, or a random
     model for ``--model NAME --random-init``."""
-    from pyhpe.models import create_model, list_models, load as load_weights
+    from pyhpe.models import create_model, list_models
+    from pyhpe.models import load as load_weights
     from pyhpe.tasks import task_of
 
     if args.checkpoint:

@@ -20,14 +20,14 @@ from pyhpe.geometry.rigid import flip_rotation_horizontal  # re-exported: the fl
 from pyhpe.ops import gram_schmidt, matrix_to_euler
 
 __all__ = [
+    "SIXD_COLUMNS_TO_INTERLEAVED",
+    "SIXD_INTERLEAVED_TO_COLUMNS",
     "euler_to_matrix",
     "euler_to_matrix_scalar",
     "flip_rotation_horizontal",
     "matrix_to_euler",
     "matrix_to_sixd",
     "sixd_to_matrix",
-    "SIXD_COLUMNS_TO_INTERLEAVED",
-    "SIXD_INTERLEAVED_TO_COLUMNS",
 ]
 
 sixd_to_matrix = gram_schmidt

@@ -21,7 +21,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-__all__ = ["CARD_VERSION", "CropRule", "ModelCard", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = ["CARD_VERSION", "IMAGENET_MEAN", "IMAGENET_STD", "CropRule", "ModelCard"]
 
 from pyhpe.data.photometric import IMAGENET_MEAN as _MEAN
 from pyhpe.data.photometric import IMAGENET_STD as _STD

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from pyhpe.models.card import CropRule, ModelCard
 from pyhpe.models.outputs import PoseOutput
 
-__all__ = ["DeployInput", "PoseTask", "register_task", "get_task", "task_names", "task_of"]
+__all__ = ["DeployInput", "PoseTask", "get_task", "register_task", "task_names", "task_of"]
 
 _TASKS: dict[str, type[PoseTask]] = {}
 

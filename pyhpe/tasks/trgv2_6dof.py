@@ -482,7 +482,7 @@ class TRGv2DeployGraph(nn.Module):
 
 def _ddpose_lines(table: dict) -> list[str]:
     """The DD-Pose devkit's table (Table 6 of the TRGv2 paper): one line per subset."""
-    fmt = lambda v, spec: "–" if v is None else format(v, spec)  # noqa: E731
+    fmt = lambda v, spec: "–" if v is None else format(v, spec)
     lines = ["DD-Pose (devkit)  BMAE °  MAE_r ° (geodesic)  MAE_t mm (per-axis / Euclidean)  recall %"]
     for subset, r in table.items():
         recall = None if r["recall"] is None else 100.0 * r["recall"]

@@ -8,8 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from pyhpe.engine.config import load_config
-from pyhpe.engine.config import ConfigError
+from pyhpe.engine.config import ConfigError, load_config
 from pyhpe.engine.trainer import lr_factor, step_lr_factor, train
 
 TINY = [

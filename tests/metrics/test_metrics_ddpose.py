@@ -74,7 +74,7 @@ def _case():
 def test_report_by_hand():
     R_pred, t_pred, R_gt, t_gt, occ, predicted = _case()
     r = ddpose_report(R_pred, t_pred, R_gt, t_gt, occ, predicted)
-    approx = lambda v: pytest.approx(v, abs=1e-9)  # noqa: E731
+    approx = lambda v: pytest.approx(v, abs=1e-9)
     # easy: frames 0 (12°, err 2) and 7 (32°, err 4): bins [10, 15) and [30, 35)
     assert r["easy"]["n"] == 2 and r["easy"]["recall"] == 1.0
     assert r["easy"]["bmae"] == approx(3.0) and r["easy"]["mae_r"] == approx(3.0)
