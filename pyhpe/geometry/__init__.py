@@ -49,6 +49,8 @@ from pyhpe.geometry.rigid import (
     mirror_points,
 )
 from pyhpe.geometry.rotation import (
+    SIXD_COLUMNS_TO_INTERLEAVED,
+    SIXD_INTERLEAVED_TO_COLUMNS,
     euler_to_matrix,
     euler_to_matrix_scalar,
     matrix_to_euler,
@@ -59,6 +61,8 @@ from pyhpe.geometry.rotation import (
 __all__ = [
     "FACE_SIZE_M",
     "MIRROR",
+    "SIXD_COLUMNS_TO_INTERLEAVED",
+    "SIXD_INTERLEAVED_TO_COLUMNS",
     "apply_reference_offset",
     "box_cxcywh_to_xyxy",
     "box_from_points",

@@ -166,7 +166,7 @@ def test_ddpose_reads_labelled_frames(tmp_path, k_nested):
     np.testing.assert_allclose(s.K, DDPOSE_K)
     np.testing.assert_allclose(euler_to_matrix(s.euler, degrees=True), s.R, atol=1e-12)
     assert s.image.shape == (48, 64, 3) and s.image[0, 0, 0] == 12  # (12·256 + 77) >> 8
-    assert s.subject == "04" and s.extra == {"stamp": 1200, "occlusion": "none"}
+    assert s.subject == "04" and s.extra == {"stamp": 1200, "occlusion": "none", "labelled": True}
     assert len(DDPose(tmp_path)) == 3
 
 
