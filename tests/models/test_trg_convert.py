@@ -149,12 +149,12 @@ def test_a_checkpoint_of_another_architecture_is_refused(official_files, tmp_pat
     bad = dict(state)
     bad["regressor.1.fc1.weight"] = bad["regressor.1.fc1.weight"][:, :-5]
     torch.save(bad, tmp_path / "shape.bin")
-    _assert_refused(capsys, tmp_path / "shape.bin", root, tmp_path / "a.safetensors", "shapes differ")
+    _assert_refused(capsys, tmp_path / "shape.bin", root, tmp_path / "a.safetensors", "shape mismatches")
     del bad["regressor.1.fc1.weight"]
     torch.save(bad, tmp_path / "missing.bin")
-    _assert_refused(capsys, tmp_path / "missing.bin", root, tmp_path / "b.safetensors", "missing")
+    _assert_refused(capsys, tmp_path / "missing.bin", root, tmp_path / "b.safetensors", "1 missing keys")
     torch.save({"backbone.conv1.weight": torch.zeros(1)}, tmp_path / "other.bin")
-    _assert_refused(capsys, tmp_path / "other.bin", root, tmp_path / "c.safetensors", "not an official")
+    _assert_refused(capsys, tmp_path / "other.bin", root, tmp_path / "c.safetensors", "unexpected keys")
 
 
 def test_a_checkpoint_of_another_topology_is_refused(official_files, tmp_path, capsys):

@@ -8,6 +8,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from support.trgv2_models import random_trgv2
 
 from pyhpe.export import export_model
 from pyhpe.models import create_model
@@ -27,15 +28,7 @@ def files(tmp_path_factory):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("ncnn")
     d = tmp_path_factory.mktemp("sixdof")
-    torch.manual_seed(0)
-    model = create_model(NAME, input_size=SIZE).eval()
-    for mod in model.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.running_mean.uniform_(-0.5, 0.5)
-            mod.running_var.uniform_(0.5, 2.0)
-    for reg in model.regressors:  # second-iteration sampling points that move
-        torch.nn.init.xavier_uniform_(reg.pose_head.weight, gain=0.3)
-        torch.nn.init.xavier_uniform_(reg.shape_head.weight, gain=0.3)
+    model = random_trgv2(NAME, SIZE)  # BN statistics and regressor heads that move the points
     save_model(model, d / "t.safetensors", name=NAME, input_size=SIZE)
     reference = copy.deepcopy(model)
     export_model(model, d / "t.onnx", "onnx", name=NAME, input_size=SIZE)

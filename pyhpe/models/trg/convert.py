@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from pyhpe.geometry.rotation import SIXD_INTERLEAVED_TO_COLUMNS
+from pyhpe.models.checkpoints import CheckpointMismatchError
 from pyhpe.models.trg.blocks import sampling_grid
 from pyhpe.models.trg.topology import FaceTopology
 
@@ -166,7 +167,8 @@ def convert_official_state_dict(official: Mapping[str, Tensor], topology: FaceTo
     """The official ``state_dict`` in our key layout (renamed, permuted, unused entries dropped).
 
     ``expected`` is our model's state_dict (names and shapes to fill). Every official key must
-    map, every one of ours must be filled, shapes must agree: otherwise ``ValueError`` lists the
+    map, every one of ours must be filled, shapes must agree: otherwise
+    :class:`~pyhpe.models.checkpoints.CheckpointMismatchError` (a ``ValueError``) lists the
     differences (a checkpoint of another architecture, iteration count or topology).
     """
     converted: dict[str, Tensor] = {}
@@ -183,22 +185,11 @@ def convert_official_state_dict(official: Mapping[str, Tensor], topology: FaceTo
         else:
             converted[ours] = value.detach().clone()
     missing = sorted(set(expected) - set(converted))
-    extra = sorted(set(converted) - set(expected))
-    if unknown or missing or extra:
-        parts = []
-        if unknown:
-            parts.append(f"{len(unknown)} unknown official keys (e.g. {unknown[:3]})")
-        if extra:
-            parts.append(f"{len(extra)} keys this model does not have (e.g. {extra[:3]})")
-        if missing:
-            parts.append(f"{len(missing)} of the model's keys missing (e.g. {missing[:3]})")
-        raise ValueError("not an official TRGv2-ResNet18 checkpoint: " + "; ".join(parts))
-    wrong = [f"{k}: {tuple(converted[k].shape)} vs {tuple(expected[k].shape)}"
-             for k in expected if converted[k].shape != expected[k].shape]
-    if wrong:
-        raise ValueError(f"shapes differ from trgv2_resnet18 on this topology ({len(wrong)} "
-                         f"tensors; checkpoint vs model), e.g. {wrong[:3]}: a checkpoint of another "
-                         "architecture or topology (vertex count, subsample size)")
+    unexpected = unknown + sorted(set(converted) - set(expected))
+    shapes = [(k, converted[k].shape, expected[k].shape) for k in expected
+              if k in converted and converted[k].shape != expected[k].shape]
+    if missing or unexpected or shapes:  # another architecture, iteration count or topology
+        raise CheckpointMismatchError(missing, unexpected, shapes)
     for i in range(sum(1 for k in expected if re.fullmatch(r"regressors\.\d+\.fc1\.weight", k))):
         points = GRID * GRID if i == 0 else topology.num_subsampled
         cols = _fc1_columns(i, points, topology.num_subsampled)
