@@ -34,8 +34,10 @@ __all__ = [
     "box_xyxy_to_cxcywh",
     "crop_intrinsics",
     "crop_matrix",
+    "crop_rotation_to_camera",
     "project",
     "project_points",
+    "ray_rotation",
     "scale_intrinsics",
     "scale_points",
     "shift_intrinsics",
@@ -321,3 +323,52 @@ def square_box(box, scale: float = 1.0, shift: Sequence[float] | None = None,
     if side_scale is not None:
         half *= side_scale
     return np.array([cx - half, cy - half, cx + half, cy + half])
+
+
+# --- the viewing ray of a crop --------------------------------------------------------------------
+
+def ray_rotation(K, pixels) -> np.ndarray:
+    """Rotation (…, 3, 3) of the virtual camera that looks through ``pixels`` (…, 2) of a camera
+    with intrinsics ``K`` (3, 3); NumPy, float64.
+
+    Its z axis is the viewing ray d = normalize(K⁻¹ (u, v, 1)); it is the smallest rotation that
+    takes the camera's z axis to d (axis z × d in the camera's x-y plane: no turn about the ray).
+    The columns are the virtual camera's axes in camera coordinates, so a pose R_v in the
+    virtual camera's frame is R = ray_rotation · R_v in the camera's (R maps head to camera).
+    A crop-based model sees a face as a camera looking through the crop's centre would, and
+    answers in that frame (:func:`crop_rotation_to_camera`).
+    """
+    K = np.asarray(K, dtype=np.float64)
+    uv = np.asarray(pixels, dtype=np.float64)
+    if K.shape != (3, 3) or uv.shape[-1:] != (2,):
+        raise ValueError(f"ray_rotation takes K (3, 3) and pixels (..., 2), got {K.shape} and {uv.shape}")
+    rays = np.concatenate([uv, np.ones(uv.shape[:-1] + (1,))], axis=-1) @ np.linalg.inv(K).T
+    d = rays / np.linalg.norm(rays, axis=-1, keepdims=True)
+    dx, dy, c = d[..., 0], d[..., 1], d[..., 2]
+    # Rodrigues for the rotation z -> d: R = I + [v]x + [v]x² / (1 + c), v = z × d = (−dy, dx, 0)
+    k = 1.0 / (1.0 + c)
+    R = np.empty(d.shape[:-1] + (3, 3))
+    R[..., 0, 0] = 1.0 - k * dx * dx
+    R[..., 0, 1] = -k * dx * dy
+    R[..., 0, 2] = dx
+    R[..., 1, 0] = -k * dx * dy
+    R[..., 1, 1] = 1.0 - k * dy * dy
+    R[..., 1, 2] = dy
+    R[..., 2, 0] = -dx
+    R[..., 2, 1] = -dy
+    R[..., 2, 2] = c
+    return R
+
+
+def crop_rotation_to_camera(R_crop, boxes_xyxy, K) -> np.ndarray:
+    """Head rotations (N, 3, 3) answered by a crop-based model, in the crop's frame, → the
+    camera's frame: ``ray_rotation(K, box centres) @ R_crop``.
+
+    A 6DRepNet-style model looks at a crop as if the camera pointed at it; a head turned by the
+    same camera-frame pose reads differently at the image edge than at its centre. Rotating the
+    answer by the viewing ray through the box centre removes that (``pyhpe predict
+    --pose-frame camera``). NumPy, float64.
+    """
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
+    return ray_rotation(K, centres) @ np.asarray(R_crop, dtype=np.float64).reshape(-1, 3, 3)

@@ -120,11 +120,15 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
-    """Render ``scene`` to a :class:`Sample` with R, t, K, box, landmarks, visibility and vertices."""
+    """Render ``scene`` to a :class:`Sample` with R, t, K, box, landmarks, visibility and vertices.
+
+    The image has the background's shape (``cfg.size`` square for sampled scenes; any (H, W) for
+    scenes built by hand, e.g. :mod:`pyhpe.data.synthetic.video`'s wide frames).
+    """
     rng = np.random.default_rng(scene.detail_seed)
-    assets, size = scene.assets, cfg.size
+    assets = scene.assets
     verts, normals = assets.vertices, assets.normals
-    shape = (size, size)
+    shape = scene.background.shape[:2]
     topo = mesh.topology(cfg.n_lat, cfg.n_lon)
     if len(verts) != topo.n_render:
         raise ValueError(f"scene assets were built for another grid than {cfg.n_lat}x{cfg.n_lon}")
@@ -147,14 +151,14 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
     lm_cam = to_camera(lm3d, scene.R, scene.t)
     lm2d = project(lm_cam, scene.K)
     lm_n = assets.landmark_normals @ scene.R.T
-    visible = _landmark_visibility(lm2d, lm_cam, lm_n, ids, planes, size)
+    visible = _landmark_visibility(lm2d, lm_cam, lm_n, ids, planes, shape)
     bbox = box_from_points(lm2d)
 
     occluder_mask = np.zeros(shape, bool)
     if scene.occluders:
         # placed around the whole head (not the landmarks, which follow the pose)
         occluder_mask = draw_occluders(rng, image, bbox if head_box is None else head_box, scene.occluders)
-    px = np.clip(np.round(lm2d).astype(int), 0, size - 1)
+    px = np.clip(np.round(lm2d).astype(int), 0, np.array(shape[::-1]) - 1)
     occluded = occluder_mask[px[:, 1], px[:, 0]]
 
     if scene.blur_sigma > 0:
@@ -185,11 +189,11 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
     )
 
 
-def _landmark_visibility(lm2d, lm_cam, lm_normals, ids, planes, size) -> np.ndarray:
+def _landmark_visibility(lm2d, lm_cam, lm_normals, ids, planes, shape) -> np.ndarray:
     """(68,) bool: inside the image, facing the camera, and no more than VISIBILITY_TOLERANCE_M
     behind the surface the ID buffer shows at the landmark's pixel."""
     px = np.round(lm2d).astype(int)
-    inside = (px[:, 0] >= 0) & (px[:, 0] < size) & (px[:, 1] >= 0) & (px[:, 1] < size)
+    inside = (px[:, 0] >= 0) & (px[:, 0] < shape[1]) & (px[:, 1] >= 0) & (px[:, 1] < shape[0])
     visible = np.zeros(len(lm2d), bool)
     facing = (lm_normals * lm_cam).sum(1) < 0
     cand = np.nonzero(inside & facing)[0]
