@@ -1,6 +1,7 @@
 """Geometry in pyhpe's conventions (docs/conventions.md), one place for each formula.
 
-- :mod:`~pyhpe.geometry.rotation`: Euler <-> matrix, 6D (the batched hot paths are pyhpe.ops).
+- :mod:`~pyhpe.geometry.rotation`: Euler <-> matrix, 6D, SO(3) exp/log (the batched hot paths
+  are pyhpe.ops).
 - :mod:`~pyhpe.geometry.camera`: head -> camera transform, pinhole projection, crop/resize
   intrinsics, boxes.
 - :mod:`~pyhpe.geometry.correction`: TRGv2's head translation from correction parameters (Eq. 3).
@@ -58,6 +59,8 @@ from pyhpe.geometry.rotation import (
     matrix_to_euler,
     matrix_to_sixd,
     sixd_to_matrix,
+    so3_exp,
+    so3_log,
 )
 
 __all__ = [
@@ -98,6 +101,8 @@ __all__ = [
     "scale_intrinsics",
     "shift_intrinsics",
     "sixd_to_matrix",
+    "so3_exp",
+    "so3_log",
     "square_box",
     "to_camera",
     "translation_from_correction",

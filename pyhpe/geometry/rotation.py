@@ -28,6 +28,8 @@ __all__ = [
     "matrix_to_euler",
     "matrix_to_sixd",
     "sixd_to_matrix",
+    "so3_exp",
+    "so3_log",
 ]
 
 sixd_to_matrix = gram_schmidt
@@ -84,3 +86,66 @@ def matrix_to_sixd(R: torch.Tensor) -> torch.Tensor:
     if R.shape[-2:] != (3, 3):
         raise ValueError(f"R must end in (3, 3), got {tuple(R.shape)}")
     return torch.cat([R[..., :, 0], R[..., :, 1]], dim=-1)
+
+
+# --- SO(3) exponential and logarithm (NumPy, float64) ---------------------------------------------
+# Convention: a rotation vector w = θ·a (unit axis a, angle θ in radians, right-handed) stands for
+# the active rotation R = exp([w]×) = I + sinθ [a]× + (1 − cosθ) [a]×² (Rodrigues), which turns
+# column vectors by θ about a (R x, or x @ Rᵀ for row vectors as in pyhpe). The log returns θ ∈ [0, π].
+# Used by the pose smoother (pyhpe.runtime.smoothing) to move along geodesics, never via Euler angles.
+
+
+def _skew(w: np.ndarray) -> np.ndarray:
+    """(…, 3) -> (…, 3, 3) the cross-product matrix [w]×, [w]× x = w × x."""
+    z = np.zeros(w.shape[:-1])
+    x, y, zz = w[..., 0], w[..., 1], w[..., 2]
+    return np.stack([z, -zz, y, zz, z, -x, -y, x, z], axis=-1).reshape(*w.shape[:-1], 3, 3)
+
+
+def so3_exp(w: np.ndarray) -> np.ndarray:
+    """(…, 3) rotation vectors -> (…, 3, 3) float64 rotation matrices, R = exp([w]×).
+
+    Rodrigues' formula with its coefficients written as sinc functions, sinθ/θ = sinc(θ/π) and
+    (1 − cosθ)/θ² = ½ sinc(θ/2π)², which have no cancellation and no branch at θ = 0 (NumPy's
+    sinc is exact there), so tiny angles keep full relative precision.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape[-1:] != (3,):
+        raise ValueError(f"w must end in 3, got shape {w.shape}")
+    theta = np.linalg.norm(w, axis=-1)[..., None, None]
+    a = np.sinc(theta / np.pi)
+    b = 0.5 * np.sinc(theta / (2.0 * np.pi)) ** 2
+    k = _skew(w)
+    return np.eye(3) + a * k + b * (k @ k)
+
+
+def so3_log(R: np.ndarray) -> np.ndarray:
+    """(…, 3, 3) rotation matrices -> (…, 3) float64 rotation vectors w with exp([w]×) = R, |w| ≤ π.
+
+    θ = atan2(|v|, (tr R − 1)/2) with v = vee((R − Rᵀ)/2) = sinθ·a, accurate at every angle.
+    For θ ≤ π/2 the axis comes from v (w = v·θ/sinθ, a sinc without a branch at 0). Near π, v
+    vanishes and loses its relative precision, so for θ > π/2 the axis comes from the symmetric
+    part, a aᵀ = ((R + Rᵀ)/2 − cosθ·I)/(1 − cosθ), read from its largest diagonal entry's column
+    and signed to agree with v. At θ = π exactly, w and −w are the same rotation; either may be
+    returned. Inputs are assumed orthonormal (to rounding); nothing is projected.
+    """
+    R = np.asarray(R, dtype=np.float64)
+    if R.shape[-2:] != (3, 3):
+        raise ValueError(f"R must end in (3, 3), got shape {R.shape}")
+    v = 0.5 * np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
+                        R[..., 1, 0] - R[..., 0, 1]], axis=-1)
+    c = np.clip(0.5 * (np.trace(R, axis1=-2, axis2=-1) - 1.0), -1.0, 1.0)
+    s = np.linalg.norm(v, axis=-1)
+    theta = np.arctan2(s, c)
+    w = v / np.sinc(theta / np.pi)[..., None]  # θ/sinθ ≤ π/2 on this branch's domain
+    far = c < 0.0
+    if np.any(far):
+        Rf, cf, vf = R[far], c[far], v[far]
+        sym = 0.5 * (Rf + np.swapaxes(Rf, -1, -2)) - cf[:, None, None] * np.eye(3)
+        B = sym / (1.0 - cf)[:, None, None]  # = a aᵀ
+        i = np.argmax(np.diagonal(B, axis1=-2, axis2=-1), axis=-1)
+        col = np.take_along_axis(B, i[:, None, None], axis=-1)[..., 0]
+        axis = col / np.linalg.norm(col, axis=-1, keepdims=True)
+        sign = np.where(np.einsum("ni,ni->n", axis, vf) < 0.0, -1.0, 1.0)
+        w[far] = (sign * theta[far])[:, None] * axis
+    return w
