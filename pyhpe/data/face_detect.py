@@ -1,53 +1,27 @@
-"""Offline face detection with the Haar cascades that ship inside opencv-python(-headless) 4.x,
-and FSA-Net's box handling (enlargement, choice among detections)."""
+"""BIWI preprocessing's face detection: the Haar detector of `pyhpe.detect` with (x, y, w, h)
+boxes, and FSA-Net's box handling (enlargement, choice among detections)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import cv2
 import numpy as np
 
-from pyhpe.geometry.rigid import flip_xywh_boxes_horizontal
-
-FRONTAL = "haarcascade_frontalface_default.xml"
-PROFILE = "haarcascade_profileface.xml"
-
-
-def _cascade(name: str) -> cv2.CascadeClassifier:
-    if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
-        raise RuntimeError(
-            f"OpenCV {cv2.__version__} has no CascadeClassifier / shipped cascades; "
-            "install opencv-python-headless>=4.8,<5"
-        )
-    path = Path(cv2.data.haarcascades) / name
-    cascade = cv2.CascadeClassifier(str(path))
-    if cascade.empty():
-        raise RuntimeError(f"{path}: could not load the Haar cascade")
-    return cascade
+from pyhpe.detect.haar import HaarDetector
 
 
 class HaarFaceDetector:
-    """Frontal Haar cascade, then profile (both directions) if the frontal one finds nothing.
+    """`pyhpe.detect.haar.HaarDetector` (frontal + profile cascades in both directions, merged
+    by NMS; the one home of the cascades) on the full-resolution image, with (x, y, w, h) output.
 
-    Call with an (H, W, 3) uint8 RGB image; returns (N, 4) boxes x, y, w, h (float64).
+    Call with an (H, W, 3) uint8 RGB image; returns (N, 4) boxes x, y, w, h (float64), best first.
     """
 
     def __init__(self, min_size: int = 40, scale_factor: float = 1.1, min_neighbors: int = 5,
                  profile: bool = True):
-        self.frontal = _cascade(FRONTAL)
-        self.profile = _cascade(PROFILE) if profile else None
-        self.kwargs = {"scaleFactor": scale_factor, "minNeighbors": min_neighbors,
-                           "minSize": (min_size, min_size)}
+        self.detector = HaarDetector(min_face=min_size, max_side=None, scale_factor=scale_factor,
+                                     min_neighbors=min_neighbors, profile=profile)
 
     def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
-        gray = cv2.equalizeHist(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))
-        boxes = list(self.frontal.detectMultiScale(gray, **self.kwargs))
-        if not boxes and self.profile is not None:
-            boxes = list(self.profile.detectMultiScale(gray, **self.kwargs))
-            mirrored = self.profile.detectMultiScale(np.ascontiguousarray(gray[:, ::-1]), **self.kwargs)
-            boxes += list(flip_xywh_boxes_horizontal(np.reshape(mirrored, (-1, 4)), gray.shape[1]))
-        return np.array(boxes, dtype=np.float64).reshape(-1, 4)
+        return self.detector(image_rgb).xywh()
 
 
 def enlarge_box(box_xywh, width: int, height: int, margin: float = 0.4) -> np.ndarray:
