@@ -1,22 +1,26 @@
 """``pyhpe predict``: faces in an image, a folder of images or a video -> head pose.
 
-For every frame: offline face detection (OpenCV Haar cascades, pyhpe.data.face_detect), the
-model card's crop of each face box (the crop the model was evaluated with), the pose from a
-:class:`~pyhpe.runtime.Predictor`, then an annotated image (or video) and a JSON file with one
-record per face::
+Every frame goes through :class:`pyhpe.runtime.pipeline.FacePipeline`: face detection at any yaw
+(``--detector haar`` offline by default, ``yunet`` with your ONNX file, ``boxes`` from a JSON
+file), on video tracking between detections (``--detect-every N``) with stable face ids, one
+batched forward for all faces, the pose in the camera's frame (``--pose-frame``), and One Euro
+smoothing on video (``--no-smooth`` to turn it off)::
 
     pyhpe predict photo.jpg --checkpoint run/model.safetensors --out out/
-    pyhpe predict frames/ --checkpoint build/m4.onnx --backend onnxruntime --threads 2
-    pyhpe predict clip.mp4 --checkpoint build/m4.ncnn.param --backend ncnn --out out/
+    pyhpe predict frames/ --checkpoint build/m4.onnx --threads 2
+    pyhpe predict clip.mp4 --checkpoint build/m4.ncnn.param --detect-every 5 --out out/
 
-Writes ``OUT/<name>.jpg`` + ``OUT/<name>.json`` per image; for a video ``OUT/<name>.mp4`` and
-``OUT/<name>.json`` (faces per frame).
+Writes per image ``OUT/<name>.jpg`` + ``OUT/<name>.json``; for a folder also ``OUT/<folder>.csv``;
+for a video ``OUT/<name>.mp4``, ``OUT/<name>.json`` (faces per frame) and ``OUT/<name>.csv`` (one
+row per frame per face, pyhpe.runtime.records). An image that cannot be read, or a video frame
+that cannot be decoded, is skipped with one line and counted in the summary; the exit status is
+then 3 (``--strict``: the first bad input is an error, status 1). Other errors: one line, status 1.
 
-A 6DoF model (TRGv2) also gives each face's translation ``t`` (metres, camera frame), its dense
-face and landmarks; it needs the camera: ``--intrinsics fx,fy,cx,cy`` (fx = fy), or, without it,
-TRGv2's assumption f = W + H with the principal point at the image centre (the JSON says which
-was used, ``"intrinsics"`` and ``"intrinsics_given"``). The detector's face box stands for the
-landmarks' extent, which the crop enlarges 1.5× (pyhpe.runtime.Predictor.predict_sixdof).
+Intrinsics: ``--intrinsics fx,fy,cx,cy`` (or a JSON file with a 3×3 "K" or fx, fy, cx, cy),
+``--focal F`` (fx = fy = F, principal point at the image centre), else TRGv2's assumption
+f = W + H with the principal point at the image centre. A 6DoF model (TRGv2) needs them for its
+translation t (metres, camera frame); a crop-based rotation model uses them to turn its answer
+into the camera frame (``--pose-frame camera``, the default). The JSON says which K was used.
 """
 
 from __future__ import annotations
@@ -24,39 +28,71 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+EXIT_SKIPPED = 3  # finished, but some inputs (images, frames) were skipped
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="an image, a folder of images, or a video file")
     from pyhpe.cli import add_renamed
+    from pyhpe.detect import DETECTORS
+    from pyhpe.runtime.pipeline import POSE_FRAMES
 
+    parser.add_argument("input", help="an image, a folder of images, or a video file")
     # --checkpoint: a model file path (pyhpe's word); the old --model spelling stays as a hidden alias
     add_renamed(parser, "--checkpoint", old="--model", dest="checkpoint", required=True, metavar="PATH",
                 help="pyhpe model file (.safetensors, torch), .onnx or .ncnn.param")
     parser.add_argument("--backend", choices=("torch", "onnxruntime", "ncnn"), default=None,
-                        help="default: from the model file's extension")
+                        help="default: from the model file's extension; a .safetensors file with an "
+                        "ncnn export beside it (<stem>.ncnn.param/.bin) runs on ncnn")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the backend")
     parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
                         help="fp16: ncnn's fp16 storage/arithmetic (ncnn only)")
     add_renamed(parser, "--out", "-o", old="--output", dest="output", default="predictions",
                 metavar="DIR", help="output folder (default predictions)")
-    parser.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels")
-    parser.add_argument("--max-faces", type=int, default=0, help="keep the N largest faces (0: all)")
-    parser.add_argument("--no-draw", action="store_true", help="write JSON only")
-    parser.add_argument("--intrinsics", metavar="FX,FY,CX,CY",
-                        help="6DoF models: the camera's intrinsics in pixels (default: unknown, "
-                        "f = W + H, principal point at the image centre)")
+    det = parser.add_argument_group("detection and tracking")
+    det.add_argument("--detector", choices=DETECTORS, default=None,
+                     help="haar (default): OpenCV's frontal and both profile cascades, offline; "
+                     "yunet: OpenCV's FaceDetectorYN with --detector-weights; boxes: --boxes FILE")
+    det.add_argument("--detector-weights", metavar="FILE", help="yunet: the YuNet .onnx file")
+    det.add_argument("--boxes", metavar="FILE",
+                     help="face boxes from your own detector, JSON (see docs/predict.md); implies --detector boxes")
+    det.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels (default 40)")
+    det.add_argument("--max-faces", type=int, default=0, help="keep the N largest faces (0: all)")
+    det.add_argument("--detect-every", type=int, default=5, metavar="N",
+                     help="video: run the detector every N frames and track in between (default 5; 1: every frame)")
+    det.add_argument("--no-track", dest="track", action="store_false",
+                     help="video: detect on every frame, no ids across frames, no smoothing")
+    pose = parser.add_argument_group("pose")
+    pose.add_argument("--pose-frame", choices=POSE_FRAMES, default="camera",
+                      help="crop models: camera (default) rotates the answer by the viewing ray through "
+                      "the crop's centre, so a pose reads the same anywhere in the image; crop: as the "
+                      "model answers (relative to the crop's own viewing direction)")
+    pose.add_argument("--intrinsics", metavar="FX,FY,CX,CY|FILE",
+                      help="the camera's intrinsics in pixels, or a JSON file with \"K\" (3x3) or fx, fy, cx, cy "
+                      "(default: unknown, f = W + H, principal point at the image centre)")
+    pose.add_argument("--focal", type=float, metavar="F",
+                      help="focal length in pixels, principal point at the image centre")
+    pose.add_argument("--no-smooth", dest="smooth", action="store_false",
+                      help="video: no One Euro filtering of the pose")
+    pose.add_argument("--smooth-min-cutoff", type=float, default=None, metavar="HZ",
+                      help="One Euro min cutoff in Hz (lower: smoother, more lag)")
+    pose.add_argument("--smooth-beta", type=float, default=None,
+                      help="One Euro speed coefficient (higher: less lag on fast turns)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--no-draw", action="store_true", help="write JSON and CSV only")
+    out.add_argument("--strict", action="store_true", help="stop at the first unreadable image or frame")
+    out.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def guess_backend(model: str) -> str:
     """torch for .safetensors, onnxruntime for .onnx, ncnn for .param."""
-    name = model.lower()
+    name = str(model).lower()
     if name.endswith(".onnx"):
         return "onnxruntime"
     if name.endswith(".param"):
@@ -64,161 +100,264 @@ def guess_backend(model: str) -> str:
     return "torch"
 
 
-def _boxes_xyxy(detector, image_rgb: np.ndarray, max_faces: int) -> np.ndarray:
-    boxes = detector(image_rgb)
-    if max_faces and len(boxes) > max_faces:
-        boxes = boxes[np.argsort(-boxes[:, 2] * boxes[:, 3])[:max_faces]]
-    xyxy = boxes.copy()
-    xyxy[:, 2:] += xyxy[:, :2]
-    return xyxy
-
-
-FRAME_KEYS = ("intrinsics", "intrinsics_given")  # per-image outputs of a 6DoF prediction
-
-
-def parse_intrinsics(text: str | None) -> np.ndarray | None:
-    """"fx,fy,cx,cy" → K (3, 3); None → None (unknown)."""
-    if text is None:
+def ncnn_export_beside(model: str | Path) -> Path | None:
+    """``<stem>.ncnn.param`` beside a model file when it and its .bin exist (None otherwise)."""
+    path = Path(model)
+    if path.suffix.lower() not in (".safetensors", ".pt", ".pth"):
         return None
-    try:
-        fx, fy, cx, cy = (float(v) for v in text.split(","))
-    except ValueError:
-        raise ValueError(f"--intrinsics must be four numbers fx,fy,cx,cy, got {text!r}") from None
-    if not (fx > 0 and fy > 0) or not np.all(np.isfinite([cx, cy])):
-        raise ValueError(f"--intrinsics: fx and fy must be > 0 and cx, cy finite, got {text!r}")
+    param = path.with_suffix(".ncnn.param")
+    return param if param.is_file() and param.with_suffix(".bin").is_file() else None
+
+
+def _intrinsics_from_numbers(values, source: str) -> np.ndarray:
+    fx, fy, cx, cy = (float(v) for v in values)
+    if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
+        raise ValueError(f"{source}: fx and fy must be > 0 and cx, cy finite, got {fx}, {fy}, {cx}, {cy}")
     return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
-def _records(boxes: np.ndarray, out: dict[str, np.ndarray]) -> list[dict]:
-    """One JSON record per face: its box and every decoded output (Euler angles as pitch, yaw,
-    roll in degrees)."""
-    faces = []
-    for i, box in enumerate(boxes):
-        face: dict = {"box_xyxy": [float(v) for v in box]}
-        for name, values in out.items():
-            if name in FRAME_KEYS:
-                continue
-            if name == "euler_deg":
-                face.update(zip(("pitch", "yaw", "roll"), (float(v) for v in values[i])))
-            else:
-                face[name] = values[i].astype(float).tolist()
-        faces.append(face)
-    return faces
+def parse_intrinsics(text: str | None) -> np.ndarray | None:
+    """"fx,fy,cx,cy" or a JSON file ({"K": 3×3} or {"fx", "fy", "cx", "cy"}) → K (3, 3);
+    None → None (unknown)."""
+    if text is None:
+        return None
+    path = Path(text)
+    if path.suffix.lower() == ".json" or path.is_file():
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"--intrinsics {path}: not a readable JSON file ({err})") from None
+        try:
+            if "K" in data:
+                K = np.asarray(data["K"], dtype=np.float64)
+                if K.shape != (3, 3):
+                    raise ValueError
+                return _intrinsics_from_numbers((K[0, 0], K[1, 1], K[0, 2], K[1, 2]), f"--intrinsics {path}")
+            return _intrinsics_from_numbers([data[k] for k in ("fx", "fy", "cx", "cy")], f"--intrinsics {path}")
+        except (KeyError, TypeError, ValueError) as err:
+            if "must be > 0" in str(err):
+                raise
+            raise ValueError(f"--intrinsics {path}: needs \"K\" (3x3) or fx, fy, cx, cy numbers") from None
+    try:
+        values = [float(v) for v in text.split(",")]
+        if len(values) != 4:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"--intrinsics must be four numbers fx,fy,cx,cy or a JSON file, got {text!r}") from None
+    return _intrinsics_from_numbers(values, "--intrinsics")
 
 
-def process_frame(predictor, detector, image_rgb: np.ndarray, max_faces: int = 0, K=None):
-    """(faces as JSON records, boxes, predictions) for one RGB frame (``K``: 6DoF models'
-    intrinsics, None: unknown)."""
-    boxes = _boxes_xyxy(detector, image_rgb, max_faces)
-    out = predictor.predict_faces(image_rgb, boxes, K=K)
-    return _records(boxes, out), boxes, out
+def _intrinsics_for(args, height: int, width: int) -> np.ndarray | None:
+    """The K of this input: --intrinsics, or --focal with the image centre, or None (unknown)."""
+    if args.K is not None:
+        return args.K
+    if args.focal is not None:
+        return np.array([[args.focal, 0.0, (width - 1) / 2.0], [0.0, args.focal, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
+    return None
 
 
-def _frame_fields(out: dict) -> dict:
-    """The per-image fields of a 6DoF prediction for the JSON record (nothing otherwise)."""
-    return {k: np.asarray(out[k]).tolist() for k in FRAME_KEYS if k in out}
-
-
-def _summary(faces: list[dict]) -> str:
-    """Per-face t (and rotation) of a 6DoF prediction, for the console."""
+def _console(faces) -> str:
+    """One line per face: id, Euler angles and, for 6DoF models, t."""
     parts = []
     for f in faces:
-        if "t" in f:
-            t = ", ".join(f"{v:+.3f}" for v in f["t"])
-            parts.append(f"t = ({t}) m, yaw {f['yaw']:+.1f} pitch {f['pitch']:+.1f} roll {f['roll']:+.1f}")
-    return "".join(f"\n  face {i}: {p}" for i, p in enumerate(parts))
+        line = f"  face {f.id}: yaw {f.euler_deg[1]:+.1f} pitch {f.euler_deg[0]:+.1f} roll {f.euler_deg[2]:+.1f}"
+        if f.t is not None:
+            line = f"  face {f.id}: t = ({', '.join(f'{v:+.3f}' for v in f.t)}) m," + line.split(":", 1)[1]
+        parts.append(line)
+    return "".join("\n" + p for p in parts)
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+def _frame_record(result, args) -> dict:
+    return {"intrinsics": result.K.tolist(), "intrinsics_given": bool(result.K_given),
+            "pose_frame": "camera" if result.faces and result.faces[0].t is not None else args.pose_frame}
 
 
-def _run_images(paths, predictor, detector, args, out_dir: Path) -> int:
-    from pyhpe.data.files import read_image_rgb, write_image_rgb
-    from pyhpe.runtime.annotate import draw_faces
+def _progress(iterable, total, args, unit: str):
+    from tqdm import tqdm
 
-    total = 0
-    for path in paths:
-        image = read_image_rgb(path)
-        faces, boxes, out = process_frame(predictor, detector, image, args.max_faces, args.K)
-        total += len(faces)
-        record = {"input": str(path), "backend": predictor.backend_name, **_frame_fields(out), "faces": faces}
-        (out_dir / f"{path.stem}.json").write_text(json.dumps(record, indent=1))
-        if not args.no_draw:
-            write_image_rgb(out_dir / f"{path.stem}.jpg", draw_faces(image, boxes, out["R"], out["euler_deg"]))
-        print(f"{path}: {len(faces)} face(s)" + _summary(faces))
-    return total
+    return tqdm(iterable, total=total or None, unit=unit, disable=True if args.no_progress else None, leave=False)
 
 
-def _run_video(path: Path, predictor, detector, args, out_dir: Path) -> int:
-    import cv2
+class _Skips:
+    """Unreadable inputs: one line each on stderr, counted; ``--strict`` makes the first an error."""
 
-    from pyhpe.runtime.annotate import draw_faces
+    def __init__(self, strict: bool):
+        self.strict, self.count = strict, 0
 
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"{path}: OpenCV cannot open this video")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    writer = None
-    frames, total = [], 0
+    def __call__(self, what: str) -> None:
+        if self.strict:
+            raise ValueError(f"{what} (--strict)")
+        self.count += 1
+        print(f"pyhpe predict: skipped {what}", file=sys.stderr)
+
+
+def _run_images(paths, pipeline, args, out_dir: Path, skips: _Skips, csv_path: Path | None) -> tuple[int, int]:
+    from pyhpe.data.files import DataFileError, read_image_rgb, write_image_rgb
+    from pyhpe.runtime.annotate import draw_results
+    from pyhpe.runtime.records import CsvWriter
+
+    frames = total = 0
+    csv = CsvWriter(csv_path, ("file",), pipeline.sixdof) if csv_path is not None else None
     try:
-        index = 0
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            faces, boxes, out = process_frame(predictor, detector, rgb, args.max_faces, args.K)
-            frames.append({"frame": index, **_frame_fields(out), "faces": faces})
-            total += len(faces)
+        for path in _progress(paths, len(paths), args, "img") if len(paths) > 1 else paths:
+            try:
+                image = read_image_rgb(path)
+            except DataFileError as err:
+                skips(f"{path}: {err.problem}")
+                continue
+            pipeline.options.K = _intrinsics_for(args, *image.shape[:2])
+            result = pipeline.frame(image, key=path.name)
+            frames += 1
+            total += len(result.faces)
+            record = {"input": str(path), "backend": pipeline.predictor.backend_name, **_frame_record(result, args),
+                      "faces": [f.to_json() for f in result.faces]}
+            (out_dir / f"{path.stem}.json").write_text(json.dumps(record, indent=1))
+            if csv is not None:
+                csv.write([path.name], result.faces)
             if not args.no_draw:
-                if writer is None:
-                    h, w = rgb.shape[:2]
-                    writer = cv2.VideoWriter(str(out_dir / f"{path.stem}.mp4"),
-                                             cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-                drawn = draw_faces(rgb, boxes, out["R"], out["euler_deg"])
-                writer.write(cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
-            index += 1
+                write_image_rgb(out_dir / f"{path.stem}.jpg", draw_results(image, result.faces, result.K))
+            if len(paths) == 1 or args.no_progress:
+                print(f"{path}: {len(result.faces)} face(s)" + _console(result.faces))
     finally:
-        cap.release()
+        if csv is not None:
+            csv.close()
+    return frames, total
+
+
+def _run_video(path: Path, pipeline, args, out_dir: Path, skips: _Skips) -> tuple[int, int]:
+    from pyhpe.runtime.annotate import draw_results
+    from pyhpe.runtime.frames import VideoFrames, VideoWriter
+    from pyhpe.runtime.records import CsvWriter
+
+    video = VideoFrames(path)
+    pipeline.detector.check_input(width=video.width, height=video.height, n_frames=video.n_frames or None)
+    pipeline.options.K = _intrinsics_for(args, video.height, video.width)
+    writer = None
+    frames, total, first = [], 0, None
+    record = {"input": str(path), "backend": pipeline.predictor.backend_name, "fps": video.fps,
+              "detect_every": pipeline.options.detect_every if pipeline.tracker is not None else 1,
+              "smoothing": pipeline.smoother is not None, "frames": frames}
+    csv = CsvWriter(out_dir / f"{path.stem}.csv", ("frame", "time_s"), pipeline.sixdof)
+    try:
+        for index, rgb in _progress(video, video.n_frames, args, "frame"):
+            if rgb is None:
+                skips(f"{path}: frame {index} could not be decoded")
+                continue
+            time_s = index / video.fps
+            result = pipeline.frame(rgb, index=index, time_s=time_s)
+            if first is None:
+                first = _frame_record(result, args)
+                record.update(first)
+            frames.append({"frame": index, "time_s": round(time_s, 6), "faces": [f.to_json() for f in result.faces]})
+            csv.write([index, f"{time_s:.4f}"], result.faces)
+            total += len(result.faces)
+            if not args.no_draw:
+                t0 = time.perf_counter()
+                if writer is None:
+                    writer = VideoWriter(out_dir / f"{path.stem}.mp4", video.fps, rgb.shape[1], rgb.shape[0])
+                writer.write(draw_results(rgb, result.faces, result.K, show_ids=pipeline.tracker is not None))
+                pipeline.times.add("draw", t0)
+    finally:
+        video.close()
+        csv.close()
         if writer is not None:
-            writer.release()
+            writer.close()
+        record["unreadable_frames"] = video.unreadable
+        (out_dir / f"{path.stem}.json").write_text(json.dumps(record))
     if not frames:
         raise ValueError(f"{path}: no frame could be read")
-    record = {"input": str(path), "backend": predictor.backend_name, "fps": fps, "frames": frames}
-    (out_dir / f"{path.stem}.json").write_text(json.dumps(record))
-    print(f"{path}: {len(frames)} frame(s), {total} face(s)")
-    return total
+    ids = {f["id"] for fr in frames for f in fr["faces"]}
+    print(f"{path}: {len(frames)} frame(s), {total} face(s), {len(ids)} face id(s)")
+    return len(frames), total
+
+
+def _make_detector(args):
+    from pyhpe.detect import make_detector
+
+    name = args.detector or ("boxes" if args.boxes else "haar")
+    if name == "boxes":
+        if not args.boxes:
+            raise ValueError("--detector boxes needs --boxes FILE")
+        return make_detector("boxes", boxes=args.boxes)
+    if args.boxes:
+        raise ValueError(f"--boxes goes with --detector boxes, not {name}")
+    if name == "yunet":
+        if not args.detector_weights:
+            raise ValueError("--detector yunet needs --detector-weights FILE (YuNet's .onnx)")
+        return make_detector("yunet", weights=args.detector_weights, min_face=args.min_face)
+    return make_detector(name, min_face=args.min_face)
+
+
+def _check_args(args) -> None:
+    if args.detect_every < 1:
+        raise ValueError(f"--detect-every must be >= 1, got {args.detect_every}")
+    if args.focal is not None and not (np.isfinite(args.focal) and args.focal > 0):
+        raise ValueError(f"--focal must be > 0, got {args.focal}")
+    if args.focal is not None and args.intrinsics is not None:
+        raise ValueError("give either --focal or --intrinsics, not both")
+    for name in ("smooth_min_cutoff", "smooth_beta"):
+        v = getattr(args, name)
+        if v is not None and not (np.isfinite(v) and v >= (0 if name == "smooth_beta" else 1e-6)):
+            raise ValueError(f"--{name.replace('_', '-')} must be {'>= 0' if name == 'smooth_beta' else '> 0'}, got {v}")
+
+
+def _make_predictor(args):
+    from pyhpe.runtime.predictor import Predictor
+
+    checkpoint, backend = args.checkpoint, args.backend
+    if backend is None:
+        beside = ncnn_export_beside(checkpoint)
+        if beside is not None:
+            print(f"using the ncnn export beside the model: {beside} (--backend torch to use the weights)")
+            checkpoint, backend = str(beside), "ncnn"
+        else:
+            backend = guess_backend(checkpoint)
+    return Predictor(checkpoint, backend=backend, threads=args.threads, precision=args.precision)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyhpe.data.face_detect import HaarFaceDetector
-    from pyhpe.runtime.predictor import Predictor
+    from pyhpe.runtime.pipeline import FacePipeline, PipelineOptions
 
     src = Path(args.input)
+    skips = _Skips(args.strict)
+    start = time.perf_counter()
     try:
         if not src.exists():
             raise FileNotFoundError(f"input not found: {src}")
-        args.K = parse_intrinsics(getattr(args, "intrinsics", None))
-        predictor = Predictor(args.checkpoint, backend=args.backend or guess_backend(args.checkpoint),
-                              threads=args.threads, precision=args.precision)
-        detector = HaarFaceDetector(min_size=args.min_face)
+        _check_args(args)
+        args.K = parse_intrinsics(args.intrinsics)
+        is_video = src.is_file() and src.suffix.lower() in VIDEO_EXTS
+        if src.is_file() and not is_video and src.suffix.lower() not in IMAGE_EXTS:
+            raise ValueError(f"{src}: not an image ({', '.join(sorted(IMAGE_EXTS))}) or video "
+                             f"({', '.join(sorted(VIDEO_EXTS))})")
+        predictor = _make_predictor(args)
+        detector = _make_detector(args)
+        options = PipelineOptions(detect_every=args.detect_every, track=args.track, smooth=args.smooth and args.track,
+                                  min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta,
+                                  pose_frame=args.pose_frame, max_faces=args.max_faces)
+        pipeline = FacePipeline(predictor, detector, options, video=is_video)
         out_dir = Path(args.output)
         out_dir.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
-            paths = _images_in(src)
+            paths = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_EXTS)
             if not paths:
                 raise ValueError(f"{src}: no images ({', '.join(sorted(IMAGE_EXTS))})")
-            _run_images(paths, predictor, detector, args, out_dir)
-        elif src.suffix.lower() in VIDEO_EXTS:
-            _run_video(src, predictor, detector, args, out_dir)
-        elif src.suffix.lower() in IMAGE_EXTS:
-            _run_images([src], predictor, detector, args, out_dir)
+            detector.check_input(width=None, height=None, names=[p.name for p in paths])
+            n, _ = _run_images(paths, pipeline, args, out_dir, skips, out_dir / f"{src.name}.csv")
+        elif is_video:
+            n, _ = _run_video(src, pipeline, args, out_dir, skips)
         else:
-            raise ValueError(f"{src}: not an image ({', '.join(sorted(IMAGE_EXTS))}) or video "
-                             f"({', '.join(sorted(VIDEO_EXTS))})")
-    except (FileNotFoundError, ValueError, ImportError, RuntimeError, TypeError) as err:
+            detector.check_input(width=None, height=None, names=[src.name])
+            n, _ = _run_images([src], pipeline, args, out_dir, skips, None)
+    except (FileNotFoundError, ValueError, ImportError, RuntimeError, TypeError, OSError) as err:
         print(f"pyhpe predict: error: {err}", file=sys.stderr)
         return 1
+    wall = time.perf_counter() - start
+    if n > 1:
+        stages = ", ".join(f"{k} {v / n * 1000:.1f}" for k, v in pipeline.times.seconds.items())
+        print(f"{n} frame(s) in {wall:.1f} s: {n / wall:.1f} frames/s end to end (ms per frame: {stages})")
+    if skips.count:
+        print(f"skipped {skips.count} unreadable input(s); results in {out_dir}")
+        return EXIT_SKIPPED
     print(f"results in {out_dir}")
     return 0

@@ -31,16 +31,20 @@ def _check_image(image: np.ndarray, what: str = "image") -> np.ndarray:
     return image
 
 
-def face_crop(image_rgb: np.ndarray, box_xyxy: Sequence[float], rule: CropRule = SIXDREPNET_CROP) -> np.ndarray:
-    """The crop rule's box of a face box (x0, y0, x1, y1) cut from the image (outside is black);
-    kind "margin_box": 6DRepNet's fixed-margin test box with k = ``rule.margin``."""
-    image_rgb = _check_image(image_rgb)
+def crop_box(box_xyxy: Sequence[float], rule: CropRule = SIXDREPNET_CROP) -> np.ndarray:
+    """The box (x0, y0, x1, y1) the crop rule cuts for a face box; kind "margin_box": 6DRepNet's
+    fixed-margin test box with k = ``rule.margin`` (the centre crop after resizing keeps its
+    centre, the point a crop model looks at)."""
     box = np.asarray(box_xyxy, dtype=np.float64).reshape(-1)
     if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
         raise ValueError(f"face box must be finite (x0, y0, x1, y1) with x1 > x0, y1 > y0, got {box_xyxy}")
-    if rule.kind == "margin_box":
-        box = sixdrepnet_test_box(box, rule.margin)
-    return crop(_as_sample(image_rgb), box).image
+    return sixdrepnet_test_box(box, rule.margin) if rule.kind == "margin_box" else box
+
+
+def face_crop(image_rgb: np.ndarray, box_xyxy: Sequence[float], rule: CropRule = SIXDREPNET_CROP) -> np.ndarray:
+    """The crop rule's box of a face box (x0, y0, x1, y1) cut from the image (outside is black)."""
+    image_rgb = _check_image(image_rgb)
+    return crop(_as_sample(image_rgb), crop_box(box_xyxy, rule)).image
 
 
 def resize_center(crop_rgb: np.ndarray, size: int, rule: CropRule = SIXDREPNET_CROP) -> np.ndarray:

@@ -11,9 +11,12 @@ import torch
 
 from pyhpe.cli import main
 from pyhpe.data.files import write_image_rgb
+from pyhpe.geometry import crop_rotation_to_camera
 from pyhpe.models import create_model
 from pyhpe.models.io import save_model
 from pyhpe.runtime import Predictor
+from pyhpe.runtime.pipeline import euler_degrees
+from pyhpe.runtime.preprocess import crop_box, default_intrinsics
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +43,21 @@ def test_image(setup, tmp_path):
     assert record["backend"] == "torch"
     assert len(record["faces"]) == 1
     f = record["faces"][0]
-    # the JSON is exactly the Predictor's answer on the detected box
-    ref = Predictor(d / "m.safetensors").predict_faces(face, [f["box_xyxy"]])
-    np.testing.assert_allclose([f["pitch"], f["yaw"], f["roll"]], ref["euler_deg"][0], atol=1e-3)
-    np.testing.assert_allclose(f["R"], ref["R"][0], atol=1e-5)
+    # the JSON is the Predictor's answer on the detected box, turned into the camera frame by the
+    # viewing ray through the crop's centre (unknown intrinsics: f = W + H, image centre)
+    p = Predictor(d / "m.safetensors")
+    ref = p.predict_faces(face, [f["box_xyxy"]])
+    K = default_intrinsics(*face.shape[:2])
+    R_cam = crop_rotation_to_camera(ref["R"], [crop_box(f["box_xyxy"], p.card.crop)], K)
+    np.testing.assert_allclose(f["R"], R_cam[0], atol=1e-5)
+    np.testing.assert_allclose([f["pitch"], f["yaw"], f["roll"]], euler_degrees(R_cam)[0], atol=1e-3)
+    assert record["pose_frame"] == "camera" and record["intrinsics_given"] is False
+    # --pose-frame crop: exactly the model's answer
+    assert main(["predict", str(d / "face.png"), "--checkpoint", str(d / "m.safetensors"), "-o", str(tmp_path),
+                 "--pose-frame", "crop", "--no-draw"]) == 0
+    g = json.loads((tmp_path / "face.json").read_text())["faces"][0]
+    np.testing.assert_allclose(g["R"], ref["R"][0], atol=1e-5)
+    np.testing.assert_allclose([g["pitch"], g["yaw"], g["roll"]], ref["euler_deg"][0], atol=1e-3)
     drawn = cv2.imread(str(tmp_path / "face.jpg"))
     assert drawn is not None and drawn.shape == face.shape
 
