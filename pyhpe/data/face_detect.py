@@ -10,7 +10,8 @@ from pyhpe.detect.haar import HaarDetector
 
 class HaarFaceDetector:
     """`pyhpe.detect.haar.HaarDetector` (frontal + profile cascades in both directions, merged
-    by NMS; the one home of the cascades) on the full-resolution image, with (x, y, w, h) output.
+    by NMS; the one home of the cascades) on the full-resolution, globally equalised image (as
+    BIWI preprocessing always ran it), with (x, y, w, h) output.
 
     Call with an (H, W, 3) uint8 RGB image; returns (N, 4) boxes x, y, w, h (float64), best first.
     """
@@ -18,7 +19,9 @@ class HaarFaceDetector:
     def __init__(self, min_size: int = 40, scale_factor: float = 1.1, min_neighbors: int = 5,
                  profile: bool = True):
         self.detector = HaarDetector(min_face=min_size, max_side=None, scale_factor=scale_factor,
-                                     min_neighbors=min_neighbors, profile=profile)
+                                     min_neighbors=min_neighbors,
+                                     profile_min_neighbors=min_neighbors, equalize="global",
+                                     profile=profile)
 
     def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
         return self.detector(image_rgb).xywh()

@@ -33,18 +33,23 @@ RENDER_SIZE = 384
 
 
 def head_frame(seed: int, index: int, yaw: float, width: int, height: int,
-               head_px: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+               head_px: tuple[float, float], pitch: tuple[float, float] = (-20.0, 20.0),
+               roll: tuple[float, float] = (-10.0, 10.0), background: str = "random",
+               clean: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One frame: a random background with one synthetic head (yaw ``yaw``) pasted into it.
 
     Returns (frame RGB uint8, head-mask box, landmark box, Euler (pitch, yaw, roll) degrees); boxes
     are xyxy in frame pixels. The head's height in the frame is uniform in ``head_px``.
+    ``background`` "plain": one random grey level instead of `random_background` (textured, grainy);
+    ``clean``: heads without glasses, blur or noise (both to find what limits a detector).
     """
     from pyhpe.data.synthetic.background import random_background
     from pyhpe.data.synthetic.config import SynthConfig
     from pyhpe.data.synthetic.render import render_index
 
-    cfg = SynthConfig(size=RENDER_SIZE, yaw=(yaw, yaw), pitch=(-20.0, 20.0), roll=(-10.0, 10.0),
-                      occluder_prob=0.0)
+    extra = {"glasses_prob": 0.0, "blur_prob": 0.0, "noise_sigma": (0.0, 0.0)} if clean else {}
+    cfg = SynthConfig(size=RENDER_SIZE, yaw=(yaw, yaw), pitch=tuple(pitch), roll=tuple(roll),
+                      occluder_prob=0.0, **extra)
     sample = render_index(cfg, seed, index)
     rng = np.random.default_rng([seed, index, 1])
     mask = sample.extra["head_mask"]
@@ -57,7 +62,10 @@ def head_frame(seed: int, index: int, yaw: float, width: int, height: int,
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
     head = cv2.resize(sample.image[y0:y1, x0:x1], (w, h), interpolation=interp).astype(np.float32)
     alpha = cv2.resize(mask[y0:y1, x0:x1].astype(np.float32), (w, h), interpolation=interp)[..., None]
-    frame = random_background(rng, max(width, height))[:height, :width].astype(np.float32)
+    if background == "plain":
+        frame = np.full((height, width, 3), rng.uniform(40, 215), np.float32)
+    else:
+        frame = random_background(rng, max(width, height))[:height, :width].astype(np.float32)
     px, py = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
     region = frame[py:py + h, px:px + w]
     frame[py:py + h, px:px + w] = alpha * head + (1 - alpha) * region
@@ -87,19 +95,25 @@ def score_frame(boxes: np.ndarray, head_box: np.ndarray, lm_box: np.ndarray,
 
 def measure(detector: Detector, frames: int, seed: int, width: int = 640, height: int = 480,
             head_px: tuple[float, float] = (80.0, 240.0), min_iou: float = 0.4,
-            examples: Path | None = None, n_examples: int = 12) -> dict:
-    """Run ``detector`` on ``frames`` composited frames; counts per |yaw| bin and overall."""
+            examples: Path | None = None, n_examples: int = 12, **scene) -> dict:
+    """Run ``detector`` on ``frames`` composited frames; counts per |yaw| bin and overall, and
+    one record per frame (pose, head height, found, false positives, duplicates).
+    ``scene``: `head_frame`'s pitch, roll, background, clean."""
     n_bins = len(BIN_EDGES) - 1
     rows = [{"bin": f"{BIN_EDGES[b]}-{BIN_EDGES[b + 1]}", "frames": 0, "found": 0, "false_pos": 0,
              "duplicates": 0} for b in range(n_bins)]
     seconds = 0.0
+    records: list[dict] = []
     for i in range(frames):
         yaw = frame_yaw(seed, i)
-        frame, head_box, lm_box, _ = head_frame(seed, i, yaw, width, height, head_px)
+        frame, head_box, lm_box, euler = head_frame(seed, i, yaw, width, height, head_px, **scene)
         t0 = time.perf_counter()
         dets = detector(frame, key=i)
         seconds += time.perf_counter() - t0
         found, fp, dup = score_frame(dets.boxes, head_box, lm_box, min_iou)
+        records.append({"index": i, "pitch": round(float(euler[0]), 2), "yaw": round(float(euler[1]), 2),
+                        "roll": round(float(euler[2]), 2), "head_px": float(head_box[3] - head_box[1]),
+                        "found": bool(found), "false_pos": fp, "duplicates": dup})
         row = rows[i % n_bins]
         row["frames"] += 1
         row["found"] += int(found)
@@ -115,7 +129,7 @@ def measure(detector: Detector, frames: int, seed: int, width: int = 640, height
     n = max(total["frames"], 1)
     total.update(rate=total["found"] / n, false_pos_per_frame=total["false_pos"] / n,
                  duplicates_per_frame=total["duplicates"] / n, ms_per_frame=1000 * seconds / n)
-    return {"bins": rows, "total": total}
+    return {"bins": rows, "total": total, "per_frame": records}
 
 
 def _save_example(path: Path, frame, dets, head_box, lm_box, yaw: float) -> None:
@@ -183,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="head height in the frame, pixels (default 80 240)")
     p.add_argument("--min-iou", type=float, default=0.4, help="match criterion (default 0.4)")
     p.add_argument("--examples", type=int, default=12, help="annotated frames to save (default 12)")
+    p.add_argument("--pitch", type=float, nargs=2, default=(-20.0, 20.0), metavar=("LO", "HI"))
+    p.add_argument("--roll", type=float, nargs=2, default=(-10.0, 10.0), metavar=("LO", "HI"))
+    p.add_argument("--background", choices=("random", "plain"), default="random",
+                   help="random: pyhpe's textured synthetic backgrounds; plain: one grey level")
+    p.add_argument("--clean", action="store_true", help="heads without glasses, blur or noise")
     g = p.add_argument_group("haar settings (defaults: HaarDetector's)")
     g.add_argument("--min-face", type=int, default=40)
     g.add_argument("--max-side", type=int, default=640)
@@ -219,20 +238,26 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(str(e)) from None
     width, height = args.size
+    scene = {"pitch": tuple(args.pitch), "roll": tuple(args.roll), "background": args.background,
+             "clean": args.clean}
     results = measure(detector, args.frames, args.seed, width, height, tuple(args.head_px), args.min_iou,
-                      out / "examples" if args.examples else None, args.examples)
+                      out / "examples" if args.examples else None, args.examples, **scene)
     cpu = cpu_model() or platform.machine()
     results.update(
-        detector=args.detector, settings={k: v for k, v in kwargs.items() if k != "weights"},
+        detector=args.detector,
+        settings=getattr(detector, "settings", {k: v for k, v in kwargs.items() if k != "weights"}),
         seed=args.seed, frame_size=[width, height], head_px=list(args.head_px), min_iou=args.min_iou,
-        poses={"yaw": "uniform in each |yaw| bin, random sign", "pitch": [-20, 20], "roll": [-10, 10],
-               "occluders": 0.0}, cpu=cpu, cpu_count=os.cpu_count(),
+        poses={"yaw": "uniform in each |yaw| bin, random sign", "pitch": list(args.pitch),
+               "roll": list(args.roll), "occluders": 0.0},
+        scene={"background": args.background, "clean_heads": args.clean}, cpu=cpu, cpu_count=os.cpu_count(),
         opencv=cv2.__version__, threads=cv2.getNumThreads(),
         command="python -m pyhpe.detect.measure " + " ".join(argv if argv is not None else sys.argv[1:]),
     )
     (out / "results.json").write_text(json.dumps(results, indent=2))
     head = (f"{args.detector} {results['settings']}, seed {args.seed}, {args.frames} frames "
-            f"{width}x{height}, CPU {cpu}, {results['total']['ms_per_frame']:.1f} ms/frame\n\n")
+            f"{width}x{height}, pitch {list(args.pitch)}, roll {list(args.roll)}, background "
+            f"{args.background}{', clean heads' if args.clean else ''}; CPU {cpu}, "
+            f"{results['total']['ms_per_frame']:.1f} ms/frame\n\n")
     table = table_markdown(results)
     (out / "table.md").write_text(head + table)
     plot(results, out / "detection_rate.png", f"{args.detector} on synthetic heads, seed {args.seed}")

@@ -95,10 +95,11 @@ def grace():
     return _grace_hopper_frame()
 
 
-def test_real_face_full_and_downscaled_agree(grace):
-    full = make_detector("haar", max_side=None)(grace)
+@pytest.mark.parametrize("equalize", ["none", "global"])
+def test_real_face_full_and_downscaled_agree(grace, equalize):
+    full = make_detector("haar", max_side=None, equalize=equalize)(grace)
     big = cv2.resize(grace, (1280, 960), interpolation=cv2.INTER_LINEAR)
-    down = make_detector("haar", max_side=640)(big)
+    down = make_detector("haar", max_side=640, equalize=equalize)(big)
     assert len(full) >= 1 and len(down) >= 1
     best_full, best_down = full.boxes[np.argmax(full.scores)], down.boxes[np.argmax(down.scores)]
     cx, cy = (best_full[0] + best_full[2]) / 2, (best_full[1] + best_full[3]) / 2
@@ -108,7 +109,7 @@ def test_real_face_full_and_downscaled_agree(grace):
 
 def test_old_xywh_detector_uses_the_new_one(grace):
     boxes = HaarFaceDetector()(grace)
-    dets = HaarDetector(max_side=None)(grace)
+    dets = HaarDetector(max_side=None, min_neighbors=5, profile_min_neighbors=5, equalize="global")(grace)
     np.testing.assert_array_equal(boxes, dets.xywh())
 
 
