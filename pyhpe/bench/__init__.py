@@ -3,7 +3,8 @@
 Suites (``pyhpe.cli.dispatch`` commands, imported only when run): ``kernels`` (the native rotation
 ops against the official 6DRepNet code, a clean PyTorch reference and torch.compile of it, timed
 interleaved in one process), ``callpath`` (the overhead of each layer of the call path),
-``mixer`` (the fused RepNeXt mixer against PyTorch) and ``cuda`` (the CUDA kernels against
+``mixer`` (the fused RepNeXt mixer against PyTorch), ``trgv2`` (a TRGv2 training step by
+phase), ``predict`` (video prediction's frame rate and pose jitter) and ``cuda`` (the CUDA kernels against
 PyTorch on the GPU).
 """
 
@@ -16,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "callpath": ("pyhpe.bench.callpath", "overhead of each layer of the call path at a small batch"),
     "mixer": ("pyhpe.bench.mixer", "the fused RepNeXt mixer vs PyTorch for every RepNeXt-M4 stage"),
     "trgv2": ("pyhpe.bench.trgv2", "where a TRGv2 training step spends its time, by phase"),
+    "predict": ("pyhpe.bench.predict", "pyhpe predict on video: end-to-end frames/s, pose jitter with and "
+                                       "without smoothing"),
     "cuda": ("pyhpe.bench.cuda", "the CUDA kernels vs PyTorch eager, torch.compile and cuDNN "
                                  "(skipped without a GPU)"),
 }
