@@ -137,21 +137,21 @@ def markdown(r: dict) -> str:
     lines = []
     if "speed" in r:
         s = r["speed"]
-        lines += [f"Speed: {s['width']}x{s['height']}, {s['frames']} frames, 2 faces, {s['backend']}, "
-                  f"{s['threads']} thread(s), detection every {s['detect_every']} frames",
+        lines += [(f"Speed: {s['width']}x{s['height']}, {s['frames']} frames, 2 faces, {s['backend']}, "
+                  f"{s['threads']} thread(s), detection every {s['detect_every']} frames"),
                   "", "| frames/s end to end | with true boxes only | Haar ms per call (found) | predict CPU s |",
                   "|---|---|---|---|",
-                  f"| **{s['fps']:.1f}** | {s['fps_with_true_boxes']:.1f} | {s['haar_ms_per_call']:.1f} "
-                  f"({s['haar_found']}) | {s['predict_cpu_s']:.1f} |", ""]
+                  (f"| **{s['fps']:.1f}** | {s['fps_with_true_boxes']:.1f} | {s['haar_ms_per_call']:.1f} "
+                  f"({s['haar_found']}) | {s['predict_cpu_s']:.1f} |"), ""]
     if "jitter" in r:
         j = r["jitter"]
-        lines += [f"Jitter: a still head, {j['frames']} frames, grain σ {j['grain_sigma']} grey levels, "
-                  f"{Path(j['model']).name} on {j['backend']}", "",
+        lines += [(f"Jitter: a still head, {j['frames']} frames, grain σ {j['grain_sigma']} grey levels, "
+                  f"{Path(j['model']).name} on {j['backend']}"), "",
                   "| | frame-to-frame change std (°) | mean change (°) | mean error to truth (°) |",
                   "|---|---|---|---|",
                   f"| raw | {j['raw_jitter_deg']:.3f} | {j['raw_mean_step_deg']:.3f} | {j['raw_error_deg']:.2f} |",
-                  f"| smoothed | {j['smoothed_jitter_deg']:.3f} | {j['smoothed_mean_step_deg']:.3f} | "
-                  f"{j['smoothed_error_deg']:.2f} |", "", f"jitter ratio raw / smoothed: {j['jitter_ratio']:.1f}×"]
+                  (f"| smoothed | {j['smoothed_jitter_deg']:.3f} | {j['smoothed_mean_step_deg']:.3f} | "
+                  f"{j['smoothed_error_deg']:.2f} |"), "", f"jitter ratio raw / smoothed: {j['jitter_ratio']:.1f}×"]
     return "\n".join(lines) + "\n"
 
 
