@@ -53,7 +53,8 @@ class HaarDetector(Detector):
 
     ``min_face``: smallest face side in full-resolution pixels (on a downscaled frame it cannot go
     below the cascade window, 24 px, times the downscale factor). ``max_side``: the frame is shrunk
-    so its longer side is at most this (None: never). ``scale_factor``: the cascades' pyramid step.
+    so its longer side is at most this (None: never). ``scale_factor``: the cascades' pyramid step
+    (``profile_scale_factor`` the profile cascade's, None: the same).
     ``min_neighbors``: raw windows a frontal box needs (the main guard against false positives);
     ``profile_min_neighbors`` the same for the profile cascade (None: ``min_neighbors``).
     ``equalize``: "none" (default), "global" (cv2.equalizeHist, OpenCV tutorials' usual step) or
@@ -74,16 +75,19 @@ class HaarDetector(Detector):
 
     def __init__(self, min_face: int = 40, max_side: int | None = 640, scale_factor: float = 1.1,
                  min_neighbors: int = 4, profile_min_neighbors: int | None = 3,
-                 equalize: str = "none", nms_iou: float = 0.3, profile: bool = True):
+                 equalize: str = "none", nms_iou: float = 0.3, profile: bool = True,
+                 profile_scale_factor: float | None = None):
         if equalize not in EQUALIZE:
             raise ValueError(f"equalize must be one of {', '.join(EQUALIZE)}, got {equalize!r}")
-        if not scale_factor > 1.0:
-            raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
+        for value in (scale_factor, profile_scale_factor):
+            if value is not None and not value > 1.0:
+                raise ValueError(f"scale factors must be > 1, got {value}")
         if max_side is not None and max_side < 32:
             raise ValueError(f"max_side must be >= 32 pixels (or None), got {max_side}")
         self.min_face = int(min_face)
         self.max_side = max_side
         self.scale_factor = float(scale_factor)
+        self.profile_scale_factor = float(profile_scale_factor or scale_factor)
         self.min_neighbors = int(min_neighbors)
         self.profile_min_neighbors = int(min_neighbors if profile_min_neighbors is None
                                          else profile_min_neighbors)
@@ -98,6 +102,7 @@ class HaarDetector(Detector):
         """The detector's effective settings (for reports)."""
         return {"min_face": self.min_face, "max_side": self.max_side, "scale_factor": self.scale_factor,
                 "min_neighbors": self.min_neighbors, "profile_min_neighbors": self.profile_min_neighbors,
+                "profile_scale_factor": self.profile_scale_factor,
                 "equalize": self.equalize, "nms_iou": self.nms_iou, "profile": self.profile is not None}
 
     def gray(self, image_rgb: np.ndarray) -> np.ndarray:
@@ -110,9 +115,9 @@ class HaarDetector(Detector):
         return gray
 
     def _run(self, cascade: cv2.CascadeClassifier, gray: np.ndarray, min_side: float,
-             min_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
+             min_neighbors: int, scale_factor: float) -> tuple[np.ndarray, np.ndarray]:
         side = max(_window(cascade), round(min_side))
-        boxes, counts = cascade.detectMultiScale2(gray, scaleFactor=self.scale_factor,
+        boxes, counts = cascade.detectMultiScale2(gray, scaleFactor=scale_factor,
                                                   minNeighbors=min_neighbors, minSize=(side, side))
         xywh = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
@@ -120,14 +125,14 @@ class HaarDetector(Detector):
 
     def detect_all(self, gray: np.ndarray, min_side: float) -> Detections:
         """Every cascade's boxes on one (already downscaled) gray frame, before NMS."""
-        boxes, scores = self._run(self.frontal, gray, min_side, self.min_neighbors)
+        boxes, scores = self._run(self.frontal, gray, min_side, self.min_neighbors, self.scale_factor)
         parts = [(boxes, scores, "frontal")]
         if self.profile is not None:
             width = gray.shape[1]
-            parts.append((*self._run(self.profile, gray, min_side, self.profile_min_neighbors),
-                          "profile-left"))
-            mboxes, mscores = self._run(self.profile, np.ascontiguousarray(gray[:, ::-1]), min_side,
-                                        self.profile_min_neighbors)
+            pkw = {"min_side": min_side, "min_neighbors": self.profile_min_neighbors,
+                   "scale_factor": self.profile_scale_factor}
+            parts.append((*self._run(self.profile, gray, **pkw), "profile-left"))
+            mboxes, mscores = self._run(self.profile, np.ascontiguousarray(gray[:, ::-1]), **pkw)
             mboxes = np.stack([width - mboxes[:, 2], mboxes[:, 1], width - mboxes[:, 0],
                                mboxes[:, 3]], axis=1)  # column x -> W − 1 − x, edges W − x
             parts.append((mboxes, mscores, "profile-right"))

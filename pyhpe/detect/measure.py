@@ -11,6 +11,11 @@ A detection finds the head when its IoU with the head-mask box (hair included) o
 face's landmark box is at least ``--min-iou`` (default 0.4): a detector's face box lies between
 the two (the landmark box is the 68 landmarks' extent, the mask box the whole head). Every other
 detection is a false positive; a second detection on an already found head counts as a duplicate.
+
+The backgrounds (`random_background`: colour fields, shapes, stripes, strong grain) are harder
+and slower for a cascade than most real frames. ``--background plain --clean`` (one grey level,
+heads without glasses, blur or noise) and ``--pitch 0 0 --roll 0 0`` isolate what the heads
+themselves allow; results.json keeps one record per frame (pose, head size, found).
 """
 
 from __future__ import annotations
@@ -208,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--scale-factor", type=float)
     g.add_argument("--min-neighbors", type=int)
     g.add_argument("--profile-min-neighbors", type=int)
+    g.add_argument("--profile-scale-factor", type=float)
     g.add_argument("--equalize", choices=("none", "global", "clahe"))
     g.add_argument("--nms-iou", type=float)
     return p
@@ -219,7 +225,8 @@ def _detector_kwargs(args: argparse.Namespace) -> dict:
             raise SystemExit("--detector yunet needs --weights FILE.onnx")
         return {"weights": args.weights, "min_face": args.min_face, "max_side": args.max_side}
     kw = {"min_face": args.min_face, "max_side": args.max_side}
-    for name in ("scale_factor", "min_neighbors", "profile_min_neighbors", "equalize", "nms_iou"):
+    for name in ("scale_factor", "min_neighbors", "profile_min_neighbors", "profile_scale_factor",
+                 "equalize", "nms_iou"):
         if getattr(args, name) is not None:
             kw[name] = getattr(args, name)
     return kw

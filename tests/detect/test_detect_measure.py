@@ -41,7 +41,7 @@ def test_oracle_detector_scores_every_head_and_one_false_positive():
 
 def test_command_writes_results(tmp_path):
     out = tmp_path / "m"
-    assert main(["--frames", "6", "--seed", "2", "--size", *map(str, SIZE), "--head-px", "40", "80",
+    assert main(["--frames", "2", "--seed", "2", "--size", *map(str, SIZE), "--head-px", "40", "80",
                  "--examples", "1", "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["seed"] == 2 and len(results["bins"]) == 6 and "cpu" in results
