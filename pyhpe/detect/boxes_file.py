@@ -138,7 +138,7 @@ class BoxesFileDetector(Detector):
         ``n_frames``, an image name not among ``names``."""
         if self.kind == "frames":
             if names is not None and n_frames is None:
-                raise ValueError(f"{self.path}: a \"frames\" (video) boxes file, but the input is a folder of images")
+                raise ValueError(f"{self.path}: a \"frames\" (video) boxes file, but the input is images, not a video")
             if (self.width, self.height) != (width, height):
                 raise ValueError(f"{self.path}: boxes for a {self.width}x{self.height} video, "
                                  f"but the video is {width}x{height}")

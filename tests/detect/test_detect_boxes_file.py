@@ -88,7 +88,7 @@ def test_file_that_does_not_match_the_input(tmp_path):
     with pytest.raises(ValueError) as e:
         video.check_input(width=640, height=480, n_frames=12)
     assert 'frames["12"]: the video has only 12 frames' in _one_line(e)
-    with pytest.raises(ValueError, match="input is a folder"):
+    with pytest.raises(ValueError, match="input is images, not a video"):
         video.check_input(width=640, height=480, names=["a.jpg"])
     with pytest.raises(ValueError, match="by frame index"):
         video(np.zeros((4, 4, 3), np.uint8), key="a.jpg")
