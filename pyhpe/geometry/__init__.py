@@ -20,6 +20,7 @@ from pyhpe.geometry.alignment import (
 from pyhpe.geometry.camera import (
     box_cxcywh_to_xyxy,
     box_from_points,
+    box_iou,
     box_xywh_to_xyxy,
     box_xyxy_to_cxcywh,
     crop_intrinsics,
@@ -72,6 +73,7 @@ __all__ = [
     "box_cxcywh_to_xyxy",
     "box_from_points",
     "box_info",
+    "box_iou",
     "box_offsets",
     "box_xywh_to_xyxy",
     "box_xyxy_to_cxcywh",

@@ -30,6 +30,7 @@ __all__ = [
     "affine_points",
     "box_cxcywh_to_xyxy",
     "box_from_points",
+    "box_iou",
     "box_xywh_to_xyxy",
     "box_xyxy_to_cxcywh",
     "crop_intrinsics",
@@ -277,6 +278,20 @@ def box_from_points(points):
     if p.size == 0:
         raise ValueError("box_from_points needs at least one point")
     return np.concatenate([p.min(axis=0), p.max(axis=0)])
+
+
+def box_iou(a, b) -> np.ndarray:
+    """(N, 4) × (M, 4) xyxy boxes -> (N, M) intersection over union, NumPy float64 (0 where a
+    union is empty; a box with x1 < x0 or y1 < y0 has no area)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=-1)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0.0, None), axis=-1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0.0, None), axis=-1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def box_xyxy_to_cxcywh(box):

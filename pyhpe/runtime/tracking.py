@@ -37,7 +37,9 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["FaceTracker", "Track", "box_iou"]
+from pyhpe.geometry.camera import box_iou
+
+__all__ = ["FaceTracker", "Track"]
 
 
 @dataclass
@@ -50,19 +52,6 @@ class Track:
     detected: bool  # True if a detection confirmed it this frame, False if propagated
     age: int  # frames since created (0 on the frame that created it)
     missed: int  # consecutive detection rounds without a match
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, 4), (M, 4) xyxy -> (N, M) intersection over union (0 where a box has no area)."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=-1)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0.0, None), axis=-1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0.0, None), axis=-1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def _check_boxes(boxes: np.ndarray | None, scores: np.ndarray | None

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from pyhpe.runtime.tracking import FaceTracker, Track, box_iou
+from pyhpe.geometry import box_iou
+from pyhpe.runtime.tracking import FaceTracker, Track
 
 H, W, S = 240, 320, 60  # frame height and width, face side (pixels)
 
