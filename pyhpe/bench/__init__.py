@@ -4,7 +4,8 @@ Suites (``pyhpe.cli.dispatch`` commands, imported only when run): ``kernels`` (t
 ops against the official 6DRepNet code, a clean PyTorch reference and torch.compile of it, timed
 interleaved in one process), ``callpath`` (the overhead of each layer of the call path),
 ``mixer`` (the fused RepNeXt mixer against PyTorch), ``trgv2`` (a TRGv2 training step by
-phase), ``predict`` (video prediction's frame rate and pose jitter) and ``cuda`` (the CUDA kernels against
+phase), ``predict`` (video prediction's frame rate and pose jitter), ``detect`` (a face detector's rate
+per |yaw| bin on synthetic heads) and ``cuda`` (the CUDA kernels against
 PyTorch on the GPU).
 """
 
@@ -17,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "callpath": ("pyhpe.bench.callpath", "overhead of each layer of the call path at a small batch"),
     "mixer": ("pyhpe.bench.mixer", "the fused RepNeXt mixer vs PyTorch for every RepNeXt-M4 stage"),
     "trgv2": ("pyhpe.bench.trgv2", "where a TRGv2 training step spends its time, by phase"),
+    "detect": ("pyhpe.bench.detect", "face detection rate and false positives per |yaw| bin on synthetic heads"),
     "predict": ("pyhpe.bench.predict", "pyhpe predict on video: end-to-end frames/s, pose jitter with and "
                                        "without smoothing"),
     "cuda": ("pyhpe.bench.cuda", "the CUDA kernels vs PyTorch eager, torch.compile and cuDNN "

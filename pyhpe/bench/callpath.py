@@ -15,7 +15,7 @@ import time
 import torch
 from torch.utils.dlpack import to_dlpack
 
-import pyhpe.ops as ops
+from pyhpe import ops
 
 
 def _cpu_time_per_call(fn, calls: int, samples: int = 9) -> float:

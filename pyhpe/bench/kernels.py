@@ -12,13 +12,13 @@ import argparse
 import json
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
-import pyhpe.ops as ops
+from pyhpe import ops
 from pyhpe.bench.timing import copy_bandwidth, time_interleaved
 from pyhpe.ops import reference as ref
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-import pyhpe.ops as ops
+from pyhpe import ops
 from pyhpe.bench.timing import time_interleaved
 
 # RepNeXt-M4 at 224: (name, channels, spatial size, downsample?)

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
-
+from collections.abc import Callable
 
 CLOCKS = {"wall": time.perf_counter, "thread": time.thread_time}
 

@@ -61,7 +61,7 @@ class HaarDetector(Detector):
     "clahe" (local). ``nms_iou``: boxes of the three cascades overlapping more than this are
     merged, the higher score kept. Haar boxes are square (the cascades' windows are).
 
-    Defaults chosen on synthetic heads (`pyhpe.detect.measure`, seed 7; reported on another
+    Defaults chosen on synthetic heads (`pyhpe bench detect`, seed 7; reported on another
     seed): no equalisation, because the cascades already normalise every window by its standard
     deviation, so a global histogram stretch adds nothing for a face and amplifies background
     texture and grain (on seed 7: frontal-bin rate 43 % -> 67 %, false positives 0.32 -> 0.11 per

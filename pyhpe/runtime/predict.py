@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -318,6 +319,10 @@ def _make_predictor(args):
 def run(args: argparse.Namespace) -> int:
     from pyhpe.runtime.pipeline import FacePipeline, PipelineOptions
 
+    # ncnn's OpenMP threads spin at each barrier; beside this command's decode and encode threads
+    # on a 2-core machine that made ncnn's pose 3x slower at 2 threads (docs/predict.md). Passive
+    # waiting, set before ncnn is first imported (its bundled libgomp reads it once); yours wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     src = Path(args.input)
     skips = _Skips(args.strict)
     start = time.perf_counter()

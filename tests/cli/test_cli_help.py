@@ -179,6 +179,7 @@ FAILURES = {
     ("bench", "mixer"): lambda mp, tmp: (["bench", "mixer", "--out", _existing_file(tmp)], "File exists"),
     ("bench", "cuda"): lambda mp, tmp: (["bench", "cuda", "--out", _existing_file(tmp)], "File exists"),
     ("bench", "trgv2"): lambda mp, tmp: (["bench", "trgv2", "--out", _existing_file(tmp)], "File exists"),
+    ("bench", "detect"): lambda mp, tmp: (["bench", "detect", "--out", _existing_file(tmp)], "File exists"),
     ("bench", "predict"): lambda mp, tmp: (["bench", "predict", "--out", _existing_file(tmp)], "File exists"),
     ("align",): lambda mp, tmp: (["align", "--train-template", str(tmp / "none.obj"),
                                   "--test-template", str(tmp / "none.obj"),

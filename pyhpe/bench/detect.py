@@ -1,7 +1,7 @@
 """Detection rate and false positives per |yaw| bin on synthetic heads pasted into larger frames.
 
-``python -m pyhpe.detect.measure --detector haar --frames 600 --seed 1 --out DIR`` writes
-DIR/results.json, DIR/table.md and DIR/detection_rate.png.
+``pyhpe bench detect --detector haar --frames 600 --seed 1 --out DIR`` writes DIR/results.json,
+DIR/table.md and DIR/detection_rate.png.
 
 Each frame holds one head of the repo's synthetic renderer (`pyhpe.data.synthetic`), cut out by
 its head mask and pasted at a random position and scale into a random background frame (default
@@ -189,9 +189,10 @@ def plot(results: dict, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pyhpe.detect.measure", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+DESCRIPTION = __doc__
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", choices=("haar", "yunet"), default="haar")
     p.add_argument("--weights", help="YuNet ONNX file (--detector yunet)")
     p.add_argument("--frames", type=int, default=600, help="frames (one head each; default 600)")
@@ -216,13 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--profile-scale-factor", type=float)
     g.add_argument("--equalize", choices=("none", "global", "clahe"))
     g.add_argument("--nms-iou", type=float)
-    return p
 
 
 def _detector_kwargs(args: argparse.Namespace) -> dict:
     if args.detector == "yunet":
         if not args.weights:
-            raise SystemExit("--detector yunet needs --weights FILE.onnx")
+            raise ValueError("--detector yunet needs --weights FILE.onnx")
         return {"weights": args.weights, "min_face": args.min_face, "max_side": args.max_side}
     kw = {"min_face": args.min_face, "max_side": args.max_side}
     for name in ("scale_factor", "min_neighbors", "profile_min_neighbors", "profile_scale_factor",
@@ -232,18 +232,14 @@ def _detector_kwargs(args: argparse.Namespace) -> dict:
     return kw
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(args: argparse.Namespace) -> int:
     from pyhpe.detect import make_detector
     from pyhpe.models.stats import cpu_model
 
-    args = build_parser().parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     kwargs = _detector_kwargs(args)
-    try:
-        detector = make_detector(args.detector, **kwargs)
-    except (ValueError, FileNotFoundError) as e:
-        raise SystemExit(str(e)) from None
+    detector = make_detector(args.detector, **kwargs)
     width, height = args.size
     scene = {"pitch": tuple(args.pitch), "roll": tuple(args.roll), "background": args.background,
              "clean": args.clean}
@@ -258,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                "roll": list(args.roll), "occluders": 0.0},
         scene={"background": args.background, "clean_heads": args.clean}, cpu=cpu, cpu_count=os.cpu_count(),
         opencv=cv2.__version__, threads=cv2.getNumThreads(),
-        command="python -m pyhpe.detect.measure " + " ".join(argv if argv is not None else sys.argv[1:]),
+        command="pyhpe bench detect " + " ".join(sys.argv[3:]),
     )
     (out / "results.json").write_text(json.dumps(results, indent=2))
     head = (f"{args.detector} {results['settings']}, seed {args.seed}, {args.frames} frames "
@@ -270,7 +266,3 @@ def main(argv: list[str] | None = None) -> int:
     plot(results, out / "detection_rate.png", f"{args.detector} on synthetic heads, seed {args.seed}")
     print(head + table, end="")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,14 +1,15 @@
-"""The synthetic measurement: its scoring with an oracle detector, and the command's outputs."""
+"""`pyhpe bench detect`, the synthetic measurement: its scoring with an oracle detector, and the
+command's outputs."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
-import pytest
 
+from pyhpe.bench.detect import frame_yaw, head_frame, measure, score_frame
+from pyhpe.cli import main
 from pyhpe.detect import Detections
-from pyhpe.detect.measure import frame_yaw, head_frame, main, measure, score_frame
 
 SIZE, HEAD = (160, 120), (40.0, 80.0)
 
@@ -41,7 +42,7 @@ def test_oracle_detector_scores_every_head_and_one_false_positive():
 
 def test_command_writes_results(tmp_path):
     out = tmp_path / "m"
-    assert main(["--frames", "2", "--seed", "2", "--size", *map(str, SIZE), "--head-px", "40", "80",
+    assert main(["bench", "detect", "--frames", "2", "--seed", "2", "--size", *map(str, SIZE), "--head-px", "40", "80",
                  "--examples", "1", "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["seed"] == 2 and len(results["bins"]) == 6 and "cpu" in results
@@ -49,7 +50,8 @@ def test_command_writes_results(tmp_path):
     assert (out / "detection_rate.png").stat().st_size > 0 and (out / "examples" / "frame000.jpg").exists()
 
 
-def test_help(capsys):
-    with pytest.raises(SystemExit):
-        main(["--help"])
+def test_help_and_errors(capsys, tmp_path):
+    assert main(["bench", "detect", "--help"]) == 0
     assert "--frames" in capsys.readouterr().out
+    assert main(["bench", "detect", "--detector", "yunet", "--out", str(tmp_path / "y")]) == 1
+    assert "--weights" in capsys.readouterr().err
