@@ -64,6 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     det.add_argument("--boxes", metavar="FILE",
                      help="face boxes from your own detector, JSON (see docs/predict.md); implies --detector boxes")
     det.add_argument("--min-face", type=int, default=40, help="smallest face side in pixels (default 40)")
+    det.add_argument("--detect-max-side", type=int, default=640, metavar="PX",
+                     help="haar, yunet: detect on a copy shrunk to this longer side (default 640; 480 or "
+                     "320 are 1.6x and 3x faster on 720p, and miss faces under 24 px at that scale)")
     det.add_argument("--max-faces", type=int, default=0, help="keep the N largest faces (0: all)")
     det.add_argument("--detect-every", type=int, default=5, metavar="N",
                      help="video: run the detector every N frames and track in between (default 5; 1: every frame)")
@@ -285,13 +288,16 @@ def _make_detector(args):
     if name == "yunet":
         if not args.detector_weights:
             raise ValueError("--detector yunet needs --detector-weights FILE (YuNet's .onnx)")
-        return make_detector("yunet", weights=args.detector_weights, min_face=args.min_face)
-    return make_detector(name, min_face=args.min_face)
+        return make_detector("yunet", weights=args.detector_weights, min_face=args.min_face,
+                             max_side=args.detect_max_side)
+    return make_detector(name, min_face=args.min_face, max_side=args.detect_max_side)
 
 
 def _check_args(args) -> None:
     if args.detect_every < 1:
         raise ValueError(f"--detect-every must be >= 1, got {args.detect_every}")
+    if args.detect_max_side < 32:
+        raise ValueError(f"--detect-max-side must be >= 32 pixels, got {args.detect_max_side}")
     if args.focal is not None and not (np.isfinite(args.focal) and args.focal > 0):
         raise ValueError(f"--focal must be > 0, got {args.focal}")
     if args.focal is not None and args.intrinsics is not None:
