@@ -167,3 +167,30 @@ def test_ncnn_export_beside_the_model_is_used(files, tmp_path, capsys):
     on_torch = json.loads((tmp_path / "t" / "f.json").read_text())
     for a, b in zip(on_ncnn["faces"], on_torch["faces"]):
         np.testing.assert_allclose(a["R"], b["R"], atol=1e-4)
+
+
+def test_an_undecodable_frame_is_skipped_and_counted(files, tmp_path, capsys):
+    """An MJPEG AVI whose frame 5 is zeroed out: OpenCV cannot decode it; the run goes on."""
+    import cv2
+
+    d, clip = files
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (480, 272))
+    for frame in clip.frames[:10]:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    data = bytearray(video.read_bytes())
+    starts = [i for i in range(len(data) - 2) if data[i:i + 3] == b"\xff\xd8\xff"]  # JPEG starts
+    assert len(starts) == 10
+    data[starts[5]:starts[5] + 2000] = bytes(2000)
+    video.write_bytes(bytes(data))
+    boxes = json.loads((d / "boxes.json").read_text())
+    boxes["frames"] = {k: v for k, v in boxes["frames"].items() if int(k) < 10}
+    (tmp_path / "boxes.json").write_text(json.dumps(boxes))
+    out = tmp_path / "out"
+    rc = _predict(video, "--checkpoint", d / "m.safetensors", "--boxes", tmp_path / "boxes.json", "-o", out, "--no-draw")
+    captured = capsys.readouterr()
+    assert rc == 3 and "frame 5 could not be decoded" in captured.err and "Traceback" not in captured.err
+    record = json.loads((out / "clip.json").read_text())
+    assert record["unreadable_frames"] == 1
+    assert [f["frame"] for f in record["frames"]] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
