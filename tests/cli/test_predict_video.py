@@ -194,3 +194,20 @@ def test_an_undecodable_frame_is_skipped_and_counted(files, tmp_path, capsys):
     record = json.loads((out / "clip.json").read_text())
     assert record["unreadable_frames"] == 1
     assert [f["frame"] for f in record["frames"]] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+
+
+def test_a_6dof_model_on_video_writes_t_smoothed_per_face(files, tmp_path):
+    d, _ = files
+    torch.manual_seed(0)
+    save_model(create_model("trgv2_repnext_m0", input_size=64).eval(), tmp_path / "t.safetensors",
+               name="trgv2_repnext_m0", input_size=64)
+    out = tmp_path / "out"
+    assert _predict(d / "clip.mp4", "--checkpoint", tmp_path / "t.safetensors", "--boxes", d / "boxes.json",
+                    "--focal", "300", "-o", out) == 0
+    record = json.loads((out / "clip.json").read_text())
+    assert record["intrinsics_given"] is True and record["pose_frame"] == "camera"
+    faces = [f for fr in record["frames"] for f in fr["faces"]]
+    assert faces and all(len(f["t"]) == 3 and f["t"][2] > 0 for f in faces)
+    rows = list(csv.DictReader((out / "clip.csv").open()))
+    assert {"tx", "ty", "tz"} <= set(rows[0]) and float(rows[0]["tz"]) == pytest.approx(faces[0]["t"][2], abs=1e-4)
+    assert (out / "clip.mp4").stat().st_size > 0  # drawn: projected face, axes from t, distance
