@@ -79,23 +79,34 @@ def check_image(image_rgb: np.ndarray) -> None:
         raise ValueError(f"a detector takes an (H, W, 3) uint8 RGB image, got shape {shape} {dtype}")
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.3) -> np.ndarray:
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.3,
+        max_inside: float | None = None) -> np.ndarray:
     """Greedy non-maximum suppression: indices of the kept boxes, best score first.
 
     Boxes are visited by decreasing score (ties: the earlier index first); a box is dropped when
-    its IoU with an already kept box exceeds ``iou_threshold``.
+    its IoU with an already kept box exceeds ``iou_threshold``, or, with ``max_inside``, when more
+    than that fraction of its own area lies inside an already kept box (a cascade's small box on
+    a part of a face found better: IoU alone keeps it, being small).
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     order = np.argsort(-scores, kind="stable")
     iou = box_iou(boxes, boxes)
+    drop = iou > iou_threshold
+    if max_inside is not None:
+        lo = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
+        hi = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+        inter = np.prod(np.clip(hi - lo, 0.0, None), axis=-1)
+        area = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0.0, None), axis=-1)
+        inside = np.divide(inter, area[None, :], out=np.zeros_like(inter), where=area[None, :] > 0)
+        drop |= inside > max_inside  # [i, j]: the share of box j inside box i
     keep: list[int] = []
     suppressed = np.zeros(len(boxes), dtype=bool)
     for i in order:
         if suppressed[i]:
             continue
         keep.append(int(i))
-        suppressed |= iou[i] > iou_threshold
+        suppressed |= drop[i]
     return np.array(keep, dtype=np.int64)
 
 

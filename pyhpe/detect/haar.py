@@ -59,7 +59,10 @@ class HaarDetector(Detector):
     ``profile_min_neighbors`` the same for the profile cascade (None: ``min_neighbors``).
     ``equalize``: "none" (default), "global" (cv2.equalizeHist, OpenCV tutorials' usual step) or
     "clahe" (local). ``nms_iou``: boxes of the three cascades overlapping more than this are
-    merged, the higher score kept. Haar boxes are square (the cascades' windows are).
+    merged, the higher score kept; ``nms_inside``: a box with more than this share of its area
+    inside a better-scored one is dropped too (a cascade firing on part of a face another found:
+    on the 720p two-head clip of `pyhpe bench predict` these were the only false positives, scores
+    4-6 against 20-54 for the heads). Haar boxes are square (the cascades' windows are).
 
     Defaults chosen on synthetic heads (`pyhpe bench detect`, seed 7; reported on another
     seed): no equalisation, because the cascades already normalise every window by its standard
@@ -76,7 +79,7 @@ class HaarDetector(Detector):
     def __init__(self, min_face: int = 40, max_side: int | None = 640, scale_factor: float = 1.1,
                  min_neighbors: int = 4, profile_min_neighbors: int | None = 3,
                  equalize: str = "none", nms_iou: float = 0.3, profile: bool = True,
-                 profile_scale_factor: float | None = None):
+                 profile_scale_factor: float | None = None, nms_inside: float | None = 0.8):
         if equalize not in EQUALIZE:
             raise ValueError(f"equalize must be one of {', '.join(EQUALIZE)}, got {equalize!r}")
         for value in (scale_factor, profile_scale_factor):
@@ -93,6 +96,7 @@ class HaarDetector(Detector):
                                          else profile_min_neighbors)
         self.equalize = equalize
         self.nms_iou = float(nms_iou)
+        self.nms_inside = nms_inside
         self.frontal = load_cascade(FRONTAL)
         self.profile = load_cascade(PROFILE) if profile else None
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
@@ -103,7 +107,8 @@ class HaarDetector(Detector):
         return {"min_face": self.min_face, "max_side": self.max_side, "scale_factor": self.scale_factor,
                 "min_neighbors": self.min_neighbors, "profile_min_neighbors": self.profile_min_neighbors,
                 "profile_scale_factor": self.profile_scale_factor,
-                "equalize": self.equalize, "nms_iou": self.nms_iou, "profile": self.profile is not None}
+                "equalize": self.equalize, "nms_iou": self.nms_iou, "nms_inside": self.nms_inside,
+                "profile": self.profile is not None}
 
     def gray(self, image_rgb: np.ndarray) -> np.ndarray:
         """The cascades' input: grayscale, equalised as configured."""
@@ -146,6 +151,6 @@ class HaarDetector(Detector):
         found = self.detect_all(self.gray(small), self.min_face / max(fx, fy))
         if len(found) == 0:
             return found
-        found = found.select(nms(found.boxes, found.scores, self.nms_iou))
+        found = found.select(nms(found.boxes, found.scores, self.nms_iou, self.nms_inside))
         found.boxes = upscale_boxes(found.boxes, fx, fy)
         return found

@@ -43,6 +43,17 @@ def test_nms_matches_brute_force(seed):
     assert nms(boxes, scores, thr).tolist() == _nms_reference(boxes, scores, thr)
 
 
+def test_nms_drops_a_box_mostly_inside_a_better_one():
+    face = [100.0, 100.0, 260.0, 260.0]
+    part = [110.0, 120.0, 190.0, 200.0]  # wholly inside: IoU 0.25, below any usual threshold
+    apart = [300.0, 100.0, 380.0, 180.0]
+    boxes, scores = np.array([face, part, apart]), np.array([30.0, 5.0, 4.0])
+    assert nms(boxes, scores, 0.3).tolist() == [0, 1, 2]
+    assert nms(boxes, scores, 0.3, max_inside=0.8).tolist() == [0, 2]
+    # when the inner box scores better, the outer one stays (only a quarter of it is inside)
+    assert nms(boxes, np.array([5.0, 30.0, 4.0]), 0.3, max_inside=0.8).tolist() == [1, 0, 2]
+
+
 def test_box_iou_matches_pairwise():
     rng = np.random.default_rng(0)
     a, b = _random_boxes(rng, 7), _random_boxes(rng, 5)
