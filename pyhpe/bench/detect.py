@@ -194,7 +194,7 @@ DESCRIPTION = __doc__
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", choices=("haar", "yunet"), default="haar")
-    p.add_argument("--weights", help="YuNet ONNX file (--detector yunet)")
+    p.add_argument("--detector-weights", metavar="FILE", help="YuNet ONNX file (--detector yunet)")
     p.add_argument("--frames", type=int, default=600, help="frames (one head each; default 600)")
     p.add_argument("--seed", type=int, default=1, help="seed of the heads, poses and backgrounds")
     p.add_argument("--out", required=True, help="output folder")
@@ -221,9 +221,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _detector_kwargs(args: argparse.Namespace) -> dict:
     if args.detector == "yunet":
-        if not args.weights:
-            raise ValueError("--detector yunet needs --weights FILE.onnx")
-        return {"weights": args.weights, "min_face": args.min_face, "max_side": args.max_side}
+        if not args.detector_weights:
+            raise ValueError("--detector yunet needs --detector-weights FILE.onnx")
+        return {"weights": args.detector_weights, "min_face": args.min_face, "max_side": args.max_side}
     kw = {"min_face": args.min_face, "max_side": args.max_side}
     for name in ("scale_factor", "min_neighbors", "profile_min_neighbors", "profile_scale_factor",
                  "equalize", "nms_iou"):

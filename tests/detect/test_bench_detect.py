@@ -54,4 +54,4 @@ def test_help_and_errors(capsys, tmp_path):
     assert main(["bench", "detect", "--help"]) == 0
     assert "--frames" in capsys.readouterr().out
     assert main(["bench", "detect", "--detector", "yunet", "--out", str(tmp_path / "y")]) == 1
-    assert "--weights" in capsys.readouterr().err
+    assert "--detector-weights" in capsys.readouterr().err
