@@ -171,9 +171,10 @@ def _console(faces) -> str:
     return "".join("\n" + p for p in parts)
 
 
-def _frame_record(result, args) -> dict:
+def _frame_record(result, pipeline) -> dict:
+    """The intrinsics used and the frame the poses are in (6DoF models: always the camera's)."""
     return {"intrinsics": result.K.tolist(), "intrinsics_given": bool(result.K_given),
-            "pose_frame": "camera" if result.faces and result.faces[0].t is not None else args.pose_frame}
+            "pose_frame": "camera" if pipeline.sixdof else pipeline.options.pose_frame}
 
 
 def _progress(iterable, total, args, unit: str):
@@ -213,7 +214,7 @@ def _run_images(paths, pipeline, args, out_dir: Path, skips: _Skips, csv_path: P
             result = pipeline.frame(image, key=path.name)
             frames += 1
             total += len(result.faces)
-            record = {"input": str(path), "backend": pipeline.predictor.backend_name, **_frame_record(result, args),
+            record = {"input": str(path), "backend": pipeline.predictor.backend_name, **_frame_record(result, pipeline),
                       "faces": [f.to_json() for f in result.faces]}
             (out_dir / f"{path.stem}.json").write_text(json.dumps(record, indent=1))
             if csv is not None:
@@ -250,7 +251,7 @@ def _run_video(path: Path, pipeline, args, out_dir: Path, skips: _Skips) -> tupl
             time_s = index / video.fps
             result = pipeline.frame(rgb, index=index, time_s=time_s)
             if first is None:
-                first = _frame_record(result, args)
+                first = _frame_record(result, pipeline)
                 record.update(first)
             frames.append({"frame": index, "time_s": round(time_s, 6), "faces": [f.to_json() for f in result.faces]})
             csv.write([index, f"{time_s:.4f}"], result.faces)
