@@ -38,6 +38,8 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 EXIT_SKIPPED = 3  # finished, but some inputs (images, frames) were skipped
 
+DESCRIPTION = __doc__  # `pyhpe predict --help`
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from pyhpe.cli import add_renamed
