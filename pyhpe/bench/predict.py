@@ -11,7 +11,9 @@ posed on every frame) and the Haar detector's cost is measured separately on the
 Jitter: a still head (fresh sensor grain on every frame, so each frame is a new guess), posed by
 the model on its true box; the std of the geodesic change between consecutive frames, with and
 without smoothing, and the mean error to the true pose (meaningful with a trained model,
-``--checkpoint``). Writes results.json and table.md to the run directory.
+``--checkpoint``). Every run also records this machine's fp32 GEMM peak per core
+(pyhpe.bench.timing.gemm_peak_flops), the yardstick for the frame rates. Writes results.json and
+table.md to the run directory.
 """
 
 from __future__ import annotations
@@ -26,11 +28,6 @@ from pathlib import Path
 import numpy as np
 
 DESCRIPTION = __doc__
-
-
-def _geodesic_deg(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    c = (np.trace(np.swapaxes(A, -1, -2) @ B, axis1=-2, axis2=-1) - 1) / 2
-    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
 
 
 def _boxes_file(clip, path: Path) -> Path:
@@ -68,8 +65,8 @@ def speed_clip(width: int, height: int, frames: int):
 
 def measure_speed(args, out: Path) -> dict:
     from pyhpe.cli import main
-    from pyhpe.data.synthetic.video import write_video
     from pyhpe.detect import box_iou, make_detector
+    from pyhpe.runtime.frames import write_video
 
     clip = speed_clip(args.width, args.height, args.frames)
     video = write_video(out / "speed.mp4", clip.frames, fps=clip.fps)
@@ -108,6 +105,7 @@ def measure_jitter(args, out: Path) -> dict:
     from pyhpe.data.synthetic.noise import add_grain
     from pyhpe.data.synthetic.video import HeadPath, render_clip
     from pyhpe.detect import make_detector
+    from pyhpe.metrics.rotation import geodesic_errors_deg
     from pyhpe.runtime import Predictor
     from pyhpe.runtime.pipeline import FacePipeline, PipelineOptions
     from pyhpe.runtime.predict import guess_backend
@@ -125,11 +123,11 @@ def measure_jitter(args, out: Path) -> dict:
         pipeline = FacePipeline(Predictor(model, backend=backend, threads=args.threads), boxes,
                                 PipelineOptions(detect_every=1, smooth=smooth), video=True)
         Rs = np.array([pipeline.frame(f, index=i, time_s=i / clip.fps).faces[0].R for i, f in enumerate(frames)])
-        steps = _geodesic_deg(Rs[1:], Rs[:-1])[10:]  # after the filter has settled
+        steps = geodesic_errors_deg(Rs[1:], Rs[:-1]).numpy()[10:]  # after the filter has settled
         key = "smoothed" if smooth else "raw"
         result[f"{key}_jitter_deg"] = float(np.std(steps))
         result[f"{key}_mean_step_deg"] = float(np.mean(steps))
-        result[f"{key}_error_deg"] = float(np.mean(_geodesic_deg(Rs[10:], truth[None])))
+        result[f"{key}_error_deg"] = float(geodesic_errors_deg(Rs[10:], np.broadcast_to(truth, Rs[10:].shape)).mean())
     result["jitter_ratio"] = result["raw_jitter_deg"] / max(result["smoothed_jitter_deg"], 1e-12)
     return result
 
@@ -182,14 +180,18 @@ def run(args: argparse.Namespace) -> int:
 
     out = args.out or Path("runs") / time.strftime("bench-predict-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
-    r = {"cpu": cpu_model() or platform.machine(), "load_before": os.getloadavg()[0]}
+    from pyhpe.bench.timing import gemm_peak_flops
+
+    r = {"cpu": cpu_model() or platform.machine(), "load_before": os.getloadavg()[0],
+         "gemm_fp32_gflops_per_core": gemm_peak_flops() / 1e9}
     if args.only in (None, "speed"):
         r["speed"] = measure_speed(args, out)
     if args.only in (None, "jitter"):
         r["jitter"] = measure_jitter(args, out)
     r["load_after"] = os.getloadavg()[0]
     (out / "results.json").write_text(json.dumps(r, indent=1))
-    table = f"CPU: {r['cpu']}; load average {r['load_before']:.2f} → {r['load_after']:.2f}\n\n" + markdown(r)
+    table = (f"CPU: {r['cpu']} (fp32 GEMM {r['gemm_fp32_gflops_per_core']:.1f} GFLOP/s per core); load average "
+             f"{r['load_before']:.2f} → {r['load_after']:.2f}\n\n" + markdown(r))
     (out / "table.md").write_text(table)
     print(table + f"run directory: {out}")
     return 0

@@ -80,3 +80,23 @@ def copy_bandwidth(nbytes: int = 256 << 20, samples: int = 5) -> float:
         best = min(best, time.thread_time() - t0)
     torch.set_num_threads(old)
     return 2 * nbytes / best
+
+
+def gemm_peak_flops(n: int = 2048, samples: int = 5) -> float:
+    """FLOP/s of one fp32 ``torch.mm`` of two n×n matrices on one thread (2n³ FLOPs, thread CPU
+    time, best of ``samples``): the compute yardstick a model's speed is read against."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        torch.mm(a, b)
+        best = float("inf")
+        for _ in range(samples):
+            t0 = time.thread_time()
+            torch.mm(a, b)
+            best = min(best, time.thread_time() - t0)
+    finally:
+        torch.set_num_threads(old)
+    return 2.0 * n**3 / best

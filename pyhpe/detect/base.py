@@ -65,9 +65,10 @@ class Detector:
     def __call__(self, image_rgb: np.ndarray, key: int | str | None = None) -> Detections:
         raise NotImplementedError
 
-    def check_input(self, *, width: int, height: int, n_frames: int | None = None,
+    def check_input(self, *, width: int | None = None, height: int | None = None, n_frames: int | None = None,
                     names: list[str] | None = None) -> None:
-        """Raise ValueError (one line) when the detector cannot serve this input."""
+        """Raise ValueError (one line) when the detector cannot serve this input: a video (its
+        width, height and frame count when known) or images (their file names)."""
 
 
 def check_image(image_rgb: np.ndarray) -> None:

@@ -131,7 +131,7 @@ class BoxesFileDetector(Detector):
         entry = self._entry(key)
         return Detections.empty() if entry is None else Detections(entry[0].copy(), entry[1].copy())
 
-    def check_input(self, *, width: int, height: int, n_frames: int | None = None,
+    def check_input(self, *, width: int | None = None, height: int | None = None, n_frames: int | None = None,
                     names: list[str] | None = None) -> None:
         """Fail (one line) when the file does not describe this input: a "frames" file for a
         folder or an "images" file for a video, a different video size, a frame index ≥

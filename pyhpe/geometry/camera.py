@@ -33,6 +33,7 @@ __all__ = [
     "box_iou",
     "box_xywh_to_xyxy",
     "box_xyxy_to_cxcywh",
+    "centered_intrinsics",
     "crop_intrinsics",
     "crop_matrix",
     "crop_rotation_to_camera",
@@ -264,6 +265,14 @@ def crop_intrinsics(K, box, output_size: int | tuple[int, int], convention: str 
     if convention == "official":
         return _scale_rows(shift_intrinsics(K, x0, y0), out_w / (x1 - x0), out_h / (x1 - x0))
     return scale_intrinsics(shift_intrinsics(K, x0, y0), out_w / (x1 - x0), out_h / (y1 - y0))
+
+
+def centered_intrinsics(height: int, width: int, focal: float) -> np.ndarray:
+    """K (3, 3) of a ``width``×``height`` camera with square pixels of focal length ``focal`` and
+    the principal point at the image centre, ((W − 1)/2, (H − 1)/2) in the pixel-centre
+    convention. NumPy, float64."""
+    f = float(focal)
+    return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
 
 
 def box_from_points(points):

@@ -104,3 +104,18 @@ class VideoWriter:
             self._queue.put(None)
             self._thread.join()
         self._writer.release()
+
+
+def write_video(path: str | Path, frames_rgb, fps: float = 25.0) -> Path:
+    """Write a sequence of RGB frames as an MP4 (:class:`VideoWriter`); returns the path."""
+    frames_rgb = list(frames_rgb)
+    if not frames_rgb:
+        raise ValueError("write_video needs at least one frame")
+    h, w = frames_rgb[0].shape[:2]
+    writer = VideoWriter(path, fps, w, h)
+    try:
+        for frame in frames_rgb:
+            writer.write(frame)
+    finally:
+        writer.close()
+    return writer.path

@@ -26,9 +26,9 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from pyhpe.geometry.camera import crop_rotation_to_camera, project_points
+from pyhpe.metrics.rotation import matrix_to_euler_deg
 from pyhpe.runtime.preprocess import crop_box, default_intrinsics
 from pyhpe.runtime.records import FaceResult
 
@@ -46,7 +46,6 @@ class PipelineOptions:
     beta: float | None = None
     pose_frame: str = "camera"  # crop models: "camera" (rotated by the viewing ray) or "crop"
     max_faces: int = 0  # keep the N largest detections (0: all)
-    K: np.ndarray | None = None  # the camera's intrinsics; None: unknown (f = W + H, centre)
 
     def __post_init__(self) -> None:
         if int(self.detect_every) < 1:
@@ -77,16 +76,6 @@ class StageTimes:
         now = time.perf_counter()
         self.seconds[stage] = self.seconds.get(stage, 0.0) + now - since
         return now
-
-
-def euler_degrees(R: np.ndarray) -> np.ndarray:
-    """(N, 3, 3) → (N, 3) pitch, yaw, roll in degrees (pyhpe.ops.matrix_to_euler)."""
-    from pyhpe.ops import matrix_to_euler
-
-    R = np.asarray(R, dtype=np.float32).reshape(-1, 3, 3)
-    if len(R) == 0:
-        return np.zeros((0, 3))
-    return matrix_to_euler(torch.from_numpy(R), degrees=True).numpy().astype(np.float64)
 
 
 def _largest(boxes: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -144,14 +133,15 @@ class FacePipeline:
         tracks = self.tracker.update(image, boxes=boxes, scores=scores)
         return [(t.id, np.asarray(t.box, dtype=np.float64), float(t.score), bool(t.detected)) for t in tracks], run_detector
 
-    def frame(self, image_rgb: np.ndarray, index: int = 0, time_s: float | None = None, key=None) -> FrameResult:
+    def frame(self, image_rgb: np.ndarray, index: int = 0, time_s: float | None = None, key=None,
+              K: np.ndarray | None = None) -> FrameResult:
         """The faces of one RGB frame. ``index``: the frame's number (video); ``time_s``: its time
         in seconds (smoothing; default index / 25); ``key``: what a boxes-file detector looks up
-        (the frame index for a video, the file name for an image)."""
+        (the frame index for a video, the file name for an image); ``K``: the camera's intrinsics
+        (None: unknown, f = W + H with the principal point at the image centre)."""
         opts = self.options
-        h, w = image_rgb.shape[:2]
-        K_given = opts.K is not None
-        K = np.asarray(opts.K, dtype=np.float64) if K_given else default_intrinsics(h, w)
+        K_given = K is not None
+        K = np.asarray(K, dtype=np.float64) if K_given else default_intrinsics(*image_rgb.shape[:2])
         t0 = time.perf_counter()
         faces, detected = self._faces(image_rgb, index, index if key is None else key)
         t0 = self.times.add("detect+track", t0)
@@ -171,7 +161,7 @@ class FacePipeline:
         if self.smoother is not None:
             R, t = self.smoother(index / 25.0 if time_s is None else time_s, ids, R, t)
             self.smoother.forget(ids)
-        euler = euler_degrees(R)
+        euler = matrix_to_euler_deg(R).numpy()
         results = []
         for i, (face_id, box, score, was_detected) in enumerate(faces):
             overlay = {}

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pyhpe.geometry.camera import centered_intrinsics
+
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 EXIT_SKIPPED = 3  # finished, but some inputs (images, frames) were skipped
@@ -122,6 +124,24 @@ def _intrinsics_from_numbers(values, source: str) -> np.ndarray:
     return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
+def _intrinsics_file(path: Path) -> list[float]:
+    """fx, fy, cx, cy from a JSON file holding "K" (3x3) or the four numbers by name."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--intrinsics {path}: not a readable JSON file ({err})") from None
+    try:
+        if "K" in data:
+            K = np.asarray(data["K"], dtype=np.float64)
+            if K.shape == (3, 3):
+                return [K[0, 0], K[1, 1], K[0, 2], K[1, 2]]
+        else:
+            return [float(data[k]) for k in ("fx", "fy", "cx", "cy")]
+    except (KeyError, TypeError, ValueError):
+        pass
+    raise ValueError(f"--intrinsics {path}: needs \"K\" (3x3) or fx, fy, cx, cy numbers")
+
+
 def parse_intrinsics(text: str | None) -> np.ndarray | None:
     """"fx,fy,cx,cy" or a JSON file ({"K": 3×3} or {"fx", "fy", "cx", "cy"}) → K (3, 3);
     None → None (unknown)."""
@@ -129,27 +149,13 @@ def parse_intrinsics(text: str | None) -> np.ndarray | None:
         return None
     path = Path(text)
     if path.suffix.lower() == ".json" or path.is_file():
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as err:
-            raise ValueError(f"--intrinsics {path}: not a readable JSON file ({err})") from None
-        try:
-            if "K" in data:
-                K = np.asarray(data["K"], dtype=np.float64)
-                if K.shape != (3, 3):
-                    raise ValueError
-                return _intrinsics_from_numbers((K[0, 0], K[1, 1], K[0, 2], K[1, 2]), f"--intrinsics {path}")
-            return _intrinsics_from_numbers([data[k] for k in ("fx", "fy", "cx", "cy")], f"--intrinsics {path}")
-        except (KeyError, TypeError, ValueError) as err:
-            if "must be > 0" in str(err):
-                raise
-            raise ValueError(f"--intrinsics {path}: needs \"K\" (3x3) or fx, fy, cx, cy numbers") from None
+        return _intrinsics_from_numbers(_intrinsics_file(path), f"--intrinsics {path}")
     try:
         values = [float(v) for v in text.split(",")]
-        if len(values) != 4:
-            raise ValueError
     except ValueError:
-        raise ValueError(f"--intrinsics must be four numbers fx,fy,cx,cy or a JSON file, got {text!r}") from None
+        values = []
+    if len(values) != 4:
+        raise ValueError(f"--intrinsics must be four numbers fx,fy,cx,cy or a JSON file, got {text!r}")
     return _intrinsics_from_numbers(values, "--intrinsics")
 
 
@@ -157,20 +163,17 @@ def _intrinsics_for(args, height: int, width: int) -> np.ndarray | None:
     """The K of this input: --intrinsics, or --focal with the image centre, or None (unknown)."""
     if args.K is not None:
         return args.K
-    if args.focal is not None:
-        return np.array([[args.focal, 0.0, (width - 1) / 2.0], [0.0, args.focal, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
-    return None
+    return None if args.focal is None else centered_intrinsics(height, width, args.focal)
 
 
 def _console(faces) -> str:
-    """One line per face: id, Euler angles and, for 6DoF models, t."""
-    parts = []
+    """One line per face: id, t for 6DoF models, Euler angles."""
+    lines = []
     for f in faces:
-        line = f"  face {f.id}: yaw {f.euler_deg[1]:+.1f} pitch {f.euler_deg[0]:+.1f} roll {f.euler_deg[2]:+.1f}"
-        if f.t is not None:
-            line = f"  face {f.id}: t = ({', '.join(f'{v:+.3f}' for v in f.t)}) m," + line.split(":", 1)[1]
-        parts.append(line)
-    return "".join("\n" + p for p in parts)
+        t = "" if f.t is None else f" t = ({', '.join(f'{v:+.3f}' for v in f.t)}) m,"
+        pitch, yaw, roll = f.euler_deg
+        lines.append(f"\n  face {f.id}:{t} yaw {yaw:+.1f} pitch {pitch:+.1f} roll {roll:+.1f}")
+    return "".join(lines)
 
 
 def _frame_record(result, pipeline) -> dict:
@@ -198,12 +201,13 @@ class _Skips:
         print(f"pyhpe predict: skipped {what}", file=sys.stderr)
 
 
-def _run_images(paths, pipeline, args, out_dir: Path, skips: _Skips, csv_path: Path | None) -> tuple[int, int]:
+def _run_images(paths, pipeline, args, out_dir: Path, skips: _Skips, csv_path: Path | None) -> int:
+    """Each readable image → JSON (+ drawing, + a CSV row per face); returns the images done."""
     from pyhpe.data.files import DataFileError, read_image_rgb, write_image_rgb
     from pyhpe.runtime.annotate import draw_results
     from pyhpe.runtime.records import CsvWriter
 
-    frames = total = 0
+    frames = 0
     csv = CsvWriter(csv_path, ("file",), pipeline.sixdof) if csv_path is not None else None
     try:
         for path in _progress(paths, len(paths), args, "img") if len(paths) > 1 else paths:
@@ -212,10 +216,8 @@ def _run_images(paths, pipeline, args, out_dir: Path, skips: _Skips, csv_path: P
             except DataFileError as err:
                 skips(f"{path}: {err.problem}")
                 continue
-            pipeline.options.K = _intrinsics_for(args, *image.shape[:2])
-            result = pipeline.frame(image, key=path.name)
+            result = pipeline.frame(image, key=path.name, K=_intrinsics_for(args, *image.shape[:2]))
             frames += 1
-            total += len(result.faces)
             record = {"input": str(path), "backend": pipeline.predictor.backend_name, **_frame_record(result, pipeline),
                       "faces": [f.to_json() for f in result.faces]}
             (out_dir / f"{path.stem}.json").write_text(json.dumps(record, indent=1))
@@ -228,19 +230,20 @@ def _run_images(paths, pipeline, args, out_dir: Path, skips: _Skips, csv_path: P
     finally:
         if csv is not None:
             csv.close()
-    return frames, total
+    return frames
 
 
-def _run_video(path: Path, pipeline, args, out_dir: Path, skips: _Skips) -> tuple[int, int]:
+def _run_video(path: Path, pipeline, args, out_dir: Path, skips: _Skips) -> int:
+    """Every decodable frame → the JSON, CSV and drawn MP4 of the video; returns the frames done."""
     from pyhpe.runtime.annotate import draw_results
     from pyhpe.runtime.frames import VideoFrames, VideoWriter
     from pyhpe.runtime.records import CsvWriter
 
     video = VideoFrames(path)
     pipeline.detector.check_input(width=video.width, height=video.height, n_frames=video.n_frames or None)
-    pipeline.options.K = _intrinsics_for(args, video.height, video.width)
+    K = _intrinsics_for(args, video.height, video.width)
     writer = None
-    frames, total, first = [], 0, None
+    frames, total = [], 0
     record = {"input": str(path), "backend": pipeline.predictor.backend_name, "fps": video.fps,
               "detect_every": pipeline.options.detect_every if pipeline.tracker is not None else 1,
               "smoothing": pipeline.smoother is not None, "frames": frames}
@@ -251,10 +254,9 @@ def _run_video(path: Path, pipeline, args, out_dir: Path, skips: _Skips) -> tupl
                 skips(f"{path}: frame {index} could not be decoded")
                 continue
             time_s = index / video.fps
-            result = pipeline.frame(rgb, index=index, time_s=time_s)
-            if first is None:
-                first = _frame_record(result, pipeline)
-                record.update(first)
+            result = pipeline.frame(rgb, index=index, time_s=time_s, K=K)
+            if "intrinsics" not in record:
+                record.update(_frame_record(result, pipeline))
             frames.append({"frame": index, "time_s": round(time_s, 6), "faces": [f.to_json() for f in result.faces]})
             csv.write([index, f"{time_s:.4f}"], result.faces)
             total += len(result.faces)
@@ -275,7 +277,7 @@ def _run_video(path: Path, pipeline, args, out_dir: Path, skips: _Skips) -> tupl
         raise ValueError(f"{path}: no frame could be read")
     ids = {f["id"] for fr in frames for f in fr["faces"]}
     print(f"{path}: {len(frames)} frame(s), {total} face(s), {len(ids)} face id(s)")
-    return len(frames), total
+    return len(frames)
 
 
 def _make_detector(args):
@@ -305,10 +307,10 @@ def _check_args(args) -> None:
         raise ValueError(f"--focal must be > 0, got {args.focal}")
     if args.focal is not None and args.intrinsics is not None:
         raise ValueError("give either --focal or --intrinsics, not both")
-    for name in ("smooth_min_cutoff", "smooth_beta"):
-        v = getattr(args, name)
-        if v is not None and not (np.isfinite(v) and v >= (0 if name == "smooth_beta" else 1e-6)):
-            raise ValueError(f"--{name.replace('_', '-')} must be {'>= 0' if name == 'smooth_beta' else '> 0'}, got {v}")
+    if args.smooth_min_cutoff is not None and not (np.isfinite(args.smooth_min_cutoff) and args.smooth_min_cutoff > 0):
+        raise ValueError(f"--smooth-min-cutoff must be > 0, got {args.smooth_min_cutoff}")
+    if args.smooth_beta is not None and not (np.isfinite(args.smooth_beta) and args.smooth_beta >= 0):
+        raise ValueError(f"--smooth-beta must be >= 0, got {args.smooth_beta}")
 
 
 def _make_predictor(args):
@@ -356,13 +358,13 @@ def run(args: argparse.Namespace) -> int:
             paths = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_EXTS)
             if not paths:
                 raise ValueError(f"{src}: no images ({', '.join(sorted(IMAGE_EXTS))})")
-            detector.check_input(width=None, height=None, names=[p.name for p in paths])
-            n, _ = _run_images(paths, pipeline, args, out_dir, skips, out_dir / f"{src.name}.csv")
+            detector.check_input(names=[p.name for p in paths])
+            n = _run_images(paths, pipeline, args, out_dir, skips, out_dir / f"{src.name}.csv")
         elif is_video:
-            n, _ = _run_video(src, pipeline, args, out_dir, skips)
+            n = _run_video(src, pipeline, args, out_dir, skips)
         else:
-            detector.check_input(width=None, height=None, names=[src.name])
-            n, _ = _run_images([src], pipeline, args, out_dir, skips, None)
+            detector.check_input(names=[src.name])
+            n = _run_images([src], pipeline, args, out_dir, skips, None)
     except (FileNotFoundError, ValueError, ImportError, RuntimeError, TypeError, OSError) as err:
         print(f"pyhpe predict: error: {err}", file=sys.stderr)
         return 1

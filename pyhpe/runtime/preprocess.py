@@ -11,6 +11,7 @@ import numpy as np
 from pyhpe.data.geometric import center_crop, crop, resize_shorter_side, sixdrepnet_test_box
 from pyhpe.data.photometric import IMAGENET_MEAN, IMAGENET_STD
 from pyhpe.data.sample import Sample
+from pyhpe.geometry.camera import centered_intrinsics
 from pyhpe.models.card import CropRule
 from pyhpe.tasks.sixd_rotation import SixDRotationTask
 
@@ -87,9 +88,8 @@ def prepare(crops, size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD, rule: CropRu
 
 def default_intrinsics(height: int, width: int) -> np.ndarray:
     """K (3, 3) of an image whose camera is unknown, as TRGv2 assumes: f = W + H and the
-    principal point at the image centre ((W − 1)/2, (H − 1)/2 in pyhpe's pixel-centre convention)."""
-    f = float(width + height)
-    return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
+    principal point at the image centre (pyhpe.geometry.centered_intrinsics)."""
+    return centered_intrinsics(height, width, width + height)
 
 
 def _face_points(face) -> np.ndarray:

@@ -65,6 +65,7 @@ __all__ = [
     "OneEuroFilter",
     "OneEuroRotation",
     "PoseSmoother",
+    "lag_bound_s",
     "lowpass_alpha",
 ]
 
@@ -109,7 +110,30 @@ class _Clock:
         return dt
 
 
-class OneEuroFilter:
+def lag_bound_s(min_cutoff: float) -> float:
+    """Steady-state lag of a constant-speed motion at cutoff ``min_cutoff`` Hz, 1 / (2π fc)
+    seconds: exact with beta = 0, an upper bound otherwise (module docstring)."""
+    return 1.0 / (2.0 * math.pi * min_cutoff)
+
+
+class _OneEuro:
+    """The three parameters, checked, and the lag bound they imply (module docstring)."""
+
+    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float) -> None:
+        _check_params(min_cutoff, beta, d_cutoff)
+        self.min_cutoff, self.beta, self.d_cutoff = float(min_cutoff), float(beta), float(d_cutoff)
+        self.reset()
+
+    @property
+    def delay_s(self) -> float:
+        """Steady-state lag bound for a constant speed (:func:`lag_bound_s`)."""
+        return lag_bound_s(self.min_cutoff)
+
+    def reset(self) -> None:  # pragma: no cover - each filter defines its state
+        raise NotImplementedError
+
+
+class OneEuroFilter(_OneEuro):
     """The One Euro filter on an array of any shape, each element filtered on its own.
 
     ``f(t, x)`` takes the time in seconds (strictly increasing, any spacing) and returns the
@@ -118,14 +142,7 @@ class OneEuroFilter:
 
     def __init__(self, min_cutoff: float = DEFAULT_MIN_CUTOFF, beta: float = 0.0,
                  d_cutoff: float = DEFAULT_D_CUTOFF) -> None:
-        _check_params(min_cutoff, beta, d_cutoff)
-        self.min_cutoff, self.beta, self.d_cutoff = float(min_cutoff), float(beta), float(d_cutoff)
-        self.reset()
-
-    @property
-    def delay_s(self) -> float:
-        """Steady-state lag bound for a ramp: 1 / (2π min_cutoff) seconds (module docstring)."""
-        return 1.0 / (2.0 * math.pi * self.min_cutoff)
+        super().__init__(min_cutoff, beta, d_cutoff)
 
     def reset(self) -> None:
         """Forget the state; the next call returns its input."""
@@ -158,7 +175,7 @@ def _nearest_rotation(R: np.ndarray) -> np.ndarray:
     return (u * np.array([1.0, 1.0, d])) @ vt
 
 
-class OneEuroRotation:
+class OneEuroRotation(_OneEuro):
     """The One Euro filter on SO(3): geodesic steps, angular speed in rad/s (module docstring).
 
     ``r(t, R)`` takes the time in seconds and a (3, 3) rotation (projected to the nearest rotation
@@ -167,14 +184,7 @@ class OneEuroRotation:
 
     def __init__(self, min_cutoff: float = DEFAULT_MIN_CUTOFF, beta: float = DEFAULT_BETA_ROTATION,
                  d_cutoff: float = DEFAULT_D_CUTOFF) -> None:
-        _check_params(min_cutoff, beta, d_cutoff)
-        self.min_cutoff, self.beta, self.d_cutoff = float(min_cutoff), float(beta), float(d_cutoff)
-        self.reset()
-
-    @property
-    def delay_s(self) -> float:
-        """Steady-state lag bound for a constant angular velocity: 1 / (2π min_cutoff) seconds."""
-        return 1.0 / (2.0 * math.pi * self.min_cutoff)
+        super().__init__(min_cutoff, beta, d_cutoff)
 
     def reset(self) -> None:
         """Forget the state; the next call returns its input."""
@@ -226,9 +236,8 @@ class PoseSmoother:
 
     @property
     def delay_s(self) -> float:
-        """Steady-state lag bound for a constant-speed motion: 1 / (2π min_cutoff) seconds (an
-        upper bound: beta > 0 only raises the cutoff)."""
-        return 1.0 / (2.0 * math.pi * self.min_cutoff)
+        """Steady-state lag bound for a constant-speed motion (:func:`lag_bound_s`)."""
+        return lag_bound_s(self.min_cutoff)
 
     @property
     def ids(self) -> list[int]:
@@ -243,8 +252,9 @@ class PoseSmoother:
             raise ValueError(f"need one R per distinct id: {len(ids)} ids, {len(R)} rotations")
         out_R = np.empty_like(R)
         for k, i in enumerate(ids):
-            f = self._rot.setdefault(i, OneEuroRotation(self.min_cutoff, self.beta, self.d_cutoff))
-            out_R[k] = f(t, R[k])
+            if i not in self._rot:
+                self._rot[i] = OneEuroRotation(self.min_cutoff, self.beta, self.d_cutoff)
+            out_R[k] = self._rot[i](t, R[k])
         if t_vec is None:
             return out_R, None
         tv = np.asarray(t_vec, dtype=np.float64)
@@ -254,9 +264,9 @@ class PoseSmoother:
             raise ValueError(f"t must be ({len(ids)}, 3), got {tv.shape}")
         out_t = np.empty_like(tv)
         for k, i in enumerate(ids):
-            g = self._trans.setdefault(
-                i, OneEuroFilter(self.min_cutoff, self.beta_t, self.d_cutoff))
-            out_t[k] = g(t, tv[k])
+            if i not in self._trans:
+                self._trans[i] = OneEuroFilter(self.min_cutoff, self.beta_t, self.d_cutoff)
+            out_t[k] = self._trans[i](t, tv[k])
         return out_R, out_t
 
     def forget(self, keep_ids: Iterable[int]) -> None:

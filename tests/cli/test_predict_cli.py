@@ -12,10 +12,10 @@ import torch
 from pyhpe.cli import main
 from pyhpe.data.files import write_image_rgb
 from pyhpe.geometry import crop_rotation_to_camera
+from pyhpe.metrics.rotation import matrix_to_euler_deg
 from pyhpe.models import create_model
 from pyhpe.models.io import save_model
 from pyhpe.runtime import Predictor
-from pyhpe.runtime.pipeline import euler_degrees
 from pyhpe.runtime.preprocess import crop_box, default_intrinsics
 
 
@@ -50,7 +50,7 @@ def test_image(setup, tmp_path):
     K = default_intrinsics(*face.shape[:2])
     R_cam = crop_rotation_to_camera(ref["R"], [crop_box(f["box_xyxy"], p.card.crop)], K)
     np.testing.assert_allclose(f["R"], R_cam[0], atol=1e-5)
-    np.testing.assert_allclose([f["pitch"], f["yaw"], f["roll"]], euler_degrees(R_cam)[0], atol=1e-3)
+    np.testing.assert_allclose([f["pitch"], f["yaw"], f["roll"]], matrix_to_euler_deg(R_cam)[0], atol=1e-3)
     assert record["pose_frame"] == "camera" and record["intrinsics_given"] is False
     # --pose-frame crop: exactly the model's answer
     assert main(["predict", str(d / "face.png"), "--checkpoint", str(d / "m.safetensors"), "-o", str(tmp_path),

@@ -13,9 +13,10 @@ import torch
 
 from pyhpe.cli import main
 from pyhpe.data.files import write_image_rgb
-from pyhpe.data.synthetic.video import HeadPath, render_clip, write_video
+from pyhpe.data.synthetic.video import HeadPath, render_clip
 from pyhpe.models import create_model
 from pyhpe.models.io import save_model
+from pyhpe.runtime.frames import write_video
 
 N_FRAMES = 30
 

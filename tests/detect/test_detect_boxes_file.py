@@ -37,8 +37,8 @@ def test_video_boxes(tmp_path):
 def test_folder_boxes(tmp_path):
     path = _write(tmp_path, {"images": {"a.jpg": [[1, 2, 3, 4]], "sub/b.png": [[5, 6, 7, 8, 0.5]]}})
     det = make_detector("boxes", boxes=path)
-    det.check_input(width=0, height=0, names=["a.jpg", "sub/b.png", "c.jpg"])
-    det.check_input(width=0, height=0, names=["/data/a.jpg", "b.png"])  # the file name alone matches
+    det.check_input(names=["a.jpg", "sub/b.png", "c.jpg"])
+    det.check_input(names=["/data/a.jpg", "b.png"])  # the file name alone matches
     image = np.zeros((8, 8, 3), np.uint8)
     np.testing.assert_array_equal(det(image, key="a.jpg").boxes, [[1, 2, 3, 4]])
     np.testing.assert_array_equal(det(image, key="/elsewhere/b.png").scores, [0.5])
@@ -97,7 +97,7 @@ def test_file_that_does_not_match_the_input(tmp_path):
     folder = make_detector("boxes", boxes=_write(tmp_path, {"images": {"a.jpg": [], "z.jpg": [], "y.jpg": []}},
                                                  "f.json"))
     with pytest.raises(ValueError) as e:
-        folder.check_input(width=1, height=1, names=["a.jpg"])
+        folder.check_input(names=["a.jpg"])
     assert 'images["z.jpg"] and 1 more not among the input images' in _one_line(e)
     with pytest.raises(ValueError, match="input is a video"):
         folder.check_input(width=640, height=480, n_frames=10)

@@ -11,7 +11,7 @@ clip = render_clip([HeadPath(identity=1, start=(0.3, 0.5, 1.0, 0, 0, 0), end=(0.
                    n_frames=30, width=640, height=360)
 clip.frames[i]                      # (H, W, 3) uint8 RGB
 clip.labels[i]                      # [{"head": 0, "R", "t", "euler", "box", "head_box", "landmarks"}, ...]
-write_video("clip.mp4", clip.frames, fps=clip.fps)
+pyhpe.runtime.frames.write_video("clip.mp4", clip.frames, fps=clip.fps)
 ```
 """
 
@@ -19,15 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import cv2
 import numpy as np
 
 from pyhpe.data.synthetic.assets import cached_assets
 from pyhpe.data.synthetic.background import random_background
 from pyhpe.data.synthetic.config import SynthConfig
 from pyhpe.data.synthetic.render import Scene, render_scene
+from pyhpe.geometry.camera import centered_intrinsics
 from pyhpe.geometry.rotation import euler_to_matrix_scalar
 
 VIDEO_STREAM = 7  # first word of a clip's seed sequence: its identities differ from the still streams'
@@ -38,8 +37,7 @@ def wide_intrinsics(width: int, height: int, hfov_deg: float = 70.0) -> np.ndarr
     pixels and the principal point at the image centre ((W − 1)/2, (H − 1)/2)."""
     if not 1.0 < hfov_deg < 179.0:
         raise ValueError(f"hfov_deg must lie in (1, 179), got {hfov_deg}")
-    f = (width / 2.0) / np.tan(np.radians(hfov_deg) / 2.0)
-    return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
+    return centered_intrinsics(height, width, (width / 2.0) / np.tan(np.radians(hfov_deg) / 2.0))
 
 
 def translation_at_pixel(K: np.ndarray, u: float, v: float, depth: float) -> np.ndarray:
@@ -128,19 +126,3 @@ def render_clip(paths: Sequence[HeadPath], n_frames: int, width: int = 640, heig
         labels.append(sorted(frame_labels, key=lambda d: d["head"]))
     return Clip(frames=frames, labels=labels, K=K, fps=float(fps), config=cfg)
 
-
-def write_video(path: str | Path, frames_rgb: Sequence[np.ndarray], fps: float = 25.0) -> Path:
-    """Write RGB frames as an MP4 (OpenCV's mp4v codec); returns the path."""
-    path = Path(path)
-    if not frames_rgb:
-        raise ValueError("write_video needs at least one frame")
-    h, w = frames_rgb[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f"{path}: OpenCV cannot write an mp4v video here")
-    try:
-        for frame in frames_rgb:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
-    return path
