@@ -181,6 +181,8 @@ FAILURES = {
     ("bench", "trgv2"): lambda mp, tmp: (["bench", "trgv2", "--out", _existing_file(tmp)], "File exists"),
     ("bench", "detect"): lambda mp, tmp: (["bench", "detect", "--out", _existing_file(tmp)], "File exists"),
     ("bench", "predict"): lambda mp, tmp: (["bench", "predict", "--out", _existing_file(tmp)], "File exists"),
+    ("bench", "deploy"): lambda mp, tmp: (["bench", "deploy", "--models", "no_such_model"],
+                                          "unknown model 'no_such_model'"),
     ("align",): lambda mp, tmp: (["align", "--train-template", str(tmp / "none.obj"),
                                   "--test-template", str(tmp / "none.obj"),
                                   "--train-landmarks", "0", "--test-landmarks", "0"], "file not found"),

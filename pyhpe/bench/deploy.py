@@ -1,12 +1,13 @@
 """Deployment latency table: PyTorch (training and deploy form), onnxruntime and ncnn, per model
 and thread count, batch 1, on this CPU, in one run.
 
-    python -m pyhpe.runtime.bench_deploy --out build/bench-deploy [--models a,b] [--runs 15]
+    pyhpe bench deploy --out build/bench-deploy [--models a,b] [--runs 15]
 
 Per model: export ONNX and ncnn (fp32 weights; the exports' own verification is covered by the
 tests and is skipped here), then for 1 and 2 threads, warm-up and timed calls interleaved round
 robin over the four runtimes (so load changes hit all alike). Reports min and median ms; writes
-``results.json`` and ``table.md`` (with params, MACs, the CPU model and the machine's load average).
+``results.json``, ``table.md`` (with params, MACs, the CPU model and the machine's load average)
+and ``latency.png`` (median ms per model, runtime and thread count) to the run directory.
 
 Models with inputs beyond the image (TRGv2: ``--models trgv2_resnet18,trgv2_repnext_m4``, 192²)
 run their whole deploy graph (the iterations, sampling, regressors) with a representative camera
@@ -137,49 +138,78 @@ def format_table(rows: list[dict], threads_list) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="build/bench-deploy")
-    ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
-    ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--runs", type=int, default=15)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--report-only", action="store_true",
-                    help="rewrite table.md from an existing (possibly partial) results.json")
-    args = ap.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    threads_list = [int(t) for t in args.threads.split(",")]
-    if args.report_only:
-        data = json.loads((out / "results.json").read_text())
-        table = format_table(data["rows"], threads_list)
-        (out / "table.md").write_text(table + f"\n\nmin (median) ms, batch 1; env {data['env']}\n")
-        print(table)
-        return 0
-    from pyhpe.models.stats import cpu_model
+def _footer(env: dict) -> str:
+    from pyhpe.bench.report import machine_line
 
+    if "load_before" not in env:  # a results.json of the old python -m pyhpe.runtime.bench_deploy
+        return f"min (median) ms, batch 1; env {env}"
+    return f"min (median) ms, batch 1; {machine_line(env)}; torch {env.get('torch', '?')}"
+
+
+def plot(rows: list[dict], threads_list, path: Path) -> None:
+    from pyhpe.bench.report import bar_chart
+
+    labels = dict(zip(RUNTIMES, ("PyTorch train", "PyTorch deploy", "onnxruntime", "ncnn")))
+    groups = {f"{r['model'].replace('sixdrepnet_', '')} {t}T": {labels[k]: r["latency"][str(t)][k]["median_ms"]
+                                                               for k in RUNTIMES}
+              for r in rows for t in threads_list if str(t) in r["latency"]}
+    bar_chart(groups, path, title="batch-1 latency per runtime (median)", ylabel="ms")
+
+
+def _write(out: Path, env: dict, rows: list[dict], threads_list) -> str:
+    (out / "results.json").write_text(json.dumps({"env": env, "rows": rows}, indent=1))
+    table = format_table(rows, threads_list)
+    (out / "table.md").write_text(table + f"\n\n{_footer(env)}\n")
+    plot(rows, threads_list, out / "latency.png")
+    return table
+
+
+DESCRIPTION = __doc__
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pyhpe.cli import IntList, positive_int
+
+    parser.add_argument("--out", type=Path, help="run directory (default runs/bench-deploy-TIME)")
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                        help="registered model names, comma-separated (default: the 12 6DRepNet models)")
+    parser.add_argument("--threads", nargs="+", action=IntList, default=[1, 2], metavar="N",
+                        help="thread counts, e.g. 1,2 or 1 2 (default 1,2)")
+    parser.add_argument("--runs", type=positive_int, default=15, help="timed calls per runtime (default 15)")
+    parser.add_argument("--warmup", type=positive_int, default=3, help="warm-up calls per runtime (default 3)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite table.md and the plot from an existing (possibly partial) results.json in --out")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pyhpe.bench.report import machine, run_dir
+    from pyhpe.models import list_models
+
+    threads_list = args.threads
+    if args.report_only:
+        if args.out is None:
+            raise ValueError("--report-only needs --out (the run directory holding results.json)")
+        data = json.loads((args.out / "results.json").read_text())
+        print(_write(args.out, data["env"], data["rows"], threads_list))
+        return 0
+    names = [n for n in args.models.split(",") if n]
+    unknown = [n for n in names if n not in list_models()]
+    if unknown or not names:
+        raise ValueError(f"unknown model {unknown[0]!r} (see `pyhpe models --list`)" if unknown
+                         else "--models: no model named")
+    import ncnn
+    import onnxruntime
+
+    out = run_dir(args.out, "deploy")
     rows = []
-    env = {"load_avg_start": os.getloadavg(), "cpu_count": os.cpu_count(), "cpu": cpu_model(),
-           "torch": torch.__version__}
+    env = {**machine(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+           "ncnn": ncnn.__version__}
     with tempfile.TemporaryDirectory(prefix="pyhpe-bench-") as tmp:
-        for name in args.models.split(","):
+        for name in names:
             row = bench_model(name, threads_list, args.runs, args.warmup, Path(tmp))
             rows.append(row)
             print(json.dumps(row), flush=True)
             (out / "results.json").write_text(json.dumps({"env": env, "rows": rows}, indent=1))
-    env["load_avg_end"] = os.getloadavg()
-    import ncnn
-    import onnxruntime
-
-    env.update(onnxruntime=onnxruntime.__version__, ncnn=ncnn.__version__)
-    (out / "results.json").write_text(json.dumps({"env": env, "rows": rows}, indent=1))
-    table = format_table(rows, threads_list)
-    (out / "table.md").write_text(table + f"\n\nmin (median) ms, batch 1; CPU {env['cpu']} "
-                                  f"({env['cpu_count']} cores); load average start "
-                                  f"{env['load_avg_start']}, end {env['load_avg_end']}\n")
-    print(table)
+    env["load_after"] = os.getloadavg()[0]
+    print(_write(out, env, rows, threads_list) + f"\n\n{_footer(env)}\nrun directory: {out}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
