@@ -1,6 +1,12 @@
 // pyhpe-bench: latency of the pyhpe runtime (ncnn inference + native post-processing) on a fixed
 // random input, per thread count and precision: warm-up runs, then timed runs; prints median,
 // percentiles, min and mean in milliseconds, one line per configuration (and --json).
+// Without --json each configuration also gets one machine-readable line naming the model's stem
+// and the thread count, so that the concatenated output of runs on a phone can be read back
+// (pyhpe/bench/phone.py):
+//   RESULT model=<stem> precision=fp32 threads=1 input=224 runs=50 clock=wall min_ms=.. median_ms=..
+//          p10_ms=.. p90_ms=.. p99_ms=.. mean_ms=..
+// (<stem>: the .param file's name without ".ncnn.param" / ".param"; it ends at " precision=").
 //
 //   pyhpe-bench MODEL.ncnn.param [MODEL2.ncnn.param ...] [--fused] [--bin PATH] [--input-size S]
 //               [--matrix] [--sidecar JSON | --no-sidecar] [--threads 1,2] [--precision fp32|fp16|both]
@@ -50,6 +56,16 @@ static double clock_ms(bool thread_clock) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// The model's name in RESULT lines: the file name without its directory and ".ncnn.param" or ".param".
+static std::string model_stem(const std::string& param) {
+  std::string stem = param.substr(param.find_last_of('/') + 1);
+  for (const char* ext : {".param", ".ncnn"}) {
+    const size_t n = strlen(ext);
+    if (stem.size() > n && stem.compare(stem.size() - n, n, ext) == 0) stem.resize(stem.size() - n);
+  }
+  return stem;
+}
+
 struct Entry {
   std::string param, bin;
   pyhpe_model* model = nullptr;
@@ -57,6 +73,7 @@ struct Entry {
   std::vector<double> ms;
   bool sixdof = false;       // a 6DoF model: camera vector and output buffers below
   std::vector<float> camera, vertices, landmarks;
+  int input_side() const { return (int)std::lround(std::sqrt(input.size() / 3.0)); }
 };
 
 // The camera vector of a 100 px face box at the centre of a 640 x 480 frame, unknown intrinsics.
@@ -113,6 +130,8 @@ int main(int argc, char** argv) {
              "[--threads 1,2] [--precision fp32|fp16|both] [--warmup N] [--runs N] [--clock wall|thread] [--json [--raw]]\n"
              "  --clock thread: this thread's CPU time (1 thread only): the model's own cost on a shared machine\n"
              "  --raw: with --json, every run's time too (\"times_ms\", in run order)\n"
+             "  without --json: also one line per configuration for scripts (pyhpe/bench/phone.py),\n"
+             "    RESULT model=STEM precision=P threads=N input=S runs=N clock=C min_ms=.. median_ms=.. ...\n"
              "  several models are timed interleaved (one run of each in turn, the order rotating);\n"
              "  --fused: each MODEL.ncnn.param's fused-mixer pair MODEL.fused.ncnn.param (pyhpe export)\n"
              "  model options: each model's sidecar MODEL.ncnn.json when it exists, then the flags\n",
@@ -158,7 +177,7 @@ int main(int argc, char** argv) {
   }
   std::string sizes;  // the input side of each model, "/"-separated where they differ
   for (size_t k = 0; k < entries.size(); ++k) {
-    const std::string s = std::to_string((int)std::lround(std::sqrt(entries[k].input.size() / 3.0)));
+    const std::string s = std::to_string(entries[k].input_side());
     if (k == 0 || entries[k].input.size() != entries[k - 1].input.size()) sizes += (k ? "/" : "") + s;
   }
 
@@ -204,6 +223,10 @@ int main(int argc, char** argv) {
           printf("%s%s threads=%d median=%.3f ms p10=%.3f p90=%.3f p99=%.3f min=%.3f mean=%.3f\n",
                  entries.size() > 1 ? (e.param + " ").c_str() : "", pname, t, percentile(ms, 0.5),
                  percentile(ms, 0.1), percentile(ms, 0.9), percentile(ms, 0.99), ms.front(), mean);
+          printf("RESULT model=%s precision=%s threads=%d input=%d runs=%d clock=%s min_ms=%.4f median_ms=%.4f "
+                 "p10_ms=%.4f p90_ms=%.4f p99_ms=%.4f mean_ms=%.4f\n", model_stem(e.param).c_str(), pname, t,
+                 e.input_side(), runs, thread_clock ? "thread" : "wall",
+                 ms.front(), percentile(ms, 0.5), percentile(ms, 0.1), percentile(ms, 0.9), percentile(ms, 0.99), mean);
         }
         first = false;
       }
