@@ -4,6 +4,9 @@
 #
 #   tools/build_runtime_aarch64.sh            -> build/runtime-aarch64/pyhpe-{infer,bench}
 #
+# The tools are statically linked (PYHPE_RUNTIME_STATIC: glibc, libstdc++, libgomp, ncnn), so they need
+# no sysroot: `file build/runtime-aarch64/pyhpe-bench` says "statically linked", and they run from a
+# phone's `adb shell` as pushed (docs/android.md, "Timing models on a phone").
 # Builds ncnn for aarch64 first when build/ncnn/install-aarch64 is missing (tools/build_ncnn.sh).
 # Run: qemu-aarch64 -cpu cortex-a76 build/runtime-aarch64/pyhpe-infer MODEL.ncnn.param --tensor X
 # PYHPE_RT_KERNEL_INCLUDE=DIR builds the fused layers' kernels from another copy of csrc/include (default:
