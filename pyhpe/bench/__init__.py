@@ -6,8 +6,11 @@ interleaved in one process), ``callpath`` (the overhead of each layer of the cal
 ``mixer`` (the fused RepNeXt mixer against PyTorch), ``trgv2`` (a TRGv2 training step by
 phase), ``predict`` (video prediction's frame rate and pose jitter), ``detect`` (a face detector's rate
 per |yaw| bin on synthetic heads), ``deploy`` (batch-1 latency of each deployment runtime per
-model) and ``cuda`` (the CUDA kernels against PyTorch on the GPU). Each writes results.json, table.md
-(naming the CPU model and the load average) and a plot PNG to its run directory (``--out``;
+model), ``fused`` (whole-model latency of the fused ncnn layers), ``profile-ffn`` (the fused FFN
+layer per stage), ``winograd`` (ncnn with Winograd convolutions on and off), ``throughput`` (a
+training step against the official one), ``fixed-steps`` (fixed-step training comparisons) and
+``cuda`` (the CUDA kernels against PyTorch on the GPU). Each writes results.json, table.md (naming
+the CPU model and the load average) and a plot PNG to its run directory (``--out``;
 pyhpe.bench.report has the shared pieces).
 """
 
@@ -25,6 +28,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                        "without smoothing")),
     "deploy": ("pyhpe.bench.deploy", ("batch-1 latency of PyTorch (train and deploy form), onnxruntime and "
                                      "ncnn per model and thread count")),
+    "fused": ("pyhpe.bench.fused", ("whole-model ncnn latency of RepNeXt-M4 with the fused layers vs plain, "
+                                   "RepVGG-B1g2 and onnxruntime (the C++ runtime)")),
+    "profile-ffn": ("pyhpe.bench.profile_ffn", ("per-stage time of RepNeXt-M4's channel MLPs before and after the "
+                                               "fused FFN layer (pyhpe-profile)")),
+    "winograd": ("pyhpe.bench.winograd", "ncnn models timed with Winograd 3x3 convolutions on and off"),
+    "throughput": ("pyhpe.bench.throughput", ("training step of RepNeXt-M4 and RepVGG-B1g2 vs the official 6DRepNet "
+                                             "step (--profile: by phase)")),
+    "fixed-steps": ("pyhpe.bench.fixed_steps", ("train one configuration a fixed number of steps on synthetic heads "
+                                               "and compare the held-out error")),
     "cuda": ("pyhpe.bench.cuda", ("the CUDA kernels vs PyTorch eager, torch.compile and cuDNN "
                                  "(skipped without a GPU)")),
 }

@@ -4,13 +4,14 @@ pair (PyhpeRepNeXtMixer alone, ``<stem>.mixer.ncnn.param``) and on RepVGG-B1g2, 
 RepNeXt-M4; batch 1, fp32, 224x224, random weights (seed 0). The fused pairs are rewritten from
 the plain pair on every run (a --models-dir cache keeps only the exports).
 
-    python -m pyhpe.runtime.bench_fused --pyhpe-bench build/runtime-host/pyhpe-bench \\
+    pyhpe bench fused --pyhpe-bench build/runtime-host/pyhpe-bench \\
         --out build/bench-fused [--threads 1,2] [--passes 10] [--runs 3]
 
 Per thread count, ``--passes`` times: one ``pyhpe-bench`` call that times the three ncnn models
 interleaved (``--runs`` runs each, one warm-up), then ``--runs`` onnxruntime calls. Every run's
 time is kept; the table gives min and median over all of them, and the ratios the deployment
-targets name. Writes ``results.json`` and ``table.md`` with the load average.
+targets name. Writes ``results.json``, ``table.md`` (with the CPU model and the load average) and
+``latency.png`` (min ms per model and thread count) to the run directory.
 
 Clock: with 1 thread both runtimes compute on the calling thread, so the 1-thread cells are that
 thread's CPU time (``pyhpe-bench --clock thread``, ``time.thread_time``): the models' own cost,
@@ -65,7 +66,7 @@ def _fuse(paths: dict[str, Path], fuse_mixers) -> dict[str, Path]:
     return {**paths, "fused": plain.with_name(f"{M4}.fused.ncnn.param"), "mixer": mixer}
 
 
-def run(bench: Path, paths: dict[str, Path], threads_list, passes: int, runs: int, wall: bool = False) -> dict:
+def measure(bench: Path, paths: dict[str, Path], threads_list, passes: int, runs: int, wall: bool = False) -> dict:
     from pyhpe.runtime.backends import OnnxRuntimeBackend
 
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0)).numpy()
@@ -109,38 +110,46 @@ def format_table(latency: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pyhpe-bench", default="build/runtime-host/pyhpe-bench")
-    ap.add_argument("--out", default="build/bench-fused")
-    ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--passes", type=int, default=10)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--wall", action="store_true", help="wall-clock time for 1 thread too")
-    ap.add_argument("--models-dir", help="reuse the exports a previous run left there (kept)")
-    args = ap.parse_args(argv)
-    bench = Path(args.pyhpe_bench)
+LABELS = dict(zip(COLUMNS, ("M4 fused", "M4 mixer only", "M4", "B1g2", "M4 onnxruntime")))
+
+DESCRIPTION = __doc__
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pyhpe.cli import IntList, positive_int
+
+    parser.add_argument("--pyhpe-bench", type=Path, default=Path("build/runtime-host/pyhpe-bench"),
+                        help="the C++ runtime's pyhpe-bench (default build/runtime-host/pyhpe-bench)")
+    parser.add_argument("--out", type=Path, help="run directory (default runs/bench-fused-TIME)")
+    parser.add_argument("--threads", nargs="+", action=IntList, default=[1, 2], metavar="N",
+                        help="thread counts, e.g. 1,2 or 1 2 (default 1,2)")
+    parser.add_argument("--passes", type=positive_int, default=10, help="pyhpe-bench calls per thread count")
+    parser.add_argument("--runs", type=positive_int, default=3, help="timed runs per model in each pass")
+    parser.add_argument("--wall", action="store_true", help="wall-clock time for 1 thread too")
+    parser.add_argument("--models-dir", type=Path, help="reuse the exports a previous run left there (kept)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pyhpe.bench.report import bar_chart, machine, machine_line, run_dir
+
+    bench = args.pyhpe_bench
     if not bench.is_file():
-        raise SystemExit(f"bench_fused: {bench} not found (build csrc/runtime first)")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    threads_list = [int(t) for t in args.threads.split(",")]
+        raise SystemExit(f"{bench} not found (build csrc/runtime first)")
+    out = run_dir(args.out, "fused")
     with tempfile.TemporaryDirectory(prefix="pyhpe-bench-fused-") as tmp:
-        workdir = Path(args.models_dir) if args.models_dir else Path(tmp)
+        workdir = args.models_dir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         paths = export_models(workdir, reuse=bool(args.models_dir))
-        env = {"load_avg_start": os.getloadavg(), "start": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
-        latency = run(bench, paths, threads_list, args.passes, args.runs, args.wall)
-    env.update(load_avg_end=os.getloadavg(), end=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+        env = {**machine(), "start": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+        latency = measure(bench, paths, args.threads, args.passes, args.runs, args.wall)
+    env.update(load_after=os.getloadavg()[0], end=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
     (out / "results.json").write_text(json.dumps({"env": env, "latency": latency}, indent=1))
     table = format_table(latency)
     note = (f"\n\nmin (median) ms over {args.passes} x {args.runs} runs per cell, batch 1, fp32; 1 thread: "
             f"{'wall' if args.wall else 'thread CPU'} time, 2 threads: wall time; "
-            f"{env['start']} - {env['end']}; load average start {env['load_avg_start']}, end {env['load_avg_end']}\n")
+            f"{env['start']} - {env['end']}; {machine_line(env)}\n")
     (out / "table.md").write_text(table + note)
-    print(table + note)
+    bar_chart({f"{t} thread(s)": {LABELS[k]: lat[k]["min_ms"] for k in COLUMNS} for t, lat in latency.items()},
+              out / "latency.png", title="RepNeXt-M4 fused ncnn layers: batch-1 latency (min)", ylabel="ms")
+    print(table + note + f"run directory: {out}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

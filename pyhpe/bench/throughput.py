@@ -1,6 +1,6 @@
 """Training throughput: our training step against the official 6DRepNet step, in one process.
 
-    python -m pyhpe.engine.throughput --batch 16 --size 224 --threads 1 2 --steps 3
+    pyhpe bench throughput --batch-size 16 --size 224 --threads 1 2 --steps 3
 
 Times, interleaved (so that load from other jobs hits every candidate alike), a whole training
 step = forward + loss + backward + optimizer step on random images and rotations:
@@ -13,9 +13,11 @@ step = forward + loss + backward + optimizer step on random images and rotations
   train.py.
 
 It also times the loss alone (6D → rotation → geodesic loss, forward + backward) for both, which
-says how much of a step the head and loss can account for. Prints a table; ``--json`` saves it.
-``--profile`` splits one RepVGG-B1g2 step of ours and of the official code into forward + loss,
-backward and optimizer, and says how much of each went to convolutions (torch.profiler).
+says how much of a step the head and loss can account for. ``--profile`` splits one RepVGG-B1g2
+step of ours and of the official code into forward + loss, backward and optimizer, and says how
+much of each went to convolutions (torch.profiler). Writes ``results.json``, ``table.md`` (with the
+CPU model and the load average) and ``throughput.png`` (images/s per step; with ``--profile``
+``profile.png``, seconds per phase) to the run directory.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import statistics
-import sys
 import time
 import types
 from pathlib import Path
@@ -149,47 +151,84 @@ def measure(batch: int, size: int, threads: int, steps: int) -> dict[str, float]
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyhpe.engine.throughput", description=__doc__.split("\n")[0])
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--threads", type=int, nargs="+", default=[2])
-    parser.add_argument("--steps", type=int, default=3, help="timed rounds after the warm-up")
-    parser.add_argument("--json", help="write the results here")
-    parser.add_argument("--profile", action="store_true",
-                        help="split one RepVGG-B1g2 step (ours, official) into its phases instead")
-    args = parser.parse_args(argv)
-    import os
-
-    if args.profile:
-        for t in args.threads:
-            res = profile_b1g2(args.batch, args.size, t)
-            print(f"\nRepVGG-B1g2 step, batch {args.batch}, {args.size}x{args.size}, {t} thread(s) "
-                  f"(load average {os.getloadavg()[0]:.1f})")
-            print(f"{'step':24}{'fwd+loss s':>11}{'backward s':>11}{'optim s':>9}{'conv share':>12}")
-            for name, r in res.items():
-                print(f"{name:24}{r['forward+loss']:11.3f}{r['backward']:11.3f}"
-                      f"{r['optimizer']:9.3f}{100 * r['conv_share']:11.1f}%")
-        return 0
-
-    rows = {}
-    for t in args.threads:
-        med = measure(args.batch, args.size, t, args.steps)
-        rows[t] = med
-        print(f"\nbatch {args.batch}, {args.size}x{args.size}, {t} thread(s), median of {args.steps} "
-              f"(load average {os.getloadavg()[0]:.1f})")
-        print(f"{'step':24}{'s/step':>10}{'images/s':>10}{'vs official':>13}")
+def _measure_table(batch: int, size: int, steps: int, rows: dict[int, dict[str, float]]) -> str:
+    out = []
+    for t, med in rows.items():
         off = med["official repvgg_b1g2"]
+        out += [f"batch {batch}, {size}x{size}, {t} thread(s), median of {steps} (wall clock)", "",
+                "| step | s/step | images/s | vs official |", "|---|---|---|---|"]
         for name, sec in med.items():
             if name.startswith("loss"):
-                print(f"{name:24}{sec * 1e3:9.3f}ms{'':>10}{100 * sec / off:12.3f}%")
+                out.append(f"| {name} | {sec * 1e3:.3f} ms | | {100 * sec / off:.3f}% |")
             else:
-                print(f"{name:24}{sec:10.3f}{args.batch / sec:10.2f}{off / sec:12.2f}x")
+                out.append(f"| {name} | {sec:.3f} | {batch / sec:.2f} | {off / sec:.2f}x |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _profile_table(batch: int, size: int, rows: dict[int, dict[str, dict[str, float]]]) -> str:
+    out = []
+    for t, res in rows.items():
+        out += [f"RepVGG-B1g2 step, batch {batch}, {size}x{size}, {t} thread(s)", "",
+                "| step | fwd+loss s | backward s | optim s | conv share |", "|---|---|---|---|---|"]
+        out += [f"| {name} | {r['forward+loss']:.3f} | {r['backward']:.3f} | {r['optimizer']:.3f} "
+                f"| {100 * r['conv_share']:.1f}% |" for name, r in res.items()]
+        out.append("")
+    return "\n".join(out)
+
+
+DESCRIPTION = __doc__
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pyhpe.cli import IntList, add_renamed, positive_int
+
+    add_renamed(parser, "--batch-size", old="--batch", dest="batch", type=positive_int, default=16,
+                help="images per step (default 16)")
+    parser.add_argument("--size", type=positive_int, default=224, help="input side (px, default 224)")
+    parser.add_argument("--threads", nargs="+", action=IntList, default=[2], metavar="N",
+                        help="thread counts, e.g. 1 2 or 1,2 (default 2)")
+    parser.add_argument("--steps", type=positive_int, default=3, help="timed rounds after the warm-up")
+    parser.add_argument("--profile", action="store_true",
+                        help="split one RepVGG-B1g2 step (ours, official) into its phases instead")
+    parser.add_argument("--out", type=Path, help="run directory (default runs/bench-throughput-TIME)")
+    parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)  # old: a copy of results.json here
+
+
+def run(args: argparse.Namespace) -> int:
+    from pyhpe.bench.report import bar_chart, machine, machine_line, run_dir
+    from pyhpe.official import INSTALL_HINT, official_root
+
+    out = run_dir(args.out, "throughput")
+    if official_root() is None:
+        raise ModuleNotFoundError(f"the official 6DRepNet package is not installed: {INSTALL_HINT}")
+    env = {**machine(), "torch": torch.__version__}
+    rows: dict = {}
+    for t in args.threads:
+        if args.profile:
+            rows[t] = profile_b1g2(args.batch, args.size, t)
+        else:
+            rows[t] = measure(args.batch, args.size, t, args.steps)
+        print(f"{t} thread(s) done (load average {os.getloadavg()[0]:.1f})", flush=True)
+    env["load_after"] = os.getloadavg()[0]
+    results = {"env": env, "batch": args.batch, "size": args.size, "steps": args.steps, "profile": args.profile,
+               "torch": torch.__version__, ("phases" if args.profile else "seconds"): rows}
+    (out / "results.json").write_text(json.dumps(results, indent=2))
     if args.json:
-        Path(args.json).write_text(json.dumps({"batch": args.batch, "size": args.size, "steps": args.steps,
-                                               "torch": torch.__version__, "seconds": rows}, indent=2))
+        args.json.write_text(json.dumps(results, indent=2))
+    if args.profile:
+        table = _profile_table(args.batch, args.size, rows)
+        bar_chart({f"{name} {t}T": {k: v for k, v in r.items() if k != "conv_share"}
+                   for t, res in rows.items() for name, r in res.items()},
+                  out / "profile.png", title=f"RepVGG-B1g2 training step by phase, batch {args.batch}",
+                  ylabel="seconds")
+    else:
+        table = _measure_table(args.batch, args.size, args.steps, rows)
+        bar_chart({f"{t} thread(s)": {k: args.batch / v for k, v in med.items() if not k.startswith("loss")}
+                   for t, med in rows.items()},
+                  out / "throughput.png", title=f"training throughput, batch {args.batch}, {args.size}²",
+                  ylabel="images/s")
+    table += f"\n{machine_line(env)}; torch {torch.__version__}\n"
+    (out / "table.md").write_text(table)
+    print("\n" + table + f"run directory: {out}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
