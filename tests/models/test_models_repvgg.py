@@ -99,3 +99,37 @@ def test_bad_groups_are_named():
 @pytest.mark.parametrize("name", VARIANTS)
 def test_train_step_reaches_every_parameter(name):
     assert_backbone_trains(name)
+
+
+def test_strided_block_equals_the_stride_2_convolutions():
+    """The 1×1 branch runs on x[..., ::2, ::2] (see RepVGGBlock): the block still computes
+    BN(conv3×3 stride 2) + BN(conv1×1 stride 2), odd sizes included."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    block = RepVGGBlock(3, 8, stride=2).eval()
+    for size in (15, 16):
+        x = torch.randn(2, 3, size, size)
+        dense, one = block.rbr_dense, block.rbr_1x1
+        ref = (dense.bn(F.conv2d(x, dense.conv.weight, stride=2, padding=1))
+               + one.bn(F.conv2d(x, one.conv.weight, stride=2)))
+        torch.testing.assert_close(block(x), torch.relu(ref))
+
+
+def test_channels_last_training_step_of_the_stem_does_not_crash():
+    """oneDNN's strided 1×1 weight gradient on a 3-channel channels_last input corrupted the heap on
+    AVX2-only CPUs (torch 2.13): RepVGG training crashed. Run in a child process so a regression is
+    a failure, not a dead test session."""
+    import subprocess
+    import sys
+
+    code = ("import torch\n"
+            "from pyhpe.models.backbones.repvgg import RepVGGBlock\n"
+            "torch.set_num_threads(1)\n"
+            "b = RepVGGBlock(3, 64, stride=2).train().to(memory_format=torch.channels_last)\n"
+            "x = torch.randn(8, 3, 64, 64).to(memory_format=torch.channels_last)\n"
+            "for _ in range(2):\n"
+            "    b(x).sum().backward()\n"
+            "print('ok')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]

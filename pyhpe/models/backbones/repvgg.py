@@ -46,8 +46,12 @@ class RepVGGBlock(nn.Module):
         self.rbr_dense = ConvBN(
             in_channels, out_channels, 3, stride, 1, groups=groups, norm_name="bn"
         )
+        # The 1×1 branch at stride s is a stride-1 1×1 conv of x[..., ::s, ::s] (the same taps
+        # and output size). oneDNN's strided 1×1 weight gradient on a 3-channel channels_last
+        # input corrupts the heap on AVX2-only CPUs (torch 2.13, oneDNN 3.12; the RepVGG stem
+        # crashed training), so the subsampling is done here instead.
         self.rbr_1x1 = ConvBN(
-            in_channels, out_channels, 1, stride, 0, groups=groups, norm_name="bn"
+            in_channels, out_channels, 1, 1, 0, groups=groups, norm_name="bn"
         )
 
     def _deploy_conv(self) -> nn.Conv2d:
@@ -58,7 +62,8 @@ class RepVGGBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.deployed:
             return self.nonlinearity(self.se(self.rbr_reparam(x)))
-        out = self.rbr_dense(x) + self.rbr_1x1(x)
+        x_1x1 = x[:, :, :: self.stride, :: self.stride] if self.stride > 1 else x
+        out = self.rbr_dense(x) + self.rbr_1x1(x_1x1)
         if self.rbr_identity is not None:
             out = out + self.rbr_identity(x)
         return self.nonlinearity(self.se(out))
