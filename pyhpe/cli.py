@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("pyhpe.engine.train", "train a pose model from a YAML config (torchrun for DDP)"),
     "eval": ("pyhpe.engine.evaluate", "evaluate a checkpoint: MAE per angle, geodesic error"),
     "demo": ("pyhpe.engine.demo", "synthetic data -> trained RepNeXt 6DRepNet -> metrics"),
+    "compare": ("pyhpe.compare.cli", "every backbone under one pipeline: accuracy, robustness, size, latency"),
     "predict": ("pyhpe.runtime.predict", "pose of faces in images, a folder or a video"),
     "export": ("pyhpe.export.cli", "reparameterize and export to ONNX or ncnn, verified"),
     "align": ("pyhpe.geometry.align_cli", "reference-system offset between two mesh topologies (TRGv2)"),

@@ -26,13 +26,19 @@ class TimeBudget:
     """Learning-rate factor: linear warm-up over ``warmup_steps`` steps, then cosine decay from 1
     to ``min_ratio`` over the elapsed fraction of ``seconds``; :meth:`done` once the budget is
     spent. The clock starts at the first call of :meth:`lr_factor` (the trainer's scheduler makes
-    it just before the first step) or :meth:`start`."""
+    it just before the first step) or :meth:`start`.
+
+    ``warmup_fraction`` > 0 warms up over that share of the time instead (models of very different
+    step times under one budget, ``pyhpe compare``: a step count would be most of a slow model's
+    run and a blink of a fast one's); the cosine then runs over the rest of the budget."""
 
     def __init__(self, seconds: float, warmup_steps: int, min_ratio: float,
-                 clock: Callable[[], float] = time.perf_counter):
-        if seconds <= 0 or warmup_steps < 0 or not 0 <= min_ratio <= 1:
-            raise ValueError("seconds must be > 0, warmup_steps >= 0 and min_ratio in [0, 1]")
+                 clock: Callable[[], float] = time.perf_counter, warmup_fraction: float = 0.0):
+        if seconds <= 0 or warmup_steps < 0 or not 0 <= min_ratio <= 1 or not 0 <= warmup_fraction < 1:
+            raise ValueError("seconds must be > 0, warmup_steps >= 0, min_ratio in [0, 1] and "
+                             "warmup_fraction in [0, 1)")
         self.seconds, self.warmup_steps, self.min_ratio, self.clock = seconds, warmup_steps, min_ratio, clock
+        self.warmup_fraction = warmup_fraction
         self.t0: float | None = None
 
     def start(self) -> None:
@@ -52,6 +58,10 @@ class TimeBudget:
         progress = self.fraction()
         if step < self.warmup_steps:
             return (step + 1) / self.warmup_steps
+        if self.warmup_fraction:
+            if progress < self.warmup_fraction:
+                return max(progress / self.warmup_fraction, 1.0 / 64)  # never exactly 0 at the start
+            progress = (progress - self.warmup_fraction) / (1 - self.warmup_fraction)
         return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
     def done(self) -> bool:

@@ -21,8 +21,10 @@ from pyhpe.engine.config import ConfigError
 
 
 def _slim(sample: Sample) -> Sample:
-    """Drop what 3DoF training never reads (mesh, masks) so cached samples stay small and flips cheap."""
-    return dataclasses.replace(sample, vertices=None, faces=None, extra={})
+    """Drop what 3DoF training never reads (mesh, masks) so cached samples stay small and flips cheap;
+    a rendered image keeps its ``factors`` (a few numbers: what made it hard, for robustness slices)."""
+    extra = {"factors": sample.extra["factors"]} if "factors" in sample.extra else {}
+    return dataclasses.replace(sample, vertices=None, faces=None, extra=extra)
 
 
 class SampleList(Dataset):

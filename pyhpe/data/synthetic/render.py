@@ -185,8 +185,18 @@ def render_scene(scene: Scene, cfg: SynthConfig) -> Sample:
             "head_mask": head_mask,
             "occluder_mask": occluder_mask,
             "vertex_flip_index": topo.flip_index,
+            "factors": scene_factors(scene, float(occluded.mean())),
         },
     )
+
+
+def scene_factors(scene: Scene, occluded_landmarks: float) -> dict:
+    """What the renderer drew that makes an image hard, per image (robustness slices of
+    ``pyhpe compare``): occluder count, share of the 68 landmarks under an occluder, blur sigma
+    (0 = sharp), sensor-noise sigma (grey levels) and whether the person wears glasses."""
+    return {"occluders": int(scene.occluders), "occluded_landmarks": occluded_landmarks,
+            "blur_sigma": float(scene.blur_sigma), "noise_sigma": float(scene.noise_sigma),
+            "glasses": scene.assets.glasses is not None}
 
 
 def _landmark_visibility(lm2d, lm_cam, lm_normals, ids, planes, shape) -> np.ndarray:
