@@ -72,6 +72,8 @@ def _run(args: argparse.Namespace) -> int:
         seconds_estimate,
         train_key,
         train_one,
+        trivial_key,
+        trivial_reports,
         write_json,
     )
     from pyhpe.models import list_models
@@ -182,6 +184,14 @@ def _run(args: argparse.Namespace) -> int:
             if (data["model"], data["stage"], data["seed"]) not in seen:
                 failures.append(Failure(data["model"], data["stage"], data["seed"], data["error"]))
 
+    trivial = read_result(out / "trivial.json", trivial_key(cfg))
+    if trivial is None and not args.report_only and cfg["pipeline"]["data"]["train"]["format"] == "synthetic":
+        if train_samples is None:
+            train_samples, test_sets = load_train_samples(cfg, progress), load_test_sets(cfg, progress)
+        reports = trivial_reports(train_samples, test_sets)
+        trivial = {"fingerprint": trivial_key(cfg), "reports": reports}
+        write_json(out / "trivial.json", trivial)
+    results["trivial"] = trivial["reports"] if trivial else None
     env["load_after"] = os.getloadavg()[0]
     command = " ".join(shlex.quote(a) for a in ["pyhpe", "compare", "--config", str(args.config), *args.overrides]
                        + (["--out", str(args.out)] if args.out else [])

@@ -17,8 +17,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pyhpe.engine.config import ConfigError
 
 POSE_PREFIX = "sixdrepnet_"
@@ -37,6 +35,7 @@ COMPARE_DEFAULTS: dict[str, Any] = {
     "latency": {"threads": [1, 2], "runs": 10, "warmup": 2,
                 "pyhpe_bench": "build/runtime-host/pyhpe-bench", "fused_passes": 3},
     "hypothesis": {"model": "sixdrepnet_repnext_m4", "baseline": "sixdrepnet_repvgg_b1g2"},
+    "pretrained": {},  # model name -> ImageNet (or any pyhpe.models.load-able) weights file
     "output": {"dir": "runs/compare", "progress": True},
 }
 COMPARE_KEYS = set(COMPARE_DEFAULTS)
@@ -82,22 +81,13 @@ def _merge(base: dict, update: dict) -> dict:
 
 def load_compare_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> dict:
     """Defaults ← YAML ← ``key.path=value`` overrides, validated (ConfigError on anything wrong)."""
-    from pyhpe.engine.config import _set_path, parse_override
+    from pyhpe.engine.config import _set_path, parse_override, read_yaml_mapping
 
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ConfigError(f"{p}: not valid YAML{f' (line {mark.line + 1})' if mark else ''}") from err
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: the top level must be a mapping")
+    raw = read_yaml_mapping(path)
     for text in overrides:
         keys, value = parse_override(text)
         _set_path(raw, keys, value)
-    return validate(raw, where=str(p))
+    return validate(raw, where=str(path))
 
 
 def validate(raw: dict, where: str = "config") -> dict:
@@ -143,6 +133,9 @@ def validate(raw: dict, where: str = "config") -> dict:
     if not isinstance(hyp, dict) or not all(isinstance(hyp.get(k), str) for k in ("model", "baseline")):
         raise ConfigError("'hypothesis' needs 'model' and 'baseline' names")
     hyp["model"], hyp["baseline"] = pose_model_name(hyp["model"]), pose_model_name(hyp["baseline"])
+    if not isinstance(cfg["pretrained"], dict):
+        raise ConfigError("'pretrained' must map model names to weight files")
+    cfg["pretrained"] = {pose_model_name(k): str(v) for k, v in cfg["pretrained"].items() if v}
 
     # the shared pipeline: validated as a training config of the first model that exists
     pipeline = {k: copy.deepcopy(raw[k]) for k in PIPELINE_KEYS if k in raw}
@@ -172,7 +165,8 @@ def training_config(cfg: dict, pipeline: dict, model: str, seed: int, out_dir: P
     run = copy.deepcopy(pipeline)
     run["name"] = f"{cfg['name']}-{model}-seed{seed}"
     input_size = int(run.get("data", {}).get("input_size", 224))
-    run["model"] = {"name": model, "kwargs": {} if check_only else resolution_kwargs(model, input_size)}
+    run["model"] = {"name": model, "kwargs": {} if check_only else resolution_kwargs(model, input_size),
+                    "pretrained": None if check_only else cfg["pretrained"].get(model)}
     train = run.setdefault("train", {})
     train["seed"] = seed
     train["eval_every"] = 0

@@ -99,6 +99,34 @@ def _latency_pairs(results: dict, model: str, baseline: str) -> tuple[str, dict[
              for t in ma["latency"] if t in mb["latency"]})
 
 
+def phone_pairs(phone: list[dict], model: str, baseline: str) -> dict[tuple, tuple[float, float]]:
+    """{(device, precision, threads): (model ms, baseline ms)} from phone timings whose file stems
+    name the two models (``<model>`` or a variant ``<model>.fused``: the fastest variant counts)."""
+    best: dict[tuple, dict[str, float]] = {}
+    for row in phone:
+        for who, name in (("model", model), ("baseline", baseline)):
+            if row["model"] == name or row["model"].startswith(name + "."):
+                key = (row.get("device") or "phone", row["precision"], row["threads"])
+                slot = best.setdefault(key, {})
+                slot[who] = min(slot.get(who, math.inf), row["min_ms"])
+    return {k: (v["model"], v["baseline"]) for k, v in best.items() if len(v) == 2}
+
+
+def _not_learned(results: dict, agg: dict, name: str, models: tuple[str, ...]) -> str:
+    """'' when every model beats the trivial predictor on ``name`` by more than its seed spread;
+    else the sentence naming those that do not (no trivial report, e.g. real data: '')."""
+    trivial = (results.get("trivial") or {}).get(name)
+    if not trivial:
+        return ""
+    level = trivial["mae_6drepnet"]["mean"]
+    bad = []
+    for model in models:
+        acc = agg[model]["test_sets"][name]["accuracy"]["mae_mean"]
+        if acc["mean"] + (acc["spread"] if acc["n"] > 1 else 0.0) >= level:
+            bad.append(f"{short(model)} (MAE {fmt(acc)}°)")
+    return f"{' and '.join(bad)} not clearly below the trivial predictor's {level:.2f}°" if bad else ""
+
+
 def hypothesis(results: dict, agg: dict) -> list[dict]:
     """The proposal's three claims (accuracy, latency, robustness) and its size claim, judged."""
     hyp = results["config"]["hypothesis"]
@@ -128,6 +156,12 @@ def hypothesis(results: dict, agg: dict) -> list[dict]:
     for name in agg[m]["test_sets"]:
         if name not in agg[b]["test_sets"]:
             continue
+        untrained = _not_learned(results, agg, name, (m, b))
+        if untrained:
+            claims.append({"claim": f"more robust ({name})", "verdict": "inconclusive",
+                           "why": f"{untrained}: a slice ratio of a model that predicts about the mean pose "
+                                  "says nothing about robustness"})
+            continue
         verdicts = []
         for sa, sb in zip(agg[m]["test_sets"][name]["slices"], agg[b]["test_sets"][name]["slices"]):
             j = judge(sa["ratio"], sb["ratio"], f"{sa['slice']}: MAE {sa['hard_label']} / {sa['rest_label']}")
@@ -141,6 +175,10 @@ def hypothesis(results: dict, agg: dict) -> list[dict]:
             overall = "inconclusive"
         claims.append({"claim": f"more robust ({name})", "verdict": overall,
                        "why": "; ".join(f"{v['why']} → {v['verdict']}" for v in verdicts)})
+    for (device, precision, threads), (pa, pb) in phone_pairs(results.get("phone") or [], m, b).items():
+        claims.append({"claim": f"as fast or faster (phone: {device}, {precision}, {threads} thread(s))",
+                       "verdict": "supported" if pa <= pb * LATENCY_TOLERANCE else "not supported",
+                       "why": f"pyhpe-bench on the phone: {pa:.1f} vs {pb:.1f} ms ({pb / pa:.2f}× the speed)"})
     ma, mb = results["models"][m].get("measure"), results["models"][b].get("measure")
     if ma and mb:
         claims.append({"claim": "smaller (params, MACs)",
@@ -206,6 +244,11 @@ def markdown(results: dict, agg: dict, claims: list[dict]) -> str:
             acc = a["test_sets"][name]["accuracy"]
             rows.append([short(model), fmt(a["steps"], 0), fmt(acc["mae_yaw"]), fmt(acc["mae_pitch"]),
                          fmt(acc["mae_roll"]), fmt(acc["mae_mean"]), fmt(acc["mae360_mean"]), fmt(acc["geodesic"])])
+        trivial = (results.get("trivial") or {}).get(name)
+        if trivial:
+            e, w = trivial["mae_6drepnet"], trivial["mae_wrap360"]
+            rows.append(["*trivial: the training set's mean rotation*", "—", f"{e['yaw']:.2f}", f"{e['pitch']:.2f}",
+                         f"{e['roll']:.2f}", f"{e['mean']:.2f}", f"{w['mean']:.2f}", f"{trivial['geodesic_deg']:.2f}"])
         lines += _table(["model", "steps", "yaw", "pitch", "roll", "mean", "mean ±360", "geodesic"], rows)
         lines += ["", f"### Robustness slices: {name}", "",
                   "MAE on the hard images, on the rest, and their ratio (lower ratio = more robust).", ""]

@@ -99,6 +99,33 @@ def load_train_samples(cfg: dict, progress: bool):
     return open_samples(cfg["pipeline"]["data"]["train"], progress=progress)
 
 
+def trivial_key(cfg: dict) -> str:
+    return fingerprint("trivial", cfg["pipeline"]["data"]["train"], cfg["pipeline"]["data"]["val"])
+
+
+def trivial_reports(train_samples, test_sets: list[TestSet]) -> dict | None:
+    """Per test set, the report of the trivial predictor (always the training set's mean rotation,
+    as `pyhpe demo` shows it): the level a model that learned nothing reaches. Only for sets held
+    in memory (rendered); a real training set would have to be read once more."""
+    import torch
+
+    from pyhpe.metrics import mean_rotation, pose_report
+
+    train = getattr(train_samples, "samples", None)
+    if train is None:
+        return None
+    mean_R = mean_rotation(torch.stack([torch.as_tensor(s.R, dtype=torch.float32) for s in train]))
+    out = {}
+    for ts in test_sets:
+        test = getattr(ts.samples, "samples", None)
+        if test is None:
+            continue
+        R_gt = torch.stack([torch.as_tensor(s.R, dtype=torch.float32) for s in test])
+        euler = torch.stack([torch.as_tensor(s.euler, dtype=torch.float64) for s in test])
+        out[ts.name] = pose_report(mean_R.expand(len(test), 3, 3), R_gt, euler)
+    return out
+
+
 # --- stages ------------------------------------------------------------------------------------
 
 

@@ -140,21 +140,26 @@ def _list_index(node: list, part: str, path: list[str]) -> int:
     return i
 
 
+def read_yaml_mapping(path: str | os.PathLike) -> dict:
+    """The mapping a YAML config file holds (safe_load); ConfigError when the file is missing, is
+    not YAML (with the line) or holds something else than a mapping."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{p}: not valid YAML{at}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping")
+    return raw
+
+
 def load_config(path: str | os.PathLike | None, overrides: list[str] | tuple[str, ...] = ()) -> dict:
     """Defaults ← YAML file ← overrides, validated. ``path=None`` starts from the defaults."""
-    raw: dict = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {p}")
-        try:
-            raw = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            at = f" (line {mark.line + 1})" if mark is not None else ""
-            raise ConfigError(f"{p}: not valid YAML{at}") from err
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{p}: the top level must be a mapping")
+    raw = read_yaml_mapping(path) if path is not None else {}
     cfg = _merge(DEFAULTS, raw, "")
     for text in overrides:
         keys, value = parse_override(text)

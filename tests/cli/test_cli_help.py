@@ -73,11 +73,13 @@ def test_demo_bad_arguments_one_line(capsys):
 
 @pytest.mark.parametrize("path", sorted(p for p in os.listdir("configs") if p.endswith(".yaml")))
 def test_shipped_configs_parse(path):
-    """Every shipped config is valid apart from its dataset paths (which need real data)."""
+    """Every shipped config is valid apart from its dataset paths (which need real data); compare
+    configs (a model list over one pipeline) through their own loader."""
+    from pyhpe.compare.config import load_compare_config
     from pyhpe.engine.config import ConfigError, load_config
 
     try:
-        load_config(f"configs/{path}")
+        (load_compare_config if path.startswith("compare_") else load_config)(f"configs/{path}")
     except ConfigError as err:
         assert "no such file or folder" in str(err) or "file not found" in str(err), err
 
@@ -165,6 +167,8 @@ FAILURES = {
     ("eval",): lambda mp, tmp: (["eval", "--checkpoint", str(tmp / "none.safetensors"), "--data", "synthetic"],
                                 "not found"),
     ("demo",): lambda mp, tmp: (["demo", "--n-train", "10"], "must be at least one batch"),
+    ("compare",): lambda mp, tmp: (["compare", "--config", "configs/compare_synthetic.yaml", "budget.kind=steps"],
+                                   "'budget.kind' must be time or epochs"),
     ("predict",): lambda mp, tmp: (["predict", str(tmp / "none.jpg"), "--checkpoint", str(tmp / "m.safetensors")],
                                    "input not found"),
     ("export",): lambda mp, tmp: (["export", "--checkpoint", str(tmp / "none.safetensors")], "not found"),
