@@ -14,6 +14,10 @@ Resumable: re-running the same command into the same ``--out`` reuses every fini
 unknown name, a failed export...) is reported with its stage and error; the others complete and
 the exit status is 1. ``--phone-results FILE`` merges ``pyhpe-bench`` timings taken on a phone
 (docs/android.md) into the report. ``--report-only`` rewrites the report from stored results.
+
+Time: the synthetic default took 27 min on 2 CPU cores (7 models × 2 seeds × 1.5 min of training,
+plus rendering, evaluation, exports and latency; docs/results.md). On 2 cores an equal-time budget
+gives the large models few steps: read its accuracy columns with that in mind.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-latency", action="store_true", help="no export or latency measurement")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite report.md, results.json and the plots from the stored results")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
         if train_samples is None:
             train_samples = load_train_samples(cfg, progress)
             test_sets = load_test_sets(cfg, progress)
-        stage = "train"
+        stage, t_run = "train", time.perf_counter()
         try:
             _say(f"[{i}/{len(runs)}] {model} seed {seed}: training"
                  + (f" {cfg['budget']['minutes']:g} min" if cfg["budget"]["kind"] == "time" else ""))
@@ -133,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
             record_failure(folder, failure, err)
             _say(f"[{i}/{len(runs)}] {failure.line()}")
             continue
-        entry = {"fingerprint": key, "train": trained, "eval": evaluated}
+        entry = {"fingerprint": key, "train": trained, "eval": evaluated, "seconds": time.perf_counter() - t_run}
         write_json(folder / f"seed{seed}.json", entry)
         clear_failure(folder, "train", seed)
         clear_failure(folder, "evaluate", seed)
@@ -151,6 +155,7 @@ def _run(args: argparse.Namespace) -> int:
                 results["models"][model]["measure"] = stored
                 continue
             _say(f"{model}: export and latency")
+            t_run = time.perf_counter()
             try:
                 row = measure_one(cfg, model, folder)
             except Exception as err:  # noqa: BLE001 — reported as this model's failure
@@ -159,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
                 record_failure(folder, failure, err)
                 _say(failure.line())
                 continue
-            row["fingerprint"] = key
+            row["fingerprint"], row["seconds"] = key, time.perf_counter() - t_run
             write_json(folder / "measure.json", row)
             clear_failure(folder, "measure", None)
             results["models"][model]["measure"] = row

@@ -37,6 +37,17 @@ def fmt(s: dict, digits: int = 2) -> str:
     return f"{s['mean']:.{digits}f}" + (f" ± {s['spread']:.{digits}f}" if s["n"] > 1 else "")
 
 
+def stage_seconds(results: dict) -> float:
+    """Wall time of every stored stage (training + evaluation per run, measurement per model): what
+    the whole comparison cost, however many invocations it took."""
+    total = 0.0
+    for entry in results["models"].values():
+        for run in entry["runs"].values():
+            total += run.get("seconds", run.get("train", {}).get("train_time_s", 0.0))
+        total += (entry.get("measure") or {}).get("seconds", 0.0)
+    return total
+
+
 def aggregate(results: dict) -> dict:
     """Per model and test set: accuracy statistics over seeds, slice ratios, the mean yaw curve."""
     out = {}
@@ -219,7 +230,8 @@ def markdown(results: dict, agg: dict, claims: list[dict]) -> str:
         f"Command: `{results['command']}`  ",
         (f"Machine: {mach['cpu']} ({mach['cpu_count']} cores), torch threads {t['threads'] or 'default'}; "
         f"load average {mach['load_before']:.2f} at the start, {mach.get('load_after', float('nan')):.2f} "
-        f"at the end; wall time {results['elapsed_s'] / 60:.1f} min.  "),
+        f"at the end; this invocation {results['elapsed_s'] / 60:.1f} min, the stored stages "
+        f"{stage_seconds(results) / 60:.1f} min (training, evaluation, exports and latency).  "),
         (f"Pipeline (the same for every model): training set {data['train'].get('name') or data['train']['format']}"
         f" ({data['train'].get('n') or 'all'} images), input {data['input_size']} px, batch {t['batch_size']}, "
         f"AdamW lr {t['lr']:g} (weight decay {t['weight_decay']:g}), augmentations {cfg['pipeline']['augment']}; "
