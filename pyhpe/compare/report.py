@@ -138,6 +138,18 @@ def _not_learned(results: dict, agg: dict, name: str, models: tuple[str, ...]) -
     return f"{' and '.join(bad)} not clearly below the trivial predictor's {level:.2f}°" if bad else ""
 
 
+def majority(verdicts: list[str]) -> str:
+    """One verdict over several slices: supported (or not supported) when more than half of the
+    slices say so and none says the opposite; otherwise inconclusive (one slice in four beyond a
+    two-seed spread is what chance alone often gives)."""
+    yes, no = verdicts.count("supported"), verdicts.count("not supported")
+    if yes > len(verdicts) / 2 and not no:
+        return "supported"
+    if no > len(verdicts) / 2 and not yes:
+        return "not supported"
+    return "inconclusive"
+
+
 def hypothesis(results: dict, agg: dict) -> list[dict]:
     """The proposal's three claims (accuracy, latency, robustness) and its size claim, judged."""
     hyp = results["config"]["hypothesis"]
@@ -177,13 +189,7 @@ def hypothesis(results: dict, agg: dict) -> list[dict]:
         for sa, sb in zip(agg[m]["test_sets"][name]["slices"], agg[b]["test_sets"][name]["slices"]):
             j = judge(sa["ratio"], sb["ratio"], f"{sa['slice']}: MAE {sa['hard_label']} / {sa['rest_label']}")
             verdicts.append(j)
-        got = {v["verdict"] for v in verdicts}
-        if "supported" in got and "not supported" not in got:
-            overall = "supported"
-        elif "not supported" in got and "supported" not in got:
-            overall = "not supported"
-        else:
-            overall = "inconclusive"
+        overall = majority([v["verdict"] for v in verdicts])
         claims.append({"claim": f"more robust ({name})", "verdict": overall,
                        "why": "; ".join(f"{v['why']} → {v['verdict']}" for v in verdicts)})
     for (device, precision, threads), (pa, pb) in phone_pairs(results.get("phone") or [], m, b).items():
@@ -229,8 +235,8 @@ def markdown(results: dict, agg: dict, claims: list[dict]) -> str:
         "",
         f"Command: `{results['command']}`  ",
         (f"Machine: {mach['cpu']} ({mach['cpu_count']} cores), torch threads {t['threads'] or 'default'}; "
-        f"load average {mach['load_before']:.2f} at the start, {mach.get('load_after', float('nan')):.2f} "
-        f"at the end; this invocation {results['elapsed_s'] / 60:.1f} min, the stored stages "
+        f"this invocation {results['elapsed_s'] / 60:.1f} min with load average {mach['load_before']:.2f} → "
+        f"{mach.get('load_after', float('nan')):.2f} (each latency row stores its own), the stored stages "
         f"{stage_seconds(results) / 60:.1f} min (training, evaluation, exports and latency).  "),
         (f"Pipeline (the same for every model): training set {data['train'].get('name') or data['train']['format']}"
         f" ({data['train'].get('n') or 'all'} images), input {data['input_size']} px, batch {t['batch_size']}, "

@@ -140,6 +140,15 @@ def test_robustness_needs_models_that_learned():
     assert "b (MAE 30.50 ± 0.00°) not clearly below the trivial" in robust["more robust (t)"]["why"]
 
 
+def test_robustness_verdict_needs_most_slices():
+    from pyhpe.compare.report import majority
+
+    assert majority(["supported", "inconclusive", "inconclusive", "inconclusive"]) == "inconclusive"
+    assert majority(["supported", "supported", "supported", "inconclusive"]) == "supported"
+    assert majority(["supported", "supported", "supported", "not supported"]) == "inconclusive"
+    assert majority(["not supported", "not supported", "inconclusive"]) == "not supported"
+
+
 def test_phone_pairs_take_the_fastest_variant():
     rows = [{"model": "sixdrepnet_repnext_m4", "precision": "fp32", "threads": 1, "min_ms": 30.0, "device": "P"},
             {"model": "sixdrepnet_repnext_m4.fused", "precision": "fp32", "threads": 1, "min_ms": 20.0, "device": "P"},
