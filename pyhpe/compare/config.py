@@ -55,7 +55,6 @@ def pose_model_name(name: str) -> str:
 def resolution_kwargs(name: str, input_size: int) -> dict:
     """Model kwargs that size a model for ``input_size`` (EfficientFormerV2's attention biases are
     built for one resolution, ``img_size``); {} for models that take any size."""
-    from pyhpe.models import create_model
     from pyhpe.models.registry import get_factory
 
     bare = name.removeprefix(POSE_PREFIX)
@@ -63,20 +62,9 @@ def resolution_kwargs(name: str, input_size: int) -> dict:
         params = inspect.signature(get_factory(bare)).parameters
     except (KeyError, ValueError):
         return {}
-    if "img_size" not in params:
+    if "img_size" not in params or params["img_size"].default == input_size:
         return {}
-    default = getattr(create_model(name), "input_size", 224)
-    return {} if default == input_size else {"img_size": input_size}
-
-
-def _merge(base: dict, update: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+    return {"img_size": input_size}
 
 
 def load_compare_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> dict:
@@ -99,7 +87,9 @@ def validate(raw: dict, where: str = "config") -> dict:
                           f"{', '.join(sorted(COMPARE_KEYS | PIPELINE_KEYS))})")
     if "model" in raw:
         raise ConfigError(f"{where}: a compare config lists 'models' (one pipeline for all), not 'model'")
-    cfg = _merge(COMPARE_DEFAULTS, {k: v for k, v in raw.items() if k in COMPARE_KEYS})
+    from pyhpe.engine.config import _merge
+
+    cfg = _merge(COMPARE_DEFAULTS, {k: v for k, v in raw.items() if k in COMPARE_KEYS}, "")
     if not isinstance(cfg["name"], str) or not cfg["name"] or "/" in cfg["name"]:
         raise ConfigError(f"'name' must be a non-empty string without '/', got {cfg['name']!r}")
     models = cfg["models"]

@@ -53,6 +53,8 @@ def test_shipped_configs_validate(tmp_path):
     ("latency.threads=[0]", "latency.threads"),
     ("train.lr=-1", "train.lr"),
     ("colour=red", "unknown key"),
+    ("budget.minuts=3", "unknown config key 'budget.minuts'"),
+    ("latency=fast", "'latency' must be a mapping"),
     ("data.val=[]", "data.val"),
 ])
 def test_bad_config_is_one_error(override, message):
