@@ -2,11 +2,15 @@
 # Build ncnn from its pinned, sha256-verified source distribution, for the host (x86-64) and/or
 # aarch64 Linux (Debian's cross compiler), with only the layers pyhpe's models need.
 #
-#   tools/build_ncnn.sh [host|aarch64|all]        (default: all)
+#   tools/build_ncnn.sh [host|aarch64|host-asan|all]        (default: all = host, aarch64, host-asan)
 #
 # Results (cached; a target whose stamp exists is not rebuilt):
-#   build/ncnn/install-host/     lib/libncnn.a, include/ncnn/, lib/cmake/ncnn/
-#   build/ncnn/install-aarch64/  same, static, runtime CPU dispatch (NEON, ARMv8.2 fp16/dot)
+#   build/ncnn/install-host/       lib/libncnn.a, include/ncnn/, lib/cmake/ncnn/
+#   build/ncnn/install-aarch64/    same, static, runtime CPU dispatch (NEON, ARMv8.2 fp16/dot)
+#   build/ncnn/install-host-asan/  same layers, AddressSanitizer-instrumented (ncnn's NCNN_ASAN;
+#                                  its CMake target passes -fsanitize=address on to what links it),
+#                                  SSE2 only, no runtime dispatch: for the model-loading fuzz
+#                                  harness (csrc/runtime/fuzz, docs/fuzzing.md), not for speed
 #
 # Source: the ncnn sdist on the package index pip is configured with. Its setup.py stamps the build
 # date into its version, so pip's metadata check fails for a pinned version on any other day; the
@@ -32,7 +36,7 @@ TARGET="${1:-all}"
 
 die() { echo "build_ncnn: $*" >&2; exit 1; }
 
-case "$TARGET" in host|aarch64|all) ;; *) die "unknown target '$TARGET' (host, aarch64 or all)";; esac
+case "$TARGET" in host|aarch64|host-asan|all) ;; *) die "unknown target '$TARGET' (host, aarch64, host-asan or all)";; esac
 
 # Layers pyhpe's exported models use (pnnx output of every exportable sixdrepnet_* and trgv2_*
 # model: TRGv2 adds Deconvolution, GridSample and Convolution1D; see
@@ -100,6 +104,14 @@ build_target() {
       # models run in fp32 and those variants would only lengthen the build.
       extra=(-DNCNN_AVX512=ON -DNCNN_AVX512VNNI=OFF -DNCNN_AVX512BF16=OFF -DNCNN_AVX512FP16=OFF
              -DNCNN_AVXVNNI=OFF -DNCNN_AVXNECONVERT=OFF -DNCNN_XOP=OFF -DNCNN_FMA4=OFF) ;;
+    host-asan)
+      # ASan sees ncnn's own reads of a malformed model. One x86 code path (SSE2, no AVX variants,
+      # no runtime dispatch) keeps the build short: each layer is compiled once, not five times.
+      # -O1 -g1: what ASan reports stays readable; the fuzz cases are tiny models.
+      extra=(-DNCNN_ASAN=ON -DNCNN_RUNTIME_CPU=OFF -DNCNN_AVX=OFF -DNCNN_AVX2=OFF -DNCNN_AVX512=OFF
+             -DNCNN_FMA=OFF -DNCNN_F16C=OFF -DNCNN_XOP=OFF -DNCNN_FMA4=OFF -DNCNN_AVXVNNI=OFF
+             "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -g1 -DNDEBUG -fno-omit-frame-pointer"
+             "-DCMAKE_C_FLAGS_RELEASE=-O1 -g1 -DNDEBUG -fno-omit-frame-pointer") ;;
     aarch64)
       command -v aarch64-linux-gnu-g++ >/dev/null || die "aarch64-linux-gnu-g++ not found (apt-get install g++-aarch64-linux-gnu)"
       extra=(-DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" -DNCNN_RUNTIME_CPU=ON -DNCNN_ARM86SVE=OFF
@@ -122,5 +134,6 @@ fetch_source
 case "$TARGET" in
   host) build_target host ;;
   aarch64) build_target aarch64 ;;
-  all) build_target host; build_target aarch64 ;;
+  host-asan) build_target host-asan ;;
+  all) build_target host; build_target aarch64; build_target host-asan ;;
 esac

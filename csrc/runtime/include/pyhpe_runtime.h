@@ -60,6 +60,7 @@
 #ifndef PYHPE_RUNTIME_H
 #define PYHPE_RUNTIME_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -185,6 +186,15 @@ const char* pyhpe_build_info(void);
 
 pyhpe_status pyhpe_model_load(const char* param_path, const char* bin_path,
                               const pyhpe_options* options, pyhpe_model** out_model);
+/* As pyhpe_model_load, from memory: the .param text (param_size bytes; no terminating NUL needed)
+ * and the .bin bytes. The runtime keeps its own copies (a reload by pyhpe_model_set_threads or
+ * _set_precision reads them). `name` stands for the files in messages ("<name>.param line 3: ...";
+ * NULL: "memory").
+ * Both loads check the model strictly before ncnn parses it (csrc/runtime/src/model_check.h): a
+ * malformed, truncated or mismatched .param/.bin fails with PYHPE_ERR_MODEL and a message naming
+ * the file, the line and the problem. */
+pyhpe_status pyhpe_model_load_memory(const char* param_text, size_t param_size, const void* bin, size_t bin_size,
+                                     const char* name, const pyhpe_options* options, pyhpe_model** out_model);
 void pyhpe_model_free(pyhpe_model* model);
 /* Reloads the weights when the count changes (ncnn packs them per thread count at load). */
 pyhpe_status pyhpe_model_set_threads(pyhpe_model* model, int num_threads);

@@ -13,7 +13,11 @@
 struct pyhpe_model {
   ncnn::Net net;
   pyhpe_options options;
-  std::string param_path, bin_path;
+  std::string param_path, bin_path;  // the files (pyhpe_model_load), or "<name>.param/.bin" for messages
+  // pyhpe_model_load_memory: the model's own copies of the .param text and .bin bytes (a reload
+  // for another thread count or precision reads them again).
+  bool from_memory = false;
+  std::string param_text, bin_data;
 };
 
 namespace pyhpe_rt {

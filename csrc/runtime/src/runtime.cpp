@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cpu.h"
+#include "datareader.h"
 #include "mat.h"
 #include "net.h"
 #include "platform.h"
@@ -23,6 +24,7 @@
 #include "image_ops.h"
 #include "mixer_forward.h"
 #include "model.h"
+#include "model_check.h"
 #include "options.h"
 #include "status.h"
 
@@ -30,17 +32,23 @@ namespace {
 
 using pyhpe_rt::fail;
 
-bool file_readable(const char* path) {
-  FILE* f = fopen(path, "rb");
+// The whole file at `path` into *out; false when it cannot be opened or read.
+bool read_file(const std::string& path, std::string* out) {
+  FILE* f = fopen(path.c_str(), "rb");
   if (!f) return false;
+  out->clear();
+  char buf[1 << 16];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out->append(buf, n);
+  const bool ok = !ferror(f);
   fclose(f);
-  return true;
+  return ok;
 }
 
-// The Input layer's declared w/h in an ncnn .param (0 when not declared).
-void declared_input_size(const char* param_path, int* w, int* h) {
+// The Input layer's declared w/h in an ncnn .param text (0 when not declared).
+void declared_input_size(const std::string& param_text, int* w, int* h) {
   *w = *h = 0;
-  std::ifstream in(param_path);
+  std::istringstream in(param_text);
   std::string line;
   while (std::getline(in, line)) {
     if (line.compare(0, 6, "Input ") != 0) continue;
@@ -53,6 +61,26 @@ void declared_input_size(const char* param_path, int* w, int* h) {
     return;
   }
 }
+
+// ncnn's weights reader over a buffer, bounded by its size (ncnn's own DataReaderFromMemory
+// has no end); it never lends the buffer (reference), so the net owns copies of its weights.
+class BoundedReader : public ncnn::DataReader {
+ public:
+  BoundedReader(const unsigned char* data, size_t size) : data_(data), size_(size) {}
+  int scan(const char*, void*) const override { return 0; }
+  size_t read(void* buf, size_t size) const override {
+    const size_t n = size < size_ - pos_ ? size : size_ - pos_;
+    if (n) memcpy(buf, data_ + pos_, n);
+    pos_ += n;
+    return n;
+  }
+  size_t reference(size_t, const void**) const override { return 0; }
+
+ private:
+  const unsigned char* data_;
+  size_t size_;
+  mutable size_t pos_ = 0;
+};
 
 bool has_name(const std::vector<const char*>& names, const char* name) {
   for (const char* n : names)
@@ -77,14 +105,40 @@ void apply_options(ncnn::Net& net, const pyhpe_options& o) {
   net.opt = opt;
 }
 
+// The model's .param text and .bin bytes: its own copies (loaded from memory) or its files, read now.
+pyhpe_status model_bytes(const pyhpe_model* m, std::string* param, std::string* bin) {
+  if (m->from_memory) {
+    *param = m->param_text;
+    *bin = m->bin_data;
+    return PYHPE_OK;
+  }
+  if (!read_file(m->param_path, param)) return fail(PYHPE_ERR_IO, m->param_path + ": cannot open");
+  if (!read_file(m->bin_path, bin)) return fail(PYHPE_ERR_IO, m->bin_path + ": cannot open");
+  return PYHPE_OK;
+}
+
+// (Re)loads m->net: the strict check of the .param/.bin (model_check.h), the declared input size,
+// then ncnn from memory, then the blobs the options name.
 pyhpe_status load_into(pyhpe_model* m) {
   m->net.clear();
+  std::string param, bin;
+  pyhpe_status st = model_bytes(m, &param, &bin);
+  if (st != PYHPE_OK) return st;
+  st = pyhpe_rt::check_ncnn_model(param, m->param_path, reinterpret_cast<const unsigned char*>(bin.data()), bin.size(),
+                                  m->bin_path, m->options.input_blob, m->options.input_size);
+  if (st != PYHPE_OK) return st;
+  int dw = 0, dh = 0;
+  declared_input_size(param, &dw, &dh);
+  if ((dw > 0 && dw != m->options.input_size) || (dh > 0 && dh != m->options.input_size))
+    return fail(PYHPE_ERR_ARGUMENT, m->param_path + " declares a " + std::to_string(dw) + "x" + std::to_string(dh) +
+                                        " input, input_size is " + std::to_string(m->options.input_size));
   apply_options(m->net, m->options);
   pyhpe_rt::clear_custom_layer_error();
-  if (m->net.load_param(m->param_path.c_str()) != 0)
+  if (m->net.load_param_mem(param.c_str()) != 0)
     return fail(PYHPE_ERR_MODEL, m->param_path + ": ncnn cannot parse it (not an ncnn .param, or a "
                                                  "layer this ncnn build does not include)" + pyhpe_rt::custom_layer_detail());
-  if (m->net.load_model(m->bin_path.c_str()) != 0)
+  BoundedReader reader(reinterpret_cast<const unsigned char*>(bin.data()), bin.size());
+  if (m->net.load_model(reader) != 0)
     return fail(PYHPE_ERR_MODEL, m->bin_path + ": ncnn cannot read the weights (truncated, or not "
                                                "the .bin of this .param)" + pyhpe_rt::custom_layer_detail());
   if (!has_name(m->net.input_names(), m->options.input_blob))
@@ -200,32 +254,22 @@ const char* pyhpe_build_info(void) {
   return info.c_str();
 }
 
-pyhpe_status pyhpe_model_load(const char* param_path, const char* bin_path, const pyhpe_options* options,
-                              pyhpe_model** out_model) {
-  if (!param_path || !bin_path || !out_model) return fail(PYHPE_ERR_ARGUMENT, "NULL path or output pointer");
-  *out_model = nullptr;
-  pyhpe_options o;
+namespace {
+
+// pyhpe_model_load and pyhpe_model_load_memory: m holds the paths or the bytes.
+pyhpe_status load_new(pyhpe_model* m, const pyhpe_options* options, pyhpe_model** out_model) {
   if (options) {
-    o = *options;
+    m->options = *options;
   } else {
-    pyhpe_options_default(&o);
+    pyhpe_options_default(&m->options);
   }
-  pyhpe_status st = pyhpe_rt::check_options(o);
-  if (st != PYHPE_OK) return st;
-  if (!file_readable(param_path)) return fail(PYHPE_ERR_IO, std::string(param_path) + ": cannot open");
-  if (!file_readable(bin_path)) return fail(PYHPE_ERR_IO, std::string(bin_path) + ": cannot open");
-  int dw = 0, dh = 0;
-  declared_input_size(param_path, &dw, &dh);
-  if ((dw > 0 && dw != o.input_size) || (dh > 0 && dh != o.input_size))
-    return fail(PYHPE_ERR_ARGUMENT, std::string(param_path) + " declares a " + std::to_string(dw) + "x" +
-                                        std::to_string(dh) + " input, input_size is " + std::to_string(o.input_size));
-  pyhpe_model* m = new (std::nothrow) pyhpe_model();
-  if (!m) return fail(PYHPE_ERR_MEMORY, "cannot allocate the model");
-  m->options = o;
+  pyhpe_status st = pyhpe_rt::check_options(m->options);
+  if (st != PYHPE_OK) {
+    delete m;
+    return st;
+  }
   // The fused RepNeXt mixer and channel MLP (pyhpe export's .fused.ncnn.param); unused by models without them.
   pyhpe_rt::register_custom_layers(m->net);
-  m->param_path = param_path;
-  m->bin_path = bin_path;
   st = load_into(m);
   if (st != PYHPE_OK) {
     delete m;
@@ -233,6 +277,39 @@ pyhpe_status pyhpe_model_load(const char* param_path, const char* bin_path, cons
   }
   *out_model = m;
   return PYHPE_OK;
+}
+
+}  // namespace
+
+pyhpe_status pyhpe_model_load(const char* param_path, const char* bin_path, const pyhpe_options* options,
+                              pyhpe_model** out_model) {
+  if (!param_path || !bin_path || !out_model) return fail(PYHPE_ERR_ARGUMENT, "NULL path or output pointer");
+  *out_model = nullptr;
+  pyhpe_model* m = new (std::nothrow) pyhpe_model();
+  if (!m) return fail(PYHPE_ERR_MEMORY, "cannot allocate the model");
+  m->param_path = param_path;
+  m->bin_path = bin_path;
+  return load_new(m, options, out_model);
+}
+
+pyhpe_status pyhpe_model_load_memory(const char* param_text, size_t param_size, const void* bin, size_t bin_size,
+                                     const char* name, const pyhpe_options* options, pyhpe_model** out_model) {
+  if (!param_text || (!bin && bin_size) || !out_model) return fail(PYHPE_ERR_ARGUMENT, "NULL model data or output pointer");
+  *out_model = nullptr;
+  pyhpe_model* m = new (std::nothrow) pyhpe_model();
+  if (!m) return fail(PYHPE_ERR_MEMORY, "cannot allocate the model");
+  try {
+    m->param_text.assign(param_text, param_size);
+    m->bin_data.assign(static_cast<const char*>(bin), bin_size);
+  } catch (const std::bad_alloc&) {
+    delete m;
+    return fail(PYHPE_ERR_MEMORY, "cannot copy the model data");
+  }
+  m->from_memory = true;
+  const std::string stem = name ? name : "memory";
+  m->param_path = stem + ".param";
+  m->bin_path = stem + ".bin";
+  return load_new(m, options, out_model);
 }
 
 void pyhpe_model_free(pyhpe_model* model) { delete model; }
