@@ -5,7 +5,7 @@ for a fixed number of steps through ``pyhpe.engine.trainer.train`` (the demo's a
 optimizer settings, a step-count warm-up + cosine schedule) and evaluates on the demo's held-out
 set (500 heads, stream 1000). Comparing configurations by steps rather than by wall-clock keeps
 the comparison valid on a shared, loaded machine; speed is measured separately. Rendered sets are
-cached as pickles under ``--cache`` so parallel runs render once. One JSON line per run is printed
+cached as npz files under ``--cache`` so parallel runs render once. One JSON line per run is printed
 and appended to ``<out>/results.jsonl``; every run also rewrites, over all the runs in that file,
 ``<out>/results.json``, ``<out>/table.md`` (tag, steps, held-out MAE, time; the CPU model and the
 load average of this run) and ``<out>/mae.png`` (held-out MAE per tag).
@@ -14,12 +14,13 @@ load average of this run) and ``<out>/mae.png`` (held-out MAE per tag).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
-import pickle
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 DESCRIPTION = __doc__
@@ -47,24 +48,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-every", type=int, default=0, help="epochs between validations (0: at the end)")
     p.add_argument("--tag", default="run")
     p.add_argument("--cache", type=Path, default=Path("/tmp/pyhpe-fixed-steps-cache"),
-                   help="rendered sets kept here as pickles")
+                   help="rendered sets kept here (npz, no pickles)")
     p.add_argument("--out", type=Path, default=Path("runs/fixed-steps"),
                    help="run directory shared by the compared runs (default runs/fixed-steps)")
 
 
 def cached_render(n: int, seed: int, size: int, cache: Path):
-    """Synthetic samples of stream ``seed``, rendered once and kept as a pickle in ``cache``."""
-    from pyhpe.engine.data import render_synthetic
+    """Synthetic samples of stream ``seed``, rendered once and kept in ``cache`` as an npz (read
+    with ``allow_pickle=False``: a file planted in a shared cache folder cannot run code)."""
+    from pyhpe.data.sample import Sample
+    from pyhpe.engine.data import SampleList, render_synthetic
 
     cache.mkdir(parents=True, exist_ok=True)
-    f = cache / f"s{seed}_n{n}_r{size}.pkl"
+    f = cache / f"s{seed}_n{n}_r{size}.npz"
     if f.exists():
-        with f.open("rb") as fh:
-            return pickle.load(fh)  # our own cache file
+        with np.load(f, allow_pickle=False) as z:
+            rows = json.loads(z["__meta__"].tobytes())
+            return SampleList([Sample(**row, **{k.split("/", 1)[1]: z[k] for k in z.files
+                                                if k.startswith(f"{i}/")}) for i, row in enumerate(rows)])
     ds = render_synthetic(n, seed, size, progress=False)
-    tmp = f.with_suffix(".tmp")
-    with tmp.open("wb") as fh:
-        pickle.dump(ds, fh)
+    arrays, rows = {}, []
+    for i, sample in enumerate(ds):
+        row = {}
+        for fld in dataclasses.fields(sample):
+            value = getattr(sample, fld.name)
+            if isinstance(value, np.ndarray):
+                arrays[f"{i}/{fld.name}"] = value
+            else:
+                row[fld.name] = value
+        rows.append(row)
+    meta = np.frombuffer(json.dumps(rows, default=lambda v: v.item()).encode(), np.uint8)
+    tmp = f.with_name(f.name + ".tmp.npz")
+    np.savez(tmp, __meta__=meta, **arrays)
     os.replace(tmp, f)
     return ds
 

@@ -135,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
     bench = args.pyhpe_bench
     if not bench.is_file():
         raise SystemExit(f"{bench} not found (build csrc/runtime first)")
+    if not os.access(bench, os.X_OK):
+        raise SystemExit(f"{bench}: not an executable (give the pyhpe-bench built from csrc/runtime)")
     out = run_dir(args.out, "fused")
     with tempfile.TemporaryDirectory(prefix="pyhpe-bench-fused-") as tmp:
         workdir = args.models_dir or Path(tmp)

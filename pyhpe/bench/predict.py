@@ -19,9 +19,12 @@ table.md to the run directory.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -78,8 +81,13 @@ def measure_speed(args, out: Path) -> dict:
     if args.backend:
         argv += ["--backend", args.backend]
     cpu0, t0 = time.process_time(), time.perf_counter()
-    if main(argv) != 0:
-        raise RuntimeError("pyhpe predict failed on the speed clip")
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        status = main(argv)
+    if status != 0:  # predict's own one-line error, as this command's
+        lines = [ln for ln in stderr.getvalue().splitlines() if ln.strip()]
+        raise SystemExit(lines[-1].split(": error: ", 1)[-1] if lines else "pyhpe predict failed on the speed clip")
+    sys.stderr.write(stderr.getvalue())
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     record = json.loads((out / "predict" / "speed.json").read_text())
     haar = make_detector("haar", min_face=args.min_face, max_side=args.detect_max_side)

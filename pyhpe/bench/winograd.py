@@ -45,8 +45,10 @@ def measure(params: list[str], threads: int, rounds: int) -> list[dict]:
             o.num_threads = threads
             o.use_fp16_storage = o.use_fp16_packed = o.use_fp16_arithmetic = False
             o.use_winograd_convolution = wino
-            net.load_param(param)
-            net.load_model(param[: -len(".param")] + ".bin")
+            if net.load_param(param) != 0:
+                raise ValueError(f"{param}: ncnn cannot parse this .param file")
+            if net.load_model(param[: -len(".param")] + ".bin") != 0:
+                raise ValueError(f"{param[: -len('.param')]}.bin: ncnn cannot read these weights for {param}")
             nets[(param, wino)] = (net, meta.input_name if meta else "in0", meta.output_name if meta else "out0", size)
     x = {s: np.random.default_rng(0).standard_normal((3, s, s)).astype(np.float32)
          for *_, s in nets.values()}

@@ -33,19 +33,20 @@ class FileDataset(Dataset):
         self.transform = transform
         self.skip_bad = skip_bad
         self.bad_files: list[str] = []
+        self._on_bad: Callable[[DataFileError], None] | None = None
         self._bad_indices: set[int] = set()  # items found bad when read (each counted once)
         items = list(items)
         if skip_bad:
             kept = []
             for item in items:
                 missing = [f for f in self.item_files(item) if not os.path.isfile(f)]
-                if missing:
-                    self.record_bad(DataFileError(missing[0], "file not found"))
+                if missing:  # counted now, reported by report_bad() (or logged below)
+                    self.bad_files.append(str(missing[0]))
                 else:
                     kept.append(item)
             if len(kept) < len(items):
-                log.warning("%s: skipped %d item(s) with missing files",
-                            type(self).__name__, len(items) - len(kept))
+                log.info("%s: skipped %d item(s) with missing files: %s", type(self).__name__,
+                         len(items) - len(kept), ", ".join(self.bad_files[:3]))
             items = kept
         self.items = items
 
@@ -109,7 +110,21 @@ class FileDataset(Dataset):
         return self.transform(s) if self.transform is not None else s
 
     def record_bad(self, exc: DataFileError) -> None:
-        """Log a bad file and count it in ``skipped``."""
-        log.warning("skipping bad file %s", exc)
+        """Report a bad file (logged, or to :meth:`report_bad`'s reporter) and count it in ``skipped``."""
+        if self._on_bad is None:
+            log.warning("skipping bad file %s", exc)
+        else:
+            self._on_bad(exc)
         self.bad_files.append(exc.path)
+
+    def report_bad(self, reporter: Callable[[DataFileError], None]) -> None:
+        """Send every bad file, those found so far (missing at construction) and those found later,
+        to ``reporter`` instead of the log (a command's :class:`pyhpe.engine.errors.Skips`)."""
+        self._on_bad = reporter
+        for path in self.bad_files:
+            reporter(DataFileError(path, "file not found"))
+
+    def good_indices(self) -> list[int]:
+        """The items not found bad so far (after :meth:`scan`: the readable ones)."""
+        return [i for i in range(len(self.items)) if i not in self._bad_indices]
 

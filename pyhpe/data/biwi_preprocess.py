@@ -68,6 +68,7 @@ def preprocess_biwi(
     train_count: int | None = None,
     seed: int = 0,
     skip_bad: bool = False,
+    on_bad: Callable[[DataFileError], None] | None = None,
     progress: bool = True,
 ) -> PreprocessReport:
     """Write ``<out>.npz`` (or ``<out>_train.npz``/``<out>_test.npz`` + ``<out>_split.json``)."""
@@ -75,6 +76,10 @@ def preprocess_biwi(
         raise ValueError(f"on_miss must be 'drop' or 'reuse', got {on_miss!r}")
     out = str(out).removesuffix(".npz")
     data = BIWIRaw(root, load_mesh=False, skip_bad=skip_bad)
+    if on_bad is not None:
+        data.report_bad(on_bad)
+    if not len(data) and not data.skipped:
+        raise DataFileError(root, "no BIWI frames found (NN/frame_XXXXX_rgb.png with frame_XXXXX_pose.txt)")
     report = PreprocessReport(seed=seed if (split or train_count) else None)
     crops: dict[str, list[np.ndarray]] = {}
     labels: dict[str, list[np.ndarray]] = {}

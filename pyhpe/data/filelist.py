@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,8 +53,10 @@ def build_filelist(
     limit: float = ANGLE_LIMIT_DEG,
     skip_bad: bool = False,
     progress: bool = True,
+    on_bad: Callable[[DataFileError], None] | None = None,
 ) -> FilelistResult:
-    """Scan ``root`` and keep the images whose three angles lie within ±``limit`` degrees."""
+    """Scan ``root`` and keep the images whose three angles lie within ±``limit`` degrees.
+    A bad ``.mat`` raises, or with ``skip_bad`` is skipped: logged, or given to ``on_bad``."""
     from pyhpe.data.w300lp import read_pose_mat
 
     result = FilelistResult()
@@ -64,7 +67,10 @@ def build_filelist(
         except DataFileError as exc:
             if not skip_bad:
                 raise
-            log.warning("skipping bad file %s", exc)
+            if on_bad is None:
+                log.warning("skipping bad file %s", exc)
+            else:
+                on_bad(exc)
             result.bad.append(exc.path)
             continue
         if keeps_pose(euler, limit):

@@ -152,6 +152,8 @@ def read_yaml_mapping(path: str | os.PathLike) -> dict:
         mark = getattr(err, "problem_mark", None)
         at = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError(f"{p}: not valid YAML{at}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{p}: not a YAML text file (byte {err.start} is not UTF-8)") from err
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: the top level must be a mapping")
     return raw

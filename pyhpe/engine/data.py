@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from pyhpe.data.sample import Sample
 from pyhpe.engine.config import ConfigError
+from pyhpe.engine.errors import Skips
 
 
 def _slim(sample: Sample) -> Sample:
@@ -79,11 +80,15 @@ class Subset(Dataset):
         return self.base[self.indices[index]]
 
 
-def open_samples(src: dict, progress: bool = True, keep_mesh: bool = False) -> Dataset:
+def open_samples(src: dict, progress: bool = True, keep_mesh: bool = False,
+                 skips: Skips | None = None) -> Dataset:
     """A dataset of raw Samples for a config source (see pyhpe.engine.config.SOURCE_DEFAULTS);
-    ``keep_mesh``: keep dense vertices of rendered samples (a task's ``needs_mesh``)."""
+    ``keep_mesh``: keep dense vertices of rendered samples (a task's ``needs_mesh``). With
+    ``skips`` (a command's bad-item reporter), every file is read once first and the unreadable
+    samples are reported and left out (evaluation must not score a substitute in their place)."""
     from pyhpe.metrics import within_99
 
+    good: list[int] | None = None  # the readable items, when bad ones are skipped
     if src["format"] == "synthetic":
         ds: Dataset = render_synthetic(src["n"], src["seed"], src["render_size"], progress,
                                        desc=f"render {src.get('name') or 'synthetic'}",
@@ -100,12 +105,22 @@ def open_samples(src: dict, progress: bool = True, keep_mesh: bool = False) -> D
         else:
             from pyhpe.data.sources import open_source
 
-            ds = open_source(path, src["format"], split=src.get("split"))
+            skip = skips is not None and not skips.strict
+            ds = open_source(path, src["format"], split=src.get("split"), skip_bad=skip)
+            if skip:
+                ds.report_bad(skips)
+                ds.scan(progress)
+                good = ds.good_indices()
+                ds.skip_bad = False  # the bad ones are left out below; one going bad now is an error
     n = len(ds)
-    indices = list(range(n))
+    indices = list(range(n)) if good is None else good
+    if not indices:
+        raise ConfigError(f"data source {src.get('name') or src['format']} has no "
+                          + ("readable samples" if n else "samples"))
     frac = src.get("split_fraction")
     if frac is not None:
-        indices = indices[round(frac[0] * n):round(frac[1] * n)]
+        m = len(indices)
+        indices = indices[round(frac[0] * m):round(frac[1] * m)]
     if src.get("filter99"):
         euler = _labels(ds, indices)
         keep = within_99(euler).tolist()

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import torch
 
+from pyhpe.engine.errors import Skips, add_strict_flag
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="pyhpe model file, training checkpoint or official .pth/.tar")
@@ -69,12 +71,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     parser.add_argument("--out", default="runs", help="parent folder of the results directory")
     parser.add_argument("--name", help="results directory name prefix (default: the data's name)")
+    add_strict_flag(parser, "unreadable sample")
     parser.add_argument("--no-progress", action="store_true")
 
 
-def build_dataset(args: argparse.Namespace, card, task):
+def build_dataset(args: argparse.Namespace, card, task, skips: Skips | None = None):
     """(dataset of dicts, source description) for --data/--format, cropped as ``card`` says
-    (``--test-resize``/``--test-margin`` override it)."""
+    (``--test-resize``/``--test-margin`` override it); unreadable samples go to ``skips`` and are
+    left out (never replaced by another sample)."""
     from pyhpe.engine.config import SOURCE_DEFAULTS
     from pyhpe.engine.data import Transformed, open_samples
 
@@ -111,7 +115,7 @@ def build_dataset(args: argparse.Namespace, card, task):
     crop = dataclasses.replace(card.crop,
                                margin=card.crop.margin if args.test_margin is None else args.test_margin,
                                resize=card.crop.resize if args.test_resize is None else args.test_resize)
-    ds = open_samples(src, progress=not args.no_progress, keep_mesh=task.needs_mesh)
+    ds = open_samples(src, progress=not args.no_progress, keep_mesh=task.needs_mesh, skips=skips)
     return Transformed(ds, task.test_transform(crop, card.input_size, src), task.batch_keys), src
 
 
@@ -225,7 +229,8 @@ def _run(args: argparse.Namespace) -> int:
     task = task_of(model)
     device = pick_device(args.device)
     model.to(device)
-    dataset, src = build_dataset(args, card, task)
+    skips = Skips("eval", args.strict)
+    dataset, src = build_dataset(args, card, task, skips)
     offset = _reference_offset(args.reference_offset, task)
     if args.predictions_out is not None:
         if src["format"] != "ddpose":
@@ -258,10 +263,11 @@ def _run(args: argparse.Namespace) -> int:
     task.plots(preds, out, f"{card.model} on {src['name']} (n={report['n']})")
     results = {"checkpoint": str(args.checkpoint), "checkpoint_kind": describe_kind(args.checkpoint),
                "model": card.model, "task": card.task, "input_size": card.input_size, "data": str(args.data),
-               "format": src["format"], "filter99": bool(src.get("filter99")), **report}
+               "format": src["format"], "filter99": bool(src.get("filter99")), "skipped": skips.count,
+               **report}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print(task.format_report(report, f"{card.model} on {src['name']}"))
     if args.predictions_out is not None:
         _write_predictions(args.predictions_out, preds, args, card, src)
-    print(f"results: {out / 'results.json'}")
-    return 0
+    print(f"results: {out / 'results.json'}{skips.summary('unreadable sample(s), left out of the metrics')}")
+    return skips.status()

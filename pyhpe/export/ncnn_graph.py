@@ -196,7 +196,11 @@ def _weight_arrays(layer: Layer, r: _Reader) -> list[bytes]:
 
 def read_model(param: str | os.PathLike, bin_path: str | os.PathLike) -> list[Layer]:
     """Layers of an ncnn model with each layer's .bin arrays attached (byte-exact)."""
-    layers = parse_param(Path(param).read_text(), str(param))
+    try:
+        text = Path(param).read_text()
+    except UnicodeDecodeError as err:
+        raise NcnnFormatError(f"{param}: not an ncnn .param text file (byte {err.start} is not UTF-8)") from err
+    layers = parse_param(text, str(param))
     r = _Reader(Path(bin_path).read_bytes(), str(bin_path))
     for layer in layers:
         layer.weights = _weight_arrays(layer, r)

@@ -18,6 +18,7 @@ import os
 import re
 import zipfile
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -67,6 +68,18 @@ def _is_state_dict(obj: object) -> bool:
     )
 
 
+def load_weights_only(path: str | os.PathLike) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU: tensors and containers, no code runs.
+    Anything else (a pickle naming other objects, a truncated or foreign file) is a one-line
+    ValueError naming the file; the one place pyhpe calls ``torch.load``."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError, RuntimeError, EOFError, ...: say why, briefly
+        text = str(err).strip()
+        first = text.splitlines()[0].split(". ")[0] if text else type(err).__name__
+        raise ValueError(f"{path}: not weights that torch.load(weights_only=True) can read, which runs no code ({first}); "
+                         "re-save just its state_dict (tensors only)") from err
+
 def _is_torchscript(path: str) -> bool:
     if not zipfile.is_zipfile(path):
         return False
@@ -90,14 +103,8 @@ def read_state_dict(source: str | os.PathLike | Mapping[str, Tensor]) -> dict[st
         elif _is_torchscript(path):
             obj = dict(torch.jit.load(path, map_location="cpu").state_dict())
         else:
-            try:
-                with torch.serialization.safe_globals([argparse.Namespace]):
-                    obj = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as err:  # UnpicklingError and friends: say why and what to do
-                raise ValueError(
-                    f"cannot read {path} with torch.load(weights_only=True): {err}. Re-save just its "
-                    "state_dict (tensors only) to load it here."
-                ) from err
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                obj = load_weights_only(path)
     if not _is_state_dict(obj):
         for key in _WRAPPER_KEYS:
             if isinstance(obj, Mapping) and _is_state_dict(obj.get(key)):

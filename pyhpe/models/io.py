@@ -78,7 +78,7 @@ def read_config(path: str | os.PathLike) -> dict:
         raise FileNotFoundError(f"{side} not found: a pyhpe model file needs its JSON sidecar")
     try:
         config = json.loads(side.read_text())
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{side} is not valid JSON: {err}") from err
     if not isinstance(config, dict) or config.get("format") != FORMAT or not ("card" in config or "model" in config):
         fmt = config.get("format") if isinstance(config, dict) else None

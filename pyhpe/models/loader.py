@@ -131,6 +131,6 @@ def _run_config(path: Path) -> dict:
     run_cfg = path.parent.parent / "config.yaml"
     if not run_cfg.is_file():
         return {}
-    import yaml
+    from pyhpe.engine.config import read_yaml_mapping
 
-    return yaml.safe_load(run_cfg.read_text()) or {}
+    return read_yaml_mapping(run_cfg)

@@ -14,7 +14,8 @@ Writes per image ``OUT/<name>.jpg`` + ``OUT/<name>.json``; for a folder also ``O
 for a video ``OUT/<name>.mp4``, ``OUT/<name>.json`` (faces per frame) and ``OUT/<name>.csv`` (one
 row per frame per face, pyhpe.runtime.records). An image that cannot be read, or a video frame
 that cannot be decoded, is skipped with one line and counted in the summary; the exit status is
-then 3 (``--strict``: the first bad input is an error, status 1). Other errors: one line, status 1.
+then 3 (``--strict``: the first bad input is an error, status 1; nothing readable at all: status 1).
+Other errors: one line, status 1.
 
 Intrinsics: ``--intrinsics fx,fy,cx,cy`` (or a JSON file with a 3×3 "K" or fx, fy, cx, cy),
 ``--focal F`` (fx = fy = F, principal point at the image centre), else TRGv2's assumption
@@ -34,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pyhpe.engine.errors import Skips
 from pyhpe.geometry.camera import centered_intrinsics
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
-EXIT_SKIPPED = 3  # finished, but some inputs (images, frames) were skipped
 
 DESCRIPTION = __doc__  # `pyhpe predict --help`
 
@@ -188,20 +189,7 @@ def _progress(iterable, total, args, unit: str):
     return tqdm(iterable, total=total or None, unit=unit, disable=True if args.no_progress else None, leave=False)
 
 
-class _Skips:
-    """Unreadable inputs: one line each on stderr, counted; ``--strict`` makes the first an error."""
-
-    def __init__(self, strict: bool):
-        self.strict, self.count = strict, 0
-
-    def __call__(self, what: str) -> None:
-        if self.strict:
-            raise ValueError(f"{what} (--strict)")
-        self.count += 1
-        print(f"pyhpe predict: skipped {what}", file=sys.stderr)
-
-
-def _run_images(paths, pipeline, args, out_dir: Path, skips: _Skips, csv_path: Path | None) -> int:
+def _run_images(paths, pipeline, args, out_dir: Path, skips: Skips, csv_path: Path | None) -> int:
     """Each readable image → JSON (+ drawing, + a CSV row per face); returns the images done."""
     from pyhpe.data.files import DataFileError, read_image_rgb, write_image_rgb
     from pyhpe.runtime.annotate import draw_results
@@ -233,7 +221,7 @@ def _run_images(paths, pipeline, args, out_dir: Path, skips: _Skips, csv_path: P
     return frames
 
 
-def _run_video(path: Path, pipeline, args, out_dir: Path, skips: _Skips) -> int:
+def _run_video(path: Path, pipeline, args, out_dir: Path, skips: Skips) -> int:
     """Every decodable frame → the JSON, CSV and drawn MP4 of the video; returns the frames done."""
     from pyhpe.runtime.annotate import draw_results
     from pyhpe.runtime.frames import VideoFrames, VideoWriter
@@ -335,7 +323,7 @@ def run(args: argparse.Namespace) -> int:
     # waiting, set before ncnn is first imported (its bundled libgomp reads it once); yours wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     src = Path(args.input)
-    skips = _Skips(args.strict)
+    skips = Skips("predict", args.strict)
     start = time.perf_counter()
     try:
         if not src.exists():
@@ -368,12 +356,14 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, ImportError, RuntimeError, TypeError, OSError) as err:
         print(f"pyhpe predict: error: {err}", file=sys.stderr)
         return 1
+    try:
+        skips.require_some(n, "image or frame")
+    except ValueError as err:
+        print(f"pyhpe predict: error: {err}", file=sys.stderr)
+        return 1
     wall = time.perf_counter() - start
     if n > 1:
         stages = ", ".join(f"{k} {v / n * 1000:.1f}" for k, v in pipeline.times.seconds.items())
         print(f"{n} frame(s) in {wall:.1f} s: {n / wall:.1f} frames/s end to end (ms per frame: {stages})")
-    if skips.count:
-        print(f"skipped {skips.count} unreadable input(s); results in {out_dir}")
-        return EXIT_SKIPPED
-    print(f"results in {out_dir}")
-    return 0
+    print(f"results in {out_dir}{skips.summary('unreadable input(s)')}")
+    return skips.status()

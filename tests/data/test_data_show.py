@@ -85,9 +85,15 @@ def test_check_reports_bad_files(tmp_path, capsys):
     assert main(["data", "check", str(src), "--no-progress"]) == 0
     (src / "AFW" / "img_1.jpg").write_bytes(b"broken")
     (src / "AFW" / "img_2.mat").unlink()
-    assert main(["data", "check", str(src), "--no-progress"]) == 1
-    out = capsys.readouterr().out
-    assert "2 items, 2 bad file(s)" in out and "img_1.jpg" in out and "img_2.mat" in out
+    capsys.readouterr()
+    assert main(["data", "check", str(src), "--no-progress"]) == 3  # finished, bad files skipped
+    captured = capsys.readouterr()
+    assert "1 readable item(s), skipped 2 bad file(s)" in captured.out
+    bad = captured.err.splitlines()
+    assert len(bad) == 2 and all(ln.startswith("pyhpe data check: skipped ") for ln in bad)
+    assert "img_1.jpg: not a readable image" in captured.err and "img_2.mat: file not found" in captured.err
+    assert main(["data", "check", str(src), "--no-progress", "--strict"]) == 1
+    assert "error:" in capsys.readouterr().err
 
 
 def test_tools_scripts_are_thin_wrappers(tmp_path):

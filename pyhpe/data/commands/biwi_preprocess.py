@@ -6,6 +6,7 @@ import argparse
 
 from pyhpe.data.biwi_preprocess import preprocess_biwi
 from pyhpe.data.face_detect import HaarFaceDetector
+from pyhpe.engine.errors import Skips, add_strict_flag
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,21 +28,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-sequences", type=int, help="number of train sequences (FSA: 16)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sequence split")
     parser.add_argument("--min-face", type=int, default=40, help="smallest face side for the detector")
-    parser.add_argument("--skip-bad", action="store_true", help="skip unreadable frames")
+    add_strict_flag(parser, "unreadable frame")
+    # unreadable frames are skipped by default now; the old opt-in flag is accepted and does nothing
+    parser.add_argument("--skip-bad", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
+    skips = Skips("data biwi-preprocess", args.strict)
     report = preprocess_biwi(
         args.root, args.out, HaarFaceDetector(min_size=args.min_face), img_size=args.img_size,
         on_miss=args.on_miss, rule=args.rule, max_jump=args.max_jump, split=args.split,
-        train_count=args.train_sequences, seed=args.seed, skip_bad=args.skip_bad,
+        train_count=args.train_sequences, seed=args.seed, skip_bad=True, on_bad=skips,
         progress=not args.no_progress,
     )
+    skips.require_some(report.frames, "frame")
     for path, n in report.outputs.items():
         print(f"{path}: {n} frames")
     print(f"frames {report.frames}, dropped {report.dropped}, reused {report.reused}, "
           f"bad files skipped {report.skipped_bad}")
     if report.train_sequences:
         print(f"train sequences {report.train_sequences}; test {report.test_sequences} (seed {args.seed})")
-    return 0
+    return skips.status()

@@ -8,6 +8,7 @@ import numpy as np
 
 from pyhpe.data.draw import save_sample_grid
 from pyhpe.data.sources import FORMATS, open_source
+from pyhpe.engine.errors import Skips, add_strict_flag
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="grid.png", help="PNG to write (default grid.png)")
     parser.add_argument("--seed", type=int, help="pick random samples with this seed (default: evenly spaced)")
     parser.add_argument("--tile", type=int, default=256, help="tile side in pixels")
-    parser.add_argument("--skip-bad", action="store_true")
+    add_strict_flag(parser, "bad file")
+    # bad files are skipped by default now; the old opt-in flag is accepted and does nothing
+    parser.add_argument("--skip-bad", action="store_true", help=argparse.SUPPRESS)
 
 
 def _show_synthetic(args: argparse.Namespace) -> int:
@@ -37,15 +40,16 @@ def _show_synthetic(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.source == "synthetic":
         return _show_synthetic(args)
-    data = open_source(args.source, args.format, split=args.split, skip_bad=args.skip_bad)
+    skips = Skips("data show", args.strict)
+    data = open_source(args.source, args.format, split=args.split, skip_bad=not args.strict)
+    data.report_bad(skips)
     n = min(args.n, len(data))
     if n == 0:
-        print(f"{args.source}: no samples")
-        return 1
+        raise ValueError(f"{args.source}: no samples (format {args.format})")
     if args.seed is None:
         indices = np.linspace(0, len(data) - 1, n).round().astype(int)
     else:
         indices = np.random.default_rng(args.seed).choice(len(data), n, replace=False)
     out = save_sample_grid([data.sample(int(i)) for i in indices], args.out, tile=args.tile)
-    print(f"{out}: {n} of {len(data)} samples" + (f" ({data.skipped} bad skipped)" if data.skipped else ""))
-    return 0
+    print(f"{out}: {n} of {len(data)} samples{skips.summary('bad file(s)')}")
+    return skips.status()

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from pyhpe.geometry.rotation import SIXD_INTERLEAVED_TO_COLUMNS
-from pyhpe.models.checkpoints import CheckpointMismatchError
+from pyhpe.models.checkpoints import CheckpointMismatchError, load_weights_only
 from pyhpe.models.trg.blocks import sampling_grid
 from pyhpe.models.trg.topology import FaceTopology
 
@@ -79,12 +79,7 @@ def read_official_checkpoint(path: str | Path) -> dict[str, Tensor]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError...
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{path}: not a torch state_dict file readable without running code "
-                         f"({first})") from err
+    obj = load_weights_only(path)
     for wrapper in ("state_dict", "model"):
         if isinstance(obj, Mapping) and isinstance(obj.get(wrapper), Mapping):
             obj = obj[wrapper]
