@@ -96,3 +96,39 @@ def test_eval_errors_are_one_line(tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(path), "--data", str(tmp_path / "nodata")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "data not found" in err[0]
+
+
+def test_eval_leaves_unreadable_samples_out(tmp_path, capsys):
+    """A corrupt image among AFLW2000 samples is named, counted and left out of the metrics: the
+    report equals evaluating the readable samples alone (not the corrupt one replaced by another)."""
+    import shutil
+
+    from support.data_fixtures import face_like_points, write_pose_mat_pair
+
+    torch.manual_seed(0)
+    save_model(create_model("sixdrepnet_repnext_m0").eval(), tmp_path / "m.safetensors",
+               name="sixdrepnet_repnext_m0", input_size=64)
+    full, good = tmp_path / "aflw", tmp_path / "aflw-good"
+    for i in range(4):
+        write_pose_mat_pair(full, f"image{i:05d}", [20.0 * i - 30, 5.0 * i, -3.0 * i], face_like_points())
+    shutil.copytree(full, good)
+    (full / "image00001.jpg").write_bytes(b"not a jpeg")
+    for p in good.glob("image00001.*"):
+        p.unlink()
+
+    def run(data, *extra):
+        out = tmp_path / f"out-{data.name}"
+        status = main(["eval", "--checkpoint", str(tmp_path / "m.safetensors"), "--data", str(data),
+                       "--format", "aflw2000", "--out", str(out), "--no-progress", *extra])
+        results = [json.loads(p.read_text()) for p in out.glob("*/results.json")]
+        return status, results[0] if results else None
+
+    status, with_bad = run(full)
+    err = capsys.readouterr().err
+    assert status == 3 and err.count("pyhpe eval: skipped ") == 1 and "image00001.jpg" in err
+    status_good, alone = run(good)
+    assert status_good == 0
+    assert with_bad["n"] == alone["n"] == 3 and with_bad["skipped"] == 1 and alone["skipped"] == 0
+    assert with_bad["mae_6drepnet"] == pytest.approx(alone["mae_6drepnet"], abs=1e-9)
+    assert with_bad["geodesic_deg"] == pytest.approx(alone["geodesic_deg"], abs=1e-9)
+    assert run(full, "--strict")[0] == 1
