@@ -5,6 +5,9 @@ Examples::
     pyhpe train --config configs/synthetic.yaml train.epochs=2 train.lr=3e-4
     pyhpe train --config configs/synthetic.yaml --resume runs/synthetic-20260101-120000
     torchrun --nproc_per_node 2 -m pyhpe train --config configs/synthetic.yaml
+
+Exit status: 0 done, 1 an error (one line; a checkpoint that cannot be written, a lost DDP peer),
+2 a usage error, 130 interrupted by Ctrl-C (one line saying how to resume).
 """
 
 from __future__ import annotations
@@ -24,10 +27,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
 
 
-def run(args: argparse.Namespace) -> int:
-    from pyhpe.engine.errors import guarded
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
 
-    return guarded("train", lambda: _run(args))
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from pyhpe.engine.errors import guarded
+    from pyhpe.engine.trainer import TrainingInterrupted
+
+    try:
+        return guarded("train", lambda: _run(args))
+    except TrainingInterrupted as stop:  # Ctrl-C: one line (rank 0), no traceback
+        if stop.is_main:
+            print(stop.line(), file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # before training was set up
+        print("pyhpe train: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -5,14 +5,26 @@ directory ``<output.dir>/<name>-<UTC time>/`` gets ``config.yaml``, ``log.csv`` 
 epoch), ``steps.csv`` (one row per step), ``metrics.json``, ``curves.png``,
 ``checkpoints/last.safetensors`` (full state, every epoch, atomic) and ``model.safetensors`` +
 ``model.json`` (the final weights as a pyhpe model file, EMA weights when EMA is on).
+
+Interruptions (docs/training.md, "Interrupting and resuming"): Ctrl-C (SIGINT) stops at the next
+step boundary, writes a checkpoint of that exact state and raises :class:`TrainingInterrupted`;
+a second Ctrl-C stops at once without writing (the previous checkpoint stays). ``--resume``
+continues from an epoch boundary or from inside an epoch (the sampler skips the steps already
+done, the RNGs are restored after the epoch's loader starts), so an interrupted and resumed run
+ends with the same bits as an uninterrupted one. Under DDP a lost peer process ends every rank
+with a one-line ``ConnectionError``.
 """
 
 from __future__ import annotations
 
 import copy
 import csv
+import itertools
 import json
 import math
+import re
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -27,7 +39,129 @@ from pyhpe.engine import distributed as ddp
 from pyhpe.engine.config import ConfigError, dump_config
 from pyhpe.engine.data import Augmented, Transformed, open_samples
 from pyhpe.engine.inference import predict_dataset
+from pyhpe.engine.testhooks import pause_point
 from pyhpe.tasks.base import to_device
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C (SIGINT). ``saved``: a checkpoint of the state at the step
+    boundary ``step`` was written; otherwise (a second Ctrl-C, or one before training began) the
+    run directory holds what the last checkpoint holds (``checkpoint``: its (epoch, step), or None
+    when there is none). A KeyboardInterrupt, so ``except Exception`` does not swallow it."""
+
+    def __init__(self, run_dir: Path | None, epoch: int, step: int, saved: bool,
+                 checkpoint: tuple[int, int] | None, is_main: bool = True):
+        super().__init__()
+        self.run_dir, self.epoch, self.step, self.saved = run_dir, epoch, step, saved
+        self.checkpoint, self.is_main = checkpoint, is_main
+
+    def line(self, command: str = "pyhpe train") -> str:
+        """The one line the command prints."""
+        where = f"at epoch {self.epoch} step {self.step}" if self.step or self.epoch else "before training started"
+        resume = f"resume with: pyhpe train --resume {self.run_dir}"
+        if self.saved:
+            return f"{command}: interrupted {where}; {resume}"
+        if self.checkpoint is None:
+            return f"{command}: interrupted {where}, before any checkpoint; nothing to resume"
+        ep, st = self.checkpoint
+        return (f"{command}: interrupted {where} without saving; the last checkpoint is from step {st} "
+                f"(epoch {ep} done); {resume}")
+
+
+class _Interrupts:
+    """SIGINT while training: the first one only asks to stop at the next step boundary; a second
+    one raises KeyboardInterrupt wherever the process is (a checkpoint write in progress removes
+    its temporary file, so the previous checkpoint stays). Installed from the main thread only."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def install(self) -> None:
+        if self._previous is None and threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+def _worker_ignores_sigint(worker_id: int) -> None:
+    """DataLoader worker init: Ctrl-C in a terminal reaches the workers too; the main process
+    alone decides when to stop (a worker killed by it would break the epoch's batches)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _ResumableSampler(DistributedSampler):
+    """A DistributedSampler that can start an epoch after its first ``start`` indices (a run
+    resumed inside an epoch skips the batches it already trained on, without loading them)."""
+
+    start = 0
+
+    def __iter__(self):
+        return itertools.islice(super().__iter__(), self.start, None)
+
+    def __len__(self) -> int:
+        return self.num_samples - self.start
+
+
+def _truncate_csv(path: Path, column: str, limit: float) -> None:
+    """Keep the rows of ``path`` whose ``column`` is a number <= ``limit`` (a resumed run drops
+    the rows that a killed run logged after its last checkpoint, and a half-written last row)."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames or [], list(reader)
+
+    def keep(row: dict) -> bool:
+        try:
+            return float(row.get(column) or "nan") <= limit and None not in row
+        except ValueError:
+            return False
+
+    kept = [r for r in rows if keep(r)]
+    if len(kept) == len(rows):
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(kept)
+    tmp.replace(path)
+
+
+class _Terminated(Exception):
+    """SIGTERM under torchrun: the launcher stops the surviving ranks when one has failed."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise _Terminated("SIGTERM from torchrun: another process of the run failed or the run was cancelled")
+
+
+def _lost_peer(err: BaseException, info, step: int, run_dir) -> ConnectionError:
+    """The one-line error of a rank whose peers are gone (a collective failed, or torchrun
+    terminated it)."""
+    text = str(err).strip().splitlines()
+    first = re.sub(r"^\[[^\]]*\]\s*", "", text[0] if text else type(err).__name__)  # gloo's [file:line]
+    first = first.split(". ")[0][:200]
+    return ConnectionError(f"rank {info.rank}: lost contact with the other processes after step {step} "
+                           f"({first}); resume from the last checkpoint with: pyhpe train --resume {run_dir}")
+
+
+def _is_collective_failure(err: BaseException) -> bool:
+    """A failed gloo/NCCL collective: torch raises DistError, or a RuntimeError from the
+    backend (DDP's gradient all-reduce) that names the closed connection or the timeout."""
+    if isinstance(err, (torch.distributed.DistError, _Terminated)):
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and any(w in text for w in ("gloo", "nccl", "connection", "timed out"))
 
 
 class Callback:
@@ -229,6 +363,11 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
     if tcfg["threads"]:
         torch.set_num_threads(int(tcfg["threads"]))
     info = ddp.setup(tcfg["device"])
+    interrupts = _Interrupts()
+    run_dir, epoch_now, step = None, 0, 0
+    sigterm = None  # the SIGTERM handler this replaced, under DDP (main thread only)
+    if info.enabled and threading.current_thread() is threading.main_thread():
+        sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         if tcfg["batch_size"] % info.world_size:
             raise ConfigError(f"train.batch_size {tcfg['batch_size']} is not divisible by {info.world_size} processes")
@@ -240,8 +379,11 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
             p = Path(resume)
             resume_path = p / "checkpoints" / "last.safetensors" if p.is_dir() else p
             if not resume_path.is_file():
-                raise ConfigError(f"--resume: no checkpoint at {resume_path}")
+                hint = " (the run stopped before its first checkpoint: start it again)" if p.is_dir() else ""
+                raise ConfigError(f"--resume: no checkpoint at {resume_path}{hint}")
             run_dir = resume_path.parent.parent
+            if info.is_main:  # what killed checkpoint writes left behind
+                ckpt.remove_temp_files(resume_path.parent)
         else:
             run_dir = make_run_dir(cfg) if info.is_main else None
             if info.enabled:
@@ -266,12 +408,12 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
         per_rank = tcfg["batch_size"] // info.world_size
         if len(train_set) < tcfg["batch_size"]:
             raise ConfigError(f"training set has {len(train_set)} samples, fewer than one batch ({tcfg['batch_size']})")
-        sampler = DistributedSampler(train_set, num_replicas=info.world_size, rank=info.rank,
-                                     shuffle=True, seed=tcfg["seed"], drop_last=True)
+        sampler = _ResumableSampler(train_set, num_replicas=info.world_size, rank=info.rank,
+                                    shuffle=True, seed=tcfg["seed"], drop_last=True)
         workers = cfg["data"]["workers"]
         loader = DataLoader(train_set, batch_size=per_rank, sampler=sampler, drop_last=True,
                             num_workers=workers, pin_memory=info.device.type == "cuda",
-                            persistent_workers=False)
+                            persistent_workers=False, worker_init_fn=_worker_ignores_sigint if workers else None)
         steps_per_epoch = len(loader)
         if tcfg["max_steps_per_epoch"]:
             steps_per_epoch = min(steps_per_epoch, tcfg["max_steps_per_epoch"])
@@ -294,41 +436,70 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
         amp_dtype, scaler = _amp(cfg, info.device)
         ema = EMA(model, tcfg["ema"]) if tcfg["ema"] > 0 else None
         start_epoch, step = 0, 0
+        position, rng_inside_epoch = None, None
+        steps_log, epoch_log = run_dir / "steps.csv", run_dir / "log.csv"
         if resume_path is not None:
             meta, ema_state = ckpt.restore(resume_path, model=model, optimizer=optimizer,
                                            scheduler=scheduler, scaler=scaler)
             start_epoch, step = meta["epoch"], meta["step"]
+            position = meta.get("position")
+            if position:  # the loader of the resumed epoch draws its seed first, then these RNGs go on
+                rng_inside_epoch = ckpt.rng_state()
             if ema is not None:
                 ema = EMA(model, tcfg["ema"], ema_state)
+            if info.is_main:  # rows a killed run logged after this checkpoint are done again
+                _truncate_csv(steps_log, "step", step)
+                _truncate_csv(epoch_log, "epoch", start_epoch)
+        checkpoint_every = int(tcfg.get("checkpoint_every") or 0)
 
-        steps_log, epoch_log = run_dir / "steps.csv", run_dir / "log.csv"
+        def save(epochs_done: int, where: dict | None) -> None:
+            ckpt.save_checkpoint(run_dir / "checkpoints" / "last.safetensors", model=model,
+                                 optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                                 ema=ema.state if ema is not None else None, epoch=epochs_done, step=step,
+                                 extra={"name": cfg["name"], "model": mcfg["name"]}, position=where,
+                                 rank=info.rank)
         t_start = time.perf_counter()
         stopped_early = False
         last_epoch = start_epoch
+        interrupts.install()
         for epoch in range(start_epoch, tcfg["epochs"]):
             model.train()
             if tcfg["freeze_bn"]:
                 for m in model.modules():
                     if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                         m.eval()
+            epoch_now = epoch + 1
             sampler.set_epoch(epoch)
             train_set.set_epoch(epoch)
+            skip = int(position["epoch_step"]) if position else 0
+            sampler.start = skip * per_rank
             loss_sum, n_img, t0 = torch.zeros((), dtype=torch.float64), 0, time.perf_counter()
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{tcfg['epochs']}", unit="step",
-                       disable=not progress, leave=False)
-            for i, batch in enumerate(loader):
+            if position:
+                loss_sum += float(position["loss_sum"])
+                n_img = int(position["images"])
+            bar = tqdm(total=steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{tcfg['epochs']}",
+                       unit="step", disable=not progress, leave=False)
+            batches = iter(loader)
+            if rng_inside_epoch is not None:
+                ckpt.set_rng_state(*rng_inside_epoch)
+                rng_inside_epoch = None
+            position = None
+            for i, batch in enumerate(batches, start=skip):
                 if i >= steps_per_epoch:
                     break
                 t_step = time.perf_counter()
                 batch = to_device(batch, info.device, layout)
                 loss = training_step(task, net, batch, optimizer, amp_dtype=amp_dtype, scaler=scaler,
                                      grad_clip=tcfg["grad_clip"], params=model.parameters())
+                pause_point("step", info.rank)
                 lr = optimizer.param_groups[0]["lr"]
                 scheduler.step()
                 if ema is not None:
                     ema.update(model)
                 step += 1
-                loss_val = float(ddp.all_reduce_mean(loss.detach().double(), info))
+                flag = torch.tensor(float(interrupts.requested), dtype=torch.float64)
+                reduced = ddp.all_reduce_mean(torch.stack([loss.detach().double(), flag]), info)
+                loss_val, stop_now = float(reduced[0]), bool(reduced[1] > 0)
                 if not math.isfinite(loss_val):  # every rank sees the reduced value: all stop
                     raise ConfigError(f"the training loss is {loss_val} at step {step} (epoch "
                                       f"{epoch + 1}); stopped before it reaches a checkpoint "
@@ -341,7 +512,7 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
                                             "images_per_s": ips})
                 bar.set_postfix(loss=task.loss_text(loss_val), lr=f"{lr:.2e}", img_s=f"{ips:.0f}")
                 bar.update()
-                if any([cb.on_step_end(step) for cb in callbacks]):  # every callback sees every step
+                if any([cb.on_step_end(step) for cb in callbacks]):  # noqa: C419 — every callback sees every step
                     stopped_early = True
                     break
                 if tcfg["time_limit_s"]:
@@ -349,6 +520,17 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
                     if ddp.all_reduce_mean(over, info).item() > 0:  # every rank stops at the same step
                         stopped_early = True
                         break
+                inside = {"epoch_step": i + 1, "loss_sum": float(loss_sum), "images": n_img}
+                if stop_now:  # Ctrl-C on some rank: every rank stops at this step boundary
+                    bar.close()
+                    if info.is_main:
+                        save(epoch, inside)
+                    ddp.barrier(info)
+                    raise TrainingInterrupted(run_dir, epoch + 1, step, True, None, info.is_main)
+                if checkpoint_every and step % checkpoint_every == 0 and i + 1 < steps_per_epoch:
+                    if info.is_main:
+                        save(epoch, inside)
+                    ddp.barrier(info)
             bar.close()
             epoch_time = time.perf_counter() - t0
             last_epoch = epoch + 1
@@ -364,15 +546,15 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
                     row.update(task.flat_report(preds.report(), name))
             if info.is_main:
                 _append_csv(epoch_log, row)
-                ckpt.save_checkpoint(run_dir / "checkpoints" / "last.safetensors", model=model,
-                                     optimizer=optimizer, scheduler=scheduler, scaler=scaler,
-                                     ema=ema.state if ema is not None else None, epoch=last_epoch, step=step,
-                                     extra={"name": cfg["name"], "model": mcfg["name"]})
+                save(last_epoch, None)
                 msg = " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
                 tqdm.write(msg) if progress else None
             ddp.barrier(info)
             if final:
                 break
+            # Ctrl-C during validation or the epoch's checkpoint (on any rank): that checkpoint is it
+            if ddp.all_reduce_mean(torch.tensor(float(interrupts.requested)), info).item() > 0:
+                raise TrainingInterrupted(run_dir, last_epoch, step, True, None, info.is_main)
 
         summary: dict = {"run_dir": str(run_dir), "epochs_done": last_epoch, "steps": step,
                          "stopped_early": stopped_early, "world_size": info.world_size,
@@ -389,5 +571,21 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
 
             training_curves(_read_csv(steps_log), epochs, run_dir / "curves.png")
         return summary
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before the loop: nothing new saved
+        last = run_dir / "checkpoints" / "last.safetensors" if run_dir is not None else None
+        raise TrainingInterrupted(run_dir, epoch_now, step, False, ckpt.read_position(last) if last else None,
+                                  info.is_main) from None
+    except (RuntimeError, _Terminated) as err:
+        if not (info.enabled and _is_collective_failure(err)):
+            raise
+        if sigterm is not None:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # torchrun's SIGTERM: we are on our way out
+            sigterm = None
+        raise _lost_peer(err, info, step, run_dir) from err
     finally:
+        interrupts.restore()
+        if sigterm is not None:
+            signal.signal(signal.SIGTERM, sigterm)
         ddp.cleanup()
