@@ -7,7 +7,14 @@ test modules import them from there, never from a conftest or another test modul
 from __future__ import annotations
 
 import pytest
-from support import require
+from hypothesis import settings
+from support import IN_CI, require
+
+# CI draws the same hypothesis examples on every run (a red CI is reproducible from its log); a
+# developer's run explores new ones (`pytest --hypothesis-profile=ci` reproduces CI's).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if IN_CI:
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="module")
