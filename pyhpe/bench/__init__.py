@@ -1,6 +1,8 @@
 """``pyhpe bench <suite>``: benchmarks that write a run directory (results.json, table.md, plot).
 
-Suites (``pyhpe.cli.dispatch`` commands, imported only when run): ``kernels`` (the native rotation
+Suites (``pyhpe.cli.dispatch`` commands, imported only when run): ``peak`` (this CPU's fp32 /
+bf16 / fp16 GEMM rate and copy bandwidth on one thread: the limits other tables are fractions
+of), ``kernels`` (the native rotation
 ops against the official 6DRepNet code, a clean PyTorch reference and torch.compile of it, timed
 interleaved in one process), ``callpath`` (the overhead of each layer of the call path),
 ``mixer`` (the fused RepNeXt mixer against PyTorch), ``trgv2`` (a TRGv2 training step by
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 # name -> (module, one-line help); each module's docstring is its `--help` text (DESCRIPTION)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "peak": ("pyhpe.bench.peak", "this CPU's limits on one thread: fp32/bf16/fp16 GEMM GFLOP/s, copy GB/s"),
     "kernels": ("pyhpe.bench.kernels",
                 "native rotation ops vs the official 6DRepNet code, a clean PyTorch reference and torch.compile"),
     "callpath": ("pyhpe.bench.callpath", "overhead of each layer of the call path at a small batch"),

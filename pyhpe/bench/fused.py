@@ -97,6 +97,24 @@ def measure(bench: Path, paths: dict[str, Path], threads_list, passes: int, runs
     return out
 
 
+def deploy_macs() -> dict[str, int]:
+    """Multiply-accumulates of one 224² forward of each model's deploy (reparameterized) form."""
+    from pyhpe.models import create_model, reparameterize
+    from pyhpe.models.stats import count_macs
+
+    return {name: count_macs(reparameterize(create_model(name).eval()), 224) for name in (M4, B1G2)}
+
+
+def peak_fractions(latency: dict, macs: dict[str, int], peaks: dict) -> dict[str, float]:
+    """1-thread GFLOP/s of each ncnn model (2 flops per MAC of its deploy form, min time) as a
+    fraction of this CPU's fp32 GEMM rate (``pyhpe bench peak``)."""
+    one = latency.get("1")
+    if one is None:
+        return {}
+    model_of = {"ncnn_m4_fused": M4, "ncnn_m4_mixer": M4, "ncnn_m4": M4, "ncnn_b1g2": B1G2}
+    return {k: 2 * macs[m] / (one[k]["min_ms"] / 1e3) / 1e9 / peaks["fp32_gflops"] for k, m in model_of.items()}
+
+
 def format_table(latency: dict) -> str:
     lines = [("| threads | RepNeXt-M4 ncnn fused (mixer + FFN) | RepNeXt-M4 ncnn fused (mixer only) | RepNeXt-M4 ncnn "
               "| RepVGG-B1g2 ncnn | RepNeXt-M4 onnxruntime | B1g2 / M4 fused | B1g2 / M4 | M4 fused / ORT | M4 / ORT |"),
@@ -130,6 +148,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pyhpe.bench.peak import fraction_line, measure_peaks
     from pyhpe.bench.report import bar_chart, machine, machine_line, run_dir
 
     bench = args.pyhpe_bench
@@ -143,13 +162,21 @@ def run(args: argparse.Namespace) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         paths = export_models(workdir, reuse=bool(args.models_dir))
         env = {**machine(), "start": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+        peaks = measure_peaks(quick=True)
         latency = measure(bench, paths, args.threads, args.passes, args.runs, args.wall)
     env.update(load_after=os.getloadavg()[0], end=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
-    (out / "results.json").write_text(json.dumps({"env": env, "latency": latency}, indent=1))
+    macs = deploy_macs()
+    fractions = peak_fractions(latency, macs, peaks)
+    (out / "results.json").write_text(json.dumps({"env": env, "latency": latency, "peaks": peaks, "macs": macs,
+                                                  "fraction_of_fp32_peak_1thread": fractions}, indent=1))
     table = format_table(latency)
+    share = ", ".join(f"{LABELS[k]} {v:.0%}" for k, v in fractions.items())
     note = (f"\n\nmin (median) ms over {args.passes} x {args.runs} runs per cell, batch 1, fp32; 1 thread: "
             f"{'wall' if args.wall else 'thread CPU'} time, 2 threads: wall time; "
-            f"{env['start']} - {env['end']}; {machine_line(env)}\n")
+            f"{env['start']} - {env['end']}; {machine_line(env)}\n"
+            + (f"\n1 thread as a fraction of the fp32 GEMM rate (2 flops per MAC of the deploy form: "
+               f"M4 {macs[M4] / 1e9:.2f} GMACs, B1g2 {macs[B1G2] / 1e9:.2f} GMACs): {share}; "
+               f"{fraction_line(peaks)}\n" if fractions else ""))
     (out / "table.md").write_text(table + note)
     bar_chart({f"{t} thread(s)": {LABELS[k]: lat[k]["min_ms"] for k in COLUMNS} for t, lat in latency.items()},
               out / "latency.png", title="RepNeXt-M4 fused ncnn layers: batch-1 latency (min)", ylabel="ms")

@@ -35,7 +35,12 @@ def test_fused_writes_the_run_directory(tmp_path, monkeypatch):
 
     exe = tmp_path / "pyhpe-bench"
     exe.write_text("")
+    exe.chmod(0o755)
     monkeypatch.setattr(fused, "export_models", lambda workdir, reuse=False: {})
+    monkeypatch.setattr(fused, "deploy_macs", lambda: {fused.M4: 10**9, fused.B1G2: 2 * 10**9})
+    from pyhpe.bench import peak
+    monkeypatch.setattr(peak, "measure_peaks", lambda quick=False: {
+        "fp32_gflops": 2000.0, "bf16_gflops": 1.0, "fp16_gflops": 1.0, "copy_gbps": 10.0})
     lat = {k: {"min_ms": 2.0 + i, "median_ms": 2.5 + i, "n": 3, "clock": "thread"} for i, k in enumerate(fused.COLUMNS)}
     monkeypatch.setattr(fused, "measure", lambda bench, paths, threads, passes, runs, wall=False: {"1": lat})
     out = tmp_path / "run"
@@ -43,6 +48,8 @@ def test_fused_writes_the_run_directory(tmp_path, monkeypatch):
                  "--passes", "1", "--runs", "1"]) == 0
     table = _run_dir_shape(out, "latency.png")
     assert "| 1 (thread clock) | 2.00 (2.50) |" in table
+    # 2 flops x 1e9 MACs in 2.0 ms = 1000 GFLOP/s = 50 % of 2000; B1g2: 4e9 flops in 5.0 ms = 40 %
+    assert "M4 fused 50%" in table and "B1g2 40%" in table
 
 
 def test_profile_ffn_writes_the_run_directory(tmp_path, monkeypatch):
@@ -93,3 +100,18 @@ def test_fixed_steps_tiny_run_appends_and_tabulates(tmp_path):
     table = _run_dir_shape(tmp_path / "run", "mae.png")
     assert "| A | sixdrepnet_repnext_m0 | 1 | 32 | 0.003 |" in table and "| B |" in table
     assert len((tmp_path / "run" / "results.jsonl").read_text().splitlines()) == 2
+
+
+def test_peak_measures_this_machine(tmp_path):
+    """pyhpe bench peak: a positive rate for each limit, written to the run directory; the GEMM rate
+    is what torch.mm's time gives (2·n³ flops), the copy rate what dst.copy_(src) gives."""
+    import json
+
+    from pyhpe.bench import peak
+
+    out = tmp_path / "peak"
+    assert main(["bench", "peak", "--quick", "--out", str(out)]) == 0
+    res = json.loads((out / "results.json").read_text())["peaks"]
+    assert res["fp32_gflops"] > 1 and res["bf16_gflops"] > 0 and res["fp16_gflops"] > 0 and res["copy_gbps"] > 0.1
+    assert "fp32 GEMM (torch.mm)" in (out / "table.md").read_text()
+    assert peak.copy_gbps(1, 2) > 0.1
