@@ -33,17 +33,17 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ct
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from pyhpe.engine.errors import guarded
-    from pyhpe.engine.trainer import TrainingInterrupted
-
     try:
+        import pyhpe.engine.config  # noqa: F401 — guarded's except clause imports it: not half-imported by a Ctrl-C
+        from pyhpe.engine.errors import guarded
+
         return guarded("train", lambda: _run(args))
-    except TrainingInterrupted as stop:  # Ctrl-C: one line (rank 0), no traceback
-        if stop.is_main:
-            print(stop.line(), file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:  # before training was set up
-        print("pyhpe train: interrupted", file=sys.stderr, flush=True)
+    except KeyboardInterrupt as stop:  # Ctrl-C: one line (rank 0; trainer.TrainingInterrupted), no traceback
+        line = getattr(stop, "line", None)
+        if line is None:  # before training was set up (imports, reading the config)
+            print("pyhpe train: interrupted", file=sys.stderr, flush=True)
+        elif stop.is_main:
+            print(line(), file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
 
 

@@ -57,7 +57,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
     def line(self, command: str = "pyhpe train") -> str:
         """The one line the command prints."""
-        where = f"at epoch {self.epoch} step {self.step}" if self.step or self.epoch else "before training started"
+        where = f"at epoch {self.epoch} step {self.step}" if self.epoch else "before training started"
         resume = f"resume with: pyhpe train --resume {self.run_dir}"
         if self.saved:
             return f"{command}: interrupted {where}; {resume}"
