@@ -12,7 +12,8 @@ marked supported / not supported / inconclusive), ``results.json`` and PNG plots
 Resumable: re-running the same command into the same ``--out`` reuses every finished stage
 (a trained and evaluated model is not retrained) and redoes the rest. A model that fails (an
 unknown name, a failed export...) is reported with its stage and error; the others complete and
-the exit status is 1. ``--phone-results FILE`` merges ``pyhpe-bench`` timings taken on a phone
+the exit status is 1. Ctrl-C stops with one line and exit status 130; the re-run trains the
+(model, seed) it interrupted again from its start. ``--phone-results FILE`` merges ``pyhpe-bench`` timings taken on a phone
 (docs/android.md) into the report. ``--report-only`` rewrites the report from stored results.
 
 Time: the synthetic default took 27 min on 2 CPU cores (7 models × 2 seeds × 1.5 min of training,
@@ -48,16 +49,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyhpe.engine.errors import guarded
+    import sys
 
-    return guarded("compare", lambda: _run(args))
+    where: dict = {}
+    try:
+        import pyhpe.engine.config  # noqa: F401 — guarded's except clause imports it: not half-imported by a Ctrl-C
+        from pyhpe.engine.errors import guarded
+
+        return guarded("compare", lambda: _run(args, where))
+    except KeyboardInterrupt:  # Ctrl-C (in training: pyhpe.engine.trainer.TrainingInterrupted)
+        stored = f"the finished stages are stored in {where['out']}; " if "out" in where else ""
+        print(f"pyhpe compare: interrupted; {stored}run the same command again to resume",
+              file=sys.stderr, flush=True)
+        return 130
 
 
 def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, where: dict) -> int:
     from pyhpe.bench.report import machine
     from pyhpe.compare.config import load_compare_config
     from pyhpe.compare.report import aggregate, hypothesis, markdown, plots
@@ -93,6 +104,7 @@ def _run(args: argparse.Namespace) -> int:
         phone = read_phone_results(args.phone_results)
     out = Path(args.out) if args.out else Path(cfg["output"]["dir"]) / cfg["name"]
     out.mkdir(parents=True, exist_ok=True)
+    where["out"] = out
     t_start = time.perf_counter()
     env = machine()
     registered = set(list_models())
