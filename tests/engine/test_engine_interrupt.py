@@ -5,7 +5,9 @@ the previous checkpoint intact).
 
 The kills land at exact places through the test-only pause points of pyhpe.engine.testhooks
 (``PYHPE_TEST_PAUSE``): the process waits at the named point until the test has sent its signal
-and released it. Each run is tiny (RepNeXt-M0 at 64 px, 2 steps per epoch, 3 epochs)."""
+and released it. Each run is tiny (RepNeXt-M0 at 64 px, 2 steps per epoch, 3 epochs); the runs
+that are interrupted are `pyhpe train` subprocesses, the last resume of each case runs in this
+process (the same command through pyhpe.cli.main, bit for bit the same as a subprocess)."""
 
 from __future__ import annotations
 
@@ -62,6 +64,17 @@ def _wait_for(marker: Path, proc, timeout: float = 120) -> int:
 def _finish(proc, timeout: float = 120) -> tuple[int, str]:
     _, err = proc.communicate(timeout=timeout)
     return proc.returncode, err
+
+
+def _resume_here(run: Path) -> int:
+    """``pyhpe train --resume RUN`` in this process (no interpreter start: the tests stay short)."""
+    from pyhpe.cli import main
+
+    before = torch.get_num_threads()
+    try:
+        return main(["train", "--resume", str(run)])
+    finally:
+        torch.set_num_threads(before)
 
 
 def _run_dir(out: Path) -> Path:
@@ -126,9 +139,8 @@ def test_sigkill_in_a_step_and_in_a_checkpoint_write_resumes_bit_identical(tmp_p
     assert 0 < tmp.stat().st_size < _last(run).stat().st_size  # a half-written file
     assert ckpt.read_position(_last(run)) == (1, 2)  # the previous checkpoint is untouched
 
-    # resumed again: finishes, ignores and removes the half-written file
-    rc, err = _finish(_train(["--resume", run], None, pauses))
-    assert rc == 0, err[-3000:]
+    # resumed again (here): finishes, ignores and removes the half-written file
+    assert _resume_here(run) == 0
     assert not _temps(run)
     _assert_same_bits(run, uninterrupted)
     steps = (run / "steps.csv").read_text().splitlines()
@@ -169,8 +181,7 @@ def test_ctrl_c_saves_at_the_step_boundary_and_a_second_one_keeps_the_last_check
         f"(epoch 2 done); resume with: pyhpe train --resume {run}")
     assert ckpt.read_position(_last(run)) == (2, 4) and not _temps(run)
 
-    rc, err = _finish(_train(["--resume", run], None, pauses))
-    assert rc == 0, err[-3000:]
+    assert _resume_here(run) == 0
     _assert_same_bits(run, uninterrupted)
 
 
@@ -233,9 +244,8 @@ def test_a_killed_ddp_worker_stops_the_run_fast_and_it_resumes(tmp_path):
     assert ours[0].endswith(f"resume from the last checkpoint with: pyhpe train --resume {run}"), ours[0]
     assert ckpt.read_position(_last(run)) == (1, 2)
 
-    # resumed in one process (the global batch stays 8)
-    rc, err = _finish(_train(["--resume", run], None, pauses))
-    assert rc == 0, err[-3000:]
+    # resumed in one process (here; the global batch stays 8)
+    assert _resume_here(run) == 0
     assert ckpt.read_position(_last(run)) == (3, 6) and (run / "model.safetensors").is_file()
 
 
