@@ -458,6 +458,7 @@ def train(cfg: dict, resume: str | None = None, stop_after: int | None = None,
                                  ema=ema.state if ema is not None else None, epoch=epochs_done, step=step,
                                  extra={"name": cfg["name"], "model": mcfg["name"]}, position=where,
                                  rank=info.rank)
+
         t_start = time.perf_counter()
         stopped_early = False
         last_epoch = start_epoch
