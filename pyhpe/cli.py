@@ -14,8 +14,10 @@ A module is imported only when its command is chosen, so ``pyhpe --help`` and
 Exit status, every command: 0 success; 1 failure (an expected error prints one line,
 ``pyhpe <command>: error: <message>``, on stderr and no traceback: every command runs inside
 :func:`pyhpe.engine.errors.guarded`); 2 usage error (argparse's message; a bare ``pyhpe`` or
-``pyhpe data`` prints its help on stderr). :func:`main` returns the status instead of raising
-``SystemExit``.
+``pyhpe data`` prints its help on stderr); 3 a batch command finished but skipped bad items
+(each named on stderr; ``--strict`` makes the first one the error); 130 interrupted (Ctrl-C: one
+line; ``pyhpe train`` saves a resumable checkpoint first). :func:`main` returns the status instead
+of raising ``SystemExit``.
 
 Flag vocabulary (the same word for the same thing in every command; docs/architecture.md):
 ``--checkpoint PATH`` a weights / model file, ``--model NAME`` a registered model name,
@@ -59,8 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # VMs, first-touch page faults of fresh 25 MB activations cost more than the kernels that
     # fill them (docs/benchmarks.md). Read lazily by torch; an explicit setting wins.
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
-    return dispatch("pyhpe", COMMANDS, argv, add_arguments=_top_level_flags,
-                    description="Head pose estimation toolkit: native kernels, models, data, training.")
+    try:
+        return dispatch("pyhpe", COMMANDS, argv, add_arguments=_top_level_flags,
+                        description="Head pose estimation toolkit: native kernels, models, data, training.")
+    except KeyboardInterrupt:  # Ctrl-C outside a command's own handling (train and compare print theirs)
+        print("pyhpe: interrupted", file=sys.stderr)
+        return 130
 
 
 def _top_level_flags(parser: argparse.ArgumentParser) -> None:

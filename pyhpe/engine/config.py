@@ -69,6 +69,7 @@ DEFAULTS: dict[str, Any] = {
         "channels_last": False,  # NHWC model and batches (faster for small RepNeXt steps on the CPU)
         "seed": 0,
         "max_steps_per_epoch": 0,  # 0 = whole epoch; >0 truncates (smoke runs, tests)
+        "checkpoint_every": 0,  # > 0: also write checkpoints/last.safetensors every N steps inside epochs
         "time_limit_s": 0.0,  # > 0: stop (checkpoint, final eval) once training has run this long
         "eval_every": 1,  # epochs between validations (0 = only at the end)
         "device": "auto",  # auto | cpu | cuda
@@ -240,6 +241,7 @@ def validate(cfg: dict) -> dict:
         raise ConfigError("'train.ema' must be < 1 (0 = off)")
     _num(cfg, "train", "seed", 0, 2**63 - 1, integer=True)
     _num(cfg, "train", "max_steps_per_epoch", 0, integer=True)
+    _num(cfg, "train", "checkpoint_every", 0, integer=True)
     _num(cfg, "train", "time_limit_s", 0)
     _num(cfg, "train", "eval_every", 0, integer=True)
     _num(cfg, "train", "threads", 0, 1024, integer=True)

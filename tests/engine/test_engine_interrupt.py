@@ -262,8 +262,7 @@ def test_checkpoint_every_n_steps_resumes_a_crash_inside_an_epoch_exactly(tmp_pa
             raise RuntimeError("crash inside step 4")
 
     crash_at_step_4.n = 0
-    cfg = load_config(CONFIG, [*TINY, f"output.dir={tmp_path}"])
-    cfg["train"]["checkpoint_every"] = 1  # until the key is in the config defaults (pyhpe/engine/config.py)
+    cfg = load_config(CONFIG, [*TINY, f"output.dir={tmp_path}", "train.checkpoint_every=1"])
     monkeypatch.setattr(trainer, "pause_point", crash_at_step_4)
     before = torch.get_num_threads()
     try:
