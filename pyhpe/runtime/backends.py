@@ -219,7 +219,16 @@ class NcnnBackend(Backend):
         opt.use_fp16_arithmetic = fp16
         opt.use_vulkan_compute = False
         self.precision = precision
-        if self.net.load_param(str(param)) != 0:
+        # pyhpe's strict check of the files first (pyhpe.runtime.ncnn_check, the C++ runtime's rules):
+        # ncnn trusts what a .param says, and a corrupted or truncated one could crash it. ncnn
+        # then parses the very .param text that was checked; the weights it reads from the file
+        # again (the package's memory loader takes a str, not bytes).
+        from pyhpe.runtime.ncnn_check import check_ncnn_model
+
+        param_bytes = param.read_bytes()
+        check_ncnn_model(param_bytes, weights.read_bytes(), param_name=str(param), bin_name=str(weights),
+                         image_blob=meta.input_name, image_size=meta.input_size)
+        if self.net.load_param_mem(param_bytes.decode("ascii")) != 0:
             raise ValueError(f"{param}: ncnn cannot parse it (not an ncnn .param, or a layer "
                              "this ncnn build lacks)")
         if self.net.load_model(str(weights)) != 0:

@@ -1,6 +1,6 @@
 // In-process fuzz harness of the runtime's model loading (docs/fuzzing.md).
 //
-//   pyhpe-model-fuzz [--cases N] [--seed S] [--first I] [--emit DIR] [--verbose] STEM...
+//   pyhpe-model-fuzz [--cases N] [--seed S] [--first I] [--emit DIR | --no-check] [--as-is] [--verbose] STEM...
 //
 // Each STEM names an exported model: STEM.param, STEM.bin and the sidecar STEM.json (e.g.
 // m4.ncnn, m4.fused.ncnn). Case i (i = first .. first + N - 1) draws from a generator seeded with
@@ -18,6 +18,11 @@
 // DIR/verdicts.tsv ("i<TAB>ok|rejected<TAB>message"), without loading: the Python validator
 // (pyhpe/runtime/ncnn_check.py), the ncnn Python backend and the JNI bridge replay them.
 //
+// --as-is skips the mutations (each case is a model as given: replaying a saved input).
+// --no-check switches the runtime's model check off and runs each case in a forked child: what
+// ncnn alone does with the inputs (a child killed by a signal or a sanitizer report counts as a
+// crash; its case is printed). For the record of what the check prevents, not for CI.
+//
 // Last line: "fuzz: cases=N loaded=L inferred=I rejected=R infer_errors=E seconds=T
 // distinct_messages=D distinct_kinds=K" (a kind is a message with its numbers and quoted names
 // blanked). Exit status 0, or 1 when a case broke the contract.
@@ -25,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -382,7 +388,8 @@ std::string kind_of(const std::string& msg) {
 int main(int argc, char** argv) {
   long long cases = 1000, seed = 1, first = 0;
   std::string emit;
-  bool verbose = false;
+  bool verbose = false, no_check = false, as_is = false;
+  long long crashes = 0;
   std::vector<std::string> stems;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -391,8 +398,11 @@ int main(int argc, char** argv) {
     else if (a == "--first" && i + 1 < argc) first = atoll(argv[++i]);
     else if (a == "--emit" && i + 1 < argc) emit = argv[++i];
     else if (a == "--verbose") verbose = true;
+    else if (a == "--no-check") no_check = true;
+    else if (a == "--as-is") as_is = true;
     else if (a.compare(0, 2, "--") == 0) {
-      fprintf(stderr, "usage: pyhpe-model-fuzz [--cases N] [--seed S] [--first I] [--emit DIR] [--verbose] STEM...\n");
+      fprintf(stderr, "usage: pyhpe-model-fuzz [--cases N] [--seed S] [--first I] [--emit DIR | --no-check] [--as-is] "
+                      "[--verbose] STEM...\n");
       return 2;
     } else stems.push_back(a);
   }
@@ -414,9 +424,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     m.options.num_threads = 1;
-    // the unmutated model must load and run
+    // the unmutated model must load and run (unless the inputs are replayed as they are)
     pyhpe_model* pm = nullptr;
-    if (pyhpe_model_load_memory(m.param.data(), m.param.size(), m.bin.data(), m.bin.size(), "base", &m.options, &pm) != PYHPE_OK) {
+    if (!as_is && pyhpe_model_load_memory(m.param.data(), m.param.size(), m.bin.data(), m.bin.size(), "base", &m.options, &pm) != PYHPE_OK) {
       fprintf(stderr, "pyhpe-model-fuzz: %s does not load: %s\n", s.c_str(), pyhpe_last_error());
       return 2;
     }
@@ -443,7 +453,8 @@ int main(int argc, char** argv) {
     const Model& m = models[(size_t)(i % (long long)models.size())];
     snprintf(g_current, sizeof g_current, "seed %lld case %lld (while mutating)", seed, i);
     Case c{m.param, m.bin, m.sidecar, "", false};
-    const size_t n_mut = pick(r, 8) == 0 ? 0 : 1 + (pick(r, 4) == 0 ? pick(r, 3) : 0);
+    size_t n_mut = pick(r, 8) == 0 ? 0 : 1 + (pick(r, 4) == 0 ? pick(r, 3) : 0);
+    if (as_is) n_mut = 0;
     for (size_t k = 0; k < n_mut; ++k) mutate(r, c, m);
     if (n_mut == 0) c.what = "+none";
     snprintf(g_current, sizeof g_current, "seed %lld case %lld model %s mutations %s (rerun: --seed %lld --first %lld --cases 1 --verbose)",
@@ -465,6 +476,34 @@ int main(int argc, char** argv) {
       continue;
     }
 
+    if (no_check) {  // the case in a child, ncnn without the check
+      fflush(stdout);
+      fflush(stderr);
+      const pid_t pid = fork();
+      if (pid == 0) {
+        pyhpe_rt::set_model_check_enabled(false);
+        pyhpe_options o = m.options;
+        pyhpe_model* pm = nullptr;
+        pyhpe_status st = pyhpe_model_load_memory(c.param.data(), c.param.size(), c.bin.data(), c.bin.size(), "fuzz", &o, &pm);
+        if (st == PYHPE_OK) {
+          std::vector<float> x((size_t)3 * o.input_size * o.input_size, 0.5f);
+          pyhpe_pose pose;
+          st = pyhpe_infer_tensor(pm, x.data(), &pose);
+          pyhpe_model_free(pm);
+        }
+        if (verbose) printf("case %lld (no check): status %d %s\n", i, (int)st, st == PYHPE_OK ? "" : pyhpe_last_error());
+        fflush(stdout);
+        _exit(0);
+      }
+      int status = 0;
+      waitpid(pid, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        ++crashes;
+        printf("crash: case %lld %s (%s)\n", i, c.what.c_str() + 1,
+               WIFSIGNALED(status) ? ("signal " + std::to_string(WTERMSIG(status))).c_str() : "sanitizer report");
+      }
+      continue;
+    }
     pyhpe_options o = m.options;
     if (c.sidecar_changed &&
         pyhpe_rt::options_from_sidecar_text(c.sidecar, "fuzz.json", &o) != PYHPE_OK) {
@@ -525,6 +564,10 @@ int main(int argc, char** argv) {
   if (verdicts) {
     fclose(verdicts);
     printf("fuzz: emitted %lld cases to %s\n", cases, emit.c_str());
+    return 0;
+  }
+  if (no_check) {
+    printf("fuzz --no-check: cases=%lld crashes=%lld\n", cases, crashes);
     return 0;
   }
   unlink((shm + ".param").c_str());

@@ -263,7 +263,7 @@ class Checker {
       start = nl + 1;
     }
     if (lines.empty() || split_tokens(lines[0].second) != std::vector<std::string>{"7767517"}) {
-      bad_file("not an ncnn .param file (its first line must be the magic 7767517)");
+      bad_file("not an ncnn .param file, cannot parse it (its first line must be the magic 7767517)");
       return false;
     }
     const std::vector<std::string> counts = split_tokens(lines.size() > 1 ? lines[1].second : "");
@@ -632,15 +632,15 @@ class Checker {
                                  ") array " + std::to_string(a + 1) + " (" + std::to_string(n) + " values)";
         size_t bytes = (size_t)n * 4;
         if (tagged) {
-          if (size - pos < 4) return bad_bin(what + " needs its 4-byte tag at offset " + std::to_string(pos) + ", the file has " + std::to_string(size) + " bytes");
+          if (size - pos < 4) return bad_bin("cannot read " + what + ": needs its 4-byte tag at offset " + std::to_string(pos) + ", the file has " + std::to_string(size) + " bytes");
           uint32_t tag;
           memcpy(&tag, bin + pos, 4);
           pos += 4;
           if (tag == kTagFp16) bytes = ((size_t)n * 2 + 3) / 4 * 4;
-          else if (tag != kTagFp32) return bad_bin(what + " has storage tag 0x" + hex(tag) + " at offset " + std::to_string(pos - 4) + " (fp32 or fp16 expected)");
+          else if (tag != kTagFp32) return bad_bin("cannot read " + what + ": storage tag 0x" + hex(tag) + " at offset " + std::to_string(pos - 4) + " (fp32 or fp16 expected)");
         }
         if (bytes > size - pos)
-          return bad_bin(what + " needs " + std::to_string(bytes) + " bytes at offset " + std::to_string(pos) +
+          return bad_bin("cannot read " + what + ": needs " + std::to_string(bytes) + " bytes at offset " + std::to_string(pos) +
                          ", the file has " + std::to_string(size) + " (truncated, or not this .param's weights)");
         pos += bytes;
       }
@@ -673,9 +673,16 @@ class Checker {
 
 }  // namespace
 
+namespace {
+bool g_check_enabled = true;
+}  // namespace
+
+void set_model_check_enabled(bool enabled) { g_check_enabled = enabled; }
+
 pyhpe_status check_ncnn_model(const std::string& param, const std::string& param_name, const unsigned char* bin,
                               size_t bin_size, const std::string& bin_name, const std::string& image_blob,
                               int image_size) {
+  if (!g_check_enabled) return PYHPE_OK;
   Checker c(param_name, bin_name, image_blob, image_size);
   return c.run(param, bin, bin_size);
 }

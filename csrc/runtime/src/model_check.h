@@ -46,4 +46,8 @@ pyhpe_status check_ncnn_model(const std::string& param, const std::string& param
                               size_t bin_size, const std::string& bin_name, const std::string& image_blob = "",
                               int image_size = 0);
 
+// For the fuzz harness's --no-check mode only (what would ncnn do without the check?): when
+// false, check_ncnn_model passes everything. Default true.
+void set_model_check_enabled(bool enabled);
+
 }  // namespace pyhpe_rt
