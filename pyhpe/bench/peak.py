@@ -115,10 +115,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pyhpe.bench.report import machine, run_dir
 
+    out = run_dir(args.out, "peak")
     env = machine()
     peaks = measure_peaks(args.quick)
     env["load_after"] = os.getloadavg()[0]
-    out = run_dir(args.out, "peak")
     (out / "results.json").write_text(json.dumps({"env": env, "peaks": peaks}, indent=1))
     table = markdown(env, peaks)
     (out / "table.md").write_text(table)

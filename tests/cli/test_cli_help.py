@@ -193,6 +193,7 @@ FAILURES = {
     ("bench", "winograd"): lambda mp, tmp: (["bench", "winograd", str(tmp / "none.ncnn.param")],
                                             "no such .ncnn.param file"),
     ("bench", "throughput"): lambda mp, tmp: (["bench", "throughput", "--out", _existing_file(tmp)], "File exists"),
+    ("bench", "peak"): lambda mp, tmp: (["bench", "peak", "--quick", "--out", _existing_file(tmp)], "File exists"),
     ("bench", "fixed-steps"): lambda mp, tmp: (["bench", "fixed-steps", "--model", "no_such_model",
                                                 "--out", str(tmp / "o")], "unknown model 'no_such_model'"),
     ("align",): lambda mp, tmp: (["align", "--train-template", str(tmp / "none.obj"),
