@@ -1,6 +1,6 @@
 // The table of batched CPU rotation kernels one build of cpu/rotation_kernels.cpp provides.
-// The file is compiled once per instruction set (baseline SSE2 and AVX2+FMA on x86-64, NEON on
-// aarch64; pyhpe/isa.h); the bindings pick the best table the running CPU supports.
+// The file is compiled once per instruction set (baseline SSE2, AVX2+FMA and AVX-512F on x86-64,
+// NEON on aarch64; pyhpe/isa.h); the bindings pick the best table the running CPU supports.
 #pragma once
 
 #include <stdint.h>
@@ -24,7 +24,7 @@ struct RotationKernelsT {
 };
 
 struct RotationKernels {
-  const char* isa;  // "avx2", "sse2", "neon", "scalar"
+  const char* isa;  // "avx512", "avx2", "sse2", "neon", "scalar"
   int64_t parallel_threshold;  // batches from this size on are split across threads
   RotationKernelsT<float> f32;
   RotationKernelsT<double> f64;

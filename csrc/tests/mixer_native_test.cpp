@@ -4,6 +4,7 @@
 // (with and without the BN-folding affine) and backward (input and kernel gradients), float32
 // and float64, odd plane sizes, 1 and 2 threads. Prints "isa=..." first and
 // "N passed, M failed" last; exits non-zero on any failure.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -292,14 +293,49 @@ void run_case(int N, int C, int H, int W, bool downsample, bool affine, int thre
   check_nhwc<T>(x, gy, y, &gx, p, kernels, N, C, H, W, Cout, Ho, Wo, threads, cfg, gtol);
 }
 
+// packed::transpose of the build's float and double packs: v[i] lane j <-> v[j] lane i.
+template <class P>
+void transpose_check() {
+  using O = pyhpe::VecOps<P>;
+  using T = typename O::T;
+  constexpr int L = O::kLanes;
+  P v[L];
+  for (int i = 0; i < L; ++i) {
+    T row[L];
+    for (int j = 0; j < L; ++j) row[j] = static_cast<T>(100 * i + j);
+    v[i] = O::load(row);
+  }
+  pyhpe::packed::transpose(v);
+  LD err = 0;
+  for (int i = 0; i < L; ++i) {
+    T row[L];
+    O::store(row, v[i]);
+    for (int j = 0; j < L; ++j) err = std::max(err, std::fabs(static_cast<LD>(row[j]) - (100 * j + i)));
+  }
+  char cfg[64];
+  std::snprintf(cfg, sizeof cfg, "%s L=%d", sizeof(T) == 4 ? "f32" : "f64", L);
+  native_check::check(err == 0, "transpose", cfg, err, 0);
+}
+
+void transpose_checks() {
+  transpose_check<pyhpe::F32Pack>();
+  transpose_check<pyhpe::F64Pack>();
+}
+
 }  // namespace
 
 int main() {
-  std::printf("isa=%s f32_lanes=%d\n", PYHPE_ISA_NAME, pyhpe::VecOps<pyhpe::F32Pack>::kLanes);
+  std::printf("isa=%s f32_lanes=%d f64_lanes=%d\n", PYHPE_ISA_NAME,
+              pyhpe::VecOps<pyhpe::F32Pack>::kLanes, pyhpe::VecOps<pyhpe::F64Pack>::kLanes);
+  transpose_checks();
   std::mt19937 rng(1234);
-  // {3, 32, 10, 12}: 8 channels per group, so NHWC packs are whole pixels of one image
-  const int shapes[][4] = {{1, 4, 1, 1},   {2, 8, 9, 13}, {1, 16, 14, 14},
-                           {1, 4, 23, 30}, {2, 8, 7, 4},  {3, 32, 10, 12}};
+  // {3, 32, 10, 12}: 8 channels per group, so NHWC packs are whole pixels of one image (AVX2);
+  // {1, 64, 5, 16}: 16 per group (the same with the 16 lanes of AVX-512) and rows of 16 pixels
+  // (whole 16 x 16 transposes); {2, 64, 6, 17}: two full 16-lane packs per group, 17-pixel rows
+  // (a transpose tail); {3, 20, 4, 33}: 15 planes per group, one partial 16-lane pack
+  const int shapes[][4] = {{1, 4, 1, 1},   {2, 8, 9, 13},  {1, 16, 14, 14}, {1, 4, 23, 30},
+                           {2, 8, 7, 4},   {3, 32, 10, 12}, {1, 64, 5, 16},  {2, 64, 6, 17},
+                           {3, 20, 4, 33}};
   for (const auto& s : shapes)
     for (int threads : {1, 2})
       for (bool downsample : {false, true})

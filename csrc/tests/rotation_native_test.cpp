@@ -21,10 +21,11 @@
 // reference is finite (garbage in). The pack and scalar paths must agree exactly on where they
 // give NaN or Inf. Nothing may crash or write past its output.
 //
-// Inputs: batch sizes 0, 1, 3, 7, 8, 9, 17, 64, 1000 (tails of every pack width) and 8197 (above
-// the kernels' parallel threshold), threads 1 and 2; adversarial rows (near-parallel and zero
-// columns, identity, 180-degree turns, magnitudes 1e6 and 1e-12, gimbal lock, signed zeros,
-// NaN, Inf) placed at every lane position and in the scalar tail.
+// Inputs: batch sizes 0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 1000 (tails of every pack width,
+// up to the 16 float lanes of the AVX-512 build) and 8197 (above the kernels' parallel
+// threshold), threads 1 and 2; adversarial rows (near-parallel and zero columns, identity,
+// 180-degree turns, magnitudes 1e6 and 1e-12, gimbal lock, signed zeros, NaN, Inf) placed at
+// every lane position of the build's widest pack and in the scalar tail.
 //
 // Prints the build's pack ISA, one line per check, and finishes with "N passed, M failed";
 // the exit code is 0 only if every check passed. Built by csrc/tests/CMakeLists.txt with
@@ -1117,11 +1118,13 @@ std::vector<Expect> tiled(const std::vector<Expect>& base, int64_t base_n, int64
 template <class T>
 void run_suite(const char* tname) {
   Rng rng;
-  for (int64_t n : {0, 1, 3, 7, 8, 9, 17, 64, 1000}) {
+  for (int64_t n : {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 1000}) {
     Batch<T> b = random_batch<T>(n, rng);
     run_batch(tname, b, build_expectations(b));
   }
-  for (int offset = 0; offset < 9; ++offset) {
+  // every lane of the widest pack (at least the 8 of AVX2), then one more row: the scalar tail
+  const int lanes = std::max(8, VecOps<pyhpe::F32Pack>::kLanes);
+  for (int offset = 0; offset <= lanes; ++offset) {
     Batch<T> b = adversarial_batch<T>(offset, rng);
     run_batch(tname, b, build_expectations(b));
   }

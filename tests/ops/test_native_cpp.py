@@ -8,7 +8,12 @@ csrc/tests/CMakeLists.txt describes the builds; each program is built in these v
 report "N passed, 0 failed" each time:
   * host: -O2 (the baseline SSE2 pack path on x86-64),
   * host-avx2: -O2 -mavx2 -mfma (the AVX2 pack path; skipped on a CPU without AVX2),
-  * host-avx512 (ffn only): -O2 -mavx512f (the AVX-512 path; skipped on a CPU without AVX-512F),
+  * host-avx512 (rotation, mixer, ffn): -O2 -mavx512f -mavx2 -mfma (the AVX-512 paths: 16 float
+    lanes); compiled on every x86-64 host (test_host_avx512_builds), run only on a CPU with
+    AVX-512F (skipped with the reason elsewhere; in CI a CPU with AVX-512F runs it),
+  * host-wide16 (rotation, mixer): -O2 -mavx2 -mfma -DPYHPE_PACK_BYTES=64, the AVX-512 build's
+    16-lane float / 8-lane double packs lowered to two AVX2 halves: the same lane logic (tails,
+    transposes, lane weights) run on an AVX2 CPU (skipped on a CPU without AVX2),
   * host-sanitize: AddressSanitizer + UndefinedBehaviorSanitizer (-O1 -g, leaks checked),
   * aarch64: the aarch64 toolchain file, -O2 -static, run under qemu-aarch64 on three CPU models
     (the NEON path).
@@ -45,12 +50,13 @@ BUILDS = {
     "host": "g++",
     "host-avx2": "g++",
     "host-avx512": "g++",
+    "host-wide16": "g++",
     "host-sanitize": "g++",
     "aarch64": "aarch64-linux-gnu-g++",
 }
 
 # Variants only some programs have a path for (the others' default is every program).
-BUILD_PROGRAMS = {"host-avx512": ("ffn",)}
+BUILD_PROGRAMS = {"host-avx512": ("rotation", "mixer", "ffn"), "host-wide16": ("rotation", "mixer")}
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CLOSING_LINE = re.compile(r"^(\d+) passed, (\d+) failed$")
@@ -93,6 +99,10 @@ def cpu_has_avx2() -> bool:
     return cpu_has("avx2")
 
 
+def is_x86_64() -> bool:
+    return platform.machine().lower() in ("x86_64", "amd64")
+
+
 class NativeBuilds:
     """Configures and builds every variant whose compiler exists, all at once, on first use."""
 
@@ -105,9 +115,9 @@ class NativeBuilds:
         for name, compiler in BUILDS.items():
             if name not in wanted or shutil.which(compiler) is None:
                 continue
-            if name == "host-avx2" and not cpu_has_avx2():
+            if name in ("host-avx2", "host-wide16") and not cpu_has_avx2():
                 continue
-            if name == "host-avx512" and not cpu_has("avx512f"):
+            if name == "host-avx512" and not is_x86_64():  # compiled on every x86-64 host
                 continue
             if name == "aarch64" and shutil.which("qemu-aarch64") is None:
                 continue
@@ -125,7 +135,7 @@ class NativeBuilds:
         proc = subprocess.run(configure, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
         if proc.returncode == 0:
             # -k: one program's failure does not stop the others
-            build = ["cmake", "--build", str(build_dir), "-j", str(len(PROGRAMS)), "--", "-k"]
+            build = ["cmake", "--build", str(build_dir), "-j", "2", "--", "-k"]
             built = subprocess.run(build, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
             proc = subprocess.CompletedProcess(configure + ["&&"] + build, built.returncode,
                                                proc.stdout + built.stdout, proc.stderr + built.stderr)
@@ -156,7 +166,9 @@ class NativeBuilds:
 BUILD_OF_TEST = {
     "test_host_baseline": "host",
     "test_host_avx2": "host-avx2",
-    "test_host_avx512_ffn": "host-avx512",
+    "test_host_avx512_builds": "host-avx512",
+    "test_host_avx512": "host-avx512",
+    "test_host_wide16": "host-wide16",
     "test_host_sanitizers": "host-sanitize",
     "test_aarch64_neon_under_qemu": "aarch64",
 }
@@ -175,8 +187,10 @@ def execute(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Com
     return subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env)
 
 
-def check_program_output(proc: subprocess.CompletedProcess, expect_isa: str | None) -> str:
-    """Every check passed, the closing line is there, and the pack path is the expected ISA."""
+def check_program_output(proc: subprocess.CompletedProcess, expect_isa: str | None,
+                         expect_f32_lanes: int | None = None) -> str:
+    """Every check passed, the closing line is there, and the pack path is the expected ISA
+    (and, where given, float packs of the expected number of lanes)."""
     cmd = proc.args
     lines = proc.stdout.strip().splitlines()
     failures = [line for line in lines if line.startswith("FAIL")]
@@ -190,6 +204,8 @@ def check_program_output(proc: subprocess.CompletedProcess, expect_isa: str | No
     assert passed > minimum, f"only {passed} checks ran\n{context}"
     if expect_isa is not None:
         assert lines[0].startswith(f"isa={expect_isa} "), f"pack path is not {expect_isa}: {lines[0]}"
+    if expect_f32_lanes is not None:
+        assert f" f32_lanes={expect_f32_lanes} " in lines[0] + " ", f"not {expect_f32_lanes} float lanes: {lines[0]}"
     return proc.stdout
 
 
@@ -222,10 +238,32 @@ def test_host_avx2(builds, program):
     check_program_output(execute([str(exe)]), "avx2")
 
 
-@pytest.mark.skipif(not cpu_has("avx512f"), reason="this CPU has no AVX-512F (or is not x86-64)")
-def test_host_avx512_ffn(builds):
-    exe = builds.get("host-avx512", "ffn")
-    check_program_output(execute([str(exe)]), "avx512")
+AVX512_PROGRAMS = BUILD_PROGRAMS["host-avx512"]
+WIDE16_PROGRAMS = BUILD_PROGRAMS["host-wide16"]
+
+
+@pytest.mark.skipif(not is_x86_64(), reason="not x86-64")
+@pytest.mark.parametrize("program", AVX512_PROGRAMS)
+def test_host_avx512_builds(builds, program):
+    """The AVX-512 variant compiles warning-free on any x86-64 host (running it needs AVX-512F)."""
+    builds.get("host-avx512", program)
+
+
+@pytest.mark.skipif(not cpu_has("avx512f"),
+                    reason="this CPU has no AVX-512F (or is not x86-64): host-avx512 is only compiled "
+                           "here; host-wide16 runs its 16-lane logic")
+@pytest.mark.parametrize("program", AVX512_PROGRAMS)
+def test_host_avx512(builds, program):
+    exe = builds.get("host-avx512", program)
+    check_program_output(execute([str(exe)]), "avx512", None if program == "ffn" else 16)
+
+
+@pytest.mark.skipif(not cpu_has_avx2(), reason="this CPU has no AVX2 (or is not x86-64)")
+@pytest.mark.parametrize("program", WIDE16_PROGRAMS)
+def test_host_wide16(builds, program):
+    """The 16-lane float (8-lane double) packs of the AVX-512 build, as two AVX2 halves."""
+    exe = builds.get("host-wide16", program)
+    check_program_output(execute([str(exe)]), "avx2", 16)
 
 
 @pytest.mark.parametrize("program", PROGRAMS)

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "pyhpe/simd.h"
@@ -63,7 +64,38 @@ inline void transpose(P* v) {  // generic: through memory (double packs, scalar 
   }
 }
 
-#if !defined(__ARM_NEON) && !defined(__CUDACC__) && defined(__AVX__)
+#if !defined(__ARM_NEON) && !defined(__CUDACC__) && PYHPE_SIMD_PACK_BYTES == 64
+// 16 x 16 floats (the AVX-512 build, and the test-only 64-byte packs of PYHPE_PACK_BYTES): four
+// rounds of "zip" (new[2i] = the low halves of v[i] and v[i + 8] interleaved, new[2i + 1] the
+// high halves) transpose any 2^k x 2^k block. Written with GCC/Clang generic shuffles, so the
+// same code is lowered to AVX-512 permutes in the AVX-512 build and to AVX2 in the test build.
+namespace zip_detail {
+constexpr int index(int j, int lanes, bool high) {
+  return (j % 2 ? lanes : 0) + (high ? lanes / 2 : 0) + j / 2;
+}
+template <bool High, int... J>
+inline f32pack zip(f32pack a, f32pack b, std::integer_sequence<int, J...>) {
+  return __builtin_shufflevector(a, b, index(J, sizeof...(J), High)...);
+}
+}  // namespace zip_detail
+
+template <>
+inline void transpose<f32pack>(f32pack* v) {
+  constexpr int L = VecOps<f32pack>::kLanes;
+  using Seq = std::make_integer_sequence<int, L>;
+#pragma GCC unroll 4
+  for (int round = 0; round < 4; ++round) {
+    f32pack w[L];
+#pragma GCC unroll 8
+    for (int i = 0; i < L / 2; ++i) {
+      w[2 * i] = zip_detail::zip<false>(v[i], v[i + L / 2], Seq{});
+      w[2 * i + 1] = zip_detail::zip<true>(v[i], v[i + L / 2], Seq{});
+    }
+    for (int i = 0; i < L; ++i) v[i] = w[i];
+  }
+}
+#elif !defined(__ARM_NEON) && !defined(__CUDACC__) && PYHPE_SIMD_PACK_BYTES == 32 && \
+    defined(__AVX__)
 template <>
 inline void transpose<f32pack>(f32pack* v) {
   const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
@@ -83,7 +115,8 @@ inline void transpose<f32pack>(f32pack* v) {
   v[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
   v[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
-#elif !defined(__ARM_NEON) && !defined(__CUDACC__) && defined(__SSE2__)
+#elif !defined(__ARM_NEON) && !defined(__CUDACC__) && PYHPE_SIMD_PACK_BYTES == 16 && \
+    defined(__SSE2__)
 template <>
 inline void transpose<f32pack>(f32pack* v) {
   const __m128 t0 = _mm_unpacklo_ps(v[0], v[1]), t1 = _mm_unpacklo_ps(v[2], v[3]);

@@ -1,9 +1,14 @@
 // SIMD pack types for the CPU kernels, each with the VecOps interface of scalar_ops.h.
 //
 //  * x86 (and any GCC/Clang target): GCC vector extensions. The width follows the compile
-//    flags of the translation unit: 32-byte packs when __AVX__ is on (AVX2 build), 16-byte packs
-//    otherwise (SSE2 baseline). Arithmetic is written with operators and lowered by the compiler;
-//    sqrt uses the SSE/AVX intrinsics.
+//    flags of the translation unit: 64-byte packs under __AVX512F__ (AVX-512 build: 16 floats,
+//    8 doubles), 32-byte packs when __AVX__ is on (AVX2 build), 16-byte packs otherwise (SSE2
+//    baseline). Arithmetic is written with operators and lowered by the compiler; sqrt uses the
+//    SSE/AVX/AVX-512 intrinsics.
+//    Test-only: -DPYHPE_PACK_BYTES=16|32|64 sets the pack width regardless of the flags. Packs
+//    wider than the registers are lowered by GCC to several registers (64-byte packs with
+//    -mavx2 -mfma are two AVX2 halves), so the 16-lane logic of the AVX-512 build runs, and is
+//    tested, on a CPU without AVX-512 (csrc/tests variant host-wide16; never a package build).
 //  * aarch64: float32x4_t with NEON intrinsics (vld1q/vst1q, vsqrtq, vcltq, vbslq, vdupq).
 //
 // float packs evaluate acos and atan2 with range-reduced minimax polynomials (Cephes-style
@@ -85,15 +90,80 @@ inline V poly_atan2_f32(V y, V x) {
 
 #if !defined(__ARM_NEON) && !defined(__CUDACC__)
 
-#if defined(__AVX__)
-constexpr int kPackBytes = 32;
+// The widest registers of this translation unit's flags (0: no x86 SIMD; GCC lowers the packs).
+#if defined(__AVX512F__)
+#define PYHPE_SIMD_NATIVE_BYTES 64
+#elif defined(__AVX__)
+#define PYHPE_SIMD_NATIVE_BYTES 32
+#elif defined(__SSE2__)
+#define PYHPE_SIMD_NATIVE_BYTES 16
 #else
-constexpr int kPackBytes = 16;
+#define PYHPE_SIMD_NATIVE_BYTES 0
 #endif
+
+// The pack width in bytes, as a macro for #if (kPackBytes below is the same number).
+#if defined(PYHPE_PACK_BYTES)
+#if PYHPE_PACK_BYTES != 16 && PYHPE_PACK_BYTES != 32 && PYHPE_PACK_BYTES != 64
+#error "PYHPE_PACK_BYTES must be 16, 32 or 64"
+#endif
+#define PYHPE_SIMD_PACK_BYTES PYHPE_PACK_BYTES
+#elif PYHPE_SIMD_NATIVE_BYTES == 0
+#define PYHPE_SIMD_PACK_BYTES 16
+#else
+#define PYHPE_SIMD_PACK_BYTES PYHPE_SIMD_NATIVE_BYTES
+#endif
+
+constexpr int kPackBytes = PYHPE_SIMD_PACK_BYTES;
 
 typedef float f32pack __attribute__((vector_size(kPackBytes)));
 typedef double f64pack __attribute__((vector_size(kPackBytes)));
 typedef int32_t i32pack __attribute__((vector_size(kPackBytes)));
+
+// sqrt of a whole pack with the widest sqrt instruction of the flags, applied to each
+// register-sized part of a pack wider than the registers (PYHPE_PACK_BYTES); lane by lane
+// without x86 SIMD.
+namespace simd_detail {
+typedef float f32x4 __attribute__((vector_size(16)));
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef float f32x16 __attribute__((vector_size(64)));
+typedef double f64x2 __attribute__((vector_size(16)));
+typedef double f64x4 __attribute__((vector_size(32)));
+typedef double f64x8 __attribute__((vector_size(64)));
+#if defined(__SSE2__)
+inline f32x4 native_sqrt(f32x4 x) { return _mm_sqrt_ps(x); }
+inline f64x2 native_sqrt(f64x2 x) { return _mm_sqrt_pd(x); }
+#endif
+#if defined(__AVX__)
+inline f32x8 native_sqrt(f32x8 x) { return _mm256_sqrt_ps(x); }
+inline f64x4 native_sqrt(f64x4 x) { return _mm256_sqrt_pd(x); }
+#endif
+#if defined(__AVX512F__)
+// the all-lanes mask form: GCC 12's _mm512_sqrt_ps reads _mm512_undefined_ps(), which
+// -Wuninitialized reports; with every lane selected this is the same single vsqrtps/vsqrtpd
+inline f32x16 native_sqrt(f32x16 x) { return _mm512_mask_sqrt_ps(x, static_cast<__mmask16>(0xffff), x); }
+inline f64x8 native_sqrt(f64x8 x) { return _mm512_mask_sqrt_pd(x, static_cast<__mmask8>(0xff), x); }
+#endif
+
+template <class P, class T>
+inline P pack_sqrt(P x) {
+  constexpr int part_bytes = PYHPE_SIMD_NATIVE_BYTES < kPackBytes ? PYHPE_SIMD_NATIVE_BYTES
+                                                                  : kPackBytes;
+  if constexpr (part_bytes == 0) {
+    for (int i = 0; i < kPackBytes / static_cast<int>(sizeof(T)); ++i)
+      x[i] = static_cast<T>(::sqrt(static_cast<double>(x[i])));
+    return x;
+  } else if constexpr (part_bytes == kPackBytes) {
+    return native_sqrt(x);
+  } else {
+    typedef T Part __attribute__((vector_size(part_bytes)));
+    Part parts[kPackBytes / part_bytes];
+    memcpy(parts, &x, sizeof(P));
+    for (Part& part : parts) part = native_sqrt(part);
+    memcpy(&x, parts, sizeof(P));
+    return x;
+  }
+}
+}  // namespace simd_detail
 
 template <class P, class T, int N>
 struct GccPackOps {
@@ -124,16 +194,7 @@ struct VecOps<f32pack> : GccPackOps<f32pack, float, kPackBytes / 4> {
                    (reinterpret_cast<i32pack>(sign) & static_cast<int32_t>(0x80000000u));
     return reinterpret_cast<f32pack>(bits);
   }
-  static inline f32pack sqrt(f32pack x) {
-#if defined(__AVX__)
-    return _mm256_sqrt_ps(x);
-#elif defined(__SSE2__)
-    return _mm_sqrt_ps(x);
-#else
-    for (int i = 0; i < kLanes; ++i) x[i] = sqrtf(x[i]);
-    return x;
-#endif
-  }
+  static inline f32pack sqrt(f32pack x) { return simd_detail::pack_sqrt<f32pack, float>(x); }
   static inline f32pack acos(f32pack x) { return poly_acos_f32(x); }
   static inline f32pack atan2(f32pack y, f32pack x) { return poly_atan2_f32(y, x); }
 };
@@ -141,16 +202,7 @@ struct VecOps<f32pack> : GccPackOps<f32pack, float, kPackBytes / 4> {
 template <>
 struct VecOps<f64pack> : GccPackOps<f64pack, double, kPackBytes / 8> {
   using T = double;
-  static inline f64pack sqrt(f64pack x) {
-#if defined(__AVX__)
-    return _mm256_sqrt_pd(x);
-#elif defined(__SSE2__)
-    return _mm_sqrt_pd(x);
-#else
-    for (int i = 0; i < kLanes; ++i) x[i] = ::sqrt(x[i]);
-    return x;
-#endif
-  }
+  static inline f64pack sqrt(f64pack x) { return simd_detail::pack_sqrt<f64pack, double>(x); }
   static inline f64pack acos(f64pack x) {
     for (int i = 0; i < kLanes; ++i) x[i] = ::acos(x[i]);
     return x;
