@@ -34,11 +34,16 @@ def measure(params: list[str], threads: int, rounds: int) -> list[dict]:
     import numpy as np
 
     from pyhpe.runtime.meta import read_meta
+    from pyhpe.runtime.ncnn_check import check_ncnn_model
 
     nets = {}
     for param in params:
         meta = read_meta(param)
         size = meta.input_size if meta else 224
+        weights = param[: -len(".param")] + ".bin"
+        # the runtime's strict check first: ncnn trusts what a .param says (docs/security.md)
+        check_ncnn_model(Path(param).read_bytes(), Path(weights).read_bytes(), param_name=param,
+                         bin_name=weights, image_blob=meta.input_name if meta else "in0", image_size=size)
         for wino in (True, False):
             net = ncnn.Net()
             o = net.opt
