@@ -298,6 +298,9 @@ class _Checker:
         if wds % (num_output * kw * (1 if c1d else kh)):
             raise self.bad(layer, f"weight_data_size {wds} is not a multiple of num_output x kernel")
         self.weights[index] = [(wds, True)] + ([(num_output, False)] if bias else [])
+        if shapes_in and shapes_in[0].dims not in (0, 2 if c1d else 3):
+            kind = "2-D (w, h)" if c1d else "3-D (c, h, w)"
+            raise self.bad(layer, f"takes a {kind} input, got {shapes_in[0]}")
         if c1d or de or not shapes_in or shapes_in[0].dims != 3:
             return
         s = shapes_in[0]
@@ -340,8 +343,9 @@ class _Checker:
             if wds % n:
                 raise self.bad(layer, f"weight_data_size {wds} is not a multiple of num_output {n}")
             self.weights[index] = [(wds, True)] + ([(n, False)] if bias else [])
-            if shapes_in and shapes_in[0].dims == 1 and shapes_in[0].w * n != wds:
-                raise self.bad(layer, f"weights hold {wds // n} inputs, the input {shapes_in[0]} has {shapes_in[0].w}")
+            s = shapes_in[0] if shapes_in else UNKNOWN
+            if s.dims and s.w * s.h * s.c * n != wds:
+                raise self.bad(layer, f"weights hold {wds // n} inputs, the input {s} has {s.w * s.h * s.c}")
             if shapes_in and shapes_in[0].dims:
                 out[0] = Shape(1, n, 1, 1)
             return
@@ -363,6 +367,8 @@ class _Checker:
             g(layer, 12, 1, 1, 64)
             g(layer, 3, 0, 0, 64)
             glob = g(layer, 4, 0, 0, 1)
+            if shapes_in[0].dims not in (0, 3):
+                raise self.bad(layer, f"takes a 3-D (c, h, w) input, got {shapes_in[0]}")
             if glob and known3:
                 out[0] = Shape(1, shapes_in[0].c, 1, 1)
             elif not glob and k < 1:

@@ -381,6 +381,8 @@ class Checker {
     if (wds % per_in) return bad(l, "weight_data_size " + std::to_string(wds) + " is not a multiple of num_output x kernel");
     weights_[&l] = {{wds, true}};
     if (bias) weights_[&l].push_back({num_output, false});
+    if (!in.empty() && in[0].dims != 0 && in[0].dims != (c1d ? 2 : 3))
+      return bad(l, std::string("takes a ") + (c1d ? "2-D (w, h)" : "3-D (c, h, w)") + " input, got " + describe(in[0]));
     if (c1d || de || !known3(in)) return true;  // output shape not followed
     const Shape s = in[0];
     const long long cin_w = wds / (num_output * kw * kh);  // input channels per group the weights hold
@@ -424,9 +426,9 @@ class Checker {
       if (wds % n) return bad(l, "weight_data_size " + std::to_string(wds) + " is not a multiple of num_output " + std::to_string(n));
       weights_[&l] = {{wds, true}};
       if (bias) weights_[&l].push_back({n, false});
-      if (!in.empty() && in[0].dims == 1 && in[0].w * n != wds)
+      if (!in.empty() && in[0].dims != 0 && (long long)in[0].w * in[0].h * in[0].c * n != wds)
         return bad(l, "weights hold " + std::to_string(wds / n) + " inputs, the input " + describe(in[0]) + " has " +
-                          std::to_string(in[0].w));
+                          std::to_string((long long)in[0].w * in[0].h * in[0].c));
       if (!in.empty() && in[0].dims != 0) out[0] = Shape{1, (int)n, 1, 1};
       return true;
     }
@@ -447,6 +449,7 @@ class Checker {
           !int_param(l, 2, 1, 1, 64, &v) || !int_param(l, 12, 1, 1, 64, &v) || !int_param(l, 3, 0, 0, 64, &v) ||
           !int_param(l, 4, 0, 0, 1, &global))
         return false;
+      if (in[0].dims != 0 && in[0].dims != 3) return bad(l, "takes a 3-D (c, h, w) input, got " + describe(in[0]));
       if (global && known3(in)) out[0] = Shape{1, in[0].c, 1, 1};
       else if (!global && k < 1) return bad(l, "a windowed pooling needs a kernel >= 1");
       return true;
