@@ -24,12 +24,12 @@ def threads(request):
 
 def test_native_build_is_used():
     info = _C.build_info()
-    assert info["cpu_isa"] in {"avx2", "sse2", "neon", "scalar"}
+    assert info["cpu_isa"] in {"avx512", "avx2", "sse2", "neon", "scalar"}
     assert info["parallel_threshold"] > 0
 
 
-# Batch sizes around the SIMD widths (4 and 8) and beyond the threading threshold.
-SIZES = [1, 3, 7, 8, 9, 17, 64, 1000, 20000]
+# Batch sizes around the SIMD widths (4, 8 and 16) and beyond the threading threshold.
+SIZES = [1, 3, 7, 8, 9, 15, 16, 17, 33, 64, 1000, 20000]
 
 
 @pytest.mark.parametrize("n", SIZES)
