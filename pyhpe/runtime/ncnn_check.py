@@ -283,16 +283,22 @@ class _Checker:
         pb = g(layer, 16, pt, -234, 64)
         bias = g(layer, 5, 0, 0, 1)
         wds = g(layer, 6, 0, 1, _INT32[1])
-        for p in (pl, pr, pt, pb):
-            if p < 0 and p not in (-233, -234):
-                raise self.bad(layer, f"padding {p} is neither >= 0 nor -233/-234")
+        # ncnn pads explicitly when any side is > 0 and "same" only when all four are -233 or all -234
+        same = pl in (-233, -234) and pr == pt == pb == pl
+        if not same and min(pl, pr, pt, pb) < 0:
+            raise self.bad(layer, f"paddings {pl} {pr} {pt} {pb} must all be >= 0, or all -233 or all -234")
+        if same and de:
+            raise self.bad(layer, "a deconvolution takes no -233/-234 padding")
         group = g(layer, 7, 1, 1, MAX_SIDE) if dw else 1
         if not de and not c1d:
             g(layer, 8, 0, 0, 0)
         g(layer, 28 if de else 19, 0, 0, 0)
-        if de and (18 in layer.params or 19 in layer.params or 20 in layer.params):
-            g(layer, 18, 0, 0, 64)
-            g(layer, 19, 0, 0, 64)
+        opad_r = opad_b = out_w = out_h = 0
+        if de:
+            opad_r = g(layer, 18, 0, 0, 64)
+            opad_b = g(layer, 19, opad_r, 0, 64)
+            out_w = g(layer, 20, 0, 0, MAX_SIDE)
+            out_h = g(layer, 21, out_w, 0, MAX_SIDE)
         if num_output % group:
             raise self.bad(layer, f"num_output {num_output} is not a multiple of group {group}")
         if wds % (num_output * kw * (1 if c1d else kh)):
@@ -301,10 +307,19 @@ class _Checker:
         if shapes_in and shapes_in[0].dims not in (0, 2 if c1d else 3):
             kind = "2-D (w, h)" if c1d else "3-D (c, h, w)"
             raise self.bad(layer, f"takes a {kind} input, got {shapes_in[0]}")
-        if c1d or de or not shapes_in or shapes_in[0].dims != 3:
+        if c1d or not shapes_in or shapes_in[0].dims != 3:
             return
         s = shapes_in[0]
         cin_w = wds // (num_output * kw * kh)
+        if de:
+            if cin_w != s.c:
+                raise self.bad(layer, f"weights hold {cin_w} input channels, the input {s} has {s.c}")
+            ow = out_w if out_w > 0 else (s.w - 1) * sw + dil_w * (kw - 1) + 1 - pl - pr + opad_r
+            oh = out_h if out_h > 0 else (s.h - 1) * sh + dil_h * (kh - 1) + 1 - pt - pb + opad_b
+            if ow < 1 or oh < 1 or ow > MAX_SIDE or oh > MAX_SIDE:
+                raise self.bad(layer, f"gives an output of {ow} x {oh} from {s}")
+            out[0] = Shape(3, ow, oh, num_output)
+            return
         if dw:
             if s.c % group:
                 raise self.bad(layer, f"input has {s.c} channels, not a multiple of group {group}")
@@ -366,7 +381,14 @@ class _Checker:
             g(layer, 2, 1, 1, 64)
             g(layer, 12, 1, 1, 64)
             g(layer, 3, 0, 0, 64)
+            g(layer, 14, 0, 0, 64)
+            g(layer, 13, 0, 0, 64)
+            g(layer, 15, 0, 0, 64)
             glob = g(layer, 4, 0, 0, 1)
+            g(layer, 5, 0, 0, 3)
+            g(layer, 7, 0, 0, 1)
+            g(layer, 8, 0, 0, MAX_SIDE)
+            g(layer, 18, 0, 0, MAX_SIDE)
             if shapes_in[0].dims not in (0, 3):
                 raise self.bad(layer, f"takes a 3-D (c, h, w) input, got {shapes_in[0]}")
             if glob and known3:

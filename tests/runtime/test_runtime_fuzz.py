@@ -203,6 +203,17 @@ REGRESSIONS = {
     # MLP: the first check followed 3-D shapes only) reads past it in im2col_gemm
     "conv-1d-input": (["Input in0 0 1 in0", "Flatten f 1 1 in0 a", "Convolution c 1 1 a out0 0=32 1=1 6=512"],
                       _conv_weights(512), "line 5: Convolution 'c': takes a 3-D (c, h, w) input, got (768)"),
+    # a convolution's paddings mixing >= 0 and -234 (B1g2, seed 1 case 12977 of the first full
+    # run): ncnn pads explicitly with a negative side, an allocation of ~2^64 bytes
+    "conv-pad-mix": (["Input in0 0 1 in0", "Convolution c 1 1 in0 out0 0=8 1=3 14=-234 4=1 6=216"],
+                     _conv_weights(216), "line 4: Convolution 'c': paddings 1 1 -234 -234 must all be >= 0"),
+    # a depthwise convolution turned Deconvolution (M4, seed 7 case 2676 of the coverage run: a
+    # memcpy heap-buffer-overflow there; this minimal form of it ncnn happens to survive): its
+    # weights hold 1 input channel, the blob has 16 (the first check followed no Deconvolution)
+    "deconv-channels": (["Input in0 0 1 in0", "Convolution c0 1 1 in0 a 0=16 1=3 4=1 6=432",
+                         "Deconvolution d 1 1 a out0 0=8 1=7 3=2 4=3 5=1 6=392"],
+                        _conv_weights(432) + _conv_weights(392) + struct.pack("<8f", *([0.0] * 8)),
+                        "line 5: Deconvolution 'd': weights hold 1 input channels, the input (c 16, h 16, w 16) has 16"),
     # Slice trusts its sizes: a memcpy past the input
     "slice-sizes": (["Input in0 0 1 in0", "Slice s 1 2 in0 a out0 -23300=2,2,2 1=0"], b"",
                     "line 4: Slice 's': slices 4 channels of an input with 3"),

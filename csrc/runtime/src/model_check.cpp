@@ -367,15 +367,19 @@ class Checker {
         !int_param(l, 16, pt, -234, 64, &pb) || !int_param(l, 5, 0, 0, 1, &bias) ||
         !int_param(l, 6, 0, 1, INT32_MAX, &wds))
       return false;
-    for (long long p : {pl, pr, pt, pb})
-      if (p < 0 && p != -233 && p != -234) return bad(l, "padding " + std::to_string(p) + " is neither >= 0 nor -233/-234");
+    // ncnn pads explicitly when any side is > 0 and "same" only when all four are -233 or all -234
+    const bool same = (pl == -233 || pl == -234) && pr == pl && pt == pl && pb == pl;
+    if (!same && (pl < 0 || pr < 0 || pt < 0 || pb < 0))
+      return bad(l, "paddings " + std::to_string(pl) + " " + std::to_string(pr) + " " + std::to_string(pt) + " " +
+                        std::to_string(pb) + " must all be >= 0, or all -233 or all -234");
+    if (same && de) return bad(l, "a deconvolution takes no -233/-234 padding");
     if (dw && !int_param(l, 7, 1, 1, kMaxSide, &group)) return false;
     if (!de && !c1d && !int_param(l, 8, 0, 0, 0, &int8)) return false;
     if (!int_param(l, de ? 28 : 19, 0, 0, 0, &dyn)) return false;
-    if (de && (l.has(18) || l.has(19) || l.has(20))) {
-      long long v;
-      if (!int_param(l, 18, 0, 0, 64, &v) || !int_param(l, 19, 0, 0, 64, &v)) return false;
-    }
+    long long opad_r = 0, opad_b = 0, out_w = 0, out_h = 0;
+    if (de && (!int_param(l, 18, 0, 0, 64, &opad_r) || !int_param(l, 19, opad_r, 0, 64, &opad_b) ||
+               !int_param(l, 20, 0, 0, kMaxSide, &out_w) || !int_param(l, 21, out_w, 0, kMaxSide, &out_h)))
+      return false;
     if (num_output % group) return bad(l, "num_output " + std::to_string(num_output) + " is not a multiple of group " + std::to_string(group));
     const long long per_in = num_output * kw * (c1d ? 1 : kh);
     if (wds % per_in) return bad(l, "weight_data_size " + std::to_string(wds) + " is not a multiple of num_output x kernel");
@@ -383,9 +387,20 @@ class Checker {
     if (bias) weights_[&l].push_back({num_output, false});
     if (!in.empty() && in[0].dims != 0 && in[0].dims != (c1d ? 2 : 3))
       return bad(l, std::string("takes a ") + (c1d ? "2-D (w, h)" : "3-D (c, h, w)") + " input, got " + describe(in[0]));
-    if (c1d || de || !known3(in)) return true;  // output shape not followed
+    if (c1d || !known3(in)) return true;  // output shape not followed
     const Shape s = in[0];
     const long long cin_w = wds / (num_output * kw * kh);  // input channels per group the weights hold
+    if (de) {
+      if (cin_w != s.c)
+        return bad(l, "weights hold " + std::to_string(cin_w) + " input channels, the input " + describe(s) + " has " +
+                          std::to_string(s.c));
+      const long long ow = out_w > 0 ? out_w : (s.w - 1) * sw + dil_w * (kw - 1) + 1 - pl - pr + opad_r;
+      const long long oh = out_h > 0 ? out_h : (s.h - 1) * sh + dil_h * (kh - 1) + 1 - pt - pb + opad_b;
+      if (ow < 1 || oh < 1 || ow > kMaxSide || oh > kMaxSide)
+        return bad(l, "gives an output of " + std::to_string(ow) + " x " + std::to_string(oh) + " from " + describe(s));
+      out[0] = Shape{3, (int)ow, (int)oh, (int)num_output};
+      return true;
+    }
     if (dw) {
       if (s.c % group) return bad(l, "input has " + std::to_string(s.c) + " channels, not a multiple of group " + std::to_string(group));
       if (cin_w * group != s.c)
@@ -447,7 +462,9 @@ class Checker {
       long long type, k, global;
       if (!int_param(l, 0, 0, 0, 1, &type) || !int_param(l, 1, 0, 0, 64, &k) || !int_param(l, 11, k, 0, 64, &v) ||
           !int_param(l, 2, 1, 1, 64, &v) || !int_param(l, 12, 1, 1, 64, &v) || !int_param(l, 3, 0, 0, 64, &v) ||
-          !int_param(l, 4, 0, 0, 1, &global))
+          !int_param(l, 14, 0, 0, 64, &v) || !int_param(l, 13, 0, 0, 64, &v) || !int_param(l, 15, 0, 0, 64, &v) ||
+          !int_param(l, 4, 0, 0, 1, &global) || !int_param(l, 5, 0, 0, 3, &v) || !int_param(l, 7, 0, 0, 1, &v) ||
+          !int_param(l, 8, 0, 0, kMaxSide, &v) || !int_param(l, 18, 0, 0, kMaxSide, &v))
         return false;
       if (in[0].dims != 0 && in[0].dims != 3) return bad(l, "takes a 3-D (c, h, w) input, got " + describe(in[0]));
       if (global && known3(in)) out[0] = Shape{1, in[0].c, 1, 1};
