@@ -139,3 +139,27 @@ def test_ci_runs_avx512_where_the_cpu_has_it():
     if not (IN_CI and HAS_AVX512F):
         pytest.skip("not CI on an AVX-512F CPU")
     assert "avx512" in _C.build_info()["cpu_isa_compiled"]
+
+
+@pytest.mark.parametrize("cap,expect", [("baseline", "sse2"), ("avx2", None)])
+def test_max_isa_caps_the_chosen_table(cap, expect):
+    """PYHPE_MAX_ISA picks a lower table (to time or test it on a CPU that has a higher one): the
+    capped process reports that table and its ops still match the float64 references."""
+    import subprocess
+    import sys
+
+    if not IS_X86_64:
+        pytest.skip("the ISA levels are x86-64's")
+    expect = expect or ("avx2" if _C.build_info()["cpu_isa"] in ("avx2", "avx512") else _C.build_info()["cpu_isa"])
+    code = (
+        "import torch, pyhpe.ops as ops; from pyhpe import _C; from pyhpe.ops import reference as ref\n"
+        "x = torch.randn(37, 6, dtype=torch.float64)\n"
+        "assert torch.allclose(ops.gram_schmidt(x), ref.gram_schmidt_ref(x), atol=1e-12)\n"
+        "x = torch.randn(2, 8, 9, 17, dtype=torch.float64)\n"
+        "w = [torch.randn(s, dtype=torch.float64) for s in [(2,1,3,3),(2,),(2,1,7,7),(2,),(2,1,1,11),(2,),(2,1,11,1),(2,)]]\n"
+        "assert torch.allclose(ops.repnext_mixer(x, *w), ops.repnext_mixer_ref(x, *w), atol=1e-12)\n"
+        "print(_C.build_info()['cpu_isa'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYHPE_MAX_ISA": cap})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == expect

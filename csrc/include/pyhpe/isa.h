@@ -19,6 +19,9 @@
 // inline functions are distinct symbols.
 #pragma once
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "pyhpe/config.h"
 
 // The ISA name of this translation unit's code ("neon", "avx512", "avx2", "sse2", "scalar").
@@ -70,9 +73,20 @@ inline bool cpu_supports(Level level) {
 #endif
 }
 
-// The highest level of `mask` the running CPU supports (kBaseline if none).
+// The environment's cap on the level: PYHPE_MAX_ISA=baseline|avx2|avx512 (unset or any other
+// value: no cap). It lets one machine time or test a lower table (e.g. AVX2 against AVX-512).
+inline Level max_level_from_env() {
+  const char* v = getenv("PYHPE_MAX_ISA");
+  if (v == nullptr) return Level(kLevels - 1);
+  if (strcmp(v, "baseline") == 0) return kBaseline;
+  if (strcmp(v, "avx2") == 0) return kAvx2;
+  return Level(kLevels - 1);
+}
+
+// The highest level of `mask` the running CPU supports and PYHPE_MAX_ISA allows (kBaseline if none).
 inline Level best_level(unsigned mask) {
-  for (int l = kLevels - 1; l > kBaseline; --l)
+  const Level cap = max_level_from_env();
+  for (int l = cap; l > kBaseline; --l)
     if (in_mask(mask, Level(l)) && cpu_supports(Level(l))) return Level(l);
   return kBaseline;
 }
