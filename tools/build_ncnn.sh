@@ -22,6 +22,8 @@
 # (apt-get install faketime). Time on 2 cores: the probe measured 251 s for aarch64 (all layers,
 # idle machine); here, under a load average of 8-12, host took ~17 min and aarch64 ~20 min.
 # The host build with its AVX-512 variants took 2 min 23 s on an idle machine (2026-11-22).
+# host-asan took 6 min 0 s wall beside other jobs (385 s of CPU, 112% of the 2 cores: about
+# 3.3 min on an idle 2-core machine; 2026-12-05).
 set -euo pipefail
 
 NCNN_VERSION=1.0.20261020
