@@ -65,6 +65,16 @@ class Shape:
 
 
 UNKNOWN = Shape()
+_AXIS_WORD = ("channels", "rows", "columns")
+
+
+def _extent(s: Shape, a: int) -> int:
+    """A 3-D shape's extent along ncnn's axis a (0 c, 1 h, 2 w)."""
+    return (s.c, s.h, s.w)[a]
+
+
+def _with_extent(s: Shape, a: int, n: int) -> Shape:
+    return Shape(s.dims, n if a == 2 else s.w, n if a == 1 else s.h, n if a == 0 else s.c)
 
 
 @dataclass
@@ -423,15 +433,19 @@ class _Checker:
             return
         if t == "Concat":
             axis = g(layer, 0, 0, -4, 3)
-            if all(s.dims == 3 for s in shapes_in) and axis in (0, -3):
-                c = 0
+            if all(s.dims == 3 for s in shapes_in):
+                a = axis + 3 if axis < 0 else axis
+                if not 0 <= a <= 2:
+                    raise self.bad(layer, f"axis {axis} is out of range for 3-D inputs")
+                n = 0
                 for s in shapes_in:
-                    if s.w != shapes_in[0].w or s.h != shapes_in[0].h:
-                        raise self.bad(layer, f"concatenates channels of differently sized inputs {shapes_in[0]} and {s}")
-                    c += s.c
-                if c > MAX_SIDE:
-                    raise self.bad(layer, f"concatenates more than {MAX_SIDE} channels")
-                out[0] = Shape(3, shapes_in[0].w, shapes_in[0].h, c)
+                    if any(_extent(s, b) != _extent(shapes_in[0], b) for b in range(3) if b != a):
+                        raise self.bad(layer, f"concatenates {_AXIS_WORD[a]} of differently sized inputs "
+                                              f"{shapes_in[0]} and {s}")
+                    n += _extent(s, a)
+                if n > MAX_SIDE:
+                    raise self.bad(layer, f"concatenates more than {MAX_SIDE} {_AXIS_WORD[a]}")
+                out[0] = _with_extent(shapes_in[0], a, n)
             return
         if t == "Slice":
             return self.slice(layer, shapes_in, out)
@@ -495,14 +509,19 @@ class _Checker:
         p = layer.params[0 if has_slices else 2]
         if not p.is_array or p.is_float:
             raise self.bad(layer, "its slice sizes / indices must be an integer array")
-        channels = bool(shapes_in) and shapes_in[0].dims == 3 and axis in (0, -3)
+        follow = bool(shapes_in) and shapes_in[0].dims == 3
+        a = axis + 3 if axis < 0 else axis
+        if follow and not 0 <= a <= 2:
+            raise self.bad(layer, f"axis {axis} is out of range for a 3-D input")
         s = shapes_in[0] if shapes_in else UNKNOWN
+        C = _extent(s, a) if follow else 0
+        word = _AXIS_WORD[a] if 0 <= a <= 2 else ""
         if has_indices:
             if len(p.values) + 1 != len(layer.tops):
                 raise self.bad(layer, f"has {len(p.values)} indices for {len(layer.tops)} tops")
-            if not channels:
+            if not follow:
                 return
-            C, q = s.c, 0
+            q = 0
             for j in range(len(layer.tops)):
                 end = C
                 if j + 1 < len(layer.tops):
@@ -511,8 +530,8 @@ class _Checker:
                         end += C
                 if end - q < 1 or end > C:
                     shown = int(p.values[j]) if j < len(p.values) else C
-                    raise self.bad(layer, f"index {shown} gives an empty or out-of-range slice of {C} channels")
-                out[j] = Shape(3, s.w, s.h, end - q)
+                    raise self.bad(layer, f"index {shown} gives an empty or out-of-range slice of {C} {word}")
+                out[j] = _with_extent(s, a, end - q)
                 q = end
             return
         sizes = [int(v) for v in p.values]
@@ -526,18 +545,17 @@ class _Checker:
                 fixed += n
             else:
                 raise self.bad(layer, f"slice size {n} is neither >= 1 nor -233")
-        if not channels:
+        if not follow:
             return
-        C = s.c
         if fixed + rest > C or (rest == 0 and fixed != C):
-            raise self.bad(layer, f"slices {fixed}{'+' if rest else ''} channels of an input with {C}")
+            raise self.bad(layer, f"slices {fixed}{'+' if rest else ''} {word} of an input with {C}")
         q = 0
         for j, n in enumerate(sizes):
             if n == -233:
                 n = (C - q) // (len(sizes) - j)
             if n < 1:
-                raise self.bad(layer, "a -233 slice gets no channels")
-            out[j] = Shape(3, s.w, s.h, n)
+                raise self.bad(layer, "a -233 slice gets nothing")
+            out[j] = _with_extent(s, a, n)
             q += n
 
     # --- the .bin -----------------------------------------------------------------------------

@@ -82,6 +82,14 @@ struct Shape {
 
 bool operator==(const Shape& a, const Shape& b) { return a.dims == b.dims && a.w == b.w && a.h == b.h && a.c == b.c; }
 
+// A 3-D shape's extent along ncnn's axis a (0 c, 1 h, 2 w), and the word for it in messages.
+int extent(const Shape& s, int a) { return a == 0 ? s.c : a == 1 ? s.h : s.w; }
+Shape with_extent(Shape s, int a, int n) {
+  (a == 0 ? s.c : a == 1 ? s.h : s.w) = n;
+  return s;
+}
+const char* axis_word(int a) { return a == 0 ? "channels" : a == 1 ? "rows" : "columns"; }
+
 std::string describe(const Shape& s) {
   if (s.dims == 1) return "(" + std::to_string(s.w) + ")";
   if (s.dims == 2) return "(" + std::to_string(s.w) + " x " + std::to_string(s.h) + ")";
@@ -502,15 +510,19 @@ class Checker {
       if (!int_param(l, 0, 0, -4, 3, &axis)) return false;
       bool all3 = true;
       for (const Shape& s : in) all3 = all3 && s.dims == 3;
-      if (all3 && (axis == 0 || axis == -3)) {
-        long long c = 0;
+      if (all3) {
+        const int a = (int)(axis < 0 ? axis + 3 : axis);
+        if (a < 0 || a > 2) return bad(l, "axis " + std::to_string(axis) + " is out of range for 3-D inputs");
+        long long n = 0;
         for (const Shape& s : in) {
-          if (s.w != in[0].w || s.h != in[0].h)
-            return bad(l, "concatenates channels of differently sized inputs " + describe(in[0]) + " and " + describe(s));
-          c += s.c;
+          for (int b = 0; b < 3; ++b)
+            if (b != a && extent(s, b) != extent(in[0], b))
+              return bad(l, std::string("concatenates ") + axis_word(a) + " of differently sized inputs " +
+                                describe(in[0]) + " and " + describe(s));
+          n += extent(s, a);
         }
-        if (c > kMaxSide) return bad(l, "concatenates more than " + std::to_string(kMaxSide) + " channels");
-        out[0] = Shape{3, in[0].w, in[0].h, (int)c};
+        if (n > kMaxSide) return bad(l, std::string("concatenates more than ") + std::to_string(kMaxSide) + " " + axis_word(a));
+        out[0] = with_extent(in[0], a, (int)n);
       }
       return true;
     }
@@ -596,11 +608,14 @@ class Checker {
     if (has_slices == has_indices) return bad(l, "needs exactly one of the integer arrays -23300 (sizes) and -23302 (indices)");
     const Param& p = has_slices ? it->second : ind->second;
     if (!p.is_array || p.is_float) return bad(l, "its slice sizes / indices must be an integer array");
+    const int a = (int)(axis < 0 ? axis + 3 : axis);
+    const bool follow = known3(in);
+    if (follow && (a < 0 || a > 2)) return bad(l, "axis " + std::to_string(axis) + " is out of range for a 3-D input");
+    const long long C = follow ? extent(in[0], a) : 0;
     if (has_indices) {  // ncnn: top i ends at indices[i] (negative: from the end); the last top takes the rest
       if (p.values.size() + 1 != l.tops.size())
         return bad(l, "has " + std::to_string(p.values.size()) + " indices for " + std::to_string(l.tops.size()) + " tops");
-      if (!(known3(in) && (axis == 0 || axis == -3))) return true;
-      const long long C = in[0].c;
+      if (!follow) return true;
       long long q = 0;
       for (size_t j = 0; j < l.tops.size(); ++j) {
         long long end = C;
@@ -608,8 +623,10 @@ class Checker {
           end = (long long)p.values[j];
           if (end < 0) end += C;
         }
-        if (end - q < 1 || end > C) return bad(l, "index " + std::to_string((long long)(j < p.values.size() ? p.values[j] : C)) + " gives an empty or out-of-range slice of " + std::to_string(C) + " channels");
-        out[j] = Shape{3, in[0].w, in[0].h, (int)(end - q)};
+        if (end - q < 1 || end > C)
+          return bad(l, "index " + std::to_string((long long)(j < p.values.size() ? p.values[j] : C)) +
+                            " gives an empty or out-of-range slice of " + std::to_string(C) + " " + axis_word(a));
+        out[j] = with_extent(in[0], a, (int)(end - q));
         q = end;
       }
       return true;
@@ -618,21 +635,21 @@ class Checker {
     if (sizes.size() != l.tops.size())
       return bad(l, "slices into " + std::to_string(sizes.size()) + " parts, has " + std::to_string(l.tops.size()) + " tops");
     long long fixed = 0, rest = 0;
-    for (double s : sizes) {
-      if (s == -233) ++rest;
-      else if (s >= 1) fixed += (long long)s;
-      else return bad(l, "slice size " + std::to_string((long long)s) + " is neither >= 1 nor -233");
+    for (double v : sizes) {
+      if (v == -233) ++rest;
+      else if (v >= 1) fixed += (long long)v;
+      else return bad(l, "slice size " + std::to_string((long long)v) + " is neither >= 1 nor -233");
     }
-    if (!(known3(in) && (axis == 0 || axis == -3))) return true;
-    const long long C = in[0].c;
+    if (!follow) return true;
     if (fixed + rest > C || (rest == 0 && fixed != C))
-      return bad(l, "slices " + std::to_string(fixed) + (rest ? "+" : "") + " channels of an input with " + std::to_string(C));
+      return bad(l, "slices " + std::to_string(fixed) + (rest ? "+" : "") + " " + axis_word(a) + " of an input with " +
+                        std::to_string(C));
     long long q = 0;
     for (size_t j = 0; j < sizes.size(); ++j) {
       long long n = (long long)sizes[j];
       if (n == -233) n = (C - q) / (long long)(sizes.size() - j);
-      if (n < 1) return bad(l, "a -233 slice gets no channels");
-      out[j] = Shape{3, in[0].w, in[0].h, (int)n};
+      if (n < 1) return bad(l, "a -233 slice gets nothing");
+      out[j] = with_extent(in[0], a, (int)n);
       q += n;
     }
     return true;
