@@ -214,6 +214,12 @@ REGRESSIONS = {
                          "Deconvolution d 1 1 a out0 0=8 1=7 3=2 4=3 5=1 6=392"],
                         _conv_weights(432) + _conv_weights(392) + struct.pack("<8f", *([0.0] * 8)),
                         "line 5: Deconvolution 'd': weights hold 1 input channels, the input (c 16, h 16, w 16) has 16"),
+    # a Slice along w (M4: a mixer's channel split turned to axis 2, seed 7 case 2874 of the
+    # coverage run: SEGV in ConvolutionDepthWise_x86; the first check followed channel slices only)
+    "slice-axis-w": (["Input in0 0 1 in0", "Convolution c0 1 1 in0 a 0=16 1=3 4=1 6=432",
+                      "Slice s 1 4 a b c d e -23300=4,4,4,4,4 1=2",
+                      "ConvolutionDepthWise dw 1 1 b out0 0=4 1=3 4=1 6=36 7=4"], _conv_weights(432) + _conv_weights(36),
+                     "line 6: ConvolutionDepthWise 'dw': weights hold 4 input channels, the input (c 16, h 16, w 4) has 16"),
     # Slice trusts its sizes: a memcpy past the input
     "slice-sizes": (["Input in0 0 1 in0", "Slice s 1 2 in0 a out0 -23300=2,2,2 1=0"], b"",
                     "line 4: Slice 's': slices 4 channels of an input with 3"),
