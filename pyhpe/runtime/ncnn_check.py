@@ -447,6 +447,17 @@ class _Checker:
                     raise self.bad(layer, f"concatenates more than {MAX_SIDE} {_AXIS_WORD[a]}")
                 out[0] = _with_extent(shapes_in[0], a, n)
             return
+        if t == "Padding":  # top, bottom, left, right, front (channels), behind; no per-channel values
+            top, bottom, left, right, front, behind = (g(layer, k, 0, 0, 4096) for k in (0, 1, 2, 3, 7, 8))
+            g(layer, 4, 0, 0, 2)
+            g(layer, 6, 0, 0, 0)
+            if known3:
+                s = shapes_in[0]
+                w, h, c = s.w + left + right, s.h + top + bottom, s.c + front + behind
+                if max(w, h, c) > MAX_SIDE:
+                    raise self.bad(layer, f"pads beyond {MAX_SIDE}")
+                out[0] = Shape(3, w, h, c)
+            return
         if t == "Slice":
             return self.slice(layer, shapes_in, out)
         if t == "Flatten":

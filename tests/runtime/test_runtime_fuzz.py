@@ -220,6 +220,11 @@ REGRESSIONS = {
                       "Slice s 1 4 a b c d e -23300=4,4,4,4,4 1=2",
                       "ConvolutionDepthWise dw 1 1 b out0 0=4 1=3 4=1 6=36 7=4"], _conv_weights(432) + _conv_weights(36),
                      "line 6: ConvolutionDepthWise 'dw': weights hold 4 input channels, the input (c 16, h 16, w 4) has 16"),
+    # B1g2's global pooling turned Padding (seed 1 case 43325 of the full run): the inner product
+    # after it read past its input (the check did not follow Padding's shape)
+    "padding-innerproduct": (["Input in0 0 1 in0", "Padding p 1 1 in0 a 0=1", "InnerProduct fc 1 1 a out0 0=6 1=0 2=4608"],
+                             _conv_weights(4608),
+                             "line 5: InnerProduct 'fc': weights hold 768 inputs, the input (c 3, h 17, w 16) has 816"),
     # Slice trusts its sizes: a memcpy past the input
     "slice-sizes": (["Input in0 0 1 in0", "Slice s 1 2 in0 a out0 -23300=2,2,2 1=0"], b"",
                     "line 4: Slice 's': slices 4 channels of an input with 3"),

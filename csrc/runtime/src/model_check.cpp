@@ -526,6 +526,19 @@ class Checker {
       }
       return true;
     }
+    if (t == "Padding") {  // top, bottom, left, right, front (channels), behind; no per-channel values
+      long long pad[6];
+      const int keys[6] = {0, 1, 2, 3, 7, 8};
+      for (int k = 0; k < 6; ++k)
+        if (!int_param(l, keys[k], 0, 0, 4096, &pad[k])) return false;
+      if (!int_param(l, 4, 0, 0, 2, &v) || !int_param(l, 6, 0, 0, 0, &v)) return false;
+      if (known3(in)) {
+        const long long w = in[0].w + pad[2] + pad[3], h = in[0].h + pad[0] + pad[1], c = in[0].c + pad[4] + pad[5];
+        if (w > kMaxSide || h > kMaxSide || c > kMaxSide) return bad(l, "pads beyond " + std::to_string(kMaxSide));
+        out[0] = Shape{3, (int)w, (int)h, (int)c};
+      }
+      return true;
+    }
     if (t == "Slice") return check_slice(l, in, out);
     if (t == "Flatten") {
       if (in[0].dims) {
