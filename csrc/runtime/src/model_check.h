@@ -18,10 +18,10 @@
 //   params   key=value with key in [0, 31] and an int32 or finite float32 value, or
 //            -233xx=n,v1,...,vn with n the number of values, n <= kMaxArray; no key twice
 //   shapes   where the layer types allow (Input: its declared shape, or the image the runtime
-//            feeds the input blob; convolutions, pooling, inner product, batch
-//            norm, element-wise layers, Split/Slice/Concat on channels, the custom layers), blob
-//            shapes are followed from the Input's declared size and each layer's parameters
-//            must agree with its input (channels, weight sizes, spatial size >= 1)
+//            feeds the input blob; convolutions, deconvolution, pooling, inner product, batch
+//            norm, element-wise layers, Split/Slice/Concat along any axis, Padding, Flatten, the
+//            custom layers), blob shapes are followed and each layer's parameters must agree
+//            with its input (channels, weight sizes, dims, spatial size >= 1)
 //   .bin     walked layer by layer as ncnn reads it: tagged arrays fp32 (tag 0) or fp16 only,
 //            every array inside the file, and the file ends where the last layer's weights end
 #pragma once
