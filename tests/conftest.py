@@ -6,9 +6,18 @@ test modules import them from there, never from a conftest or another test modul
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import settings
 from support import IN_CI, require
+
+# Subprocesses (`python -m pyhpe`, torchrun workers, `python -c`) import the pyhpe this process
+# imports, the installed one: without this, Python puts the working directory (the repository
+# root) first on their sys.path, and in CI, where pyhpe is installed with `pip install .`, they
+# would run the source tree without its compiled pyhpe._C (the pure-PyTorch fallbacks), not the
+# kernels the tests in this process use (Python >= 3.11 reads it; 3.10 ignores it).
+os.environ.setdefault("PYTHONSAFEPATH", "1")
 
 # CI draws the same hypothesis examples on every run (a red CI is reproducible from its log); a
 # developer's run explores new ones (`pytest --hypothesis-profile=ci` reproduces CI's).
