@@ -39,6 +39,17 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def threads(request):
+    """Run a test at 1 and at 2 torch threads (the kernels split large batches over threads)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def official_sixdrepnet():
     """``utils`` and ``loss`` of the official package sixdrepnet==0.1.6 (see pyhpe.official)."""

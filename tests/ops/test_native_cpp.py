@@ -36,7 +36,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from support import REPO_ROOT
+from support import REPO_ROOT, cpu_has
 
 ROOT = REPO_ROOT
 CMAKE_SOURCE = ROOT / "csrc" / "tests"
@@ -82,17 +82,6 @@ def host_isa() -> str | None:
     if machine in ("aarch64", "arm64"):
         return "neon"
     return None
-
-
-def cpu_has(flag: str) -> bool:
-    """Whether /proc/cpuinfo lists `flag` (x86-64 only)."""
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return re.search(rf"^flags\s*:.*\b{flag}\b", flags, re.MULTILINE) is not None
 
 
 def cpu_has_avx2() -> bool:

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import os
 import platform
-import re
-from pathlib import Path
 
 import pytest
 import torch
+from support import cpu_has
 from support.ops_cases import (
     mixer_against_reference,
     mixer_params,
@@ -36,17 +35,7 @@ IS_X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def cpu_has_avx512f() -> bool:
-    if not IS_X86_64:
-        return False
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return re.search(r"^flags\s*:.*\bavx512f\b", text, re.MULTILINE) is not None
-
-
-HAS_AVX512F = cpu_has_avx512f()
+HAS_AVX512F = cpu_has("avx512f")
 needs_avx512 = pytest.mark.skipif(
     not HAS_AVX512F,
     reason="this CPU has no AVX-512F (or is not x86-64): the AVX-512 table is compiled but cannot "
@@ -54,14 +43,6 @@ needs_avx512 = pytest.mark.skipif(
 
 # around the 16 float lanes (and 8 double lanes), and above the threading threshold
 SIZES = [1, 7, 8, 9, 15, 16, 17, 31, 33, 1000, 20000]
-
-
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request):
-    old = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(old)
 
 
 @pytest.mark.skipif(not IS_X86_64, reason="per-ISA tables are x86-64 only")

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import pytest
 import torch
+from support.ops_cases import (
+    adversarial_sixd,
+    euler_grid,
+    random_rotations,
+    rotation_pairs,
+    sixd_condition,
+)
 
-import pyhpe.ops as ops
-from pyhpe import _C
+from pyhpe import _C, ops
 from pyhpe.geometry import euler_to_matrix
 from pyhpe.ops import reference as ref
-
-from support.ops_cases import adversarial_sixd, euler_grid, random_rotations, rotation_pairs, sixd_condition
-
-
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request):
-    old = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(old)
 
 
 def test_native_build_is_used():

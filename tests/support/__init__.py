@@ -25,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PYHPE = (sys.executable, "-m", "pyhpe")  # the command line, in a fresh interpreter
 
-__all__ = ["IN_CI", "PYHPE", "REPO_ROOT", "assert_backbone_trains", "randomize_bn", "repnext_m0_eval",
+__all__ = ["IN_CI", "PYHPE", "REPO_ROOT", "assert_backbone_trains", "cpu_has", "randomize_bn", "repnext_m0_eval",
            "require", "run_command", "start_command"]
 
 
@@ -109,3 +109,17 @@ def start_command(cmd: Sequence, **kw) -> subprocess.Popen:
     ``proc.communicate(timeout=...)``. Further keywords go to subprocess.Popen."""
     return subprocess.Popen(_argv(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             **kw)
+
+
+def cpu_has(flag: str) -> bool:
+    """Whether /proc/cpuinfo lists ``flag`` (x86-64 only; e.g. "avx2", "avx512f")."""
+    import platform
+    import re
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return re.search(rf"^flags\s*:.*\b{flag}\b", flags, re.MULTILINE) is not None
