@@ -2,7 +2,7 @@
 // one plain argument struct, one entry point that picks the instruction set at run time.
 //
 // repnext_mixer.h is header-only and its SIMD width follows the compile flags, so the runtime
-// compiles it once per instruction set (mixer_forward_isa.cpp: baseline, and AVX2+FMA on x86-64)
+// compiles it once per instruction set (mixer_forward_isa.cpp: baseline; AVX2+FMA and AVX-512F on x86-64)
 // into tables chosen at run time (csrc/include/pyhpe/isa.h).
 #pragma once
 
@@ -26,7 +26,8 @@ struct MixerArgs {
 // y (Cout planes of Ho x Wo, contiguous) = mixer(x (C planes of H x W, contiguous)), batch 1.
 void mixer_forward(const float* x, const MixerArgs& args, int C, int H, int W, float* y, int threads);
 
-// Which instruction set mixer_forward uses on this CPU ("avx2", "sse2", "neon", "scalar").
+// Which instruction set mixer_forward uses on this CPU ("avx512", "avx2", "sse2", "neon", "scalar";
+// PYHPE_MAX_ISA=avx2|baseline caps it, pyhpe/isa.h).
 const char* mixer_isa();
 
 // What one instruction-set build (mixer_forward_isa.cpp) provides: kMixerKernels_baseline, ...
