@@ -244,4 +244,5 @@ PYBIND11_MODULE(_C, m) {
         py::arg("degrees") = false, py::arg("num_threads") = 1, py::arg("stream") = 0, args_doc);
   m.def("build_info", &build_info, "What this build contains: CPU ISA, NEON, OpenMP, CUDA.");
   register_mixer_bindings(m);
+  register_model_check_bindings(m);
 }

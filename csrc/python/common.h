@@ -53,6 +53,8 @@ inline void check_cuda(const char* op, const std::string& err) {
 
 // Registers the fused RepNeXt mixer functions (mixer_bindings.cpp).
 void register_mixer_bindings(py::module_& m);
+// pyhpe._C.check_ncnn_model: the runtime's model check (model_check_bindings.cpp).
+void register_model_check_bindings(py::module_& m);
 
 }  // namespace binding
 }  // namespace pyhpe

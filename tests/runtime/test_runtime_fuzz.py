@@ -6,9 +6,10 @@
   and RepVGG-B1g2 models and loads each case through the C API, running one inference when it
   loads. Every case must end in an error status with a message or a result; a sanitizer report
   aborts the run.
-* The same mutated files replayed through the Python check (pyhpe/runtime/ncnn_check.py: the
-  C++ verdict and message, case by case), the ncnn Python backend (one-line errors) and the JNI
-  bridge on the host (Java exceptions, never a dead JVM).
+* The same mutated files replayed through the Python check (pyhpe/runtime/ncnn_check.py, the
+  same compiled check through pyhpe._C: the harness's verdict and message, case by case), the
+  ncnn Python backend (one-line errors) and the JNI bridge on the host (Java exceptions, never
+  a dead JVM).
 * Regression cases: inputs that crashed ncnn (or the first version of the check) before.
 
 CI runs a seeded share (FUZZ_CI_CASES); ``PYHPE_FUZZ_CASES=N`` (tools/fuzz_runtime.sh N) runs N
@@ -231,6 +232,18 @@ REGRESSIONS = {
     # a two-input BinaryOp given one bottom reads bottom_blobs[1]
     "binaryop-bottoms": (["Input in0 0 1 in0", "BinaryOp add 1 1 in0 out0 0=0"], b"",
                          "line 4: BinaryOp 'add': takes two bottoms (or 1=1 and a scalar)"),
+    # a BinaryOp turned Gemm (M4, seed 1 case 44031 of the full run: SEGV in ConvolutionDepthWise_x86):
+    # Gemm of two 3-D blobs left the shape unknown, so the depthwise convolutions after it were not
+    # checked; the check now follows Gemm (and Reshape, Crop, Interp, Eltwise, MemoryData, Noop,
+    # windowed pooling, broadcasting BinaryOp) and refuses 3-D operands
+    "gemm-3d": (["Input in0 0 1 in0", "Split sp 1 2 in0 a b", "Gemm g 2 1 a b out0"], b"",
+                "line 5: Gemm 'g': takes 1-D or 2-D operands, got (c 3, h 16, w 16)"),
+    # ncnn's Reshape keeping the channel count relabels w and h without counting the values
+    "reshape-count": (["Input in0 0 1 in0", "Reshape r 1 1 in0 out0 0=32 1=16 2=3"], b"",
+                      "line 4: Reshape 'r': reshapes (c 3, h 16, w 16) (768 values) to 1536 values"),
+    # ncnn's Crop copies the window it computes without bounds: a negative start past the front
+    "crop-window": (["Input in0 0 1 in0", "Crop c 1 1 in0 out0 -23309=1,-40 -23310=1,8 -23311=1,0"], b"",
+                    "line 4: Crop 'c': crops channels [-37, 3) of (c 3, h 16, w 16)"),
     # Rules whose inputs ncnn itself fails cleanly (kept: the message must name the line and problem):
     # an unknown bottom becomes a new, never produced blob (extract fails)
     "unknown-blob": (["Input in0 0 1 in0", "ReLU r 1 1 nosuch out0"], b"",

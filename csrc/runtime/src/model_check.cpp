@@ -118,6 +118,16 @@ struct Layer {
     }
     return (long long)it->second.values[0];
   }
+  // A scalar number parameter, int or float (the default when absent); *ok false for an array.
+  double getf(int key, double def, bool* ok) const {
+    auto it = params.find(key);
+    if (it == params.end()) return def;
+    if (it->second.is_array) {
+      *ok = false;
+      return def;
+    }
+    return it->second.values[0];
+  }
 };
 
 class Checker {
@@ -475,9 +485,11 @@ class Checker {
           !int_param(l, 8, 0, 0, kMaxSide, &v) || !int_param(l, 18, 0, 0, kMaxSide, &v))
         return false;
       if (in[0].dims != 0 && in[0].dims != 3) return bad(l, "takes a 3-D (c, h, w) input, got " + describe(in[0]));
-      if (global && known3(in)) out[0] = Shape{1, in[0].c, 1, 1};
-      else if (!global && k < 1) return bad(l, "a windowed pooling needs a kernel >= 1");
-      return true;
+      if (global) {
+        if (known3(in)) out[0] = Shape{1, in[0].c, 1, 1};
+        return true;
+      }
+      return check_window_pooling(l, in, out);
     }
     if (t == "PyhpeRepNeXtMixer") return check_mixer(l, in, out);
     if (t == "PyhpeRepNeXtFFN") {
@@ -502,9 +514,28 @@ class Checker {
       if ((scalar == 1) != (in.size() == 1))
         return bad(l, scalar ? "with_scalar=1 takes one bottom" : "takes two bottoms (or 1=1 and a scalar)");
       if (in.size() == 1) out[0] = in[0];
-      else if (in[0].dims && in[0] == in[1]) out[0] = in[0];
+      else if (in[0].dims && in[1].dims) return broadcast(l, in[0], in[1], &out[0]);
       return true;
     }
+    if (t == "Eltwise") {  // no broadcasting in ncnn's Eltwise; coefficients: one per bottom
+      if (!int_param(l, 0, 0, 0, 2, &v)) return false;
+      auto co = l.params.find(1);
+      if (co != l.params.end() && (!co->second.is_array || co->second.values.size() != in.size()))
+        return bad(l, "its coefficients (-23301) must be an array of one value per bottom (" + std::to_string(in.size()) + ")");
+      for (const Shape& s : in) {
+        if (!s.dims) return true;
+        if (!(s == in[0])) return bad(l, "its inputs differ in shape: " + describe(in[0]) + " and " + describe(s));
+      }
+      out[0] = in[0];
+      return true;
+    }
+    if (t == "Noop") {  // in place: each top is its bottom
+      for (size_t j = 0; j < out.size(); ++j) out[j] = in[j];
+      return true;
+    }
+    if (t == "Reshape") return check_reshape(l, in, out);
+    if (t == "Crop") return check_crop(l, in, out);
+    if (t == "Interp") return check_interp(l, in, out);
     if (t == "Concat") {
       long long axis;
       if (!int_param(l, 0, 0, -4, 3, &axis)) return false;
@@ -555,6 +586,9 @@ class Checker {
       const long long n = (w ? w : 1) * (h ? h : 1) * (d ? d : 1) * (c ? c : 1);
       if (n > (1LL << 28)) return bad(l, "holds more than 2^28 values");
       weights_[&l] = {{n, false}};
+      if (d) return true;  // 4-D: not followed
+      out[0] = c ? Shape{3, (int)(w ? w : 1), (int)(h ? h : 1), (int)c} : h ? Shape{2, (int)(w ? w : 1), (int)h, 1}
+                                                                    : Shape{1, (int)(w ? w : 1), 1, 1};
       return true;
     }
     if (t == "Gemm") {
@@ -577,9 +611,223 @@ class Checker {
       for (const auto& a : w)
         if (a.first < 1) return bad(l, "a constant operand with no values (M, N, K must be >= 1)");
       weights_[&l] = w;
-      return true;
+      return check_gemm_shapes(l, in, out, ca, cb, M, N, K);
     }
     return true;  // shape not followed (unknown output)
+  }
+
+  // Windowed max/avg pooling (ncnn's pad modes: 0 full, rounding up; 1 valid; 2 and 3 "same").
+  bool check_window_pooling(const Layer& l, const std::vector<Shape>& in, std::vector<Shape>& out) {
+    long long kw, kh, sw, sh, pl, pr, pt, pb, mode, adaptive, ow_p, oh_p, ok = 1;
+    ok = int_param(l, 1, 0, 0, 64, &kw) && int_param(l, 11, kw, 0, 64, &kh) && int_param(l, 2, 1, 1, 64, &sw) &&
+         int_param(l, 12, sw, 1, 64, &sh) && int_param(l, 3, 0, 0, 64, &pl) && int_param(l, 14, pl, 0, 64, &pr) &&
+         int_param(l, 13, pl, 0, 64, &pt) && int_param(l, 15, pt, 0, 64, &pb) && int_param(l, 5, 0, 0, 3, &mode) &&
+         int_param(l, 7, 0, 0, 1, &adaptive) && int_param(l, 8, 0, 0, kMaxSide, &ow_p) &&
+         int_param(l, 18, ow_p, 0, kMaxSide, &oh_p);
+    if (!ok) return false;
+    if (adaptive) {
+      if (ow_p < 1 || oh_p < 1) return bad(l, "an adaptive pooling needs its output size 8=w 18=h >= 1");
+      if (known3(in)) out[0] = Shape{3, (int)ow_p, (int)oh_p, in[0].c};
+      return true;
+    }
+    if (kw < 1 || kh < 1) return bad(l, "a windowed pooling needs a kernel >= 1");
+    if (!known3(in)) return true;
+    const Shape s = in[0];
+    auto side = [&](long long size, long long k, long long st, long long p0, long long p1, long long* o) {
+      if (mode >= 2) {  // "same": ceil(size / stride)
+        *o = (size - 1) / st + 1;
+        return true;
+      }
+      const long long padded = size + p0 + p1;
+      if (padded < k) return false;
+      *o = mode == 0 ? (padded - k + st - 1) / st + 1 : (padded - k) / st + 1;
+      return true;
+    };
+    long long ow, oh;
+    if (!side(s.w, kw, sw, pl, pr, &ow) || !side(s.h, kh, sh, pt, pb, &oh))
+      return bad(l, "the " + std::to_string(kw) + " x " + std::to_string(kh) + " window does not fit the input " + describe(s));
+    out[0] = Shape{3, (int)ow, (int)oh, s.c};
+    return true;
+  }
+
+  // ncnn's BinaryOp broadcasting: the lower-rank operand gets inner axes (a 1-D one of the other's
+  // channel count runs along channels), then each axis must match or be 1.
+  bool broadcast(const Layer& l, const Shape& a, const Shape& b, Shape* out) {
+    const int dims = a.dims > b.dims ? a.dims : b.dims;
+    auto expand = [&](Shape x, const Shape& other) {
+      if (x.dims == dims) return x;
+      if (dims == 2) return x.w == other.h ? Shape{2, 1, x.w, 1} : Shape{2, x.w, 1, 1};
+      if (x.dims == 1) return x.w == other.c ? Shape{3, 1, 1, x.w} : Shape{3, x.w, 1, 1};
+      return Shape{3, 1, x.w, x.h};  // 2-D into 3-D
+    };
+    const Shape ea = expand(a, b), eb = expand(b, a);
+    Shape o{dims, 0, 0, 0};
+    for (int axis = 0; axis < 3; ++axis) {
+      const int x = extent(ea, axis), y = extent(eb, axis);
+      if (x != y && x != 1 && y != 1)
+        return bad(l, "cannot broadcast " + describe(a) + " with " + describe(b) + " (" + axis_word(axis) + " differ)");
+      o = with_extent(o, axis, x > y ? x : y);
+    }
+    *out = o;
+    return true;
+  }
+
+  // Reshape to 0=w 1=h 2=c (-233 absent, 0 keeps the input's extent, -1 takes the rest); the
+  // element count must not change (ncnn would hand on a blob of the wrong size). 11=d (4-D) and
+  // the shape expression (6) are not followed / refused.
+  bool check_reshape(const Layer& l, const std::vector<Shape>& in, std::vector<Shape>& out) {
+    long long dim[4];  // w, h, c, d
+    const int keys[4] = {0, 1, 2, 11};
+    for (int k = 0; k < 4; ++k)
+      if (!int_param(l, keys[k], -233, -233, kMaxSide, &dim[k])) return false;
+    for (int k = 0; k < 4; ++k)
+      if (dim[k] < -1 && dim[k] != -233) return bad(l, "parameter " + std::to_string(keys[k]) + " must be >= -1 or -233");
+    long long v;
+    if (!int_param(l, 12, 233, 233, 233, &v) || !int_param(l, 13, 233, 233, 233, &v)) return false;
+    const int ndim = dim[0] == -233 ? 0 : dim[1] == -233 ? 1 : dim[2] == -233 ? 2 : dim[3] == -233 ? 3 : 4;
+    if (ndim == 0) return bad(l, "declares no output shape (0=w)");
+    if (ndim == 4 || !in[0].dims) return true;  // 4-D: not followed
+    const Shape s = in[0];
+    const long long total = (long long)s.w * s.h * s.c;
+    const long long keep[3] = {s.w, s.h, s.c};
+    long long o[3] = {1, 1, 1}, known = 1;
+    int rest = -1;
+    for (int k = 0; k < ndim; ++k) {
+      o[k] = dim[k] == 0 ? keep[k] : dim[k];
+      if (o[k] == -1) {
+        if (rest >= 0) return bad(l, "more than one extent is -1");
+        rest = k;
+      } else {
+        known *= o[k];
+      }
+    }
+    if (rest >= 0) {
+      if (known < 1 || total % known) return bad(l, "cannot reshape " + describe(s) + ": -1 does not divide evenly");
+      o[rest] = total / known;
+    }
+    if (o[0] * o[1] * o[2] != total || o[0] < 1 || o[1] < 1 || o[2] < 1)
+      return bad(l, "reshapes " + describe(s) + " (" + std::to_string(total) + " values) to " + std::to_string(o[0] * o[1] * o[2]) + " values");
+    out[0] = Shape{ndim, (int)o[0], ndim >= 2 ? (int)o[1] : 1, ndim == 3 ? (int)o[2] : 1};
+    return true;
+  }
+
+  // An integer array parameter's values (empty when absent); false when it is not an int array.
+  bool int_array(const Layer& l, int key, std::vector<long long>* out) const {
+    out->clear();
+    auto it = l.params.find(key);
+    if (it == l.params.end()) return true;
+    if (!it->second.is_array || (it->second.is_float && !it->second.values.empty()))
+      return bad(l, "parameter -233" + std::string(key < 10 ? "0" : "") + std::to_string(key) + " must be an integer array");
+    for (double x : it->second.values) out->push_back((long long)x);
+    return true;
+  }
+
+  // Crop: numpy-style starts/ends/axes (9, 10, 11) or offsets (0 1 2, 6 7 8) and sizes (3 4 5);
+  // every window must lie inside the input (ncnn copies it without looking).
+  bool check_crop(const Layer& l, const std::vector<Shape>& in, std::vector<Shape>& out) {
+    std::vector<long long> starts, ends, axes;
+    if (!int_array(l, 9, &starts) || !int_array(l, 10, &ends) || !int_array(l, 11, &axes)) return false;
+    long long off[3], off2[3], size[3];  // w, h, c
+    const int off_keys[3] = {0, 1, 2}, off2_keys[3] = {6, 7, 8}, size_keys[3] = {3, 4, 5};
+    for (int k = 0; k < 3; ++k)
+      if (!int_param(l, off_keys[k], 0, 0, kMaxSide, &off[k]) || !int_param(l, off2_keys[k], 0, 0, kMaxSide, &off2[k]) ||
+          !int_param(l, size_keys[k], 0, -233, kMaxSide, &size[k]))
+        return false;
+    long long v;
+    if (!int_param(l, 13, 0, 0, 0, &v) || !int_param(l, 14, 0, 0, 0, &v) || !int_param(l, 15, 0, 0, 0, &v)) return false;
+    const bool numpy = !starts.empty() && !ends.empty();
+    if (numpy && (starts.size() != ends.size() || (!axes.empty() && axes.size() != starts.size())))
+      return bad(l, "its starts, ends and axes (-23309, -23310, -23311) differ in length");
+    if (!numpy && (!starts.empty() || !ends.empty())) return bad(l, "gives starts or ends (-23309, -23310) without the other");
+    const Shape s = in[0];
+    if (!s.dims) return true;
+    const int dims = s.dims;
+    // extents in ncnn's axis order for this rank: (w) / (h, w) / (c, h, w)
+    long long ext[3], lo[3] = {0, 0, 0}, n[3];
+    const int order[3][3] = {{2, -1, -1}, {1, 2, -1}, {0, 1, 2}};  // ncnn axis -> our axis (0 c, 1 h, 2 w)
+    for (int a = 0; a < 3; ++a) n[a] = ext[a] = extent(s, a);
+    if (numpy) {
+      if ((long long)starts.size() > dims) return bad(l, "crops " + std::to_string(starts.size()) + " axes of " + describe(s));
+      for (size_t i = 0; i < starts.size(); ++i) {
+        long long axis = axes.empty() ? (long long)i : axes[i];
+        if (axis < 0) axis += dims;
+        if (axis < 0 || axis >= dims) return bad(l, "axis " + std::to_string(axes.empty() ? i : axes[i]) + " is out of range for " + describe(s));
+        const int a = order[dims - 1][axis];
+        const long long e = ext[a];
+        long long st = starts[i] == -233 ? 0 : starts[i], en = ends[i] == -233 ? e : ends[i];
+        st = st >= 0 ? st : e + st;
+        en = en > 0 ? en : e + en;
+        if (en > e) en = e;
+        lo[a] = st;
+        n[a] = en - st;
+      }
+    } else {
+      const long long o1[3] = {off[2], off[1], off[0]}, o2[3] = {off2[2], off2[1], off2[0]}, sz[3] = {size[2], size[1], size[0]};
+      for (int i = 0; i < dims; ++i) {  // c, h, w as far as the rank goes (1-D: w; 2-D: h, w)
+        const int a = order[dims - 1][i];
+        lo[a] = o1[a];
+        n[a] = ext[a] - o1[a] - o2[a];
+        if (sz[a] != -233 && sz[a] < n[a]) n[a] = sz[a];
+      }
+    }
+    for (int a = 0; a < 3; ++a)
+      if (lo[a] < 0 || n[a] < 1 || lo[a] + n[a] > ext[a])
+        return bad(l, std::string("crops ") + axis_word(a) + " [" + std::to_string(lo[a]) + ", " + std::to_string(lo[a] + n[a]) +
+                          ") of " + describe(s));
+    out[0] = Shape{dims, (int)n[2], (int)n[1], (int)n[0]};
+    return true;
+  }
+
+  // Interp of a 3-D input to 3=h 4=w, or to the input's size times 1=h 2=w scales.
+  bool check_interp(const Layer& l, const std::vector<Shape>& in, std::vector<Shape>& out) {
+    long long type, oh, ow, v;
+    if (!int_param(l, 0, 0, 0, 3, &type) || !int_param(l, 3, 0, 0, kMaxSide, &oh) || !int_param(l, 4, 0, 0, kMaxSide, &ow) ||
+        !int_param(l, 5, 0, 0, 0, &v) || !int_param(l, 6, 0, 0, 1, &v))
+      return false;
+    bool ok = true;
+    const double hs = l.getf(1, 1.0, &ok), ws = l.getf(2, 1.0, &ok);
+    if (!ok || !(hs > 0 && hs <= kMaxSide) || !(ws > 0 && ws <= kMaxSide)) return bad(l, "its scales 1= and 2= must be numbers in (0, 65536]");
+    const Shape s = in[0];
+    if (!s.dims) return true;
+    if (s.dims != 3) return bad(l, "takes a 3-D (c, h, w) input, got " + describe(s));
+    if (ow == 0 || oh == 0) {
+      ow = (long long)(s.w * ws);
+      oh = (long long)(s.h * hs);
+    }
+    if (ow < 1 || oh < 1 || ow > kMaxSide || oh > kMaxSide)
+      return bad(l, "resizes " + describe(s) + " to " + std::to_string(ow) + " x " + std::to_string(oh));
+    out[0] = Shape{3, (int)ow, (int)oh, s.c};
+    return true;
+  }
+
+  // Gemm of 1-D / 2-D operands (a 1-D one is one row): out = A (M x K) . B (K x N), 2-D N wide and
+  // M high (14=1: transposed). 3-D operands are refused (pyhpe's exports feed Gemm matrices).
+  bool check_gemm_shapes(const Layer& l, const std::vector<Shape>& in, std::vector<Shape>& out, long long ca, long long cb,
+                         long long M, long long N, long long K) {
+    long long ta, tb, n1m, ot, v;
+    if (!int_param(l, 2, 0, 0, 1, &ta) || !int_param(l, 3, 0, 0, 1, &tb) || !int_param(l, 11, 0, 0, 1, &n1m) ||
+        !int_param(l, 14, 0, 0, 1, &ot) || !int_param(l, 12, 0, 0, 0, &v) || !int_param(l, 13, 0, 0, 0, &v))
+      return false;
+    const size_t ia = 0, ib = ca ? 0 : 1;
+    for (size_t j = 0; j < in.size(); ++j)
+      if (in[j].dims == 3) return bad(l, "takes 1-D or 2-D operands, got " + describe(in[j]));
+    long long m = ca ? M : 0, k = ca ? K : 0, n = cb ? N : 0, kb = cb ? K : 0;
+    if (!ca) {
+      if (!in[ia].dims) return true;
+      m = ta ? in[ia].w : in[ia].h;
+      k = ta ? in[ia].h : in[ia].w;
+      if (M && M != m) return bad(l, "7=M " + std::to_string(M) + " differs from its operand " + describe(in[ia]));
+    }
+    if (!cb) {
+      if (!in[ib].dims) return true;
+      kb = tb ? in[ib].w : in[ib].h;
+      n = tb ? in[ib].h : in[ib].w;
+      if (N && N != n) return bad(l, "8=N " + std::to_string(N) + " differs from its operand " + describe(in[ib]));
+    }
+    if (k != kb) return bad(l, "multiplies M x K " + std::to_string(m) + " x " + std::to_string(k) + " by K x N " +
+                               std::to_string(kb) + " x " + std::to_string(n));
+    if (!n1m) out[0] = ot ? Shape{2, (int)m, (int)n, 1} : Shape{2, (int)n, (int)m, 1};
+    return true;
   }
 
   bool check_mixer(const Layer& l, const std::vector<Shape>& in, std::vector<Shape>& out) {

@@ -4,8 +4,8 @@
 // truncated file could make it (or a layer's forward) read out of bounds. pyhpe_model_load and
 // pyhpe_model_load_memory run this check first, so a bad file is an error code with a message
 // ("m4.ncnn.param line 12: blob 'x' used before it is produced"), never a crash. The rules
-// (docs/fuzzing.md; pyhpe/runtime/ncnn_check.py is the same check in Python, for the ncnn Python
-// package):
+// (docs/fuzzing.md; pyhpe._C compiles this file too, so pyhpe/runtime/ncnn_check.py runs the same
+// check in front of the ncnn Python package):
 //
 //   text     printable ASCII, tabs and line ends only; at most kMaxParamBytes
 //   line 1   the magic 7767517
@@ -17,11 +17,15 @@
 //            consumed once (ncnn's Split fans out); every top a new blob
 //   params   key=value with key in [0, 31] and an int32 or finite float32 value, or
 //            -233xx=n,v1,...,vn with n the number of values, n <= kMaxArray; no key twice
-//   shapes   where the layer types allow (Input: its declared shape, or the image the runtime
-//            feeds the input blob; convolutions, deconvolution, pooling, inner product, batch
-//            norm, element-wise layers, Split/Slice/Concat along any axis, Padding, Flatten, the
-//            custom layers), blob shapes are followed and each layer's parameters must agree
-//            with its input (channels, weight sizes, dims, spatial size >= 1)
+//   shapes   followed from the Inputs (a declared shape, or the image the runtime feeds the
+//            input blob) through convolutions, deconvolution, pooling (global, windowed,
+//            adaptive), inner product, batch norm, element-wise layers, broadcasting BinaryOp,
+//            Eltwise, Split/Slice/Concat along any axis, Padding, Flatten, Reshape, Crop, Interp,
+//            Gemm, MemoryData, Noop and the custom layers; each layer's parameters must agree with
+//            its input (channels, weight sizes, dims, element counts, windows inside the input,
+//            spatial size >= 1). Not followed (their outputs unknown, later layers then checked
+//            structurally only): Permute, MatMul, GridSample, Squeeze, ExpandDims, Reduction,
+//            Tile, Convolution1D and 4-D blobs (TRGv2's head)
 //   .bin     walked layer by layer as ncnn reads it: tagged arrays fp32 (tag 0) or fp16 only,
 //            every array inside the file, and the file ends where the last layer's weights end
 #pragma once
