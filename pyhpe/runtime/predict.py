@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyhpe.engine.errors import Skips
+from pyhpe.engine.errors import Skips, add_strict_flag
 from pyhpe.geometry.camera import centered_intrinsics
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -95,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="One Euro speed coefficient (higher: less lag on fast turns)")
     out = parser.add_argument_group("output")
     out.add_argument("--no-draw", action="store_true", help="write JSON and CSV only")
-    out.add_argument("--strict", action="store_true", help="stop at the first unreadable image or frame")
+    add_strict_flag(out, "unreadable image or frame")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
