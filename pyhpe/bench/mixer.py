@@ -106,12 +106,44 @@ def run_suite(batches, threads_list, modes, samples, progress=None) -> list[dict
                     fns = {k: _call(f, xin, module, mode) for k, f in impls.items()}
                     seconds = time_interleaved(fns, samples, target_s=0.05,
                                                clock="thread" if threads == 1 else "wall")
-                    rows.append(dict(mixer=name, channels=channels, size=size, batch=batch,
-                                     mode=mode, threads=threads, seconds=seconds))
+                    rows.append({"mixer": name, "channels": channels, "size": size, "batch": batch,
+                                 "mode": mode, "threads": threads, "seconds": seconds})
                     if progress:
                         progress(rows[-1])
     torch.set_num_threads(old)
     return rows
+
+
+def mixer_work(channels: int, size: int, downsample: bool, batch: int, mode: str) -> tuple[float, float]:
+    """The least work one mixer call must do: (FLOPs, bytes moved in float32).
+
+    FLOPs: 2 per multiply-add of the merged depthwise kernels (block: a quarter of the channels
+    each through 3x3, 7x7 and 1x11 + 11x1, one quarter copied; down: every channel through 3x3
+    and 7x7 at stride 2 into twice the channels), forward+backward 3x (input and weight
+    gradients). Bytes: forward reads x and writes y; forward+backward also reads x again and dy
+    and writes dx (weights are negligible)."""
+    if downsample:
+        out_size = (size - 1) // 2 + 1
+        macs = channels * (9 + 49) * out_size * out_size
+        x_vals, y_vals = channels * size * size, 2 * channels * out_size * out_size
+    else:
+        macs = channels // 4 * (9 + 49 + 22) * size * size
+        x_vals = y_vals = channels * size * size
+    flops = 2.0 * macs * batch * (3 if mode == "fwdbwd" else 1)
+    vals = (x_vals + y_vals) if mode == "fwd" else (3 * x_vals + 2 * y_vals)
+    return flops, 4.0 * vals * batch
+
+
+def add_bounds(rows: list[dict], peaks: dict) -> None:
+    """Each 1-thread row gets its bound (the larger of the compute and the memory time at this
+    CPU's 1-thread limits) and which limit it is."""
+    for r in rows:
+        if r["threads"] != 1:
+            continue
+        flops, nbytes = mixer_work(r["channels"], r["size"], r["mixer"].endswith("down"), r["batch"], r["mode"])
+        compute, memory = flops / (peaks["fp32_gflops"] * 1e9), nbytes / (peaks["copy_gbps"] * 1e9)
+        r["bound"] = {"seconds": max(compute, memory), "by": "compute" if compute >= memory else "memory",
+                      "flops": flops, "bytes": nbytes}
 
 
 def _fmt(s: float) -> str:
@@ -119,12 +151,14 @@ def _fmt(s: float) -> str:
 
 
 def markdown(rows: list[dict]) -> str:
-    out = ["| mixer | C×H×W | N | mode | threads | ours | torch merged | torch branches |",
-           "|---|---|---|---|---|---|---|---|"]
+    out = ["| mixer | C×H×W | N | mode | threads | ours | torch merged | torch branches | bound (1 thread) |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s = r["seconds"]
         cells = [_fmt(s["ours"])] + [f"{_fmt(s[k])} ({s[k] / s['ours']:.1f}×)"
                                      for k in ("torch_merged", "torch_branches")]
+        b = r.get("bound")
+        cells.append(f"{_fmt(b['seconds'])} {b['by']} (ours {s['ours'] / b['seconds']:.1f}× it)" if b else "–")
         out.append(f"| {r['mixer']} | {r['channels']}×{r['size']}×{r['size']} | {r['batch']} | "
                    f"{r['mode']} | {r['threads']} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
@@ -163,12 +197,23 @@ def run(args: argparse.Namespace) -> int:
               flush=True)
 
     rows = run_suite(batches, threads, args.modes, samples, progress) if args.modes else []
+    peaks = None
+    if any(r["threads"] == 1 for r in rows):
+        from pyhpe.bench.peak import measure_peaks
+
+        peaks = measure_peaks(quick=True)
+        add_bounds(rows, peaks)
     step = None
     if args.train_step:
         step = train_step_times(batch=args.train_step, samples=samples)
     (out / "results.json").write_text(json.dumps(
-        {"torch": torch.__version__, "rows": rows, "train_step": step}, indent=1))
+        {"torch": torch.__version__, "peaks": peaks, "rows": rows, "train_step": step}, indent=1))
     table = markdown(rows)
+    if peaks:
+        from pyhpe.bench.peak import fraction_line
+
+        table += ("\nBound: the least FLOPs and bytes of the call (`mixer_work`) at " + fraction_line(peaks)
+                  + "; the larger of the two times, and which limit it is.\n")
     if step:
         table += (f"\nRepNeXt-M4 6DRepNet training step, N={args.train_step}, 224x224, 2 threads: "
                   f"fused {step['fused']:.2f} s, plain PyTorch {step['plain']:.2f} s "
