@@ -182,6 +182,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-step", type=int, metavar="N", default=0,
                         help="also time a RepNeXt-M4 6DRepNet training step at batch N, 224x224, "
                              "2 threads, fused vs plain mixers (0: skip)")
+    parser.add_argument("--profile", action="store_true",
+                        help="with --train-step: also profile one step of each (torch.profiler) and "
+                             "table where the time goes (mixer, dense convs, batch norm, ...)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -206,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
     step = None
     if args.train_step:
         step = train_step_times(batch=args.train_step, samples=samples)
+        if args.profile:
+            step["profile"] = train_step_profile(batch=args.train_step)
     (out / "results.json").write_text(json.dumps(
         {"torch": torch.__version__, "peaks": peaks, "rows": rows, "train_step": step}, indent=1))
     table = markdown(rows)
@@ -218,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
         table += (f"\nRepNeXt-M4 6DRepNet training step, N={args.train_step}, 224x224, 2 threads: "
                   f"fused {step['fused']:.2f} s, plain PyTorch {step['plain']:.2f} s "
                   f"({step['plain'] / step['fused']:.2f}x)\n")
+        if "profile" in step:
+            table += "\nWhere the step's time goes (torch.profiler, 2 threads):\n\n" + profile_markdown(step["profile"])
     (out / "table.md").write_text(table)
     print("\n" + table + f"\nrun directory: {out}")
     return 0
@@ -263,3 +270,79 @@ def train_step_times(model_name: str = "sixdrepnet_repnext_m4", batch: int = 32,
             times[name].append(time.perf_counter() - t0)
     torch.set_num_threads(old)
     return {k: statistics.median(v) for k, v in times.items()}
+
+
+def _op_category(name: str, shapes: list) -> str:
+    """The part of a training step an operator belongs to (for train_step_profile)."""
+    if "repnext_mixer" in name or name.startswith("pyhpe"):
+        return "fused mixer (ours)"
+    if "conv" in name:
+        weight = next((s for s in shapes if isinstance(s, list) and len(s) == 4 and s[1:2] == [1]), None)
+        return "depthwise conv (PyTorch)" if weight else "dense conv (PyTorch/oneDNN)"
+    if "batch_norm" in name:
+        return "batch norm"
+    if "gelu" in name:
+        return "GELU"
+    if any(k in name for k in ("add", "mul", "sum", "copy", "fill", "zero", "clone", "cat", "split", "slice",
+                               "chunk", "narrow", "empty", "contiguous", "to_copy")):
+        return "element-wise, copies, allocation"
+    return "other"
+
+
+def train_step_profile(model_name: str = "sixdrepnet_repnext_m4", batch: int = 32, size: int = 224,
+                       threads: int = 2, steps: int = 2) -> dict[str, dict[str, float]]:
+    """Where a training step's time goes, fused vs plain mixers: torch.profiler self CPU time
+    (seconds per step, summed over the step's threads) by category (_op_category), after one
+    warm-up step each. The categories the fused mixer does not touch (dense 1x1 convolutions,
+    batch norm, GELU) bound how much faster the whole step can get from the mixer alone."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from pyhpe.models import create_model
+    from pyhpe.models.backbones.repnext import set_fused
+    from pyhpe.ops.reference import gram_schmidt_ref
+    from pyhpe.tasks import task_of
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = create_model(model_name).train()
+    data = {"image": torch.randn(batch, 3, size, size), "R": gram_schmidt_ref(torch.randn(batch, 6))}
+    params = [p for p in model.parameters() if p.requires_grad]
+    task = task_of(model)
+    out: dict[str, dict[str, float]] = {}
+    try:
+        for mode in ("fused", "plain"):
+            set_fused(model, mode == "fused")
+
+            def run():
+                loss = task.loss(task.forward(model, data), data)
+                return torch.autograd.grad(loss, params)
+
+            run()  # warm-up
+            with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+                t0 = time.perf_counter()
+                for _ in range(steps):
+                    run()
+                wall = (time.perf_counter() - t0) / steps
+            cats: dict[str, float] = {}
+            for e in prof.key_averages(group_by_input_shape=True):
+                if e.self_cpu_time_total <= 0:
+                    continue
+                c = _op_category(e.key, list(e.input_shapes or []))
+                cats[c] = cats.get(c, 0.0) + e.self_cpu_time_total / 1e6 / steps
+            cats["wall (profiled)"] = wall
+            out[mode] = cats
+    finally:
+        torch.set_num_threads(old)
+    return out
+
+
+def profile_markdown(prof: dict[str, dict[str, float]]) -> str:
+    """The profile as a table, categories by plain-step time."""
+    cats = sorted({c for v in prof.values() for c in v if c != "wall (profiled)"},
+                  key=lambda c: -prof["plain"].get(c, 0.0))
+    lines = ["| part of the step (self CPU time, s per step) | fused | plain | saved |", "|---|---|---|---|"]
+    for c in cats + ["wall (profiled)"]:
+        f, p = prof["fused"].get(c, 0.0), prof["plain"].get(c, 0.0)
+        lines.append(f"| {c} | {f:.3f} | {p:.3f} | {p - f:+.3f} |")
+    return "\n".join(lines) + "\n"

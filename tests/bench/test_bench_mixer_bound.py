@@ -36,3 +36,16 @@ def test_bound_is_the_larger_time_and_names_its_limit():
     assert "bound" not in rows[1]  # the limits are 1-thread figures
     add_bounds(rows[:1], {"fp32_gflops": 1e-3, "copy_gbps": 1e6})
     assert rows[0]["bound"]["by"] == "compute"
+
+
+def test_train_step_profile_separates_the_mixer():
+    """The fused step's mixer time lands in 'fused mixer (ours)' and none in depthwise
+    convolutions; the plain step's the other way round; the dense convolutions in both."""
+    from pyhpe.bench.mixer import profile_markdown, train_step_profile
+
+    prof = train_step_profile(batch=1, size=32, threads=1, steps=1)
+    fused, plain = prof["fused"], prof["plain"]
+    assert fused.get("fused mixer (ours)", 0) > 0 and fused.get("depthwise conv (PyTorch)", 0) == 0
+    assert plain.get("depthwise conv (PyTorch)", 0) > 0 and plain.get("fused mixer (ours)", 0) == 0
+    assert fused["dense conv (PyTorch/oneDNN)"] > 0 and plain["dense conv (PyTorch/oneDNN)"] > 0
+    assert "| fused mixer (ours) |" in profile_markdown(prof)
