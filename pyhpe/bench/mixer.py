@@ -274,8 +274,10 @@ def train_step_times(model_name: str = "sixdrepnet_repnext_m4", batch: int = 32,
 
 def _op_category(name: str, shapes: list) -> str:
     """The part of a training step an operator belongs to (for train_step_profile)."""
-    if "repnext_mixer" in name or name.startswith("pyhpe"):
+    if "repnext_mixer" in name:
         return "fused mixer (ours)"
+    if name.startswith("pyhpe"):
+        return "rotation head and loss (ours)"
     if "conv" in name:
         weight = next((s for s in shapes if isinstance(s, list) and len(s) == 4 and s[1:2] == [1]), None)
         return "depthwise conv (PyTorch)" if weight else "dense conv (PyTorch/oneDNN)"

@@ -43,7 +43,7 @@ def test_train_step_profile_separates_the_mixer():
     convolutions; the plain step's the other way round; the dense convolutions in both."""
     from pyhpe.bench.mixer import profile_markdown, train_step_profile
 
-    prof = train_step_profile(batch=1, size=32, threads=1, steps=1)
+    prof = train_step_profile(batch=2, size=32, threads=1, steps=1)
     fused, plain = prof["fused"], prof["plain"]
     assert fused.get("fused mixer (ours)", 0) > 0 and fused.get("depthwise conv (PyTorch)", 0) == 0
     assert plain.get("depthwise conv (PyTorch)", 0) > 0 and plain.get("fused mixer (ours)", 0) == 0
