@@ -83,9 +83,13 @@ typedef enum pyhpe_pixel_format {
   PYHPE_PIXEL_BGRA = 3
 } pyhpe_pixel_format;
 
+/* docs/deployment.md, "Precision": what each one changes on which CPU, and its measured pose error. */
 typedef enum pyhpe_precision {
-  PYHPE_PRECISION_FP32 = 0, /* every fp16 path off: matches PyTorch within 1e-4 */
-  PYHPE_PRECISION_FP16 = 1  /* ncnn's fp16 storage/arithmetic where the CPU has it */
+  PYHPE_PRECISION_FP32 = 0, /* every fp16/bf16 path off: matches PyTorch within 1e-4 */
+  PYHPE_PRECISION_FP16 = 1, /* ncnn's fp16 storage/arithmetic where the CPU has it (ARMv8.2 fp16;
+                               on x86 ncnn keeps fp32 blobs) */
+  PYHPE_PRECISION_BF16 = 2  /* ncnn's bf16 storage (fp32 arithmetic), where ncnn was built with
+                               NCNN_BF16 (pyhpe_build_info says); otherwise the same as FP32 */
 } pyhpe_precision;
 
 typedef enum pyhpe_output_kind {

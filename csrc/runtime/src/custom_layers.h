@@ -25,15 +25,32 @@ const std::string& custom_layer_error();
 std::string custom_layer_detail();
 void clear_custom_layer_error();
 
-// The base of the three layers: fp32 blobs with elempack 1 (ncnn converts around the layer),
-// never in place; errors name the layer type.
+// What a blob's elements are, as a layer reads them. ncnn's Mat does not say whether 16-bit
+// elements are fp16 or bf16: like ncnn's own layers, a layer decides from the options it runs
+// with (fp16 where it declares fp16 storage and opt.use_fp16_storage is on, else bf16 where
+// opt.use_bf16_storage is on).
+enum class Storage { kFp32, kFp16, kBf16, kOther };
+
+// The storage of `m` for `layer` under `opt` (kOther: neither 4-byte fp32 nor a 16-bit type the
+// layer declared; the caller reports it).
+Storage storage_of(const ncnn::Layer& layer, const ncnn::Mat& m, const ncnn::Option& opt);
+const char* storage_name(Storage s);
+
+// 16-bit planes <-> fp32: channel c of src (elempack 1, elemsize 2, fp16 or bf16) widened into
+// dst + c * dst_plane (dst_plane >= w * h), and back. Round to nearest even (fp16: IEEE; bf16:
+// ties to even, NaN kept quiet).
+void widen_planes(const ncnn::Mat& src, Storage s, float* dst, size_t dst_plane, int threads);
+void narrow_planes(const float* src, size_t src_plane, Storage s, ncnn::Mat& dst, int threads);
+
+// The base of the three layers: elempack 1 (ncnn converts the layout around the layer), never in
+// place; errors name the layer type. Storage (docs/deployment.md, "Precision"): fp32 always;
+// bf16 always declared (the layers convert to fp32 around fp32 arithmetic; ncnn's net casts to
+// bf16 only when built with NCNN_BF16), fp16 where ncnn's own arm layers take it (NCNN_ARM82 and
+// a CPU with ARMv8.2 fp16 arithmetic: then the net casts to fp16 in front of the layer). On x86 ncnn never casts blobs to
+// fp16 (its net converts only on ARM and RISC-V), so no fp16 storage is declared there.
 class CustomLayer : public ncnn::Layer {
  protected:
-  CustomLayer(const char* type, bool one_blob) : type_(type) {
-    one_blob_only = one_blob;
-    support_inplace = false;
-    support_packing = false;
-  }
+  CustomLayer(const char* type, bool one_blob);
 
   // custom_layer_fail for this layer.
   int fail(const std::string& message) const { return custom_layer_fail(type_, name, message); }

@@ -23,4 +23,12 @@ void ffn_forward(const FfnPacked& w, const float* h, size_t hs, const float* r, 
 
 const char* ffn_isa() { return kernels().isa; }
 
+#if !PYHPE_RT_FFN_FP16
+// No fp16 kernel in this build (ffn_forward_fp16.cpp is compiled on aarch64 only).
+bool ffn_fp16_compiled() { return false; }
+FfnPackedF16 ffn_pack_fp16(const float*, const float*, const float*, const float*, int, int) { return {}; }
+void ffn_forward_fp16(const FfnPackedF16&, const unsigned short*, size_t, const unsigned short*, size_t, unsigned short*,
+                      size_t, int, int) {}
+#endif
+
 }  // namespace pyhpe_rt

@@ -34,6 +34,20 @@ void ffn_forward(const FfnPacked& w, const float* h, size_t hs, const float* r, 
 // The instruction set ffn_forward uses on this CPU ("avx512", "avx2", "sse2", "neon", "scalar").
 const char* ffn_isa();
 
+// fp16 arithmetic (ffn_forward_fp16.cpp, aarch64 builds only: compiled for ARMv8.2-A+fp16 and to
+// be called only where ncnn::cpu_support_arm_asimdhp() holds). Weights packed in fp16 (8-wide
+// output-channel tiles); h, r, y are fp16 planes (raw bits in unsigned short) with strides as above.
+struct FfnPackedF16 {
+  std::vector<unsigned short> w1, b1, w2, b2;
+  int channels = 0, hidden = 0;
+};
+// Whether this build has the fp16 kernel (false off aarch64: the functions below then must not be called).
+bool ffn_fp16_compiled();
+FfnPackedF16 ffn_pack_fp16(const float* w1, const float* b1, const float* w2, const float* b2, int channels,
+                           int hidden);
+void ffn_forward_fp16(const FfnPackedF16& w, const unsigned short* h, size_t hs, const unsigned short* r, size_t rs,
+                      unsigned short* y, size_t ys, int P, int threads);
+
 // What one instruction-set build (ffn_forward_isa.cpp) provides: kFfnKernels_baseline, ...
 struct FfnKernels {
   const char* isa;

@@ -1,5 +1,7 @@
 // PyhpeRepNeXtFFN (see ffn_layer.h): parameters, weights and blob checks in ncnn's terms; the
-// arithmetic is ffn_forward (pyhpe/ffn_kernel.h), which reads ncnn's per-channel stride (cstep) directly.
+// arithmetic is ffn_forward (pyhpe/ffn_kernel.h), which reads ncnn's per-channel stride (cstep)
+// directly, or with fp16 storage and fp16 arithmetic on ARMv8.2 ffn_forward_fp16. bf16 storage
+// (and fp16 storage without fp16 arithmetic) is widened to fp32 around ffn_forward.
 #include "ffn_layer.h"
 
 #include <vector>
@@ -41,6 +43,23 @@ class RepNeXtFfnLayer : public CustomLayer {
         !load_floats(mb, b2, C, "b2"))
       return -1;
     packed_ = ffn_pack(w1, b1, w2, b2, C, Hd);
+    if (support_fp16_storage && ffn_fp16_compiled()) {  // ARMv8.2 fp16 arithmetic (see create_pipeline)
+      w1_ = w1;
+      b1_ = b1;
+      w2_ = w2;
+      b2_ = b2;
+    }
+    return 0;
+  }
+
+  // fp16 storage with fp16 arithmetic: the fp16 kernel's weights (ffn_forward_fp16.cpp).
+  int create_pipeline(const ncnn::Option& opt) override {
+    if (support_fp16_storage && opt.use_fp16_storage && opt.use_fp16_arithmetic && ffn_fp16_compiled() && !w1_.empty())
+      packed_f16_ = ffn_pack_fp16(w1_, b1_, w2_, b2_, channels_, hidden_);
+    w1_.release();
+    b1_.release();
+    w2_.release();
+    b2_.release();
     return 0;
   }
 
@@ -49,24 +68,48 @@ class RepNeXtFfnLayer : public CustomLayer {
     if (bottoms_in.empty() || tops_out.size() != 1) return fail("called without its blobs");
     const ncnn::Mat& h = bottoms_in[0];
     const ncnn::Mat& r = bottoms_in.size() > 1 ? bottoms_in[1] : bottoms_in[0];
+    const Storage st = storage_of(*this, h, opt);
     for (const ncnn::Mat* m : {&h, &r}) {
-      if (m->dims != 3 || m->elempack != 1 || m->elemsize != 4u)
-        return fail("expects 3-D fp32 blobs with elempack 1, got " + shape(*m));
+      if (m->dims != 3 || storage_of(*this, *m, opt) == Storage::kOther)
+        return fail("expects 3-D blobs with elempack 1 in fp32 (or the fp16/bf16 storage it declares), got " +
+                    shape(*m));
       if (m->c != channels_)
         return fail("expects " + std::to_string(channels_) + " channels, got " + shape(*m));
     }
     if (r.w != h.w || r.h != h.h)
       return fail("the residual's shape differs from the input's: " + shape(r) + " vs " + shape(h));
+    if (r.elemsize != h.elemsize)
+      return fail("the residual's storage differs from the input's: " + shape(r) + " vs " + shape(h));
+    const int P = h.w * h.h;
     ncnn::Mat& top = tops_out[0];
-    top.create(h.w, h.h, channels_, 4u, opt.blob_allocator);
+    top.create(h.w, h.h, channels_, st == Storage::kFp32 ? 4u : 2u, opt.blob_allocator);
     if (top.empty()) return -100;
-    ffn_forward(packed_, h, h.cstep, r, r.cstep, top, top.cstep, h.w * h.h, opt.num_threads);
+    if (st == Storage::kFp32) {
+      ffn_forward(packed_, h, h.cstep, r, r.cstep, top, top.cstep, P, opt.num_threads);
+      return 0;
+    }
+    if (st == Storage::kFp16 && !packed_f16_.w1.empty()) {  // ARMv8.2 fp16 arithmetic
+      ffn_forward_fp16(packed_f16_, h, h.cstep, r, r.cstep, top, top.cstep, P, opt.num_threads);
+      return 0;
+    }
+    // bf16 (or fp16 without fp16 arithmetic): widen to fp32, the fp32 kernel, narrow the result.
+    ncnn::Mat hf(h.w, h.h, channels_, 4u, opt.workspace_allocator), yf(h.w, h.h, channels_, 4u, opt.workspace_allocator);
+    ncnn::Mat rf;
+    if (&r != &h) rf.create(h.w, h.h, channels_, 4u, opt.workspace_allocator);
+    if (hf.empty() || yf.empty() || (&r != &h && rf.empty())) return -100;
+    widen_planes(h, st, hf, hf.cstep, opt.num_threads);
+    if (&r != &h) widen_planes(r, st, rf, rf.cstep, opt.num_threads);
+    const ncnn::Mat& rr = &r != &h ? rf : hf;
+    ffn_forward(packed_, hf, hf.cstep, rr, rr.cstep, yf, yf.cstep, P, opt.num_threads);
+    narrow_planes(yf, yf.cstep, st, top, opt.num_threads);
     return 0;
   }
 
  private:
   int channels_ = 0, hidden_ = 0;
   FfnPacked packed_;
+  FfnPackedF16 packed_f16_;           // create_pipeline, for fp16 storage + fp16 arithmetic
+  ncnn::Mat w1_, b1_, w2_, b2_;       // fp32 weights kept from load_model until create_pipeline
 };
 
 }  // namespace

@@ -4,8 +4,9 @@
 // Convolution 1x1 (hidden -> C, bias) -> BinaryOp add(r, ·)` chain of an exported model into this
 // layer (in <stem>.fused.ncnn.param/.bin, beside PyhpeRepNeXtMixer); pyhpe_model_load registers it
 // on every net. Per pixel it computes y = r + W2 · GELU(W1 · h + b1) + b2 with the exact (erf)
-// GELU, on elempack-1 fp32 blobs like the mixer layer, so a stage's mixer -> FFN chain needs no
-// layout conversion.
+// GELU, on elempack-1 blobs like the mixer layer, so a stage's mixer -> FFN chain needs no
+// layout conversion; fp32, or the fp16/bf16 storage CustomLayer declares (custom_layers.h): fp16
+// arithmetic on ARMv8.2 (ffn_forward_fp16.cpp), bf16 widened to fp32 around the fp32 kernel.
 //
 // .param line:  PyhpeRepNeXtFFN <name> 2 1 <h> <r> <out> 0=<C> 1=<hidden>
 //          or:  PyhpeRepNeXtFFN <name> 1 1 <h> <out> 0=<C> 1=<hidden>   (r = h: after a downsample mixer)

@@ -1,6 +1,7 @@
 // PyhpeRepNeXtMixer (see mixer_layer.h): parameters and weights in ncnn's formats, and an adapter
 // from ncnn's Mat (per-channel stride cstep, aligned to 16 bytes) to the contiguous planes
-// pyhpe_rt::mixer_forward expects: planes are used in place when cstep == w * h, else copied.
+// pyhpe_rt::mixer_forward expects: fp32 planes are used in place when cstep == w * h, else
+// copied; fp16/bf16 planes (the storage CustomLayer declares) are widened to fp32 and back.
 #include "mixer_layer.h"
 
 #include <string.h>
@@ -58,32 +59,43 @@ class RepNeXtMixerLayer : public CustomLayer {
   }
 
   int forward(const ncnn::Mat& bottom, ncnn::Mat& top, const ncnn::Option& opt) const override {
-    if (bottom.dims != 3 || bottom.elempack != 1 || bottom.elemsize != 4u)
-      return fail("expects a 3-D fp32 blob with elempack 1, got dims " + std::to_string(bottom.dims) + " elempack " +
-                  std::to_string(bottom.elempack) + " elemsize " + std::to_string(bottom.elemsize));
+    const Storage st = storage_of(*this, bottom, opt);
+    if (bottom.dims != 3 || st == Storage::kOther)
+      return fail("expects a 3-D blob with elempack 1 in fp32 (or the fp16/bf16 storage it declares), got dims " +
+                  std::to_string(bottom.dims) + " elempack " + std::to_string(bottom.elempack) + " elemsize " +
+                  std::to_string(bottom.elemsize));
     if (bottom.c != channels_)
       return fail("expects " + std::to_string(channels_) + " channels, got " + std::to_string(bottom.c));
     const int W = bottom.w, H = bottom.h, C = channels_;
     const int Wo = downsample_ ? (W - 1) / 2 + 1 : W, Ho = downsample_ ? (H - 1) / 2 + 1 : H;
     const int Cout = out_channels();
-    top.create(Wo, Ho, Cout, 4u, opt.blob_allocator);
+    const bool f32 = st == Storage::kFp32;
+    top.create(Wo, Ho, Cout, f32 ? 4u : 2u, opt.blob_allocator);
     if (top.empty()) return -100;
     const size_t in_plane = (size_t)W * H, out_plane = (size_t)Wo * Ho;
 
-    const float* x = bottom;
+    // fp16/bf16 storage: the planes are widened to fp32 and the output narrowed again; the
+    // depthwise arithmetic stays fp32 (docs/deployment.md, "Precision").
+    const float* x = f32 ? (const float*)bottom : nullptr;
     std::vector<float> x_dense, y_dense;
-    if (bottom.cstep != in_plane) {  // ncnn aligned each channel: gather the planes densely
+    if (!f32) {
+      x_dense.resize(in_plane * C);
+      widen_planes(bottom, st, x_dense.data(), in_plane, opt.num_threads);
+      x = x_dense.data();
+    } else if (bottom.cstep != in_plane) {  // ncnn aligned each channel: gather the planes densely
       x_dense.resize(in_plane * C);
       for (int c = 0; c < C; ++c) memcpy(&x_dense[c * in_plane], bottom.channel(c), in_plane * sizeof(float));
       x = x_dense.data();
     }
-    float* y = top;
-    if (top.cstep != out_plane) {
+    float* y = f32 ? (float*)top : nullptr;
+    if (!f32 || top.cstep != out_plane) {
       y_dense.resize(out_plane * Cout);
       y = y_dense.data();
     }
     mixer_forward(x, args(), C, H, W, y, opt.num_threads);
-    if (!y_dense.empty())
+    if (!f32)
+      narrow_planes(y_dense.data(), out_plane, st, top, opt.num_threads);
+    else if (!y_dense.empty())
       for (int c = 0; c < Cout; ++c) memcpy(top.channel(c), &y_dense[c * out_plane], out_plane * sizeof(float));
     return 0;
   }

@@ -158,6 +158,20 @@ class SidecarReader {
 using Presence = SidecarReader::Presence;
 constexpr Presence kOptional = SidecarReader::kOptional;
 
+// The precision the model was exported for (pyhpe export --precision: "fp32", "fp16" or "bf16";
+// absent: left as it is, fp32 by default), the model's default precision (pyhpe_model_set_precision
+// and the tools' flags override it).
+bool read_precision(SidecarReader& r, const Value& root, pyhpe_options* o) {
+  if (!root.find("precision")) return true;
+  std::string p;
+  if (!r.string(root, "", "precision", &p)) return false;
+  if (p == "fp32") o->precision = PYHPE_PRECISION_FP32;
+  else if (p == "fp16") o->precision = PYHPE_PRECISION_FP16;
+  else if (p == "bf16") o->precision = PYHPE_PRECISION_BF16;
+  else return r.bad("precision", "must be \"fp32\", \"fp16\" or \"bf16\", got \"" + p + "\"");
+  return true;
+}
+
 // Version 1: the flat format of the first exports; 6DRepNet's crop (margin 0.2, resize 256).
 // Defaults as pyhpe/runtime/meta.py reads it: output "6d", blobs "input"/"output", ImageNet.
 bool read_v1(SidecarReader& r, const Value& root, pyhpe_options* o) {
@@ -172,7 +186,8 @@ bool read_v1(SidecarReader& r, const Value& root, pyhpe_options* o) {
   return r.blob(root, "", "input_name", o->input_blob, kOptional) &&
          r.blob(root, "", "output_name", o->output_blob, kOptional) &&
          r.floats3(root, "", "mean", false, o->mean, kOptional) && r.floats3(root, "", "std", true, o->std, kOptional) &&
-         r.optional_bool(root, "", "fp16_weights") && r.optional_bool(root, "", "dynamic_batch");
+         r.optional_bool(root, "", "fp16_weights") && r.optional_bool(root, "", "dynamic_batch") &&
+         read_precision(r, root, o);
 }
 
 // The card's crop rule (pyhpe/models/card.py CropRule; absent fields keep 6DRepNet's values).
@@ -268,7 +283,8 @@ bool read_6dof(SidecarReader& r, const Value& root, const Value& card, pyhpe_opt
     if (!seen[k]) return r.bad("outputs", std::string("has no graph output named \"") + names[k] + "\" (a 6dof graph has "
                                           "sixd, correction, vertices and landmarks)");
   o->output_kind = PYHPE_OUTPUT_6D;
-  return r.optional_bool(root, "", "fp16_weights") && r.optional_bool(root, "", "dynamic_batch");
+  return r.optional_bool(root, "", "fp16_weights") && r.optional_bool(root, "", "dynamic_batch") &&
+         read_precision(r, root, o);
 }
 
 // Version 2: the model card ("card") and the graph's blobs. Defaults as pyhpe/models/card.py
@@ -312,7 +328,8 @@ bool read_v2(SidecarReader& r, const Value& root, pyhpe_options* o) {
         !r.blob(out, path, "blob", o->output_blob))
       return false;
     o->output_kind = sixd ? PYHPE_OUTPUT_6D : PYHPE_OUTPUT_MATRIX;
-    return r.optional_bool(root, "", "fp16_weights") && r.optional_bool(root, "", "dynamic_batch");
+    return r.optional_bool(root, "", "fp16_weights") && r.optional_bool(root, "", "dynamic_batch") &&
+         read_precision(r, root, o);
   }
   return r.bad("outputs", "has no graph output named \"sixd\" or \"R\" (the outputs this runtime reads)");
 }
@@ -325,8 +342,9 @@ pyhpe_status check_options(const pyhpe_options& o) {
   if (o.output_kind != PYHPE_OUTPUT_6D && o.output_kind != PYHPE_OUTPUT_MATRIX)
     return fail(PYHPE_ERR_ARGUMENT, "output_kind must be PYHPE_OUTPUT_6D or PYHPE_OUTPUT_MATRIX");
   if (o.num_threads < 1) return fail(PYHPE_ERR_ARGUMENT, "num_threads must be >= 1");
-  if (o.precision != PYHPE_PRECISION_FP32 && o.precision != PYHPE_PRECISION_FP16)
-    return fail(PYHPE_ERR_ARGUMENT, "precision must be PYHPE_PRECISION_FP32 or PYHPE_PRECISION_FP16");
+  if (o.precision != PYHPE_PRECISION_FP32 && o.precision != PYHPE_PRECISION_FP16 &&
+      o.precision != PYHPE_PRECISION_BF16)
+    return fail(PYHPE_ERR_ARGUMENT, "precision must be PYHPE_PRECISION_FP32, PYHPE_PRECISION_FP16 or PYHPE_PRECISION_BF16");
   if (!memchr(o.input_blob, 0, sizeof o.input_blob) || !o.input_blob[0] ||
       !memchr(o.output_blob, 0, sizeof o.output_blob) || !o.output_blob[0])
     return fail(PYHPE_ERR_ARGUMENT, "input_blob and output_blob must be non-empty strings");

@@ -101,7 +101,10 @@ void apply_options(ncnn::Net& net, const pyhpe_options& o) {
   opt.use_fp16_packed = fp16;
   opt.use_fp16_storage = fp16;
   opt.use_fp16_arithmetic = fp16;
-  opt.use_bf16_storage = false;
+  // bf16: storage only (fp32 arithmetic); ncnn acts on it only when built with NCNN_BF16.
+  const bool bf16 = o.precision == PYHPE_PRECISION_BF16;
+  opt.use_bf16_packed = bf16;
+  opt.use_bf16_storage = bf16;
   net.opt = opt;
 }
 
@@ -247,6 +250,7 @@ const char* pyhpe_build_info(void) {
     s << "; x86-64; avx2 " << (ncnn::cpu_support_x86_avx2() ? "yes" : "no") << "; f16c "
       << (ncnn::cpu_support_x86_f16c() ? "yes" : "no");
 #endif
+    s << "; bf16 storage " << (NCNN_BF16 ? "built" : "not built (NCNN_BF16=OFF)");
     s << "; fused mixer " << pyhpe_rt::mixer_isa() << "; fused ffn " << pyhpe_rt::ffn_isa();
     s << "; cpus " << ncnn::get_cpu_count();
     info = s.str();
@@ -325,8 +329,8 @@ pyhpe_status pyhpe_model_set_threads(pyhpe_model* m, int n) {
 
 pyhpe_status pyhpe_model_set_precision(pyhpe_model* m, int precision) {
   if (!m) return fail(PYHPE_ERR_ARGUMENT, "NULL model");
-  if (precision != PYHPE_PRECISION_FP32 && precision != PYHPE_PRECISION_FP16)
-    return fail(PYHPE_ERR_ARGUMENT, "precision must be PYHPE_PRECISION_FP32 or PYHPE_PRECISION_FP16");
+  if (precision != PYHPE_PRECISION_FP32 && precision != PYHPE_PRECISION_FP16 && precision != PYHPE_PRECISION_BF16)
+    return fail(PYHPE_ERR_ARGUMENT, "precision must be PYHPE_PRECISION_FP32, PYHPE_PRECISION_FP16 or PYHPE_PRECISION_BF16");
   if (m->options.precision == precision) return PYHPE_OK;
   m->options.precision = precision;
   return load_into(m);

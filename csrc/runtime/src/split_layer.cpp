@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "cpu.h"
 #include "custom_layers.h"
 
 namespace pyhpe_rt {
@@ -12,7 +13,12 @@ namespace {
 
 class PlainSplitLayer : public CustomLayer {
  public:
-  PlainSplitLayer() : CustomLayer(kSplitLayerType, /*one_blob=*/false) {}
+  // Any element type passes through: fp16 and bf16 storage as ncnn's own Split declares them
+  // (fp16 where the CPU has ARMv8.2 fp16 arithmetic, bf16 always).
+  PlainSplitLayer() : CustomLayer(kSplitLayerType, /*one_blob=*/false) {
+    support_fp16_storage = ncnn::cpu_support_arm_asimdhp() != 0;
+    support_bf16_storage = true;
+  }
 
   int load_param(const ncnn::ParamDict&) override {
     if (bottoms.size() != 1 || tops.empty()) {

@@ -9,7 +9,7 @@
 // (<stem>: the .param file's name without ".ncnn.param" / ".param"; it ends at " precision=").
 //
 //   pyhpe-bench MODEL.ncnn.param [MODEL2.ncnn.param ...] [--fused] [--bin PATH] [--input-size S]
-//               [--matrix] [--sidecar JSON | --no-sidecar] [--threads 1,2] [--precision fp32|fp16|both]
+//               [--matrix] [--sidecar JSON | --no-sidecar] [--threads 1,2] [--precision fp32|fp16|bf16|all|both]
 //               [--warmup 5] [--runs 50] [--clock wall|thread] [--json [--raw]]
 // Several models are timed interleaved: each run calls every model once, in a rotating order.
 // --fused times each model's fused-mixer pair (<stem>.fused.ncnn.param, pyhpe/export/ncnn_fuse.py).
@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
     }
     else if (a.help()) {
       printf("usage: pyhpe-bench MODEL.param [MODEL2.param ...] [--fused] [--bin PATH] %s "
-             "[--threads 1,2] [--precision fp32|fp16|both] [--warmup N] [--runs N] [--clock wall|thread] [--json [--raw]]\n"
+             "[--threads 1,2] [--precision fp32|fp16|bf16|all|both] [--warmup N] [--runs N] [--clock wall|thread] [--json [--raw]]\n"
              "  --clock thread: this thread's CPU time (1 thread only): the model's own cost on a shared machine\n"
              "  --raw: with --json, every run's time too (\"times_ms\", in run order)\n"
              "  without --json: also one line per configuration for scripts (pyhpe/bench/phone.py),\n"
@@ -150,8 +150,10 @@ int main(int argc, char** argv) {
   std::vector<int> precisions;
   if (precision == "fp32") precisions = {PYHPE_PRECISION_FP32};
   else if (precision == "fp16") precisions = {PYHPE_PRECISION_FP16};
+  else if (precision == "bf16") precisions = {PYHPE_PRECISION_BF16};
   else if (precision == "both") precisions = {PYHPE_PRECISION_FP32, PYHPE_PRECISION_FP16};
-  else die(kProg, "--precision must be fp32, fp16 or both");
+  else if (precision == "all") precisions = {PYHPE_PRECISION_FP32, PYHPE_PRECISION_FP16, PYHPE_PRECISION_BF16};
+  else die(kProg, "--precision must be fp32, fp16, bf16, all (the three) or both (fp32 and fp16)");
 
   std::vector<Entry> entries(params.size());
   for (size_t k = 0; k < params.size(); ++k) {
@@ -204,7 +206,7 @@ int main(int argc, char** argv) {
           e.ms.push_back(t1 - t0);
         }
       }
-      const char* pname = p == PYHPE_PRECISION_FP16 ? "fp16" : "fp32";
+      const char* pname = p == PYHPE_PRECISION_FP16 ? "fp16" : p == PYHPE_PRECISION_BF16 ? "bf16" : "fp32";
       for (Entry& e : entries) {
         std::string times;
         for (double v : e.ms) times += (times.empty() ? "" : ", ") + std::to_string(v);

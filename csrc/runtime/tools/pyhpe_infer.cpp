@@ -8,7 +8,8 @@
 //   pyhpe-infer MODEL.ncnn.param --tensor input.f32 --camera C.f32|v1,...,v11   (CAMERA_LAYOUT)
 //   6DoF outputs: --vertices N (first N vertices printed, default 3), --dump-vertices V.f32 (V*3
 //   float32), --dump-landmarks L.f32 (68*2 float32, crop pixels)
-//   options: --bin PATH  --threads N (1)  --fp16  --repeat N  --info
+//   options: --bin PATH  --threads N (1)  --fp32|--fp16|--bf16 (default: the sidecar's "precision",
+//            else fp32; docs/deployment.md "Precision")  --repeat N  --info
 //            --fused (MODEL.fused.ncnn.param, the fused RepNeXt mixer pair pyhpe export writes)
 //   model:   the sidecar beside the .param (MODEL.ncnn.json: input size, blobs, output kind,
 //            crop, normalisation) when it exists, else pyhpe_options_default; --sidecar JSON
@@ -35,7 +36,7 @@ static const char* kProg = "pyhpe-infer";
 static void usage() {
   fprintf(stderr,
           "usage: pyhpe-infer MODEL.param (--image IMG.ppm [--box x0 y0 x1 y1] [--bgr] [--dump-input F32] | --tensor F32) "
-          "[--bin PATH] %s [--threads N] [--fp16] [--fused] [--repeat N] [--info] [--print-options]\n"
+          "[--bin PATH] %s [--threads N] [--fp32|--fp16|--bf16] [--fused] [--repeat N] [--info] [--print-options]\n"
           "  6DoF models: --box required with --image; [--intrinsics fx,fy,cx,cy] [--dump-camera F32]; "
           "--tensor F32 --camera F32|v1,...,v11; [--vertices N] [--dump-vertices F32] [--dump-landmarks F32]\n",
           ModelFlags::kUsage);
@@ -161,7 +162,8 @@ int main(int argc, char** argv) {
   std::string param, bin, image, tensor, dump_input;
   ModelFlags model_flags;
   float box[4];
-  bool has_box = false, bgr = false, info = false, fused = false, fp16 = false, print_options = false;
+  bool has_box = false, bgr = false, info = false, fused = false, print_options = false;
+  int precision = -1;  // -1: the sidecar's (fp32 without one)
   int repeat = 1, threads = 1;
   SixDoFArgs six;
   for (ArgParser a(kProg, argc, argv); a.next();) {
@@ -188,7 +190,9 @@ int main(int argc, char** argv) {
     }
     else if (a.is("--bgr")) bgr = true;
     else if (a.is("--threads")) threads = a.int_value();
-    else if (a.is("--fp16")) fp16 = true;
+    else if (a.is("--fp16")) precision = PYHPE_PRECISION_FP16;
+    else if (a.is("--bf16")) precision = PYHPE_PRECISION_BF16;
+    else if (a.is("--fp32")) precision = PYHPE_PRECISION_FP32;
     else if (a.is("--fused")) fused = true;
     else if (a.is("--repeat")) repeat = a.int_value();
     else if (a.is("--info")) info = true;
@@ -204,7 +208,7 @@ int main(int argc, char** argv) {
   }
   pyhpe_options opt = model_flags.options(kProg, param);
   opt.num_threads = threads;
-  opt.precision = fp16 ? PYHPE_PRECISION_FP16 : PYHPE_PRECISION_FP32;
+  if (precision >= 0) opt.precision = precision;
   if (print_options) {
     printf("{\"input_size\": %d, \"output_kind\": \"%s\", \"input_blob\": \"%s\", \"output_blob\": \"%s\", "
            "\"crop_margin\": %.17g, \"crop_resize\": %d, \"mean\": [%.9g, %.9g, %.9g], \"std\": [%.9g, %.9g, %.9g]}\n",
