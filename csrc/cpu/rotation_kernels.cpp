@@ -14,6 +14,7 @@ constexpr RotationKernelsT<T> make_table() {
       &gram_schmidt<T>,           &gram_schmidt_backward<T>,
       &geodesic_distance<T>,      &geodesic_distance_backward<T>,
       &sixd_geodesic_distance<T>, &matrix_to_euler<T>,
+      &sixd_geodesic_loss<T>,
   };
 }
 

@@ -21,6 +21,10 @@ struct RotationKernelsT {
   void (*sixd_geodesic_distance)(const T* x6, const T* Rgt, T* theta, T* grad6, int64_t n,
                                  double eps, int threads);
   void (*matrix_to_euler)(const T* R, T* out, int64_t n, bool degrees, int threads);
+  // The training loss in one pass: returns the mean (mean = true) or sum of the distances and,
+  // if grad6 is not null, writes the loss's gradient w.r.t. x6 (NaN / 0 for n = 0).
+  double (*sixd_geodesic_loss)(const T* x6, const T* Rgt, T* grad6, int64_t n, bool mean,
+                               double eps, int threads);
 };
 
 struct RotationKernels {

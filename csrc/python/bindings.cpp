@@ -5,6 +5,7 @@
 // running CPU supports, or the CUDA launcher (on the given stream) for CUDA tensors.
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -180,6 +181,26 @@ void sixd_geodesic_distance(py::handle x6, py::handle rgt, py::handle out, py::h
   op.run(PYHPE_ROTATION_KERNEL(sixd_geodesic_distance), a, R, r, g, op.n(), op.eps(eps));
 }
 
+// The fused loss (mean or sum) and, if grad_x6 is given, its gradient w.r.t. x6, in one pass;
+// returns the loss. CPU only: CUDA tensors take sixd_geodesic_distance and a reduction.
+double sixd_geodesic_loss(py::handle x6, py::handle rgt, py::handle grad, bool mean, double eps,
+                          int threads, uintptr_t stream) {
+  BatchedOp op("sixd_geodesic_loss", threads, stream);
+  const TensorArg& a = op.lead("x6", x6, {6});
+  const TensorArg& R = op.arg("R_gt", rgt, {3, 3});
+  const TensorArg* g = op.optional("grad_x6", grad, {6});
+  double loss = op.n() == 0 ? (mean ? std::nan("") : 0.0) : 0.0;
+  op.run(
+      [&loss](auto tag, const Launch& l, auto... args) -> std::string {
+        using T = decltype(tag);
+        if (l.cuda) return "sixd_geodesic_loss has no CUDA kernel (use sixd_geodesic_distance)";
+        loss = typed<T>(cpu_kernels()).sixd_geodesic_loss(args..., l.threads);
+        return std::string();
+      },
+      a, R, g, op.n(), mean, op.eps(eps));
+  return loss;
+}
+
 void matrix_to_euler(py::handle R, py::handle out, bool degrees, int threads, uintptr_t stream) {
   BatchedOp op("matrix_to_euler", threads, stream);
   const TensorArg& a = op.lead("R", R, {3, 3});
@@ -240,6 +261,12 @@ PYBIND11_MODULE(_C, m) {
   m.def("sixd_geodesic_distance", &sixd_geodesic_distance, py::arg("x6"), py::arg("R_gt"),
         py::arg("out"), py::arg("grad_x6").none(true), py::arg("eps") = 1e-7,
         py::arg("num_threads") = 1, py::arg("stream") = 0, args_doc);
+  m.def("sixd_geodesic_loss", &sixd_geodesic_loss, py::arg("x6"), py::arg("R_gt"),
+        py::arg("grad_x6").none(true), py::arg("mean") = true, py::arg("eps") = 1e-7,
+        py::arg("num_threads") = 1, py::arg("stream") = 0,
+        "The mean (or sum) of sixd_geodesic_distance, and its gradient w.r.t. x6 written to "
+        "grad_x6 (or None), in one pass; returns the loss as a float. CPU only. "
+        "Tensors are DLPack capsules or objects with __dlpack__.");
   m.def("matrix_to_euler", &matrix_to_euler, py::arg("R"), py::arg("out"),
         py::arg("degrees") = false, py::arg("num_threads") = 1, py::arg("stream") = 0, args_doc);
   m.def("build_info", &build_info, "What this build contains: CPU ISA, NEON, OpenMP, CUDA.");

@@ -938,6 +938,71 @@ void run_batch(const char* tname, const Batch<T>& b, std::vector<Expect> E) {
   }
 }
 
+// The one-pass loss kernel (sixd_geodesic_loss: mean or sum, and its gradient) against the
+// per-row expectations of sixd_geodesic_distance + grad6: the gradient rows are those of
+// kSixdGrad times 1/n (mean) or 1, the loss is the mean or sum of the row centers, within the
+// rows' tolerances plus the rounding of the summation (per-lane sums in T over at most a chunk).
+// Pack template (default pack type), scalar template and the table; 1 and 2 threads.
+template <class T>
+void fused_loss_checks(const char* tname, const Batch<T>& b, const Expect& E) {
+  using namespace pyhpe::cpu;
+  const int64_t n = b.n;
+  const RotationKernelsT<T>& kt = table<T>();
+  bool any_nonfinite = false;
+  LD sum = 0, sum_tol = 0, sum_abs = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    any_nonfinite = any_nonfinite || E.nonfinite_input[r] || !finite(E.center[7 * r]) ||
+                    isnan(E.tol[7 * r]);
+    sum += E.center[7 * r];
+    sum_tol += E.tol[7 * r];
+    sum_abs += fabsl(E.center[7 * r]);
+  }
+  for (int threads : {1, 2})
+    for (bool mean : {true, false})
+      for (int p : {kPack, kScalar, kTable}) {
+        Output<T> g6(6 * n);
+        double loss = 0;
+        if (p == kPack) loss = sixd_geodesic_loss<T>(b.x6.data(), b.Rgt.data(), g6.data(), n, mean, b.eps, threads);
+        if (p == kScalar) loss = sixd_geodesic_loss<T, T>(b.x6.data(), b.Rgt.data(), g6.data(), n, mean, b.eps, threads);
+        if (p == kTable) loss = kt.sixd_geodesic_loss(b.x6.data(), b.Rgt.data(), g6.data(), n, mean, b.eps, threads);
+        const LD scale = mean && n ? static_cast<LD>(static_cast<T>(1.0L / n)) : 1;
+        // gradient rows: kSixdGrad's expectation scaled (theta column: the center itself)
+        Expect es = E;
+        std::vector<T> out(7 * n);
+        for (int64_t r = 0; r < n; ++r) {
+          out[7 * r] = static_cast<T>(E.center[7 * r]);
+          es.tol[7 * r] = finite(E.center[7 * r]) ? fabsl(E.center[7 * r]) * 2 * Tol<T>::u : E.tol[7 * r];
+          for (int j = 1; j < 7; ++j) {
+            es.center[7 * r + j] = E.center[7 * r + j] * scale;
+            es.tol[7 * r + j] = E.tol[7 * r + j] * scale + 4 * Tol<T>::u * fabsl(es.center[7 * r + j]);
+            out[7 * r + j] = g6.buf[6 * r + j - 1];
+          }
+        }
+        check(tname, strf("loss gradient (%s) %s %s threads=%d", mean ? "mean" : "sum", kPathNames[p],
+                          b.name.c_str(), threads),
+              kSixdGrad, b, out, es, g6.guard_intact());
+        if (n == 0) {
+          report(mean ? isnan(loss) : loss == 0,
+                 strf("%s sixd_geodesic_loss (%s) %s empty batch: %g", tname, mean ? "mean" : "sum",
+                      kPathNames[p], loss));
+          continue;
+        }
+        if (any_nonfinite) {
+          report(!isfinite(loss) || isfinite(static_cast<double>(sum)),
+                 strf("%s sixd_geodesic_loss (%s) %s %s threads=%d: non-finite rows", tname,
+                      mean ? "mean" : "sum", kPathNames[p], b.name.c_str(), threads));
+          continue;
+        }
+        const LD div = mean ? n : 1;
+        const LD want = sum / div;
+        const LD tol = (sum_tol + (kChunk + 4) * Tol<T>::u * sum_abs) / div + Tol<T>::tiny;
+        const LD err = fabsl(static_cast<LD>(loss) - want);
+        report(err <= tol, strf("%s sixd_geodesic_loss (%s) %s %s threads=%d: error %.3Lg, tol %.3Lg",
+                                tname, mean ? "mean" : "sum", kPathNames[p], b.name.c_str(), threads,
+                                err, tol));
+      }
+}
+
 // Backward passes against central finite differences of the long double reference, on the
 // well-conditioned random rows. Step 1e-6: truncation error ~1e-12 h-relative and rounding
 // ~1e-13 in x86 long double, so the differences are good to ~1e-10; both the dual-number
@@ -1120,19 +1185,25 @@ void run_suite(const char* tname) {
   Rng rng;
   for (int64_t n : {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 1000}) {
     Batch<T> b = random_batch<T>(n, rng);
-    run_batch(tname, b, build_expectations(b));
+    std::vector<Expect> E = build_expectations(b);
+    fused_loss_checks(tname, b, E[kSixdGrad]);
+    run_batch(tname, b, E);
   }
   // every lane of the widest pack (at least the 8 of AVX2), then one more row: the scalar tail
   const int lanes = std::max(8, VecOps<pyhpe::F32Pack>::kLanes);
   for (int offset = 0; offset <= lanes; ++offset) {
     Batch<T> b = adversarial_batch<T>(offset, rng);
-    run_batch(tname, b, build_expectations(b));
+    std::vector<Expect> E = build_expectations(b);
+    fused_loss_checks(tname, b, E[kSixdGrad]);
+    run_batch(tname, b, E);
   }
   // Above the kernels' parallel threshold, so that threads=2 splits the batch (with OpenMP);
   // 8197 also leaves a scalar tail for every pack width.
   Batch<T> base = adversarial_batch<T>(40, rng);
   const int64_t big = pyhpe::cpu::kParallelThreshold + 5;
-  run_batch(tname, tiled(base, big), tiled(build_expectations(base), base.n, big));
+  std::vector<Expect> Ebig = tiled(build_expectations(base), base.n, big);
+  fused_loss_checks(tname, tiled(base, big), Ebig[kSixdGrad]);
+  run_batch(tname, tiled(base, big), Ebig);
   finite_difference_checks(tname, random_batch<T>(64, rng));
   clamp_boundary_checks<T>(tname);
 }

@@ -238,22 +238,64 @@ class _SixdGeodesicFn(torch.autograd.Function):
         return local * grad.unsqueeze(-1), None, None
 
 
+def _fused_loss_native(x6: Tensor, R_gt: Tensor, eps: float, mean: bool,
+                       grad_x6: Tensor | None) -> float:
+    """The CPU kernel of the reduced loss: one pass over x6 and R_gt, writing grad_x6 (the
+    loss's gradient, 1/B already applied for the mean) when given; returns the loss."""
+    return _C.sixd_geodesic_loss(to_dlpack(x6), to_dlpack(R_gt),
+                                 None if grad_x6 is None else to_dlpack(grad_x6), mean, eps,
+                                 _get_num_threads(), 0)
+
+
+def _fused_loss_applies(x6: Tensor, R_gt: Tensor, reduction: str) -> bool:
+    """Whether the reduced loss can run as the one-pass CPU kernel called from Python: plain
+    CPU tensors in eager mode (no tracing, no functorch transform), a non-empty batch."""
+    return (reduction != "none" and _C is not None and x6.is_cpu and x6.shape[0] > 0
+            and type(x6) is Tensor and type(R_gt) is Tensor
+            and not torch.jit.is_tracing()
+            and not torch._C._are_functorch_transforms_active())
+
+
 class _SixdGeodesicLossFn(torch.autograd.Function):
     """The eager training path: distances, their gradients and the reduction in one autograd
-    node, calling the kernel directly (torch.compile goes through the op instead)."""
+    node, calling the kernel directly (torch.compile goes through the op instead).
+
+    On CPU with reduction 'mean' or 'sum' the forward is one pass that returns the loss and
+    writes its gradient (the only tensor it allocates); backward hands that tensor over as it
+    is when the upstream gradient is 1 (``loss.backward()``), or scales it in place. A second
+    backward through the same graph (``retain_graph=True``) recomputes it from the inputs."""
 
     @staticmethod
     def forward(ctx, x6: Tensor, R_gt: Tensor, eps: float, reduction: str) -> Tensor:
+        ctx.reduction = reduction
+        ctx.eps = eps
+        if _fused_loss_applies(x6, R_gt, reduction):
+            grad_x6 = torch.empty_like(x6)
+            loss = _fused_loss_native(x6, R_gt, eps, reduction == "mean", grad_x6)
+            ctx.fused, ctx.fused_grad = True, grad_x6
+            ctx.save_for_backward(x6, R_gt)
+            return torch.tensor(loss, dtype=x6.dtype)
+        ctx.fused = False
         dist, local = _sixd_geodesic_with_grad_kernel(x6, R_gt, eps)
         ctx.save_for_backward(local)
-        ctx.reduction = reduction
         return ref.reduce_loss(dist, reduction)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        (local,) = ctx.saved_tensors
         if ctx.reduction == "none":
+            (local,) = ctx.saved_tensors
             return local * grad.unsqueeze(-1), None, None, None
+        if ctx.fused:  # the one-pass kernel ran
+            grad_x6 = ctx.fused_grad
+            if grad_x6 is None:  # a second backward: the first one took the tensor
+                x6, R_gt = ctx.saved_tensors
+                grad_x6 = torch.empty_like(x6)
+                _fused_loss_native(x6, R_gt, ctx.eps, ctx.reduction == "mean", grad_x6)
+            ctx.fused_grad = None
+            if grad.requires_grad or grad.item() != 1.0:
+                grad_x6 = grad_x6 * grad if grad.requires_grad else grad_x6.mul_(grad)
+            return grad_x6, None, None, None
+        (local,) = ctx.saved_tensors
         scale = grad / local.shape[0] if ctx.reduction == "mean" else grad
         return local * scale, None, None, None
 
@@ -385,9 +427,13 @@ def sixd_geodesic_loss(
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     x, r = _check_pair("x6", _as_input("x6", x6, (6,)), "R_gt", _as_input("R_gt", R_gt, (3, 3)))
     eps = _check_eps(eps)
-    if x.requires_grad and torch.is_grad_enabled() and not torch.compiler.is_compiling():
+    if torch.compiler.is_compiling():
+        return ref.reduce_loss(_run(_ops.sixd_geodesic_distance.default, x, r, eps), reduction)
+    if x.requires_grad and torch.is_grad_enabled():
         _refuse_label_grad(r)
         return _SixdGeodesicLossFn.apply(x, r, eps, reduction)
+    if _fused_loss_applies(x, r, reduction) and not (r.requires_grad and torch.is_grad_enabled()):
+        return torch.tensor(_fused_loss_native(x, r, eps, reduction == "mean", None), dtype=x.dtype)
     return ref.reduce_loss(_run(_ops.sixd_geodesic_distance.default, x, r, eps), reduction)
 
 

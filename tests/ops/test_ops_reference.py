@@ -107,15 +107,34 @@ def test_sixd_geodesic_loss_float64(n, reduction, threads):
     assert torch.allclose(go, gw, rtol=1e-9, atol=1e-12)
 
 
-def test_sixd_geodesic_loss_equals_composition_float32():
-    x = torch.randn(4096, 6, requires_grad=True)
+@pytest.mark.parametrize("seed", range(12))
+def test_sixd_geodesic_loss_equals_composition_float32(seed):
+    x = torch.randn(4096, 6, generator=torch.Generator().manual_seed(seed), requires_grad=True)
     R_gt = random_rotations(4096, 3, torch.float32)
     fused = ops.sixd_geodesic_loss(x, R_gt)
     composed = ops.geodesic_loss(ops.gram_schmidt(x), R_gt)
     assert torch.allclose(fused, composed, atol=1e-6)
     g1 = torch.autograd.grad(fused, x)[0]
     g2 = torch.autograd.grad(composed, x)[0]
-    assert torch.allclose(g1, g2, atol=1e-6, rtol=1e-4)
+    # The fused chain normalises with one multiplication by the reciprocal norm where
+    # gram_schmidt divides (6DRepNet's exact construction): a few ulp in cos, which
+    # d theta / d cos = -1 / sqrt(1 - cos^2) amplifies near theta = 0 and pi (there either
+    # float32 gradient can be percent away from the float64 one). Rows are allowed that.
+    x64 = x.detach().double().requires_grad_()
+    want = ref.sixd_geodesic_loss_ref(x64, R_gt.double(), reduction="none")
+    gw = torch.autograd.grad(want.mean(), x64)[0]
+    # Relative to the row's largest component, as a few ulp of cos (times the conditioning
+    # of Gram-Schmidt, squared for its VJP, as in the float64 backward test) over 1 - cos^2.
+    cond = sixd_condition(x64.detach())
+    ill = (1e-6 * cond**2 / torch.sin(want.detach()) ** 2).view(-1, 1)
+    tol = 1e-6 + 1e-4 * g2.abs().double() + ill * g2.abs().double().amax(dim=1, keepdim=True)
+    # Rows whose cos lies within float32 rounding of the clamp bound 1 - 1e-7 are left out: a
+    # last-bit difference in cos puts one computation inside the clamp (gradient) and the
+    # other outside (gradient 0), as PyTorch's clamp does.
+    inside = ((1 - torch.cos(want.detach()).abs()) > 1e-5).view(-1, 1)
+    assert (((g1.double() - g2.double()).abs() <= tol) | ~inside).all()
+    # and each is within that of the float64 gradient
+    assert (((g1.double() - gw).abs() <= tol) | ~inside).all()
 
 
 @pytest.mark.parametrize("degrees", [False, True])

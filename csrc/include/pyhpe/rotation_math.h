@@ -9,18 +9,27 @@
 #include "pyhpe/config.h"
 #include "pyhpe/scalar_ops.h"
 
+// The per-sample functions are always inlined into the CPU loops: called out of line, a pack
+// function passes its arrays of packs through memory (GCC does not inline the fused chain on
+// its own), and the loops interleave two packs, which needs the code of both in one body.
+#if defined(__CUDACC__)
+#define PYHPE_ROT_HD PYHPE_HD
+#else
+#define PYHPE_ROT_HD inline __attribute__((always_inline))
+#endif
+
 namespace pyhpe {
 inline namespace PYHPE_ISA_NAMESPACE {
 
 template <class V>
-PYHPE_HD void cross3(const V* u, const V* v, V* out) {
+PYHPE_ROT_HD void cross3(const V* u, const V* v, V* out) {
   out[0] = u[1] * v[2] - u[2] * v[1];
   out[1] = u[2] * v[0] - u[0] * v[2];
   out[2] = u[0] * v[1] - u[1] * v[0];
 }
 
 template <class V>
-PYHPE_HD V dot3(const V* u, const V* v) {
+PYHPE_ROT_HD V dot3(const V* u, const V* v) {
   return u[0] * v[0] + u[1] * v[1] + u[2] * v[2];
 }
 
@@ -35,8 +44,12 @@ struct GramSchmidtState {
 
 // 6DRepNet's construction: x = a1/|a1|, z = (x × a2)/|x × a2|, y = z × x, R = [x | y | z],
 // with norms floored at kNormFloor (max(|v|, floor), so a NaN norm stays NaN).
-template <class V>
-PYHPE_HD void gram_schmidt_state(const V* a, GramSchmidtState<V>& s) {
+// Divide = true divides each component by the norm, as 6DRepNet does, so that the matrix
+// agrees with its construction to the last bit; false multiplies by the reciprocal the state
+// keeps anyway (one rounding more per component, and six divisions fewer: the loss chain,
+// where divisions and square roots are most of the arithmetic's time, uses it).
+template <class V, bool Divide = true>
+PYHPE_ROT_HD void gram_schmidt_state(const V* a, GramSchmidtState<V>& s) {
   using O = VecOps<V>;
   const V floor = O::splat(static_cast<typename O::T>(kNormFloor));
   const V one = O::splat(1), zero = O::splat(0);
@@ -45,7 +58,7 @@ PYHPE_HD void gram_schmidt_state(const V* a, GramSchmidtState<V>& s) {
   V f1 = O::select(small1, floor, n1);
   s.keep1 = O::select(small1, zero, one);
   s.inv1 = one / f1;
-  for (int i = 0; i < 3; ++i) s.x[i] = a[i] / f1;
+  for (int i = 0; i < 3; ++i) s.x[i] = Divide ? a[i] / f1 : a[i] * s.inv1;
   for (int i = 0; i < 3; ++i) s.a2[i] = a[3 + i];
   V c[3];
   cross3(s.x, s.a2, c);
@@ -54,12 +67,12 @@ PYHPE_HD void gram_schmidt_state(const V* a, GramSchmidtState<V>& s) {
   V fc = O::select(smallc, floor, nc);
   s.keepc = O::select(smallc, zero, one);
   s.invc = one / fc;
-  for (int i = 0; i < 3; ++i) s.z[i] = c[i] / fc;
+  for (int i = 0; i < 3; ++i) s.z[i] = Divide ? c[i] / fc : c[i] * s.invc;
   cross3(s.z, s.x, s.y);
 }
 
 template <class V>
-PYHPE_HD void store_matrix(const GramSchmidtState<V>& s, V* R) {
+PYHPE_ROT_HD void store_matrix(const GramSchmidtState<V>& s, V* R) {
   for (int i = 0; i < 3; ++i) {
     R[3 * i + 0] = s.x[i];
     R[3 * i + 1] = s.y[i];
@@ -68,7 +81,7 @@ PYHPE_HD void store_matrix(const GramSchmidtState<V>& s, V* R) {
 }
 
 template <class V>
-PYHPE_HD void gram_schmidt_forward(const V* a, V* R) {
+PYHPE_ROT_HD void gram_schmidt_forward(const V* a, V* R) {
   GramSchmidtState<V> s;
   gram_schmidt_state(a, s);
   store_matrix(s, R);
@@ -77,7 +90,7 @@ PYHPE_HD void gram_schmidt_forward(const V* a, V* R) {
 // Vector-Jacobian product: grad_a = (dR/da)^T grad_R, through y = z × x, z = c/|c|,
 // c = x × a2, x = a1/|a1| (a floored norm is a constant, so its projection term drops).
 template <class V>
-PYHPE_HD void gram_schmidt_vjp(const GramSchmidtState<V>& s, const V* gR, V* ga) {
+PYHPE_ROT_HD void gram_schmidt_vjp(const GramSchmidtState<V>& s, const V* gR, V* ga) {
   V gx[3], gy[3], gz[3], t[3];
   for (int i = 0; i < 3; ++i) {
     gx[i] = gR[3 * i + 0];
@@ -99,7 +112,7 @@ PYHPE_HD void gram_schmidt_vjp(const GramSchmidtState<V>& s, const V* gR, V* ga)
 }
 
 template <class V>
-PYHPE_HD void gram_schmidt_backward(const V* a, const V* gR, V* ga) {
+PYHPE_ROT_HD void gram_schmidt_backward(const V* a, const V* gR, V* ga) {
   GramSchmidtState<V> s;
   gram_schmidt_state(a, s);
   gram_schmidt_vjp(s, gR, ga);
@@ -116,16 +129,19 @@ struct GeodesicBounds {
 
 // cos of the angle between R1 and R2: (tr(R1 R2^T) - 1) / 2 = (sum_ij R1_ij R2_ij - 1) / 2.
 template <class V>
-PYHPE_HD V geodesic_cos(const V* R1, const V* R2) {
-  V tr = R1[0] * R2[0];
-  for (int k = 1; k < 9; ++k) tr = tr + R1[k] * R2[k];
+PYHPE_ROT_HD V geodesic_cos(const V* R1, const V* R2) {
+  // three partial sums (rows), not one chain of nine: the chain's latency bounds the loops
+  V t0 = R1[0] * R2[0] + R1[1] * R2[1] + R1[2] * R2[2];
+  V t1 = R1[3] * R2[3] + R1[4] * R2[4] + R1[5] * R2[5];
+  V t2 = R1[6] * R2[6] + R1[7] * R2[7] + R1[8] * R2[8];
+  V tr = t0 + t1 + t2;
   return (tr - VecOps<V>::splat(1)) * VecOps<V>::splat(0.5);
 }
 
 // theta = acos(clamp(cos, lo, hi)); dtheta/dcos as PyTorch's clamp + acos backward give it
 // (-1/sqrt(1 - c^2) where lo <= cos <= hi, else 0), halved for d/dR (cos = (tr - 1)/2).
 template <class V>
-PYHPE_HD V geodesic_theta(V cos, V lo, V hi, V* dtheta_dtrace) {
+PYHPE_ROT_HD V geodesic_theta(V cos, V lo, V hi, V* dtheta_dtrace) {
   using O = VecOps<V>;
   V c = O::select(O::lt(cos, lo), lo, cos);
   c = O::select(O::lt(hi, c), hi, c);
@@ -138,12 +154,12 @@ PYHPE_HD V geodesic_theta(V cos, V lo, V hi, V* dtheta_dtrace) {
 }
 
 template <class V>
-PYHPE_HD V geodesic_forward(const V* R1, const V* R2, V lo, V hi) {
+PYHPE_ROT_HD V geodesic_forward(const V* R1, const V* R2, V lo, V hi) {
   return geodesic_theta(geodesic_cos(R1, R2), lo, hi, static_cast<V*>(nullptr));
 }
 
 template <class V>
-PYHPE_HD void geodesic_backward(const V* R1, const V* R2, V grad, V lo, V hi, V* g1, V* g2) {
+PYHPE_ROT_HD void geodesic_backward(const V* R1, const V* R2, V grad, V lo, V hi, V* g1, V* g2) {
   V k;
   geodesic_theta(geodesic_cos(R1, R2), lo, hi, &k);
   k = k * grad;
@@ -154,27 +170,35 @@ PYHPE_HD void geodesic_backward(const V* R1, const V* R2, V grad, V lo, V hi, V*
 }
 
 // The fused training chain for one sample: theta(gram_schmidt(a), R_gt) and, if grad_a is
-// given, d theta / d a, in one pass with everything in registers.
+// given, grad_scale * d theta / d a, in one pass with everything in registers. The VJP is
+// linear in grad_R = (d theta / d trace) R_gt, so it runs on R_gt and the scalar factor (times
+// grad_scale: 1 / B for a batch mean) multiplies the six results.
 template <class V>
-PYHPE_HD V sixd_geodesic_forward(const V* a, const V* Rgt, V lo, V hi, V* grad_a) {
+PYHPE_ROT_HD V sixd_geodesic_forward(const V* a, const V* Rgt, V lo, V hi, V* grad_a, V grad_scale) {
   GramSchmidtState<V> s;
-  gram_schmidt_state(a, s);
+  gram_schmidt_state<V, false>(a, s);
   V R[9];
   store_matrix(s, R);
   V k;
   V theta = geodesic_theta(geodesic_cos(R, Rgt), lo, hi, grad_a ? &k : static_cast<V*>(nullptr));
   if (grad_a) {
-    V gR[9];
-    for (int i = 0; i < 9; ++i) gR[i] = k * Rgt[i];
-    gram_schmidt_vjp(s, gR, grad_a);
+    V ga[6];
+    gram_schmidt_vjp(s, Rgt, ga);
+    k = k * grad_scale;
+    for (int i = 0; i < 6; ++i) grad_a[i] = k * ga[i];
   }
   return theta;
+}
+
+template <class V>
+PYHPE_ROT_HD V sixd_geodesic_forward(const V* a, const V* Rgt, V lo, V hi, V* grad_a) {
+  return sixd_geodesic_forward(a, Rgt, lo, hi, grad_a, VecOps<V>::splat(1));
 }
 
 // (pitch, yaw, roll) with R = Rz(roll) Ry(yaw) Rx(pitch), 6DRepNet's decomposition including its
 // gimbal branch (s = sqrt(R00^2 + R10^2) < 1e-6: pitch = atan2(-R12, R11), roll = 0).
 template <class V>
-PYHPE_HD void matrix_to_euler(const V* R, V* out, bool degrees) {
+PYHPE_ROT_HD void matrix_to_euler(const V* R, V* out, bool degrees) {
   using O = VecOps<V>;
   using T = typename O::T;
   V s = O::sqrt(R[0] * R[0] + R[3] * R[3]);
