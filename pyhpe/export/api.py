@@ -11,7 +11,7 @@ from torch import nn
 
 from pyhpe.export.verify import FP16_TOLERANCE, FP32_TOLERANCE, verify
 from pyhpe.models.card import ModelCard
-from pyhpe.runtime.meta import DeployMeta, write_meta
+from pyhpe.runtime.meta import PRECISIONS, DeployMeta, write_meta
 
 FORMATS = ("onnx", "ncnn")
 
@@ -35,7 +35,8 @@ def default_output_path(out_dir: str | os.PathLike, stem: str, fmt: str) -> Path
 def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *, name: str = "model",
                  input_size: int = 224, output: str | None = None, fp16: bool = False,
                  dynamic_batch: bool = False, tolerance: float | None = None,
-                 check: bool = True, fused: bool = True, card: ModelCard | None = None) -> ExportResult:
+                 check: bool = True, fused: bool = True, card: ModelCard | None = None,
+                 precision: str | None = None) -> ExportResult:
     """Export ``model`` (reparameterized here, in place) to ``path`` (.onnx or .ncnn.param).
 
     ``output`` is the task's deploy kind (rotation: "6d" or "matrix"; default the task's
@@ -46,6 +47,12 @@ def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *
     ONNX files are verified with onnxruntime, ncnn files with the ncnn Python package (fp32
     inference); ``tolerance`` defaults to 1e-4 (fp32 weights) or 5e-2 (``fp16`` ncnn weights).
     Raises :class:`~pyhpe.export.verify.VerificationError` beyond it.
+
+    ``precision`` ("fp32", "fp16" or "bf16"; ncnn only; default "fp16" when ``fp16`` else "fp32")
+    is recorded in the sidecar, where the C runtime takes it as the model's default precision
+    (docs/deployment.md, "Precision"). "fp16" also stores fp16 weights (``fp16=True``: pnnx's
+    fp16 .bin). "bf16" keeps fp32 weights: ncnn's .bin has no bf16 weight type, and ncnn converts
+    weights for bf16 storage at load time. The export is verified in fp32 either way.
 
     ncnn exports of models with RepNeXt mixers also get a fused pair ``<stem>.fused.ncnn.param/.bin``
     (``fused=False`` skips it; pyhpe.export.ncnn_fuse). Only the C++ runtime runs it, so it is
@@ -61,8 +68,17 @@ def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *
     card = (card or task.card(name, {}, input_size)).with_(form="deploy", input_size=int(input_size))
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if precision is None:
+        precision = "fp16" if fp16 else "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if fp16 and precision != "fp16":
+        raise ValueError(f"--fp16 (fp16 weights) is --precision fp16, not {precision}")
+    fp16 = precision == "fp16"
     if fp16 and fmt != "ncnn":
         raise ValueError("--fp16 stores ncnn weights in half precision; it applies to --format ncnn only")
+    if precision != "fp32" and fmt != "ncnn":
+        raise ValueError(f"--precision {precision} applies to --format ncnn only (the ONNX graph runs as exported)")
     if dynamic_batch and fmt != "onnx":
         raise ValueError("--dynamic-batch applies to ONNX only (ncnn runs one sample per extractor)")
     fixed = getattr(model, "fixed_input_size", False)
@@ -90,7 +106,7 @@ def export_model(model: nn.Module, path: str | os.PathLike, fmt: str = "onnx", *
         files = [param, weights]
         meta = DeployMeta(card=card, kind=output,
                           outputs=tuple((n, b, s) for (n, s), b in zip(outputs, blobs_out)),
-                          input_name=blobs_in[0], fp16_weights=fp16,
+                          input_name=blobs_in[0], fp16_weights=fp16, precision=precision,
                           extra_inputs=_extra_meta(task, blobs_in[1:]))
     meta_file = write_meta(files[0], meta)
     result = ExportResult(files=files, meta_path=meta_file, meta=meta)

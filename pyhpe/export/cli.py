@@ -34,7 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kind.add_argument("--deploy-kind", dest="output_kind", metavar="KIND",
                       help="graph outputs by the task's name for them (rotation: 6d, matrix)")
     parser.set_defaults(output_kind=None)  # None: the task's default deploy outputs
-    parser.add_argument("--fp16", action="store_true", help="ncnn: store weights in fp16")
+    parser.add_argument("--precision", choices=("fp32", "fp16", "bf16"),
+                        help="ncnn: the precision the model is meant to run in, recorded in the "
+                        "sidecar (the C runtime's default; docs/deployment.md 'Precision'); fp16 also "
+                        "stores fp16 weights, bf16 keeps fp32 weights (ncnn has no bf16 weight "
+                        "format). Default fp32")
+    parser.add_argument("--fp16", action="store_true", help="ncnn: store weights in fp16 (= --precision fp16)")
     parser.add_argument("--no-fused", dest="fused", action="store_false",
                         help="ncnn: skip the fused-mixer pair <stem>.fused.ncnn.param/.bin (RepNeXt "
                         "models; C++ runtime only)")
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         size = card.input_size
         out = Path(args.output) if args.output else default_output_path("build/export", card.model, args.format)
         result = export_model(model, out, args.format, name=card.model, input_size=size, card=card,
-                              output=args.output_kind, fp16=args.fp16,
+                              output=args.output_kind, fp16=args.fp16, precision=args.precision,
                               dynamic_batch=args.dynamic_batch, tolerance=args.tolerance,
                               fused=args.fused)
     except VerificationError as err:  # a failure like any other: exit 1 (was 3)

@@ -37,15 +37,20 @@ class CppRuntime:
 
     ``pyhpe-infer`` reads the model's options from the export sidecar beside ``param``
     (``<stem>.ncnn.json``) when there is one; ``sidecar`` names another file (``--sidecar``).
-    The input size and output kind are passed explicitly (they override the sidecar's)."""
+    The input size and output kind are passed explicitly (they override the sidecar's), and so is
+    ``precision`` (default "fp32": an export is verified in fp32 whatever precision its sidecar
+    records; "fp16"/"bf16" run the runtime's low-precision paths, docs/deployment.md)."""
 
     TASK = "sixd_rotation"  # the task whose poses pyhpe_pose holds
 
     def __init__(self, param: str | os.PathLike, output: str | None = None, threads: int = 1,
                  exe: str | os.PathLike | None = None, prefix: list[str] | None = None,
-                 sidecar: str | os.PathLike | None = None):
+                 sidecar: str | os.PathLike | None = None, precision: str = "fp32"):
         from pyhpe.tasks import get_task
 
+        if precision not in ("fp32", "fp16", "bf16"):
+            raise ValueError(f"precision must be 'fp32', 'fp16' or 'bf16', got {precision!r}")
+        self.precision = precision
         task = get_task(self.TASK)
         self.param = Path(param)
         self.output = output or task.default_deploy
@@ -66,7 +71,7 @@ class CppRuntime:
                 path = Path(tmp) / f"x{i}.f32"
                 np.ascontiguousarray(sample).tofile(path)
                 cmd = [*self.prefix, str(self.exe), str(self.param), "--tensor", str(path), "--input-size",
-                       str(x.shape[-1]), "--threads", str(self.threads)]
+                       str(x.shape[-1]), "--threads", str(self.threads), f"--{self.precision}"]
                 if self.name == "R":  # a graph that outputs the matrix
                     cmd.append("--matrix")
                 if self.sidecar is not None:

@@ -183,9 +183,9 @@ class OnnxRuntimeBackend(Backend):
 
 
 class NcnnBackend(Backend):
-    """ncnn (Python package); ``precision="fp32"`` turns every fp16 path off (bit-faithful to
+    """ncnn (Python package); ``precision="fp32"`` turns every fp16/bf16 path off (bit-faithful to
     the exported weights), ``"fp16"`` keeps ncnn's defaults (fp16 storage/arithmetic where the
-    CPU has them)."""
+    CPU has them), ``"bf16"`` turns on bf16 storage (where that ncnn build has it)."""
 
     name = "ncnn"
 
@@ -195,8 +195,8 @@ class NcnnBackend(Backend):
             import ncnn
         except ImportError as err:  # pragma: no cover - depends on the environment
             raise ImportError("the ncnn backend needs `pip install ncnn`") from err
-        if precision not in ("fp32", "fp16"):
-            raise ValueError(f"precision must be 'fp32' or 'fp16', got {precision!r}")
+        if precision not in ("fp32", "fp16", "bf16"):
+            raise ValueError(f"precision must be 'fp32', 'fp16' or 'bf16', got {precision!r}")
         param = _require(model_path, "ncnn .param file")
         if not param.name.endswith(".param"):
             raise ValueError(f"{param}: give the ncnn .param file (its .bin must sit beside it)")
@@ -217,6 +217,7 @@ class NcnnBackend(Backend):
         opt.use_fp16_storage = fp16
         opt.use_fp16_packed = fp16
         opt.use_fp16_arithmetic = fp16
+        opt.use_bf16_storage = precision == "bf16"
         opt.use_vulkan_compute = False
         self.precision = precision
         # pyhpe's strict check of the files first (pyhpe.runtime.ncnn_check, the C++ runtime's rules):

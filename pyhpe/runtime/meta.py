@@ -7,7 +7,7 @@ beside ``<stem>.ncnn.param`` (version 2)::
      "card": {...pyhpe.models.card, form "deploy"...},
      "kind": "6d", "input_name": "in0",
      "outputs": [{"name": "sixd", "blob": "out0", "shape": [6]}],
-     "fp16_weights": false, "dynamic_batch": false}
+     "fp16_weights": false, "dynamic_batch": false, "precision": "fp32"}
 
 ``kind`` is the task's deploy kind (pyhpe.tasks; rotation: "6d" or "matrix") and ``outputs`` the
 graph's outputs in order: the task's deploy output names, the graph's blob names, the per-sample
@@ -17,6 +17,9 @@ under ``"inputs"`` (absent otherwise)::
      "inputs": [{"name": "camera", "blob": "in1", "shape": [11],
                  "layout": ["left", "top", ..., "cy_crop"]}]
 
+``precision`` is what ``pyhpe export --precision`` was asked for ("fp32", "fp16" or "bf16"; absent
+in older sidecars: "fp32"): the C runtime takes it as the model's default precision
+(docs/deployment.md, "Precision"); ``fp16_weights`` says whether the .bin holds fp16 weights.
 The card's crop and normalisation are what every
 runtime (Python backends, the C runtime, the JNI bridge) applies. Version-1 sidecars (flat:
 "model", "input_size", "output" (the deploy kind), "input_name", "output_name", "mean", "std",
@@ -34,6 +37,7 @@ from pyhpe.models.card import ModelCard
 
 FORMAT = "pyhpe-deploy"
 VERSION = 2
+PRECISIONS = ("fp32", "fp16", "bf16")  # the sidecar's "precision" (pyhpe export --precision)
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,14 @@ class DeployMeta:
     dynamic_batch: bool = False
     #: graph inputs after the image: (name, blob, per-sample shape, layout of a vector)
     extra_inputs: tuple[tuple[str, str, tuple[int, ...], tuple[str, ...]], ...] = ()
+    #: the precision the model was exported for (PRECISIONS), the C runtime's default
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if not self.outputs:
             raise ValueError("an exported model needs at least one output")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     @property
     def model(self) -> str:
@@ -92,6 +100,7 @@ class DeployMeta:
                 "input_name": self.input_name,
                 "outputs": [{"name": n, "blob": b, "shape": list(s)} for n, b, s in self.outputs],
                 "fp16_weights": self.fp16_weights, "dynamic_batch": self.dynamic_batch,
+                "precision": self.precision,
                 **({"inputs": [{"name": n, "blob": b, "shape": list(s), "layout": list(lay)}
                                for n, b, s, lay in self.extra_inputs]} if self.extra_inputs else {})}
 
@@ -139,6 +148,7 @@ def read_meta(model_file: str | os.PathLike) -> DeployMeta | None:
                           input_name=str(data.get("input_name", "input")),
                           fp16_weights=bool(data.get("fp16_weights", False)),
                           dynamic_batch=bool(data.get("dynamic_batch", False)),
+                          precision=str(data.get("precision", "fp32")),
                           extra_inputs=tuple((str(i["name"]), str(i["blob"]), tuple(int(d) for d in i["shape"]),
                                               tuple(str(v) for v in i.get("layout", ())))
                                              for i in data.get("inputs", ())))
