@@ -57,8 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="default: from the model file's extension; a .safetensors file with an "
                         "ncnn export beside it (<stem>.ncnn.param/.bin) runs on ncnn")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the backend")
-    parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
-                        help="fp16: ncnn's fp16 storage/arithmetic (ncnn only)")
+    parser.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32",
+                        help="fp16: ncnn's fp16 storage/arithmetic; bf16: ncnn's bf16 storage "
+                        "(ncnn only; docs/deployment.md 'Precision')")
     add_renamed(parser, "--out", "-o", old="--output", dest="output", default="predictions",
                 metavar="DIR", help="output folder (default predictions)")
     det = parser.add_argument_group("detection and tracking")

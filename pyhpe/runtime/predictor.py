@@ -61,7 +61,8 @@ class Predictor:
         backend: "torch", "onnxruntime" or "ncnn".
         threads: CPU threads for the backend (None: the backend's default; ncnn: 1).
         input_size: the network's input side; checked against the model's when it has one.
-        precision: "fp32" or, for ncnn only, "fp16" (ncnn's fp16 storage/arithmetic).
+        precision: "fp32" or, for ncnn only, "fp16" (ncnn's fp16 storage/arithmetic) or "bf16"
+            (ncnn's bf16 storage, where that ncnn build has it).
         model_name: torch only: the registry name for weights that do not name their model.
     """
 
