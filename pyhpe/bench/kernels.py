@@ -26,7 +26,7 @@ OPS = ("gram_schmidt", "geodesic_loss", "sixd_geodesic_loss")
 MODES = ("fwd", "fwdbwd")
 FULL_SIZES = (64, 512, 4096, 65536)
 QUICK_SIZES = (64, 4096)
-IMPLS = ("ours", "official", "clean", "compile")
+IMPLS = ("ours", "kernel", "official", "clean", "compile")
 
 # Bytes each op must read and write per sample (float32), for the bandwidth bound.
 BYTES_PER_SAMPLE = {
@@ -101,7 +101,29 @@ def _callable(fn: Callable, op: str, mode: str, batch: int,
     return forward_backward
 
 
-def run_suite(sizes, threads_list, samples: int, impls: tuple[str, ...], progress=None) -> list[Row]:
+def _kernel_callable(op: str, mode: str, batch: int) -> Callable[[], object] | None:
+    """The native kernel alone, for the fused loss: ``pyhpe._C.sixd_geodesic_loss`` on
+    DLPack capsules, with a preallocated gradient (forward+backward) or none (forward), no
+    autograd, no allocation: what the one-pass kernel costs without the Python around it."""
+    if op != "sixd_geodesic_loss":
+        return None
+    from torch.utils.dlpack import to_dlpack
+
+    from pyhpe import _C
+
+    x6, _, R_gt, _ = _inputs(op, batch, grad=False)
+    grad = torch.empty_like(x6) if mode == "fwdbwd" else None
+
+    def call():
+        return _C.sixd_geodesic_loss(to_dlpack(x6), to_dlpack(R_gt),
+                                     None if grad is None else to_dlpack(grad), True, 1e-7,
+                                     torch.get_num_threads(), 0)
+
+    return call
+
+
+def run_suite(sizes, threads_list, samples: int, impls: tuple[str, ...], progress=None,
+              ops_: tuple[str, ...] = OPS) -> list[Row]:
     try:
         from pyhpe.official import load_official_functions
 
@@ -109,13 +131,17 @@ def run_suite(sizes, threads_list, samples: int, impls: tuple[str, ...], progres
     except ModuleNotFoundError:
         official = None
     rows = []
-    cases = [(op, mode, b, t) for op in OPS for mode in MODES for b in sizes for t in threads_list]
+    cases = [(op, mode, b, t) for op in ops_ for mode in MODES for b in sizes for t in threads_list]
     old_threads = torch.get_num_threads()
     for op, mode, batch, threads in cases:
         torch.set_num_threads(threads)
         torch._dynamo.reset()  # one compiled graph per case; no recompile-limit build-up
         fns = {name: f for name, f in _implementations(op, official).items() if name in impls}
         calls = {name: _callable(f, op, mode, batch) for name, f in fns.items()}
+        kernel = _kernel_callable(op, mode, batch) if "kernel" in impls else None
+        if kernel is not None:
+            calls = {"ours": calls.pop("ours"), "kernel": kernel, **calls} if "ours" in calls \
+                else {"kernel": kernel, **calls}
         seconds = time_interleaved(calls, samples, clock="thread" if threads == 1 else "wall")
         rows.append(Row(op, mode, batch, threads, seconds))
         if progress:
@@ -152,7 +178,10 @@ def markdown_tables(rows: list[Row], bandwidth: float) -> str:
                     else:
                         cells.append(f"{_fmt(r.seconds[i])} ({r.seconds[i] / ours:.1f}×)")
                 bound = BYTES_PER_SAMPLE[(op, mode)] * r.batch / bandwidth
-                ratio = f" (ours {ours / bound:.1f}× it)" if ours else ""
+                ratio = f" (ours {ours / bound:.1f}× it" if ours else ""
+                if ours and "kernel" in r.seconds:
+                    ratio += f", kernel {r.seconds['kernel'] / bound:.1f}×"
+                ratio += ")" if ours else ""
                 out.append(f"| {r.batch} | {r.threads} | " + " | ".join(cells)
                            + f" | {_fmt(bound)}{ratio} |")
     return "\n".join(out) + "\n"
@@ -199,7 +228,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", nargs="+", action=IntList, default=[1, 2], metavar="N",
                         help="thread counts to measure, e.g. 1 2 or 1,2 (default: 1 2)")
     parser.add_argument("--samples", type=positive_int, help="timing samples per implementation")
-    parser.add_argument("--impls", nargs="+", choices=IMPLS, help="implementations to compare")
+    parser.add_argument("--impls", nargs="+", choices=IMPLS,
+                        help="implementations to compare (kernel: the fused loss's native kernel "
+                             "alone, sixd_geodesic_loss only)")
+    parser.add_argument("--ops", nargs="+", choices=OPS, help="ops to time (default: all)")
     parser.add_argument("--out", type=Path, help="run directory (default runs/bench-kernels-TIME)")
 
 
@@ -220,13 +252,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r.op:>19} {r.mode:>6} B={r.batch:<6} t={r.threads}  {cells}", flush=True)
 
     bandwidth = copy_bandwidth()
-    rows = run_suite(sizes, args.threads, samples, impls, progress)
+    ops_ = tuple(args.ops or OPS)
+    rows = run_suite(sizes, args.threads, samples, impls, progress, ops_)
     from pyhpe import _C
 
     meta = {
         "command": "pyhpe bench kernels " + " ".join(
             (["--quick"] if args.quick else []) + (["--threads", *map(str, args.threads)]
-                                                   if args.threads != [1, 2] else [])),
+                                                   if args.threads != [1, 2] else [])
+            + (["--ops", *ops_] if ops_ != OPS else [])
+            + (["--batch-sizes", *map(str, sizes)] if args.sizes else [])
+            + (["--impls", *impls] if args.impls else [])),
         "torch": torch.__version__,
         "build": _C.build_info(),
         "machine": platform.processor() or platform.machine(),
