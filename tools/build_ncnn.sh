@@ -2,7 +2,7 @@
 # Build ncnn from its pinned, sha256-verified source distribution, for the host (x86-64) and/or
 # aarch64 Linux (Debian's cross compiler), with only the layers pyhpe's models need.
 #
-#   tools/build_ncnn.sh [host|aarch64|host-asan|all]        (default: all = host, aarch64, host-asan)
+#   tools/build_ncnn.sh [host|aarch64|host-asan|host-bf16|all]   (default: all = host, aarch64, host-asan)
 #
 # Results (cached; a target whose stamp exists is not rebuilt):
 #   build/ncnn/install-host/       lib/libncnn.a, include/ncnn/, lib/cmake/ncnn/
@@ -11,6 +11,11 @@
 #                                  its CMake target passes -fsanitize=address on to what links it),
 #                                  SSE2 only, no runtime dispatch: for the model-loading fuzz
 #                                  harness (csrc/runtime/fuzz, docs/fuzzing.md), not for speed
+#   build/ncnn/install-host-bf16/  the host build with NCNN_BF16 and its AVX512-BF16 variants: ncnn's
+#                                  net then casts blobs to bf16 (`--precision bf16`), and its own
+#                                  layers use VDPBF16PS where the CPU has it. Not part of `all`
+#                                  (not needed by the tests): for timing bf16 on such a CPU
+#                                  (docs/deployment.md, "Precision")
 #
 # Source: the ncnn sdist on the package index pip is configured with. Its setup.py stamps the build
 # date into its version, so pip's metadata check fails for a pinned version on any other day; the
@@ -38,7 +43,7 @@ TARGET="${1:-all}"
 
 die() { echo "build_ncnn: $*" >&2; exit 1; }
 
-case "$TARGET" in host|aarch64|host-asan|all) ;; *) die "unknown target '$TARGET' (host, aarch64, host-asan or all)";; esac
+case "$TARGET" in host|aarch64|host-asan|host-bf16|all) ;; *) die "unknown target '$TARGET' (host, aarch64, host-asan, host-bf16 or all)";; esac
 
 # Layers pyhpe's exported models use (pnnx output of every exportable sixdrepnet_* and trgv2_*
 # model: TRGv2 adds Deconvolution, GridSample and Convolution1D; see
@@ -106,6 +111,11 @@ build_target() {
       # models run in fp32 and those variants would only lengthen the build.
       extra=(-DNCNN_AVX512=ON -DNCNN_AVX512VNNI=OFF -DNCNN_AVX512BF16=OFF -DNCNN_AVX512FP16=OFF
              -DNCNN_AVXVNNI=OFF -DNCNN_AVXNECONVERT=OFF -DNCNN_XOP=OFF -DNCNN_FMA4=OFF) ;;
+    host-bf16)
+      # as host, plus bf16 storage and the AVX512-BF16 variants of ncnn's layers (the common flags'
+      # -DNCNN_BF16=OFF is overridden: the later -D wins)
+      extra=(-DNCNN_AVX512=ON -DNCNN_AVX512VNNI=OFF -DNCNN_BF16=ON -DNCNN_AVX512BF16=ON -DNCNN_AVX512FP16=OFF
+             -DNCNN_AVXVNNI=OFF -DNCNN_AVXNECONVERT=OFF -DNCNN_XOP=OFF -DNCNN_FMA4=OFF) ;;
     host-asan)
       # ASan sees ncnn's own reads of a malformed model. One x86 code path (SSE2, no AVX variants,
       # no runtime dispatch) keeps the build short: each layer is compiled once, not five times.
@@ -137,5 +147,6 @@ case "$TARGET" in
   host) build_target host ;;
   aarch64) build_target aarch64 ;;
   host-asan) build_target host-asan ;;
+  host-bf16) build_target host-bf16 ;;
   all) build_target host; build_target aarch64; build_target host-asan ;;
 esac

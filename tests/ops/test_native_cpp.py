@@ -1,6 +1,7 @@
 """Builds and runs the native C++ tests: csrc/tests/rotation_native_test.cpp (the rotation
 kernels), csrc/tests/mixer_native_test.cpp (the fused RepNeXt mixer),
 csrc/tests/ffn_native_test.cpp (the C++ runtime's fused channel MLP, PyhpeRepNeXtFFN),
+csrc/tests/ffn_bf16_native_test.cpp (its bf16 kernel, AVX512-BF16),
 csrc/tests/sidecar_native_test.cpp (the C++ runtime's reader of the export sidecar) and
 csrc/tests/sixdof_native_test.cpp (TRGv2's 6DoF geometry, csrc/include/pyhpe/sixdof_math.h).
 
@@ -11,6 +12,8 @@ report "N passed, 0 failed" each time:
   * host-avx512 (rotation, mixer, ffn): -O2 -mavx512f -mavx2 -mfma (the AVX-512 paths: 16 float
     lanes); compiled on every x86-64 host (test_host_avx512_builds), run only on a CPU with
     AVX-512F (skipped with the reason elsewhere; in CI a CPU with AVX-512F runs it),
+  * host-avx512bf16 (ffn_bf16): the runtime's bf16 FFN kernel (-mavx512bf16); compiled on every
+    x86-64 host, run only on a CPU with AVX512-BF16 (skipped with the reason elsewhere),
   * host-wide16 (rotation, mixer): -O2 -mavx2 -mfma -DPYHPE_PACK_BYTES=64, the AVX-512 build's
     16-lane float / 8-lane double packs lowered to two AVX2 halves: the same lane logic (tails,
     transposes, lane weights) run on an AVX2 CPU (skipped on a CPU without AVX2),
@@ -50,13 +53,15 @@ BUILDS = {
     "host": "g++",
     "host-avx2": "g++",
     "host-avx512": "g++",
+    "host-avx512bf16": "g++",
     "host-wide16": "g++",
     "host-sanitize": "g++",
     "aarch64": "aarch64-linux-gnu-g++",
 }
 
 # Variants only some programs have a path for (the others' default is every program).
-BUILD_PROGRAMS = {"host-avx512": ("rotation", "mixer", "ffn"), "host-wide16": ("rotation", "mixer")}
+BUILD_PROGRAMS = {"host-avx512": ("rotation", "mixer", "ffn"), "host-wide16": ("rotation", "mixer"),
+                  "host-avx512bf16": ("ffn_bf16",)}
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CLOSING_LINE = re.compile(r"^(\d+) passed, (\d+) failed$")
@@ -106,7 +111,7 @@ class NativeBuilds:
                 continue
             if name in ("host-avx2", "host-wide16") and not cpu_has_avx2():
                 continue
-            if name == "host-avx512" and not is_x86_64():  # compiled on every x86-64 host
+            if name in ("host-avx512", "host-avx512bf16") and not is_x86_64():  # compiled on every x86-64 host
                 continue
             if name == "aarch64" and shutil.which("qemu-aarch64") is None:
                 continue
@@ -157,6 +162,8 @@ BUILD_OF_TEST = {
     "test_host_avx2": "host-avx2",
     "test_host_avx512_builds": "host-avx512",
     "test_host_avx512": "host-avx512",
+    "test_host_avx512bf16_builds": "host-avx512bf16",
+    "test_host_avx512bf16": "host-avx512bf16",
     "test_host_wide16": "host-wide16",
     "test_host_sanitizers": "host-sanitize",
     "test_aarch64_neon_under_qemu": "aarch64",
@@ -245,6 +252,20 @@ def test_host_avx512_builds(builds, program):
 def test_host_avx512(builds, program):
     exe = builds.get("host-avx512", program)
     check_program_output(execute([str(exe)]), "avx512", None if program == "ffn" else 16)
+
+
+@pytest.mark.skipif(not is_x86_64(), reason="not x86-64")
+def test_host_avx512bf16_builds(builds):
+    """The runtime's bf16 FFN kernel compiles warning-free on any x86-64 host."""
+    builds.get("host-avx512bf16", "ffn_bf16")
+
+
+@pytest.mark.skipif(not cpu_has("avx512_bf16"),
+                    reason="this CPU has no AVX512-BF16 (or is not x86-64): the runtime's bf16 FFN "
+                           "kernel is only compiled here (its layer widens bf16 to fp32 on such CPUs)")
+def test_host_avx512bf16(builds):
+    exe = builds.get("host-avx512bf16", "ffn_bf16")
+    check_program_output(execute([str(exe)]), "avx512bf16")
 
 
 @pytest.mark.skipif(not cpu_has_avx2(), reason="this CPU has no AVX2 (or is not x86-64)")

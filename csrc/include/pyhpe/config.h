@@ -27,6 +27,8 @@ constexpr double kPi = 3.14159265358979323846;
 #define PYHPE_ISA_NAMESPACE_ isa_cuda
 #elif defined(__ARM_NEON)
 #define PYHPE_ISA_NAMESPACE_ isa_neon
+#elif defined(__AVX512BF16__)
+#define PYHPE_ISA_NAMESPACE_ isa_avx512bf16  // the runtime's bf16 FFN unit (ffn_forward_bf16.cpp)
 #elif defined(__AVX512F__)
 #define PYHPE_ISA_NAMESPACE_ isa_avx512
 #elif defined(__AVX2__)

@@ -1,6 +1,11 @@
 // Run-time choice between the per-ISA builds of PyhpeRepNeXtFFN's kernel (pyhpe/isa.h).
 #include "ffn_forward.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+
 namespace pyhpe_rt {
 
 namespace {
@@ -23,12 +28,30 @@ void ffn_forward(const FfnPacked& w, const float* h, size_t hs, const float* r, 
 
 const char* ffn_isa() { return kernels().isa; }
 
+bool ffn_bf16_arithmetic() {
+  static const bool on = [] {
+    const char* v = getenv("PYHPE_FFN_BF16");
+    return ffn_bf16_compiled() && ncnn::cpu_support_x86_avx512_bf16() && v != nullptr && strcmp(v, "1") == 0;
+  }();
+  return on;
+}
+
+const char* ffn_bf16_path() { return ffn_bf16_arithmetic() ? "avx512bf16" : "via fp32"; }
+
 #if !PYHPE_RT_FFN_FP16
 // No fp16 kernel in this build (ffn_forward_fp16.cpp is compiled on aarch64 only).
 bool ffn_fp16_compiled() { return false; }
 FfnPackedF16 ffn_pack_fp16(const float*, const float*, const float*, const float*, int, int) { return {}; }
 void ffn_forward_fp16(const FfnPackedF16&, const unsigned short*, size_t, const unsigned short*, size_t, unsigned short*,
                       size_t, int, int) {}
+#endif
+
+#if !PYHPE_RT_FFN_BF16
+// No bf16 kernel in this build (ffn_forward_bf16.cpp is compiled on x86-64 with AVX512-BF16 only).
+bool ffn_bf16_compiled() { return false; }
+FfnPackedBf16 ffn_pack_bf16(const float*, const float*, const float*, const float*, int, int) { return {}; }
+void ffn_forward_bf16(const FfnPackedBf16&, const unsigned short*, size_t, const unsigned short*, size_t,
+                      unsigned short*, size_t, int, int, int) {}
 #endif
 
 }  // namespace pyhpe_rt

@@ -48,6 +48,31 @@ FfnPackedF16 ffn_pack_fp16(const float* w1, const float* b1, const float* w2, co
 void ffn_forward_fp16(const FfnPackedF16& w, const unsigned short* h, size_t hs, const unsigned short* r, size_t rs,
                       unsigned short* y, size_t ys, int P, int threads);
 
+// bf16 arithmetic (ffn_forward_bf16.cpp, x86-64 builds whose compiler has -mavx512bf16: compiled
+// for AVX512-BF16 and to be called only where ncnn::cpu_support_x86_avx512_bf16() holds). Weights
+// packed as bf16 pairs (W[o][2k], W[o][2k+1]) in 32-bit words, fp32 biases; h, r, y are bf16
+// planes (raw bits in unsigned short) with strides as above. Accumulates in fp32.
+struct FfnPackedBf16 {
+  std::vector<unsigned> w1, w2;
+  std::vector<float> b1, b2;
+  int channels = 0, hidden = 0;
+};
+// Whether this build has the bf16 kernel (false elsewhere: the functions below then must not be called).
+bool ffn_bf16_compiled();
+// Whether the layer runs bf16 blobs through the bf16 kernel: built, the CPU has AVX512-BF16, and
+// PYHPE_FFN_BF16=1 in the environment. Opt-in: on the one CPU measured (an Intel Xeon with AMX,
+// docs/deployment.md "Precision") VDPBF16PS runs at half the rate of FMA, the same flops, and
+// the kernel was slower than widening to fp32 around the fp32 one; CPUs whose bf16 dot product
+// outruns their fp32 FMA (AMD Zen 4 is reported to) are where it can pay, unmeasured here.
+bool ffn_bf16_arithmetic();
+// What bf16 blobs run through on this CPU: "avx512bf16" or "via fp32" (pyhpe_build_info).
+const char* ffn_bf16_path();
+FfnPackedBf16 ffn_pack_bf16(const float* w1, const float* b1, const float* w2, const float* b2, int channels,
+                            int hidden);
+// chunk: pixels per chunk, a multiple of 16 (0: the kernel's choice; the native test sets it).
+void ffn_forward_bf16(const FfnPackedBf16& w, const unsigned short* h, size_t hs, const unsigned short* r, size_t rs,
+                      unsigned short* y, size_t ys, int P, int threads, int chunk = 0);
+
 // What one instruction-set build (ffn_forward_isa.cpp) provides: kFfnKernels_baseline, ...
 struct FfnKernels {
   const char* isa;

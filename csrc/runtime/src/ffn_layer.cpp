@@ -1,7 +1,8 @@
 // PyhpeRepNeXtFFN (see ffn_layer.h): parameters, weights and blob checks in ncnn's terms; the
 // arithmetic is ffn_forward (pyhpe/ffn_kernel.h), which reads ncnn's per-channel stride (cstep)
-// directly, or with fp16 storage and fp16 arithmetic on ARMv8.2 ffn_forward_fp16. bf16 storage
-// (and fp16 storage without fp16 arithmetic) is widened to fp32 around ffn_forward.
+// directly, with fp16 storage and fp16 arithmetic on ARMv8.2 ffn_forward_fp16, with bf16 storage
+// ffn_forward_bf16 where ffn_bf16_arithmetic() says so. bf16 storage otherwise (and fp16 storage
+// without fp16 arithmetic) is widened to fp32 around ffn_forward.
 #include "ffn_layer.h"
 
 #include <vector>
@@ -43,7 +44,8 @@ class RepNeXtFfnLayer : public CustomLayer {
         !load_floats(mb, b2, C, "b2"))
       return -1;
     packed_ = ffn_pack(w1, b1, w2, b2, C, Hd);
-    if (support_fp16_storage && ffn_fp16_compiled()) {  // ARMv8.2 fp16 arithmetic (see create_pipeline)
+    // fp16 (ARMv8.2) or bf16 (AVX512-BF16) arithmetic: packed in create_pipeline, once the options are known
+    if ((support_fp16_storage && ffn_fp16_compiled()) || bf16_arithmetic()) {
       w1_ = w1;
       b1_ = b1;
       w2_ = w2;
@@ -52,10 +54,13 @@ class RepNeXtFfnLayer : public CustomLayer {
     return 0;
   }
 
-  // fp16 storage with fp16 arithmetic: the fp16 kernel's weights (ffn_forward_fp16.cpp).
+  // fp16 storage with fp16 arithmetic: the fp16 kernel's weights (ffn_forward_fp16.cpp); bf16
+  // storage on a CPU with AVX512-BF16: the bf16 kernel's (ffn_forward_bf16.cpp).
   int create_pipeline(const ncnn::Option& opt) override {
     if (support_fp16_storage && opt.use_fp16_storage && opt.use_fp16_arithmetic && ffn_fp16_compiled() && !w1_.empty())
       packed_f16_ = ffn_pack_fp16(w1_, b1_, w2_, b2_, channels_, hidden_);
+    if (opt.use_bf16_storage && bf16_arithmetic() && !w1_.empty())
+      packed_bf16_ = ffn_pack_bf16(w1_, b1_, w2_, b2_, channels_, hidden_);
     w1_.release();
     b1_.release();
     w2_.release();
@@ -92,7 +97,12 @@ class RepNeXtFfnLayer : public CustomLayer {
       ffn_forward_fp16(packed_f16_, h, h.cstep, r, r.cstep, top, top.cstep, P, opt.num_threads);
       return 0;
     }
-    // bf16 (or fp16 without fp16 arithmetic): widen to fp32, the fp32 kernel, narrow the result.
+    if (st == Storage::kBf16 && !packed_bf16_.w1.empty()) {  // AVX512-BF16 arithmetic
+      ffn_forward_bf16(packed_bf16_, h, h.cstep, r, r.cstep, top, top.cstep, P, opt.num_threads);
+      return 0;
+    }
+    // bf16 without bf16 arithmetic (or fp16 without fp16 arithmetic): widen to fp32, the fp32
+    // kernel, narrow the result.
     ncnn::Mat hf(h.w, h.h, channels_, 4u, opt.workspace_allocator), yf(h.w, h.h, channels_, 4u, opt.workspace_allocator);
     ncnn::Mat rf;
     if (&r != &h) rf.create(h.w, h.h, channels_, 4u, opt.workspace_allocator);
@@ -106,9 +116,13 @@ class RepNeXtFfnLayer : public CustomLayer {
   }
 
  private:
+  // Whether bf16 blobs run in bf16 arithmetic here (ffn_bf16_arithmetic, ffn_forward.h).
+  static bool bf16_arithmetic() { return ffn_bf16_arithmetic(); }
+
   int channels_ = 0, hidden_ = 0;
   FfnPacked packed_;
   FfnPackedF16 packed_f16_;           // create_pipeline, for fp16 storage + fp16 arithmetic
+  FfnPackedBf16 packed_bf16_;         // create_pipeline, for bf16 storage + AVX512-BF16
   ncnn::Mat w1_, b1_, w2_, b2_;       // fp32 weights kept from load_model until create_pipeline
 };
 

@@ -252,6 +252,10 @@ const char* pyhpe_build_info(void) {
 #endif
     s << "; bf16 storage " << (NCNN_BF16 ? "built" : "not built (NCNN_BF16=OFF)");
     s << "; fused mixer " << pyhpe_rt::mixer_isa() << "; fused ffn " << pyhpe_rt::ffn_isa();
+#if defined(__x86_64__)
+    // bf16 blobs in the FFN: its AVX512-BF16 kernel, or widened to fp32 around the fp32 one
+    s << "; ffn bf16 " << pyhpe_rt::ffn_bf16_path();
+#endif
     s << "; cpus " << ncnn::get_cpu_count();
     info = s.str();
   }

@@ -1,0 +1,238 @@
+// PyhpeRepNeXtFFN's kernel in bf16 arithmetic on x86-64 with AVX512-BF16 (VDPBF16PS). Compiled
+// with -mavx512bf16 (CMakeLists.txt) and called only where ncnn::cpu_support_x86_avx512_bf16()
+// holds, as ncnn compiles and dispatches its own avx512bf16 layer variants. See ffn_forward.h.
+//
+// Same data flow as the fp32 kernel (pyhpe/ffn_kernel.h): lanes run over 16 consecutive pixels
+// of one channel; a register tile is 8 output channels x 3 pixel vectors (24 of 32 zmm
+// accumulate, in fp32). VDPBF16PS multiplies bf16 *pairs*: lane i of the accumulator gains
+// a[2i] b[2i] + a[2i+1] b[2i+1]. So the chunk's input and hidden scratch hold channel pairs
+// interleaved per pixel (row k: pixel p's channels 2k and 2k+1 as one 32-bit word), and the
+// packed weights hold, per output channel, the pair (W[o][2k], W[o][2k+1]) that is broadcast
+// to all lanes. GEMM 1 accumulates W1 x + b1, GELU runs in fp32 (ffn_kernel.h's, the exact erf
+// form) and is stored as bf16 pairs; GEMM 2 accumulates b2 + W2 hidden and adds the residual
+// in fp32 before the one rounding to bf16 (round to nearest even). Odd channel counts are
+// padded with a zero channel.
+//
+// Everything here has internal linkage except the entry points; ffn_kernel.h, included for
+// GELU, lives in its own inline namespace in this unit (isa_avx512bf16, pyhpe/config.h).
+#include "ffn_forward.h"
+
+#if defined(__x86_64__) && defined(__AVX512BF16__)
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "pyhpe/ffn_kernel.h"
+
+namespace pyhpe_rt {
+
+namespace {
+
+namespace ffn = ::pyhpe::ffn;
+static_assert(ffn::kLanes == 16, "ffn_kernel.h's GELU works on 16 floats here");
+
+constexpr int kLanes = 16, kTileOc = 8, kTileVec = 3;
+
+inline int tiles(int n) { return (n + kTileOc - 1) / kTileOc; }
+inline int pairs(int n) { return (n + 1) / 2; }
+
+// bf16 bits of f, rounded to nearest even (NaN stays NaN): the instruction the kernel rounds with.
+inline uint32_t bf16_bits(float f) {
+  return (uint32_t)(uint16_t)_mm_extract_epi16((__m128i)_mm_cvtneps_pbh(_mm_set_ss(f)), 0);
+}
+
+// W (out x in, row-major) -> tiles(out) blocks of pairs(in) x kTileOc words; word (t, k, o) holds
+// bf16 W[t * 8 + o][2k] in its low and W[t * 8 + o][2k + 1] in its high half (zero past the ends).
+std::vector<uint32_t> pack_weights(const float* w, int out, int in) {
+  std::vector<uint32_t> p((size_t)tiles(out) * pairs(in) * kTileOc, 0u);
+  for (int o = 0; o < out; ++o)
+    for (int c = 0; c < in; ++c)
+      p[((size_t)(o / kTileOc) * pairs(in) + c / 2) * kTileOc + o % kTileOc] |= bf16_bits(w[(size_t)o * in + c])
+                                                                                << (16 * (c & 1));
+  return p;
+}
+
+std::vector<float> pack_bias(const float* b, int n) {
+  std::vector<float> p((size_t)tiles(n) * kTileOc, 0.0f);
+  std::copy(b, b + n, p.begin());
+  return p;
+}
+
+// 16 bf16 values widened to 32-bit words (low halves), and words shifted into the high halves.
+// (The masked zero-extend and a vector shift: GCC 12's plain intrinsics warn of an uninitialized
+// pass-through operand.)
+typedef unsigned U32x16 __attribute__((vector_size(64)));
+inline __m512i widen(__m256i x) { return _mm512_maskz_cvtepu16_epi32((__mmask16)0xffff, x); }
+inline __m512i high(__m512i x) { return (__m512i)((U32x16)x << 16); }
+
+inline __mmask16 valid(int n) { return n >= kLanes ? (__mmask16)0xffff : (__mmask16)((1u << std::max(n, 0)) - 1u); }
+
+// 16 bf16 values (the first n; zeros after) widened to 32-bit words in the low halves.
+inline __m512i load_low(const uint16_t* p, int n) {
+  return widen(_mm256_maskz_loadu_epi16(valid(n), p));
+}
+
+// Words whose halves are bf16(a) (low) and bf16(b) (high), lane by lane.
+inline __m512i pair_of(__m512 a, __m512 b) {
+  return _mm512_or_si512(widen((__m256i)_mm512_cvtneps_pbh(a)), high(widen((__m256i)_mm512_cvtneps_pbh(b))));
+}
+
+// acc[o][v] = bias[o] + sum over pair rows k of dot(in[k][v * 16 ...], w[k][o]) (row stride ld words).
+template <int NV>
+inline __attribute__((always_inline)) void accumulate(const uint32_t* w, const float* bias, const uint32_t* in,
+                                                       size_t ld, int K, __m512 (&acc)[kTileOc][NV]) {
+#pragma GCC unroll 8
+  for (int o = 0; o < kTileOc; ++o)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[o][v] = _mm512_set1_ps(bias[o]);
+  for (int k = 0; k < K; ++k) {
+    const uint32_t* row = in + (size_t)k * ld;
+    const uint32_t* wk = w + (size_t)k * kTileOc;
+    __builtin_prefetch(wk + 512);
+    __m512bh x[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) x[v] = (__m512bh)_mm512_loadu_si512(row + v * kLanes);
+#pragma GCC unroll 8
+    for (int o = 0; o < kTileOc; ++o) {
+      const __m512bh wo = (__m512bh)_mm512_set1_epi32((int)wk[o]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[o][v] = _mm512_dpbf16_ps(acc[o][v], x[v], wo);
+    }
+  }
+}
+
+struct Chunk {
+  int p0 = 0, np = 0, npad = 0;  // pixels [p0, p0 + np), rows padded with zeros to npad
+  size_t ld = 0;                 // row stride of xs and hid, in words
+  uint32_t* xs = nullptr;        // pairs(C) rows: the input's channel pairs
+  uint32_t* hid = nullptr;       // tiles(hidden) * 4 rows: GELU(W1 x + b1) in channel pairs
+};
+
+// The chunk's input as channel pairs (odd C: the last pair's high halves are zero).
+void copy_in(const Chunk& k, const uint16_t* h, size_t hs, int C) {
+  for (int kp = 0; kp < pairs(C); ++kp) {
+    const uint16_t* a = h + (size_t)(2 * kp) * hs + k.p0;
+    const uint16_t* b = 2 * kp + 1 < C ? h + (size_t)(2 * kp + 1) * hs + k.p0 : nullptr;
+    uint32_t* row = k.xs + (size_t)kp * k.ld;
+    for (int q = 0; q < k.npad; q += kLanes) {
+      __m512i word = load_low(a + q, k.np - q);
+      if (b) word = _mm512_or_si512(word, high(load_low(b + q, k.np - q)));
+      _mm512_storeu_si512(row + q, word);
+    }
+  }
+}
+
+template <int NV>
+void hidden_tile(const uint32_t* w, const float* b, const uint32_t* xs, size_t ld, int KP, uint32_t* hid) {
+  __m512 acc[kTileOc][NV];
+  accumulate<NV>(w, b, xs, ld, KP, acc);
+  // fully unrolled, as every loop over acc: an indexed access would keep the tile on the stack
+#pragma GCC unroll 4
+  for (int j = 0; j < kTileOc / 2; ++j)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      _mm512_storeu_si512(hid + (size_t)j * ld + v * kLanes,
+                          pair_of((__m512)ffn::gelu((ffn::V)acc[2 * j][v]), (__m512)ffn::gelu((ffn::V)acc[2 * j + 1][v])));
+}
+
+// y = bf16(r + b2 + W2 hid) for output channels [oc, oc + 8) ∩ [0, C), pixels [p, p + NV * 16) ∩ [0, P).
+template <int NV>
+void output_tile(const uint32_t* w, const float* b, const uint32_t* hid, size_t ld, int KP, int oc, int C, int p,
+                 int P, const uint16_t* r, size_t rs, uint16_t* y, size_t ys) {
+  __m512 acc[kTileOc][NV];
+  accumulate<NV>(w, b, hid, ld, KP, acc);
+#pragma GCC unroll 8
+  for (int o = 0; o < kTileOc; ++o) {
+    if (oc + o >= C) break;
+    const uint16_t* rr = r + (size_t)(oc + o) * rs;
+    uint16_t* yr = y + (size_t)(oc + o) * ys;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const int q = p + v * kLanes;
+      const __mmask16 m = valid(P - q);
+      const __m512 res = (__m512)high(widen(_mm256_maskz_loadu_epi16(m, rr + q)));
+      _mm256_mask_storeu_epi16(yr + q, m, (__m256i)_mm512_cvtneps_pbh(_mm512_add_ps(acc[o][v], res)));
+    }
+  }
+}
+
+// Runs f(integral_constant<NV>) for the nv pixel vectors left in a chunk (1..3).
+template <class F>
+inline void with_vectors(int nv, F&& f) {
+  if (nv >= 3)
+    f(std::integral_constant<int, 3>());
+  else if (nv == 2)
+    f(std::integral_constant<int, 2>());
+  else
+    f(std::integral_constant<int, 1>());
+}
+
+void run_chunk(const FfnPackedBf16& w, const Chunk& k, const uint16_t* h, size_t hs, const uint16_t* r, size_t rs,
+               uint16_t* y, size_t ys, int P) {
+  const int C = w.channels, Hd = w.hidden;
+  copy_in(k, h, hs, C);
+  for (int t = 0; t < tiles(Hd); ++t)
+    for (int q = 0; q < k.npad; q += kTileVec * kLanes)
+      with_vectors(std::min(kTileVec, (k.npad - q) / kLanes), [&](auto NV) {
+        hidden_tile<decltype(NV)::value>(w.w1.data() + (size_t)t * pairs(C) * kTileOc, w.b1.data() + t * kTileOc,
+                                         k.xs + q, k.ld, pairs(C), k.hid + (size_t)t * (kTileOc / 2) * k.ld + q);
+      });
+  for (int t = 0; t < tiles(C); ++t)
+    for (int q = 0; q < k.npad; q += kTileVec * kLanes)
+      with_vectors(std::min(kTileVec, (k.npad - q) / kLanes), [&](auto NV) {
+        output_tile<decltype(NV)::value>(w.w2.data() + (size_t)t * pairs(Hd) * kTileOc, w.b2.data() + t * kTileOc,
+                                         k.hid + q, k.ld, pairs(Hd), t * kTileOc, C, k.p0 + q, P, r, rs, y, ys);
+      });
+}
+
+}  // namespace
+
+bool ffn_bf16_compiled() { return true; }
+
+FfnPackedBf16 ffn_pack_bf16(const float* w1, const float* b1, const float* w2, const float* b2, int channels,
+                            int hidden) {
+  FfnPackedBf16 p;
+  p.w1 = pack_weights(w1, hidden, channels);
+  p.b1 = pack_bias(b1, hidden);
+  p.w2 = pack_weights(w2, channels, hidden);
+  p.b2 = pack_bias(b2, channels);
+  p.channels = channels;
+  p.hidden = hidden;
+  return p;
+}
+
+void ffn_forward_bf16(const FfnPackedBf16& w, const unsigned short* h, size_t hs, const unsigned short* r, size_t rs,
+                      unsigned short* y, size_t ys, int P, int threads, int chunk) {
+  const int C = w.channels, Hd = w.hidden, tile = kTileVec * kLanes;
+  // Chunk: input + hidden scratch within ~1 MB (L2), a multiple of 48 pixels, and at least as many
+  // chunks as threads when the plane has that many vectors of pixels (each thread runs whole chunks).
+  const size_t rows = (size_t)pairs(C) + (size_t)tiles(Hd) * (kTileOc / 2);
+  const int budget = std::max(tile, (int)((1 << 18) / rows) / tile * tile);
+  int n = (P + budget - 1) / budget;
+  if (P >= threads * kLanes) n = (n + threads - 1) / threads * threads;
+  if (chunk <= 0 || chunk % kLanes) chunk = ((P + n - 1) / n + kLanes - 1) / kLanes * kLanes;
+  const int n_chunks = (P + chunk - 1) / chunk;
+  (void)threads;
+#pragma omp parallel num_threads(threads) if (threads > 1 && n_chunks > 1)
+  {
+    std::vector<uint32_t> xs((size_t)pairs(C) * chunk), hid((size_t)tiles(Hd) * (kTileOc / 2) * chunk);
+#pragma omp for schedule(dynamic, 1)
+    for (int i = 0; i < n_chunks; ++i) {
+      Chunk k;
+      k.p0 = i * chunk;
+      k.np = std::min(chunk, P - k.p0);
+      k.npad = (k.np + kLanes - 1) / kLanes * kLanes;
+      k.ld = chunk;
+      k.xs = xs.data();
+      k.hid = hid.data();
+      run_chunk(w, k, (const uint16_t*)h, hs, (const uint16_t*)r, rs, (uint16_t*)y, ys, P);
+    }
+  }
+}
+
+}  // namespace pyhpe_rt
+
+#endif
