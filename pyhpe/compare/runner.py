@@ -218,7 +218,7 @@ def fused_pair(cfg: dict, out: Path) -> dict | None:
     from pyhpe.bench.report import machine
 
     env = machine()
-    latency = fused.measure(bench, paths, lat["threads"], lat["fused_passes"], 3)
+    latency, _ = fused.measure(bench, paths, lat["threads"], lat["fused_passes"], 3)
     env["load_after"] = os.getloadavg()[0]
     return {"latency": latency, "env": env, "pyhpe_bench": str(bench)}
 

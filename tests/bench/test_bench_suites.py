@@ -42,12 +42,25 @@ def test_fused_writes_the_run_directory(tmp_path, monkeypatch):
     monkeypatch.setattr(peak, "measure_peaks", lambda quick=False: {
         "fp32_gflops": 2000.0, "bf16_gflops": 1.0, "fp16_gflops": 1.0, "copy_gbps": 10.0})
     lat = {k: {"min_ms": 2.0 + i, "median_ms": 2.5 + i, "n": 3, "clock": "thread"} for i, k in enumerate(fused.COLUMNS)}
-    monkeypatch.setattr(fused, "measure", lambda bench, paths, threads, passes, runs, wall=False: {"1": lat})
+    # bf16 at half the fp32 times
+    low = {k: {**v, "min_ms": v["min_ms"] / 2, "median_ms": v["median_ms"] / 2} for k, v in lat.items()}
+    seen = {}
+
+    def measure(bench, paths, threads, passes, runs, wall=False, precisions=("fp32",)):
+        seen["precisions"] = precisions
+        return {"1": lat}, {p: {"1": low} for p in precisions if p != "fp32"}
+
+    monkeypatch.setattr(fused, "measure", measure)
+    monkeypatch.setattr(fused, "build_info", lambda bench, param: "pyhpe 0.1.0 (stub)")
     out = tmp_path / "run"
     assert main(["bench", "fused", "--pyhpe-bench", str(exe), "--out", str(out), "--threads", "1",
-                 "--passes", "1", "--runs", "1"]) == 0
+                 "--passes", "1", "--runs", "1", "--precision", "bf16"]) == 0
+    assert seen["precisions"] == ["bf16"]
     table = _run_dir_shape(out, "latency.png")
     assert "| 1 (thread clock) | 2.00 (2.50) |" in table
+    assert "pyhpe-bench build: pyhpe 0.1.0 (stub)" in table
+    # M4 fused 2.0 -> 1.0 ms, M4 4.0 -> 2.0, B1g2 5.0 -> 2.5: 2x each, B1g2 / M4 fused 2.5x
+    assert "| 1 (thread clock) | bf16 | 1.00 (1.25) | 2.00 (2.25) | 2.50 (2.75) | 2.00x | 2.00x | 2.00x | 2.50x |" in table
     # 2 flops x 1e9 MACs in 2.0 ms = 1000 GFLOP/s = 50 % of 2000; B1g2: 4e9 flops in 5.0 ms = 40 %
     assert "M4 fused 50%" in table and "B1g2 40%" in table
 

@@ -1,4 +1,5 @@
-// pyhpe-profile: where an ncnn model's time goes, per layer type (fp32, batch 1, random input).
+// pyhpe-profile: where an ncnn model's time goes, per layer type (fp32, or bf16 storage with
+// --bf16: what `--precision bf16` runs, where ncnn is built with NCNN_BF16; batch 1, random input).
 // Each round runs the model one layer at a time: an extractor that keeps every blob, then one
 // extract per layer in file order, so each extract runs exactly that layer (with the layout
 // conversion ncnn does in front of it). A layer's cost is its minimum over the rounds; the table
@@ -6,7 +7,7 @@
 //
 //   pyhpe-profile MODEL.param [--bin PATH] [--input-size S] [--threads 1] [--rounds 20] [--json]
 //                 [--layers]   (also one row per layer: name, type, output shape, ms; with --json
-//                               a "layers" list)
+//                               a "layers" list) [--bf16]
 // The input size is the sidecar's (MODEL.ncnn.json) when it exists, else 224; --input-size
 // overrides it (--sidecar JSON, --no-sidecar as in pyhpe-infer).
 #include <stdio.h>
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
   std::string param, bin;
   ModelFlags model_flags;
   int threads = 1, rounds = 20;
-  bool json = false, per_layer = false;
+  bool json = false, per_layer = false, bf16 = false;
   for (ArgParser a(kProg, argc, argv); a.next();) {
     if (model_flags.parse(a)) continue;
     if (a.is("--bin")) bin = a.value();
@@ -42,9 +43,10 @@ int main(int argc, char** argv) {
     else if (a.is("--rounds")) rounds = a.int_value();
     else if (a.is("--json")) json = true;
     else if (a.is("--layers")) per_layer = true;
+    else if (a.is("--bf16")) bf16 = true;
     else if (a.help()) {
       printf("usage: pyhpe-profile MODEL.param [--bin PATH] [--input-size S] [--sidecar JSON | --no-sidecar] [--threads N] "
-             "[--rounds N] [--json] [--layers]\n");
+             "[--rounds N] [--json] [--layers] [--bf16]\n");
       return 0;
     }
     else a.positional(&param);
@@ -55,7 +57,7 @@ int main(int argc, char** argv) {
   if (bin.empty()) bin = bin_for(param);
 
   ncnn::Net net;
-  load_fp32_net(kProg, net, param, bin, threads, /*lightmode=*/false);  // keeps every blob
+  load_fp32_net(kProg, net, param, bin, threads, /*lightmode=*/false, bf16);  // keeps every blob
   const char* input = net.input_names()[0];
   const char* output = net.output_names()[0];
 
@@ -129,8 +131,8 @@ int main(int argc, char** argv) {
     }
     printf("}\n");
   } else {
-    printf("# %s, %d thread(s), input %d, %d rounds: whole forward min %.3f ms, sum of per-layer minima %.3f ms\n",
-           param.c_str(), threads, size, rounds, whole, total);
+    printf("# %s, %d thread(s), input %d, %s, %d rounds: whole forward min %.3f ms, sum of per-layer minima %.3f ms\n",
+           param.c_str(), threads, size, bf16 ? "bf16 storage" : "fp32", rounds, whole, total);
     printf("| layer type | layers | ms (sum of minima) | share |\n|---|---|---|---|\n");
     for (auto& r : rows)
       printf("| %s | %d | %.3f | %.1f%% |\n", r.first.c_str(), r.second.first, r.second.second,
