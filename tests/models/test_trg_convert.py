@@ -81,7 +81,11 @@ def test_the_converted_model_gives_the_official_outputs(converted, reference):
     _close(out.t, R_t[:, 3, :3], "t")
     _close(out.vertices, reference["pred_face_world"], "vertices (head frame)")
     _close(out.extra["vertices_cam"], reference["pred_face_cam"], "vertices (camera frame)")
-    _close(out.landmarks, (reference["pred_lmk68"] + 1) / 2 * CROP, "landmarks (crop px)", 1e-3)
+    # the official landmarks are in [-1, 1]: TOL there is TOL * CROP / 2 crop px (about 0.01). The
+    # float32 sum order follows the CPU's oneDNN kernels: on an Intel AVX-512 CPU these landmarks
+    # differ from the fixture's by 0.006 px (0.0017 px with ONEDNN_MAX_CPU_ISA=AVX2), 6e-5 in [-1, 1]
+    _close(out.landmarks, (reference["pred_lmk68"] + 1) / 2 * CROP, "landmarks (crop px)",
+           TOL * CROP / 2)
     pose = reference["pred_pose"]
     _close(out.sixd, pose[:, list(SIXD_INTERLEAVED_TO_COLUMNS)], "6D")
     _close(out.extra["correction"], pose[:, 6:], "correction parameters")
