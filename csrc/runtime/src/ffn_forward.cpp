@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu.h"
 
 namespace pyhpe_rt {
 
@@ -28,15 +27,24 @@ void ffn_forward(const FfnPacked& w, const float* h, size_t hs, const float* r, 
 
 const char* ffn_isa() { return kernels().isa; }
 
-bool ffn_bf16_arithmetic() {
-  static const bool on = [] {
+FfnBf16Kernel ffn_bf16_kernel() {
+  static const FfnBf16Kernel k = [] {
+    if (!ffn_bf16_compiled()) return FfnBf16Kernel::kNone;
+    if (ffn_bf16_runs(FfnBf16Kernel::kAmx)) return FfnBf16Kernel::kAmx;
     const char* v = getenv("PYHPE_FFN_BF16");
-    return ffn_bf16_compiled() && ncnn::cpu_support_x86_avx512_bf16() && v != nullptr && strcmp(v, "1") == 0;
+    if (v != nullptr && strcmp(v, "1") == 0 && ffn_bf16_runs(FfnBf16Kernel::kDot)) return FfnBf16Kernel::kDot;
+    return FfnBf16Kernel::kNone;
   }();
-  return on;
+  return k;
 }
 
-const char* ffn_bf16_path() { return ffn_bf16_arithmetic() ? "avx512bf16" : "via fp32"; }
+const char* ffn_bf16_path() {
+  switch (ffn_bf16_kernel()) {
+    case FfnBf16Kernel::kAmx: return "amx";
+    case FfnBf16Kernel::kDot: return "avx512bf16";
+    default: return "via fp32";
+  }
+}
 
 #if !PYHPE_RT_FFN_FP16
 // No fp16 kernel in this build (ffn_forward_fp16.cpp is compiled on aarch64 only).
@@ -49,7 +57,10 @@ void ffn_forward_fp16(const FfnPackedF16&, const unsigned short*, size_t, const 
 #if !PYHPE_RT_FFN_BF16
 // No bf16 kernel in this build (ffn_forward_bf16.cpp is compiled on x86-64 with AVX512-BF16 only).
 bool ffn_bf16_compiled() { return false; }
-FfnPackedBf16 ffn_pack_bf16(const float*, const float*, const float*, const float*, int, int) { return {}; }
+bool ffn_bf16_runs(FfnBf16Kernel) { return false; }
+FfnPackedBf16 ffn_pack_bf16(const float*, const float*, const float*, const float*, int, int, FfnBf16Kernel) {
+  return {};
+}
 void ffn_forward_bf16(const FfnPackedBf16&, const unsigned short*, size_t, const unsigned short*, size_t,
                       unsigned short*, size_t, int, int, int) {}
 #endif

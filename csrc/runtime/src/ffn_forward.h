@@ -48,28 +48,35 @@ FfnPackedF16 ffn_pack_fp16(const float* w1, const float* b1, const float* w2, co
 void ffn_forward_fp16(const FfnPackedF16& w, const unsigned short* h, size_t hs, const unsigned short* r, size_t rs,
                       unsigned short* y, size_t ys, int P, int threads);
 
-// bf16 arithmetic (ffn_forward_bf16.cpp, x86-64 builds whose compiler has -mavx512bf16: compiled
-// for AVX512-BF16 and to be called only where ncnn::cpu_support_x86_avx512_bf16() holds). Weights
-// packed as bf16 pairs (W[o][2k], W[o][2k+1]) in 32-bit words, fp32 biases; h, r, y are bf16
-// planes (raw bits in unsigned short) with strides as above. Accumulates in fp32.
+// bf16 arithmetic (ffn_forward_bf16.cpp, x86-64 builds whose compiler has -mavx512bf16 and
+// -mamx-bf16), two kernels: AMX tiles (TDPBF16PS) where the CPU has AMX-BF16 and Linux grants
+// the tile state, else VDPBF16PS where the CPU has AVX512-BF16. Both take bf16 inputs and weights,
+// accumulate in fp32, keep the hidden activations in bf16; h, r, y are bf16 planes (raw bits in
+// unsigned short) with strides as above.
+enum class FfnBf16Kernel { kNone, kDot, kAmx };
 struct FfnPackedBf16 {
-  std::vector<unsigned> w1, w2;
+  FfnBf16Kernel kernel = FfnBf16Kernel::kNone;
+  std::vector<unsigned> w1, w2;         // kDot: pairs (W[o][2k], W[o][2k+1]) per 32-bit word
+  std::vector<unsigned short> a1, a2;   // kAmx: 16 x 32 bf16 tiles of W
   std::vector<float> b1, b2;
   int channels = 0, hidden = 0;
 };
-// Whether this build has the bf16 kernel (false elsewhere: the functions below then must not be called).
+// Whether this build has the bf16 kernels (false elsewhere: the functions below then must not be called).
 bool ffn_bf16_compiled();
-// Whether the layer runs bf16 blobs through the bf16 kernel: built, the CPU has AVX512-BF16, and
-// PYHPE_FFN_BF16=1 in the environment. Opt-in: on the one CPU measured (an Intel Xeon with AMX,
-// docs/deployment.md "Precision") VDPBF16PS runs at half the rate of FMA, the same flops, and
-// the kernel was slower than widening to fp32 around the fp32 one; CPUs whose bf16 dot product
-// outruns their fp32 FMA (AMD Zen 4 is reported to) are where it can pay, unmeasured here.
-bool ffn_bf16_arithmetic();
-// What bf16 blobs run through on this CPU: "avx512bf16" or "via fp32" (pyhpe_build_info).
+// The bf16 kernels this CPU runs: AMX needs AMX-BF16 and the kernel's permission for the tile
+// state (arch_prctl, asked once); Dot needs AVX512-BF16.
+bool ffn_bf16_runs(FfnBf16Kernel kernel);
+// The kernel the layer runs bf16 blobs through (kNone: widened to fp32 around the fp32 kernel).
+// AMX where it runs; the VDPBF16PS kernel only with PYHPE_FFN_BF16=1: on the one CPU measured
+// (an Intel Xeon with AMX, docs/deployment.md "Precision") VDPBF16PS issues at half the rate of
+// FMA, the same flops, and it was slower than widening; CPUs whose bf16 dot product outruns
+// their fp32 FMA (AMD Zen 4 is reported to) are where it can pay, unmeasured here.
+FfnBf16Kernel ffn_bf16_kernel();
+// What bf16 blobs run through on this CPU: "amx", "avx512bf16" or "via fp32" (pyhpe_build_info).
 const char* ffn_bf16_path();
 FfnPackedBf16 ffn_pack_bf16(const float* w1, const float* b1, const float* w2, const float* b2, int channels,
-                            int hidden);
-// chunk: pixels per chunk, a multiple of 16 (0: the kernel's choice; the native test sets it).
+                            int hidden, FfnBf16Kernel kernel);
+// chunk: pixels per chunk, a multiple of 32 (0: the kernel's choice; the native test sets it).
 void ffn_forward_bf16(const FfnPackedBf16& w, const unsigned short* h, size_t hs, const unsigned short* r, size_t rs,
                       unsigned short* y, size_t ys, int P, int threads, int chunk = 0);
 

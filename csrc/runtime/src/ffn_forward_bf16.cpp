@@ -1,26 +1,30 @@
-// PyhpeRepNeXtFFN's kernel in bf16 arithmetic on x86-64 with AVX512-BF16 (VDPBF16PS). Compiled
-// with -mavx512bf16 (CMakeLists.txt) and called only where ncnn::cpu_support_x86_avx512_bf16()
-// holds, as ncnn compiles and dispatches its own avx512bf16 layer variants. See ffn_forward.h.
+// PyhpeRepNeXtFFN's kernels in bf16 arithmetic on x86-64: AMX tiles (TDPBF16PS) and AVX512-BF16
+// (VDPBF16PS). Compiled with -mavx512bf16 -mamx-tile -mamx-bf16 (CMakeLists.txt); each runs only
+// where the CPU has it (ffn_bf16_runs), as ncnn compiles and dispatches its own avx512bf16 layer
+// variants. See ffn_forward.h.
 //
-// Same data flow as the fp32 kernel (pyhpe/ffn_kernel.h): lanes run over 16 consecutive pixels
-// of one channel; a register tile is 8 output channels x 3 pixel vectors (24 of 32 zmm
-// accumulate, in fp32). VDPBF16PS multiplies bf16 *pairs*: lane i of the accumulator gains
-// a[2i] b[2i] + a[2i+1] b[2i+1]. So the chunk's input and hidden scratch hold channel pairs
-// interleaved per pixel (row k: pixel p's channels 2k and 2k+1 as one 32-bit word), and the
-// packed weights hold, per output channel, the pair (W[o][2k], W[o][2k+1]) that is broadcast
-// to all lanes. GEMM 1 accumulates W1 x + b1, GELU runs in fp32 (ffn_kernel.h's, the exact erf
-// form) and is stored as bf16 pairs; GEMM 2 accumulates b2 + W2 hidden and adds the residual
-// in fp32 before the one rounding to bf16 (round to nearest even). Odd channel counts are
-// padded with a zero channel.
+// Both share the fp32 kernel's data flow (pyhpe/ffn_kernel.h): pixels in chunks sized for L2, the
+// chunk's input copied into a zero-padded scratch, GEMM 1 into a hidden scratch through GELU
+// (ffn_kernel.h's, the exact erf form, in fp32), GEMM 2 plus b2 plus the residual in fp32 before
+// the one rounding to bf16 (round to nearest even). bf16 products are taken in *pairs* of input
+// channels, so the scratch holds channel pairs interleaved per pixel (row k: pixel p's channels
+// 2k and 2k+1 as one 32-bit word), zero-padded.
+// - VDPBF16PS: lane i of the accumulator gains a[2i] b[2i] + a[2i+1] b[2i+1]; lanes run over 16
+//   pixels of one channel, a register tile is 8 output channels x 3 pixel vectors (24 of 32 zmm
+//   accumulate), and the packed weights hold per output channel the pair (W[o][2k], W[o][2k+1])
+//   broadcast to all lanes.
+// - AMX: see the section below.
 //
 // Everything here has internal linkage except the entry points; ffn_kernel.h, included for
 // GELU, lives in its own inline namespace in this unit (isa_avx512bf16, pyhpe/config.h).
 #include "ffn_forward.h"
 
-#if defined(__x86_64__) && defined(__AVX512BF16__)
+#if defined(__x86_64__) && defined(__AVX512BF16__) && defined(__AMX_BF16__)
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <vector>
@@ -55,8 +59,9 @@ std::vector<uint32_t> pack_weights(const float* w, int out, int in) {
   return p;
 }
 
+// padded with zeros to a multiple of 32 (the AMX blocks; the dot kernel's 8-channel tiles too)
 std::vector<float> pack_bias(const float* b, int n) {
-  std::vector<float> p((size_t)tiles(n) * kTileOc, 0.0f);
+  std::vector<float> p((size_t)(n + 31) / 32 * 32, 0.0f);
   std::copy(b, b + n, p.begin());
   return p;
 }
@@ -170,7 +175,7 @@ inline void with_vectors(int nv, F&& f) {
     f(std::integral_constant<int, 1>());
 }
 
-void run_chunk(const FfnPackedBf16& w, const Chunk& k, const uint16_t* h, size_t hs, const uint16_t* r, size_t rs,
+void dot_chunk(const FfnPackedBf16& w, const Chunk& k, const uint16_t* h, size_t hs, const uint16_t* r, size_t rs,
                uint16_t* y, size_t ys, int P) {
   const int C = w.channels, Hd = w.hidden;
   copy_in(k, h, hs, C);
@@ -188,16 +193,132 @@ void run_chunk(const FfnPackedBf16& w, const Chunk& k, const uint16_t* h, size_t
       });
 }
 
+// ---- AMX (TDPBF16PS) -------------------------------------------------------------------------
+// A tile multiply C[16 x 16 fp32] += A[16 x 32 bf16] . B[16 x 16 bf16 pairs] sums over 32 input
+// channels: A's row m is W[m][k0 .. k0 + 31], B's row j holds, per pixel, the pair of channels
+// k0 + 2j, k0 + 2j + 1 — the chunk's pair rows as they are. Tiles 0-3 accumulate 32 output
+// channels x 32 pixels (2 x 2), 4-5 hold two W blocks, 6-7 two blocks of 16 pixels. Channel and
+// hidden counts are padded with zeros to multiples of 32, pixels to 32.
+
+inline int round_up(int n, int m) { return (n + m - 1) / m * m; }
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Every tile 16 rows x 64 bytes; per thread, before its first tile instruction.
+void configure_tiles() {
+  TileConfig c;
+  for (int t = 0; t < 8; ++t) {
+    c.colsb[t] = 64;
+    c.rows[t] = 16;
+  }
+  _tile_loadconfig(&c);
+}
+
+// The tile state is off by default on Linux; a process asks for it once (arch_prctl
+// ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA).
+bool amx_granted() {
+  static const bool ok = [] {
+    if (!__builtin_cpu_supports("amx-tile") || !__builtin_cpu_supports("amx-bf16")) return false;
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+  }();
+  return ok;
+}
+
+// W (out x in, row-major) -> blocks (out / 16, in / 32) of 16 x 32 bf16, row m = W[16 b + m][32 k ...].
+std::vector<uint16_t> pack_amx(const float* w, int out, int in) {
+  const int kb = round_up(in, 32) / 32;
+  std::vector<uint16_t> p((size_t)round_up(out, 32) / 16 * kb * 512, 0);
+  for (int o = 0; o < out; ++o)
+    for (int c = 0; c < in; ++c)
+      p[((size_t)(o / 16) * kb + c / 32) * 512 + (o % 16) * 32 + c % 32] = (uint16_t)bf16_bits(w[(size_t)o * in + c]);
+  return p;
+}
+
+// tmp (32 x 32 fp32, row stride 32) = the two W block rows at a (KB blocks each) times the pair
+// rows at b (KB x 16 rows of stride ld words), 32 pixels.
+inline void amx_block(const uint16_t* a, int KB, const uint32_t* b, size_t ld, float* tmp) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int kb = 0; kb < KB; ++kb) {
+    _tile_loadd(4, a + (size_t)kb * 512, 64);
+    _tile_loadd(5, a + ((size_t)KB + kb) * 512, 64);
+    const uint32_t* bk = b + (size_t)kb * 16 * ld;
+    _tile_loadd(6, bk, ld * 4);
+    _tile_loadd(7, bk + 16, ld * 4);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, tmp, 128);
+  _tile_stored(1, tmp + 16, 128);
+  _tile_stored(2, tmp + 16 * 32, 128);
+  _tile_stored(3, tmp + 16 * 32 + 16, 128);
+}
+
+void amx_chunk(const FfnPackedBf16& w, const Chunk& k, const uint16_t* h, size_t hs, const uint16_t* r, size_t rs,
+               uint16_t* y, size_t ys, int P, float* tmp) {
+  const int C = w.channels, Hd = w.hidden, K1 = round_up(C, 32) / 32, K2 = round_up(Hd, 32) / 32;
+  copy_in(k, h, hs, C);
+  for (int ob = 0; ob < 2 * K2; ob += 2)  // 32 hidden channels at a time
+    for (int q = 0; q < k.npad; q += 32) {
+      amx_block(w.a1.data() + (size_t)ob * K1 * 512, K1, k.xs + q, k.ld, tmp);
+      for (int o = 0; o < 32; o += 2) {
+        const int j = ob * 16 + o;
+        uint32_t* row = k.hid + (size_t)(j / 2) * k.ld + q;
+        for (int v = 0; v < 2; ++v) {
+          const __m512 a = _mm512_add_ps(_mm512_load_ps(tmp + o * 32 + v * 16), _mm512_set1_ps(w.b1[j]));
+          const __m512 b = _mm512_add_ps(_mm512_load_ps(tmp + (o + 1) * 32 + v * 16), _mm512_set1_ps(w.b1[j + 1]));
+          _mm512_storeu_si512(row + v * 16, pair_of((__m512)ffn::gelu((ffn::V)a), (__m512)ffn::gelu((ffn::V)b)));
+        }
+      }
+    }
+  for (int ob = 0; ob < 2 * K1; ob += 2)  // 32 output channels at a time
+    for (int q = 0; q < k.npad; q += 32) {
+      amx_block(w.a2.data() + (size_t)ob * K2 * 512, K2, k.hid + q, k.ld, tmp);
+      for (int o = 0; o < 32 && ob * 16 + o < C; ++o) {
+        const int c = ob * 16 + o;
+        for (int v = 0; v < 2; ++v) {
+          const int p = k.p0 + q + v * 16;
+          const __mmask16 m = valid(P - p);
+          const __m512 res = (__m512)high(widen(_mm256_maskz_loadu_epi16(m, r + (size_t)c * rs + p)));
+          const __m512 out = _mm512_add_ps(_mm512_add_ps(_mm512_load_ps(tmp + o * 32 + v * 16), _mm512_set1_ps(w.b2[c])), res);
+          _mm256_mask_storeu_epi16(y + (size_t)c * ys + p, m, (__m256i)_mm512_cvtneps_pbh(out));
+        }
+      }
+    }
+}
+
 }  // namespace
 
 bool ffn_bf16_compiled() { return true; }
 
+bool ffn_bf16_runs(FfnBf16Kernel kernel) {
+  if (kernel == FfnBf16Kernel::kAmx) return amx_granted();
+  if (kernel == FfnBf16Kernel::kDot) return __builtin_cpu_supports("avx512bf16");
+  return false;
+}
+
 FfnPackedBf16 ffn_pack_bf16(const float* w1, const float* b1, const float* w2, const float* b2, int channels,
-                            int hidden) {
+                            int hidden, FfnBf16Kernel kernel) {
   FfnPackedBf16 p;
-  p.w1 = pack_weights(w1, hidden, channels);
+  if (kernel == FfnBf16Kernel::kNone) return p;
+  p.kernel = kernel;
+  if (kernel == FfnBf16Kernel::kAmx) {
+    p.a1 = pack_amx(w1, hidden, channels);
+    p.a2 = pack_amx(w2, channels, hidden);
+  } else {
+    p.w1 = pack_weights(w1, hidden, channels);
+    p.w2 = pack_weights(w2, channels, hidden);
+  }
   p.b1 = pack_bias(b1, hidden);
-  p.w2 = pack_weights(w2, channels, hidden);
   p.b2 = pack_bias(b2, channels);
   p.channels = channels;
   p.hidden = hidden;
@@ -206,30 +327,39 @@ FfnPackedBf16 ffn_pack_bf16(const float* w1, const float* b1, const float* w2, c
 
 void ffn_forward_bf16(const FfnPackedBf16& w, const unsigned short* h, size_t hs, const unsigned short* r, size_t rs,
                       unsigned short* y, size_t ys, int P, int threads, int chunk) {
-  const int C = w.channels, Hd = w.hidden, tile = kTileVec * kLanes;
-  // Chunk: input + hidden scratch within ~1 MB (L2), a multiple of 48 pixels, and at least as many
-  // chunks as threads when the plane has that many vectors of pixels (each thread runs whole chunks).
-  const size_t rows = (size_t)pairs(C) + (size_t)tiles(Hd) * (kTileOc / 2);
-  const int budget = std::max(tile, (int)((1 << 18) / rows) / tile * tile);
+  const int C = w.channels, Hd = w.hidden, unit = 32;
+  // Scratch rows: the input's channel pairs (padded to 16 pair rows, AMX's block) and the hidden
+  // pairs (hidden padded to 32). Chunk: that scratch within ~1 MB (L2), a multiple of 32 pixels,
+  // and at least as many chunks as threads when the plane allows (each thread runs whole chunks).
+  const size_t xs_rows = (size_t)round_up(pairs(C), 16), hid_rows = (size_t)round_up(Hd, 32) / 2;
+  const int budget = std::max(unit, (int)((1 << 18) / (xs_rows + hid_rows)) / unit * unit);
   int n = (P + budget - 1) / budget;
   if (P >= threads * kLanes) n = (n + threads - 1) / threads * threads;
-  if (chunk <= 0 || chunk % kLanes) chunk = ((P + n - 1) / n + kLanes - 1) / kLanes * kLanes;
+  if (chunk <= 0 || chunk % unit) chunk = round_up((P + n - 1) / n, unit);
   const int n_chunks = (P + chunk - 1) / chunk;
+  const bool amx = w.kernel == FfnBf16Kernel::kAmx;
   (void)threads;
 #pragma omp parallel num_threads(threads) if (threads > 1 && n_chunks > 1)
   {
-    std::vector<uint32_t> xs((size_t)pairs(C) * chunk), hid((size_t)tiles(Hd) * (kTileOc / 2) * chunk);
+    // zero-initialised: the padding rows are never written and must read as zero
+    std::vector<uint32_t> xs(xs_rows * chunk), hid(hid_rows * chunk);
+    alignas(64) float tmp[32 * 32];
+    if (amx) configure_tiles();
 #pragma omp for schedule(dynamic, 1)
     for (int i = 0; i < n_chunks; ++i) {
       Chunk k;
       k.p0 = i * chunk;
       k.np = std::min(chunk, P - k.p0);
-      k.npad = (k.np + kLanes - 1) / kLanes * kLanes;
+      k.npad = round_up(k.np, unit);
       k.ld = chunk;
       k.xs = xs.data();
       k.hid = hid.data();
-      run_chunk(w, k, (const uint16_t*)h, hs, (const uint16_t*)r, rs, (uint16_t*)y, ys, P);
+      if (amx)
+        amx_chunk(w, k, (const uint16_t*)h, hs, (const uint16_t*)r, rs, (uint16_t*)y, ys, P, tmp);
+      else
+        dot_chunk(w, k, (const uint16_t*)h, hs, (const uint16_t*)r, rs, (uint16_t*)y, ys, P);
     }
+    if (amx) _tile_release();
   }
 }
 

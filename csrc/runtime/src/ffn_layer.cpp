@@ -1,7 +1,7 @@
 // PyhpeRepNeXtFFN (see ffn_layer.h): parameters, weights and blob checks in ncnn's terms; the
 // arithmetic is ffn_forward (pyhpe/ffn_kernel.h), which reads ncnn's per-channel stride (cstep)
 // directly, with fp16 storage and fp16 arithmetic on ARMv8.2 ffn_forward_fp16, with bf16 storage
-// ffn_forward_bf16 where ffn_bf16_arithmetic() says so. bf16 storage otherwise (and fp16 storage
+// ffn_forward_bf16 where ffn_bf16_kernel() names one. bf16 storage otherwise (and fp16 storage
 // without fp16 arithmetic) is widened to fp32 around ffn_forward.
 #include "ffn_layer.h"
 
@@ -60,7 +60,7 @@ class RepNeXtFfnLayer : public CustomLayer {
     if (support_fp16_storage && opt.use_fp16_storage && opt.use_fp16_arithmetic && ffn_fp16_compiled() && !w1_.empty())
       packed_f16_ = ffn_pack_fp16(w1_, b1_, w2_, b2_, channels_, hidden_);
     if (opt.use_bf16_storage && bf16_arithmetic() && !w1_.empty())
-      packed_bf16_ = ffn_pack_bf16(w1_, b1_, w2_, b2_, channels_, hidden_);
+      packed_bf16_ = ffn_pack_bf16(w1_, b1_, w2_, b2_, channels_, hidden_, ffn_bf16_kernel());
     w1_.release();
     b1_.release();
     w2_.release();
@@ -97,7 +97,7 @@ class RepNeXtFfnLayer : public CustomLayer {
       ffn_forward_fp16(packed_f16_, h, h.cstep, r, r.cstep, top, top.cstep, P, opt.num_threads);
       return 0;
     }
-    if (st == Storage::kBf16 && !packed_bf16_.w1.empty()) {  // AVX512-BF16 arithmetic
+    if (st == Storage::kBf16 && packed_bf16_.kernel != FfnBf16Kernel::kNone) {  // AMX or AVX512-BF16
       ffn_forward_bf16(packed_bf16_, h, h.cstep, r, r.cstep, top, top.cstep, P, opt.num_threads);
       return 0;
     }
@@ -116,13 +116,13 @@ class RepNeXtFfnLayer : public CustomLayer {
   }
 
  private:
-  // Whether bf16 blobs run in bf16 arithmetic here (ffn_bf16_arithmetic, ffn_forward.h).
-  static bool bf16_arithmetic() { return ffn_bf16_arithmetic(); }
+  // Whether bf16 blobs run in bf16 arithmetic here (ffn_bf16_kernel, ffn_forward.h).
+  static bool bf16_arithmetic() { return ffn_bf16_kernel() != FfnBf16Kernel::kNone; }
 
   int channels_ = 0, hidden_ = 0;
   FfnPacked packed_;
   FfnPackedF16 packed_f16_;           // create_pipeline, for fp16 storage + fp16 arithmetic
-  FfnPackedBf16 packed_bf16_;         // create_pipeline, for bf16 storage + AVX512-BF16
+  FfnPackedBf16 packed_bf16_;         // create_pipeline, for bf16 storage + AMX / AVX512-BF16
   ncnn::Mat w1_, b1_, w2_, b2_;       // fp32 weights kept from load_model until create_pipeline
 };
 
