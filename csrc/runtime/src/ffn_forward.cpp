@@ -2,7 +2,7 @@
 #include "ffn_forward.h"
 
 #include <stdlib.h>
-#include <string.h>
+#include <string>
 
 
 namespace pyhpe_rt {
@@ -30,10 +30,11 @@ const char* ffn_isa() { return kernels().isa; }
 FfnBf16Kernel ffn_bf16_kernel() {
   static const FfnBf16Kernel k = [] {
     if (!ffn_bf16_compiled()) return FfnBf16Kernel::kNone;
-    if (ffn_bf16_runs(FfnBf16Kernel::kAmx)) return FfnBf16Kernel::kAmx;
     const char* v = getenv("PYHPE_FFN_BF16");
-    if (v != nullptr && strcmp(v, "1") == 0 && ffn_bf16_runs(FfnBf16Kernel::kDot)) return FfnBf16Kernel::kDot;
-    return FfnBf16Kernel::kNone;
+    const std::string want = v ? v : "";
+    if (want == "fp32") return FfnBf16Kernel::kNone;
+    if (want == "dot" || want == "1") return ffn_bf16_runs(FfnBf16Kernel::kDot) ? FfnBf16Kernel::kDot : FfnBf16Kernel::kNone;
+    return ffn_bf16_runs(FfnBf16Kernel::kAmx) ? FfnBf16Kernel::kAmx : FfnBf16Kernel::kNone;  // unset, "amx"
   }();
   return k;
 }

@@ -67,7 +67,8 @@ bool ffn_bf16_compiled();
 // state (arch_prctl, asked once); Dot needs AVX512-BF16.
 bool ffn_bf16_runs(FfnBf16Kernel kernel);
 // The kernel the layer runs bf16 blobs through (kNone: widened to fp32 around the fp32 kernel).
-// AMX where it runs; the VDPBF16PS kernel only with PYHPE_FFN_BF16=1: on the one CPU measured
+// AMX where it runs; PYHPE_FFN_BF16=fp32 widens instead, =dot (or =1) picks the VDPBF16PS
+// kernel where the CPU has AVX512-BF16. That one is opt-in: on the one CPU measured
 // (an Intel Xeon with AMX, docs/deployment.md "Precision") VDPBF16PS issues at half the rate of
 // FMA, the same flops, and it was slower than widening; CPUs whose bf16 dot product outruns
 // their fp32 FMA (AMD Zen 4 is reported to) are where it can pay, unmeasured here.
