@@ -8,7 +8,8 @@ interleaved in one process), ``callpath`` (the overhead of each layer of the cal
 ``mixer`` (the fused RepNeXt mixer against PyTorch), ``trgv2`` (a TRGv2 training step by
 phase), ``predict`` (video prediction's frame rate and pose jitter), ``detect`` (a face detector's rate
 per |yaw| bin on synthetic heads), ``deploy`` (batch-1 latency of each deployment runtime per
-model), ``fused`` (whole-model latency of the fused ncnn layers), ``profile-ffn`` (the fused FFN
+model), ``fused`` (whole-model latency of the fused ncnn layers), ``precision`` (the pose change
+of each deploy precision on the synthetic test set), ``profile-ffn`` (the fused FFN
 layer per stage), ``winograd`` (ncnn with Winograd convolutions on and off), ``throughput`` (a
 training step against the official one), ``fixed-steps`` (fixed-step training comparisons) and
 ``cuda`` (the CUDA kernels against PyTorch on the GPU). Each writes results.json, table.md (naming
@@ -33,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                      "ncnn per model and thread count")),
     "fused": ("pyhpe.bench.fused", ("whole-model ncnn latency of RepNeXt-M4 with the fused layers vs plain, "
                                    "RepVGG-B1g2 and onnxruntime (the C++ runtime)")),
+    "precision": ("pyhpe.bench.precision", ("pose change of each deploy precision (fp32/fp16/bf16, the C++ runtime) "
+                                           "on the synthetic test set")),
     "profile-ffn": ("pyhpe.bench.profile_ffn", ("per-stage time of RepNeXt-M4's channel MLPs before and after the "
                                                "fused FFN layer (pyhpe-profile)")),
     "winograd": ("pyhpe.bench.winograd", "ncnn models timed with Winograd 3x3 convolutions on and off"),

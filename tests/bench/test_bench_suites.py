@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from pyhpe.cli import main
 
 
@@ -128,3 +130,48 @@ def test_peak_measures_this_machine(tmp_path):
     assert res["fp32_gflops"] > 1 and res["bf16_gflops"] > 0 and res["fp16_gflops"] > 0 and res["copy_gbps"] > 0.1
     assert "fp32 GEMM (torch.mm)" in (out / "table.md").read_text()
     assert peak.copy_gbps(1, 2) > 0.1
+
+
+def _rot_z(deg: float) -> np.ndarray:
+    c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def test_precision_compares_each_precision_with_fp32_torch_and_truth(tmp_path, monkeypatch):
+    """The suite's own work (model, data, export and pyhpe-infer stubbed): closed-form angles. The
+    runtime's fp32 pose is the identity, its bf16 pose 0.1° about z, PyTorch's 0.05° about z and
+    the truth the identity, for every head."""
+    import torch
+
+    from pyhpe.bench import fused, precision
+
+    n = 4
+    exe = tmp_path / "pyhpe-infer"
+    exe.write_text("")
+    exe.chmod(0o755)
+
+    class Model:
+        def __call__(self, x):
+            return type("Out", (), {"R": torch.as_tensor(np.stack([_rot_z(0.05)] * len(x)))})()
+
+    card = type("Card", (), {"input_size": 32})()
+    monkeypatch.setattr(precision, "load_model", lambda args: (Model(), card, "m"))
+    monkeypatch.setattr(precision, "test_inputs", lambda model, card, n, seed, render, progress: (
+        torch.zeros(n, 3, 32, 32), torch.eye(3, dtype=torch.float64).expand(n, 3, 3)))
+    import pyhpe.export
+
+    monkeypatch.setattr(pyhpe.export, "export_model", lambda *a, **k: None)
+    monkeypatch.setattr(precision, "runtime_rotations", lambda exe, param, x, p, fused, work: np.stack(
+        [_rot_z({"fp32": 0.0, "bf16": 0.1}[p])] * len(x)))
+    monkeypatch.setattr(fused, "build_info", lambda bench, param: "stub")
+    out = tmp_path / "run"
+    assert main(["bench", "precision", "--pyhpe-infer", str(exe), "--n", str(n), "--precisions", "bf16",
+                 "--out", str(out), "--no-progress"]) == 0
+    table = _run_dir_shape(out, "errors.png")
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert set(rows) == {"fp32", "bf16", "torch fp32"}
+    assert abs(rows["bf16"]["vs_fp32_mean"] - 0.1) < 1e-6 and abs(rows["bf16"]["vs_fp32_max"] - 0.1) < 1e-6
+    assert abs(rows["bf16"]["vs_torch_mean"] - 0.05) < 1e-6 and abs(rows["fp32"]["vs_torch_max"] - 0.05) < 1e-6
+    assert abs(rows["bf16"]["vs_truth_mean"] - 0.1) < 1e-6 and rows["fp32"]["vs_fp32_max"] < 1e-6
+    assert abs(rows["torch fp32"]["vs_truth_mean"] - 0.05) < 1e-6
+    assert "| bf16 | 0.1000° |" in table and "random weights" in table

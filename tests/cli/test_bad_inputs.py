@@ -176,6 +176,9 @@ def _slots() -> list[Slot]:
         Slot("pyhpe bench fused", "--pyhpe-bench", ["bench", "fused", "--pyhpe-bench", "{}", "--models-dir",
                                                     "{ws}/empty", "--out", "{ws}/out/bench"],
              {"missing": "nope", "corrupt": "corrupt-bin.bin", "wrong format": "notes.txt"}),
+        Slot("pyhpe bench precision", "--pyhpe-infer", ["bench", "precision", "--pyhpe-infer", "{}", "--n", "1",
+                                                        "--out", "{ws}/out/bench"],
+             {"missing": "nope", "corrupt": "corrupt-bin.bin", "wrong format": "notes.txt"}),
     ]
 
 

@@ -188,6 +188,8 @@ FAILURES = {
     ("bench", "deploy"): lambda mp, tmp: (["bench", "deploy", "--models", "no_such_model"],
                                           "unknown model 'no_such_model'"),
     ("bench", "fused"): lambda mp, tmp: (["bench", "fused", "--pyhpe-bench", str(tmp / "none")], "not found"),
+    ("bench", "precision"): lambda mp, tmp: (["bench", "precision", "--pyhpe-infer", str(tmp / "none")],
+                                             "not an executable"),
     ("bench", "profile-ffn"): lambda mp, tmp: (["bench", "profile-ffn", "--pyhpe-profile", str(tmp / "none")],
                                                "not found"),
     ("bench", "winograd"): lambda mp, tmp: (["bench", "winograd", str(tmp / "none.ncnn.param")],
