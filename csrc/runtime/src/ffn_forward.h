@@ -69,8 +69,8 @@ bool ffn_bf16_runs(FfnBf16Kernel kernel);
 // The kernel the layer runs bf16 blobs through (kNone: widened to fp32 around the fp32 kernel).
 // AMX where it runs; PYHPE_FFN_BF16=fp32 widens instead, =dot (or =1) picks the VDPBF16PS
 // kernel where the CPU has AVX512-BF16. That one is opt-in: on the one CPU measured
-// (an Intel Xeon with AMX, docs/deployment.md "Precision") VDPBF16PS issues at half the rate of
-// FMA, the same flops, and it was slower than widening; CPUs whose bf16 dot product outruns
+// (an Intel Xeon with AMX, docs/deployment.md "Precision") VDPBF16PS issues at a quarter of the
+// rate of FMA, half the flops, and it was slower than widening; CPUs whose bf16 dot product outruns
 // their fp32 FMA (AMD Zen 4 is reported to) are where it can pay, unmeasured here.
 FfnBf16Kernel ffn_bf16_kernel();
 // What bf16 blobs run through on this CPU: "amx", "avx512bf16" or "via fp32" (pyhpe_build_info).
