@@ -36,11 +36,15 @@ namespace pyhpe_rt {
 namespace {
 
 namespace ffn = ::pyhpe::ffn;
-static_assert(ffn::kLanes == 16, "ffn_kernel.h's GELU works on 16 floats here");
+// The fp32 kernel's AVX-512 register tile (16 lanes, 8 output channels x 3 pixel vectors), its
+// tile count and its dispatch on the pixel vectors left in a chunk.
+using ffn::kLanes;
+using ffn::kTileOc;
+using ffn::kTileVec;
+using ffn::tiles;
+using ffn::with_vectors;
+static_assert(kLanes == 16, "the bf16 kernels are written for 16-lane AVX-512 vectors");
 
-constexpr int kLanes = 16, kTileOc = 8, kTileVec = 3;
-
-inline int tiles(int n) { return (n + kTileOc - 1) / kTileOc; }
 inline int pairs(int n) { return (n + 1) / 2; }
 
 // bf16 bits of f, rounded to nearest even (NaN stays NaN): the instruction the kernel rounds with.
@@ -112,8 +116,8 @@ inline __attribute__((always_inline)) void accumulate(const uint32_t* w, const f
 struct Chunk {
   int p0 = 0, np = 0, npad = 0;  // pixels [p0, p0 + np), rows padded with zeros to npad
   size_t ld = 0;                 // row stride of xs and hid, in words
-  uint32_t* xs = nullptr;        // pairs(C) rows: the input's channel pairs
-  uint32_t* hid = nullptr;       // tiles(hidden) * 4 rows: GELU(W1 x + b1) in channel pairs
+  uint32_t* xs = nullptr;        // pairs(C) rows (zero rows after, to 16k rows): the input's channel pairs
+  uint32_t* hid = nullptr;       // hidden / 2 rows (hidden padded to 32): GELU(W1 x + b1) in channel pairs
 };
 
 // The chunk's input as channel pairs (odd C: the last pair's high halves are zero).
@@ -140,7 +144,8 @@ void hidden_tile(const uint32_t* w, const float* b, const uint32_t* xs, size_t l
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
       _mm512_storeu_si512(hid + (size_t)j * ld + v * kLanes,
-                          pair_of((__m512)ffn::gelu((ffn::V)acc[2 * j][v]), (__m512)ffn::gelu((ffn::V)acc[2 * j + 1][v])));
+                          pair_of((__m512)ffn::gelu((ffn::V)acc[2 * j][v]),
+                                  (__m512)ffn::gelu((ffn::V)acc[2 * j + 1][v])));
 }
 
 // y = bf16(r + b2 + W2 hid) for output channels [oc, oc + 8) ∩ [0, C), pixels [p, p + NV * 16) ∩ [0, P).
@@ -164,30 +169,19 @@ void output_tile(const uint32_t* w, const float* b, const uint32_t* hid, size_t 
   }
 }
 
-// Runs f(integral_constant<NV>) for the nv pixel vectors left in a chunk (1..3).
-template <class F>
-inline void with_vectors(int nv, F&& f) {
-  if (nv >= 3)
-    f(std::integral_constant<int, 3>());
-  else if (nv == 2)
-    f(std::integral_constant<int, 2>());
-  else
-    f(std::integral_constant<int, 1>());
-}
-
 void dot_chunk(const FfnPackedBf16& w, const Chunk& k, const uint16_t* h, size_t hs, const uint16_t* r, size_t rs,
                uint16_t* y, size_t ys, int P) {
   const int C = w.channels, Hd = w.hidden;
   copy_in(k, h, hs, C);
   for (int t = 0; t < tiles(Hd); ++t)
     for (int q = 0; q < k.npad; q += kTileVec * kLanes)
-      with_vectors(std::min(kTileVec, (k.npad - q) / kLanes), [&](auto NV) {
+      with_vectors<kTileVec>(std::min(kTileVec, (k.npad - q) / kLanes), [&](auto NV) {
         hidden_tile<decltype(NV)::value>(w.w1.data() + (size_t)t * pairs(C) * kTileOc, w.b1.data() + t * kTileOc,
                                          k.xs + q, k.ld, pairs(C), k.hid + (size_t)t * (kTileOc / 2) * k.ld + q);
       });
   for (int t = 0; t < tiles(C); ++t)
     for (int q = 0; q < k.npad; q += kTileVec * kLanes)
-      with_vectors(std::min(kTileVec, (k.npad - q) / kLanes), [&](auto NV) {
+      with_vectors<kTileVec>(std::min(kTileVec, (k.npad - q) / kLanes), [&](auto NV) {
         output_tile<decltype(NV)::value>(w.w2.data() + (size_t)t * pairs(Hd) * kTileOc, w.b2.data() + t * kTileOc,
                                          k.hid + q, k.ld, pairs(Hd), t * kTileOc, C, k.p0 + q, P, r, rs, y, ys);
       });
@@ -289,7 +283,8 @@ void amx_chunk(const FfnPackedBf16& w, const Chunk& k, const uint16_t* h, size_t
           const int p = k.p0 + q + v * 16;
           const __mmask16 m = valid(P - p);
           const __m512 res = (__m512)high(widen(_mm256_maskz_loadu_epi16(m, r + (size_t)c * rs + p)));
-          const __m512 out = _mm512_add_ps(_mm512_add_ps(_mm512_load_ps(tmp + o * 32 + v * 16), _mm512_set1_ps(w.b2[c])), res);
+          const __m512 acc = _mm512_add_ps(_mm512_load_ps(tmp + o * 32 + v * 16), _mm512_set1_ps(w.b2[c]));
+          const __m512 out = _mm512_add_ps(acc, res);
           _mm256_mask_storeu_epi16(y + (size_t)c * ys + p, m, (__m256i)_mm512_cvtneps_pbh(out));
         }
       }
