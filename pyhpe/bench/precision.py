@@ -68,17 +68,17 @@ def test_inputs(model, card, n: int, seed: int, render_size: int, progress: bool
 
 def runtime_rotations(exe: Path, param: Path, x: torch.Tensor, precision: str, fused: bool,
                       workdir: Path) -> np.ndarray:
-    """R (N x 3 x 3) from one ``pyhpe-infer --tensor`` call per input."""
-    out = []
-    for i, xi in enumerate(x):
-        f = workdir / f"x{i}.f32"
-        xi.contiguous().numpy().astype(np.float32).tofile(f)
-        cmd = [str(exe), str(param), "--tensor", str(f), f"--{precision}", *(["--fused"] if fused else [])]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-        if p.returncode != 0:
-            raise SystemExit(f"{exe.name} failed ({precision}, input {i}): {p.stderr.strip()}")
-        out.append(np.reshape(json.loads(p.stdout.strip().splitlines()[-1])["R"], (3, 3)))
-    return np.stack(out)
+    """R (N x 3 x 3) from one ``pyhpe-infer --tensor`` call over all N inputs (one JSON line each)."""
+    f = workdir / "inputs.f32"
+    x.contiguous().numpy().astype(np.float32).tofile(f)
+    cmd = [str(exe), str(param), "--tensor", str(f), f"--{precision}", *(["--fused"] if fused else [])]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120 + 10 * len(x), check=False)
+    if p.returncode != 0:
+        raise SystemExit(f"{exe.name} failed ({precision}): {p.stderr.strip()}")
+    lines = p.stdout.strip().splitlines()[-len(x):]
+    if len(lines) != len(x):
+        raise SystemExit(f"{exe.name} printed {len(lines)} poses for {len(x)} inputs ({precision})")
+    return np.stack([np.reshape(json.loads(line)["R"], (3, 3)) for line in lines])
 
 
 def angles_deg(R1, R2) -> np.ndarray:

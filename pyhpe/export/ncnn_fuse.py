@@ -10,6 +10,7 @@ runtime's ncnn custom layer, csrc/runtime/src/mixer_layer.h, which runs the fuse
 csrc/include/pyhpe/repnext_mixer.h) with the BatchNorm folded into a per-channel scale and shift.
 The channel MLPs after the mixers (1x1 conv -> GELU -> 1x1 conv -> residual add) become
 ``PyhpeRepNeXtFFN`` layers, and the Splits between them ``PyhpeSplit`` (pyhpe/export/ncnn_ffn.py).
+The stem and the pose head stay fp32 under 16-bit storage (pyhpe/export/ncnn_precision.py).
 Everything else, weights included, is copied byte for byte. The result is a second model pair
 ``<stem>.fused.ncnn.param/.bin``: the pip ``ncnn`` package cannot run the custom layer, so the
 plain pair stays the default for Python; the C++ runtime (pyhpe-infer/pyhpe-bench ``--fused``)
@@ -34,6 +35,7 @@ from pyhpe.export.ncnn_graph import (
     read_model,
     write_model,
 )
+from pyhpe.export.ncnn_precision import keep_fp32_ends
 
 LAYER_TYPE = "PyhpeRepNeXtMixer"
 MAX_KERNEL = 11  # the fused kernel's limit per side
@@ -227,6 +229,7 @@ def fuse_mixers(param: str | os.PathLike, bin_path: str | os.PathLike | None = N
     if ffn:
         fused, _ = fuse_ffn_layers(fused)
         fused, _ = unpack_splits(fused)
+    fused, _ = keep_fp32_ends(fused)
     default_param, default_bin = fused_paths(param) if out_param is None else (None, None)
     out_param = Path(out_param) if out_param else default_param
     out_bin = Path(out_bin) if out_bin else (default_bin or out_param.with_suffix(".bin"))

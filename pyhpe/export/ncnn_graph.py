@@ -32,6 +32,7 @@ WEIGHTLESS = frozenset([
     "Dropout", "Packing", "Cast", "Squeeze", "ExpandDims", "TanH", "ELU", "Exp", "Log", "Power",
     "Threshold", "Tile", "GridSample",
     "PyhpeSplit",  # pyhpe's unpacked Split (csrc/runtime/src/split_layer.h)
+    "PyhpeWiden",  # any storage to fp32 (csrc/runtime/src/widen_layer.h)
 ])
 
 

@@ -23,7 +23,7 @@ from support.native_runtime import SIZE, build_host_runtime
 from pyhpe.export.ncnn_ffn import LAYER_TYPE as FFN_TYPE
 from pyhpe.export.ncnn_fuse import LAYER_TYPE, fuse_mixers, fused_paths
 from pyhpe.export.ncnn_graph import NcnnFormatError, parse_param, read_model
-
+from pyhpe.export.ncnn_precision import WIDEN_TYPE, keep_fp32_ends
 
 _run = run_command
 
@@ -71,15 +71,46 @@ def test_rewrite_replaces_every_mixer(exported, fused):
     ffns = [layer for layer in new if layer.type == FFN_TYPE]
     assert sum(len(layer.bottoms) == 1 for layer in ffns) == n_down
     assert all(int(layer.params["1"]) == 2 * int(layer.params["0"]) for layer in ffns)
-    # every other layer, weights included, is unchanged and in the same order
+    # every other layer, weights included, is unchanged and in the same order, but for the
+    # featmask (31=) that keeps the stem and the head in fp32 (test_rewrite_keeps_fp32_ends)
     by_name = {layer.name: layer for layer in plain}
     kept = [layer for layer in new if not layer.type.startswith("Pyhpe") and layer.type != "Split"]
-    assert all(by_name[k.name].weights == k.weights and by_name[k.name].params == k.params for k in kept)
+    unmasked = [{k: v for k, v in layer.params.items() if k != "31"} for layer in kept]
+    assert all(by_name[k.name].weights == k.weights and by_name[k.name].params == p for k, p in zip(kept, unmasked))
     order = [layer.name for layer in plain]
     assert [order.index(k.name) for k in kept] == sorted(order.index(k.name) for k in kept)
     mixers = [layer for layer in new if layer.type == LAYER_TYPE]
     assert sum(layer.params["0"] == "1" for layer in mixers) == n_down
     assert all(layer.params["10"] == "1" for layer in mixers)
+
+
+def test_rewrite_keeps_fp32_ends(exported, fused):
+    """The stem (conv, GELU, conv from the input) is masked for bf16 storage (31=4); the head's
+    global Pooling and InnerProduct for fp16 and bf16 (31=6), behind a PyhpeWiden that hands them
+    fp32 (pyhpe/export/ncnn_precision.py). Nothing else is masked."""
+    new = read_model(*fused[:2])
+    masks = {layer.name: layer.params.get("31") for layer in new}
+    assert [layer.type for layer in new[1:4]] == ["Convolution", "GELU", "Convolution"]
+    assert [masks[layer.name] for layer in new[1:5]] == ["4", "4", "4", None]  # up to the first PyhpeSplit
+    widen, pool, fc = new[-3:]
+    assert (widen.type, pool.type, fc.type) == (WIDEN_TYPE, "Pooling", "InnerProduct")
+    assert widen.tops == pool.bottoms and pool.tops == fc.bottoms and not widen.params and not widen.weights
+    assert masks[pool.name] == masks[fc.name] == "6"
+    assert sum(m is not None for m in masks.values()) == 5
+
+
+def test_keep_fp32_ends_leaves_other_graphs():
+    """No global Pooling -> InnerProduct output: no head change; a stem stops at a branch; an
+    existing featmask is kept (or-ed)."""
+    from pyhpe.export.ncnn_graph import Layer
+
+    layers = [Layer("Input", "in", [], ["x"]), Layer("Convolution", "c1", ["x"], ["a"], {"0": "4", "31": "1"}),
+              Layer("Split", "sp", ["a"], ["b", "c"]), Layer("ReLU", "r", ["b"], ["d"]),
+              Layer("Pooling", "p", ["d"], ["e"], {"0": "1"}), Layer("InnerProduct", "fc", ["e"], ["out"])]
+    out, counts = keep_fp32_ends(layers)
+    assert counts == {"stem": 1, "head": 0}
+    assert out[1].params == {"0": "4", "31": "5"} and layers[1].params["31"] == "1"  # input untouched
+    assert [layer.params for layer in out[2:]] == [layer.params for layer in layers[2:]]
 
 
 def test_rewrite_ffn_weights(exported, fused):
@@ -139,6 +170,24 @@ def test_host_fused_matches_pytorch(host_tools, exported, fused):
     np.testing.assert_allclose(out["sixd"], plain["sixd"], atol=1e-5)
     out2 = _pose(_run([exe, exported["param"], "--fused", "--threads", "2", *args]))
     np.testing.assert_allclose(out2["sixd"], exported["sixd"], atol=1e-4)
+
+
+def test_host_infer_several_tensors(host_tools, exported, tmp_path):
+    """--tensor with N inputs back to back prints N poses, each the one a single-input call gives;
+    a file that is no whole number of inputs is refused (exit 2)."""
+    exe, d = host_tools / "pyhpe-infer", exported["dir"]
+    x = np.fromfile(d / "x.f32", np.float32)
+    np.concatenate([x, -0.5 * x]).tofile(tmp_path / "two.f32")
+    (-0.5 * x).tofile(tmp_path / "second.f32")
+    p = _run([exe, exported["param"], "--fused", "--tensor", tmp_path / "two.f32", "--input-size", SIZE])
+    assert p.returncode == 0, p.stderr
+    both = [json.loads(line) for line in p.stdout.strip().splitlines()]
+    singles = [_pose(_run([exe, exported["param"], "--fused", "--tensor", f, "--input-size", SIZE]))
+               for f in (d / "x.f32", tmp_path / "second.f32")]
+    assert both == singles and both[0] != both[1]
+    x[: x.size // 2].tofile(tmp_path / "half.f32")
+    p = _run([exe, exported["param"], "--tensor", tmp_path / "half.f32", "--input-size", SIZE])
+    assert p.returncode == 2 and "whole number of inputs" in p.stderr, p.stderr
 
 
 def test_export_verifies_fused_pair_with_cpp_runtime(host_tools, exported, tmp_path, monkeypatch):

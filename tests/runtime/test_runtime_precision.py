@@ -179,33 +179,52 @@ def _geodesic_deg(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.degrees(2.0 * np.arcsin(min(1.0, diff / (2.0 * np.sqrt(2.0))))))
 
 
-def _pose_errors(exe: list, m4, precisions=("fp32", "fp16", "bf16"), fused: bool = True) -> dict:
+def _pose_errors(exe: list, m4, precisions=("fp32", "fp16", "bf16"), fused: bool = True,
+                 sixd: dict | None = None) -> dict:
+    """{precision: degrees from PyTorch fp32}; the raw 6D outputs go into ``sixd`` when given."""
     d, errs = m4["dir"], {}
     for prec in precisions:
         p = run_command([*exe, d / "m4.ncnn.param", *(["--fused"] if fused else []), "--tensor", d / "x.f32",
                          f"--{prec}"])
         assert p.returncode == 0, p.stderr[-3000:]
-        R = np.reshape(json.loads(p.stdout.strip().splitlines()[-1])["R"], (3, 3))
-        errs[prec] = _geodesic_deg(R, m4["R"])
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+        errs[prec] = _geodesic_deg(np.reshape(out["R"], (3, 3)), m4["R"])
+        if sixd is not None:
+            sixd[prec] = np.asarray(out["sixd"], np.float32)
     return errs
 
 
+def _fits_16_bits(values: np.ndarray, precision: str) -> bool:
+    """Whether every value is exactly an fp16 / bf16 number: a 6D output a 16-bit head wrote."""
+    if precision == "fp16":
+        return bool(np.all(values.astype(np.float16).astype(np.float32) == values))
+    return bool(np.all(values.view(np.uint32) & 0xFFFF == 0))
+
+
 def test_fused_m4_pose_per_precision_host(host_tools, m4):
-    errs = _pose_errors([host_tools / "pyhpe-infer"], m4)
+    sixd: dict = {}
+    errs = _pose_errors([host_tools / "pyhpe-infer"], m4, sixd=sixd)
     for prec, err in errs.items():
         assert err <= POSE_TOL_DEG[prec], errs
     if not _ncnn_bf16("host"):  # no bf16 casts in this ncnn: bf16 runs exactly as fp32
         assert errs["bf16"] == errs["fp32"], errs
+    else:  # the fused pair's head runs in fp32 (PyhpeWiden + featmask): its 6D is not bf16-rounded
+        assert errs["bf16"] != errs["fp32"] and not _fits_16_bits(sixd["bf16"], "bf16"), (errs, sixd)
 
 
 def test_fused_m4_pose_per_precision_aarch64(aarch64_tools, m4):
-    errs = _pose_errors(["qemu-aarch64", "-cpu", QEMU_CPU, aarch64_tools / "pyhpe-infer"], m4)
+    sixd: dict = {}
+    errs = _pose_errors(["qemu-aarch64", "-cpu", QEMU_CPU, aarch64_tools / "pyhpe-infer"], m4, sixd=sixd)
     for prec, err in errs.items():
         assert err <= POSE_TOL_DEG[prec], errs
     assert errs["fp16"] > errs["fp32"], errs  # the fp16 paths ran
     # the fused layers add no fp16 error beyond what ncnn's own layers give the plain export
-    plain = _pose_errors(["qemu-aarch64", "-cpu", QEMU_CPU, aarch64_tools / "pyhpe-infer"], m4, ("fp16",), fused=False)
+    plain_sixd: dict = {}
+    plain = _pose_errors(["qemu-aarch64", "-cpu", QEMU_CPU, aarch64_tools / "pyhpe-infer"], m4, ("fp16",),
+                         fused=False, sixd=plain_sixd)
     assert errs["fp16"] <= plain["fp16"], (errs, plain)
+    # the plain pair's InnerProduct writes fp16; the fused pair's head runs in fp32 (PyhpeWiden + featmask)
+    assert _fits_16_bits(plain_sixd["fp16"], "fp16") and not _fits_16_bits(sixd["fp16"], "fp16"), (sixd, plain_sixd)
 
 
 # --- the precision an export records (pyhpe export --precision) -----------------------------------

@@ -1,6 +1,6 @@
 // pyhpe's ncnn custom layers as one set: PyhpeRepNeXtMixer (mixer_layer.h), PyhpeRepNeXtFFN
-// (ffn_layer.h) and PyhpeSplit (split_layer.h). Every net the runtime and its tools load
-// registers all three (models without them load as before), and the layers report their
+// (ffn_layer.h), PyhpeSplit (split_layer.h) and PyhpeWiden (widen_layer.h). Every net the runtime
+// and its tools load registers all four (models without them load as before), and the layers report their
 // failures through one per-thread message, so callers check a single place.
 #pragma once
 
@@ -12,7 +12,7 @@
 
 namespace pyhpe_rt {
 
-// Registers the three layers on net (before load_param). Returns ncnn's code (0 ok).
+// Registers the four layers on net (before load_param). Returns ncnn's code (0 ok).
 int register_custom_layers(ncnn::Net& net);
 
 // For the layers: records "<type> <name>: <message>" as this thread's error, logs it through
@@ -42,7 +42,7 @@ const char* storage_name(Storage s);
 void widen_planes(const ncnn::Mat& src, Storage s, float* dst, size_t dst_plane, int threads);
 void narrow_planes(const float* src, size_t src_plane, Storage s, ncnn::Mat& dst, int threads);
 
-// The base of the three layers: elempack 1 (ncnn converts the layout around the layer), never in
+// The base of the layers: elempack 1 (ncnn converts the layout around the layer), never in
 // place; errors name the layer type. Storage (docs/deployment.md, "Precision"): fp32 always;
 // bf16 always declared (the layers convert to fp32 around fp32 arithmetic; ncnn's net casts to
 // bf16 only when built with NCNN_BF16), fp16 where ncnn's own arm layers take it (NCNN_ARM82 and

@@ -26,7 +26,7 @@ namespace pyhpe_rt {
 constexpr const char* kFfnLayerType = "PyhpeRepNeXtFFN";
 
 // Registers PyhpeRepNeXtFFN on net (before load_param). Returns ncnn's code (0 ok).
-// Its errors go to custom_layer_error() (custom_layers.h), which registers all three layers.
+// Its errors go to custom_layer_error() (custom_layers.h), which registers all the layers.
 int register_ffn_layer(ncnn::Net& net);
 
 }  // namespace pyhpe_rt

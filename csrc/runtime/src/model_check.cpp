@@ -48,7 +48,7 @@ const KnownLayer kLayers[] = {
     // one input, one output
     {"Convolution", 1, 1, 1, 1}, {"ConvolutionDepthWise", 1, 1, 1, 1}, {"Convolution1D", 1, 1, 1, 1},
     {"Deconvolution", 1, 1, 1, 1}, {"InnerProduct", 1, 1, 1, 1}, {"BatchNorm", 1, 1, 1, 1},
-    {"Pooling", 1, 1, 1, 1}, {"PyhpeRepNeXtMixer", 1, 1, 1, 1}, {"GELU", 1, 1, 1, 1}, {"UnaryOp", 1, 1, 1, 1},
+    {"Pooling", 1, 1, 1, 1}, {"PyhpeRepNeXtMixer", 1, 1, 1, 1}, {"PyhpeWiden", 1, 1, 1, 1}, {"GELU", 1, 1, 1, 1}, {"UnaryOp", 1, 1, 1, 1},
     {"Reshape", 1, 1, 1, 1}, {"Permute", 1, 1, 1, 1}, {"Softmax", 1, 1, 1, 1}, {"Flatten", 1, 1, 1, 1},
     {"ReLU", 1, 1, 1, 1}, {"Sigmoid", 1, 1, 1, 1}, {"HardSigmoid", 1, 1, 1, 1}, {"HardSwish", 1, 1, 1, 1},
     {"Swish", 1, 1, 1, 1}, {"Mish", 1, 1, 1, 1}, {"Clip", 1, 1, 1, 1}, {"Interp", 1, 1, 1, 1},
@@ -61,7 +61,7 @@ const KnownLayer kLayers[] = {
 // Layers whose output has the input's shape.
 const char* const kSameShape[] = {"GELU", "UnaryOp", "ReLU", "Sigmoid", "HardSigmoid", "HardSwish", "Swish",
                                   "Mish", "Clip", "Dropout", "TanH", "ELU", "Exp", "Log", "Power", "Erf",
-                                  "AbsVal", "Softmax", "Split", "PyhpeSplit"};
+                                  "AbsVal", "Softmax", "Split", "PyhpeSplit", "PyhpeWiden"};
 
 const KnownLayer* known_layer(const std::string& type) {
   for (const KnownLayer& k : kLayers)

@@ -1,7 +1,8 @@
 // pyhpe-infer: head pose of one face with the pyhpe runtime (ncnn), printed as one JSON line.
 //
 //   pyhpe-infer MODEL.ncnn.param --image face.ppm [--box x0 y0 x1 y1] [--bgr] [--dump-input X.f32]
-//   pyhpe-infer MODEL.ncnn.param --tensor input.f32        (3*S*S float32, normalised, planar)
+//   pyhpe-infer MODEL.ncnn.param --tensor input.f32        (3*S*S float32, normalised, planar;
+//               N such inputs back to back: N JSON lines, one model load)
 //   6DoF models (the sidecar's card task trgv2_6dof):
 //   pyhpe-infer MODEL.ncnn.param --image frame.ppm --box x0 y0 x1 y1 [--intrinsics fx,fy,cx,cy]
 //               [--dump-input X.f32] [--dump-camera C.f32]   (no --intrinsics: f = W + H, image centre)
@@ -36,6 +37,7 @@ static const char* kProg = "pyhpe-infer";
 static void usage() {
   fprintf(stderr,
           "usage: pyhpe-infer MODEL.param (--image IMG.ppm [--box x0 y0 x1 y1] [--bgr] [--dump-input F32] | --tensor F32) "
+          "(F32: one or more 3*S*S float32 inputs; one JSON line each) "
           "[--bin PATH] %s [--threads N] [--fp32|--fp16|--bf16] [--fused] [--repeat N] [--info] [--print-options]\n"
           "  6DoF models: --box required with --image; [--intrinsics fx,fy,cx,cy] [--dump-camera F32]; "
           "--tensor F32 --camera F32|v1,...,v11; [--vertices N] [--dump-vertices F32] [--dump-landmarks F32]\n",
@@ -241,15 +243,18 @@ int main(int argc, char** argv) {
     if (!read_ppm(image, &pixels, &w, &h)) die(kProg, image + ": not a readable binary PPM (P6, maxval 255)");
     if (bgr)  // the file is RGB; --bgr feeds it as BGR to exercise that path
       for (size_t p = 0; p + 2 < pixels.size(); p += 3) std::swap(pixels[p], pixels[p + 2]);
-  } else {
+  } else {  // one input, or (rotation models) several back to back
     FILE* f = fopen(tensor.c_str(), "rb");
     if (!f) die(kProg, tensor + ": cannot open");
-    chw.resize((size_t)3 * opt.input_size * opt.input_size);
-    size_t n = fread(chw.data(), sizeof(float), chw.size(), f);
-    int extra = fgetc(f);
+    const size_t one = (size_t)3 * opt.input_size * opt.input_size;
+    std::vector<float> buf(one);
+    size_t n = 0;
+    while ((n = fread(buf.data(), sizeof(float), one, f)) == one) chw.insert(chw.end(), buf.begin(), buf.end());
+    const bool tail = n != 0 || fgetc(f) != EOF;
     fclose(f);
-    if (n != chw.size() || extra != EOF)
-      die(kProg, tensor + ": expected exactly 3*" + std::to_string(opt.input_size) + "^2 float32 values");
+    if (chw.empty() || tail || (sixdof && chw.size() != one))
+      die(kProg, tensor + ": expected " + std::string(sixdof ? "exactly" : "a whole number of inputs of") + " 3*" +
+                     std::to_string(opt.input_size) + "^2 float32 values");
   }
 
   if (!dump_input.empty()) {  // the network input pyhpe_infer computes from this image and box
@@ -271,25 +276,29 @@ int main(int argc, char** argv) {
     pyhpe_model_free(model);
     return rc;
   }
-  pyhpe_pose pose;
-  pyhpe_status st = PYHPE_OK;
-  for (int r = 0; r < repeat && st == PYHPE_OK; ++r) {
-    if (!chw.empty())
-      st = pyhpe_infer_tensor(model, chw.data(), &pose);
-    else
-      st = pyhpe_infer(model, pixels.data(), w, h, 0, bgr ? PYHPE_PIXEL_BGR : PYHPE_PIXEL_RGB,
-                       has_box ? box : nullptr, &pose);
+  const size_t one = (size_t)3 * opt.input_size * opt.input_size;
+  const size_t inputs = chw.empty() ? 1 : chw.size() / one;
+  for (size_t i = 0; i < inputs; ++i) {
+    pyhpe_pose pose;
+    pyhpe_status st = PYHPE_OK;
+    for (int r = 0; r < repeat && st == PYHPE_OK; ++r) {
+      if (!chw.empty())
+        st = pyhpe_infer_tensor(model, chw.data() + i * one, &pose);
+      else
+        st = pyhpe_infer(model, pixels.data(), w, h, 0, bgr ? PYHPE_PIXEL_BGR : PYHPE_PIXEL_RGB,
+                         has_box ? box : nullptr, &pose);
+    }
+    if (st != PYHPE_OK) {
+      fprintf(stderr, "%s: error: %s: %s\n", kProg, pyhpe_status_string(st), pyhpe_last_error());
+      pyhpe_model_free(model);
+      return 10 + (int)st;
+    }
+    printf("{\"sixd\": [");
+    for (int k = 0; k < 6; ++k) printf("%s%.9g", k ? ", " : "", pose.sixd[k]);
+    printf("], \"R\": [");
+    for (int k = 0; k < 9; ++k) printf("%s%.9g", k ? ", " : "", pose.R[k]);
+    printf("], \"euler_deg\": [%.9g, %.9g, %.9g]}\n", pose.euler_deg[0], pose.euler_deg[1], pose.euler_deg[2]);
   }
-  if (st != PYHPE_OK) {
-    fprintf(stderr, "%s: error: %s: %s\n", kProg, pyhpe_status_string(st), pyhpe_last_error());
-    pyhpe_model_free(model);
-    return 10 + (int)st;
-  }
-  printf("{\"sixd\": [");
-  for (int k = 0; k < 6; ++k) printf("%s%.9g", k ? ", " : "", pose.sixd[k]);
-  printf("], \"R\": [");
-  for (int k = 0; k < 9; ++k) printf("%s%.9g", k ? ", " : "", pose.R[k]);
-  printf("], \"euler_deg\": [%.9g, %.9g, %.9g]}\n", pose.euler_deg[0], pose.euler_deg[1], pose.euler_deg[2]);
   pyhpe_model_free(model);
   return 0;
 }
