@@ -14,7 +14,9 @@ accuracy, but the angles between precisions still measure what the precision cha
 tensors are the task's test crop of each head (the model card's), so the runtime sees exactly
 what PyTorch sees. bf16 needs a runtime built against an NCNN_BF16 ncnn (tools/build_ncnn.sh
 host-bf16; its FFN runs on AMX where the CPU has it); otherwise it runs as fp32, and fp16 on x86
-only changes some weights (docs/deployment.md, "Precision"); the table names the build. Writes
+only changes some weights (docs/deployment.md, "Precision"); the table names the build. The fused
+pair keeps its stem and pose head in fp32 (pyhpe/export/ncnn_precision.py); ``--all-16bit``
+measures it without them. One ``pyhpe-infer`` process per precision runs all N inputs. Writes
 ``results.json`` (with every head's angle to fp32), ``table.md`` and ``errors.png`` (mean, p99 and
 max angle to fp32 per precision).
 """
@@ -132,6 +134,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
                         help="runtime precisions (fp32 always runs: the others are compared with it)")
     parser.add_argument("--plain", action="store_true", help="the plain ncnn pair, not the fused one")
+    parser.add_argument("--all-16bit", action="store_true",
+                        help="the fused pair without its fp32 stem and pose head (every layer in 16-bit "
+                             "storage, as before they were kept fp32): to measure what they buy")
     parser.add_argument("--pyhpe-infer", type=Path, default=Path("build/runtime-host/pyhpe-infer"),
                         help="the C++ runtime's pyhpe-infer (default build/runtime-host/pyhpe-infer)")
     parser.add_argument("--out", type=Path, help="run directory (default runs/bench-precision-TIME)")
@@ -142,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
     from pyhpe.bench.fused import build_info
     from pyhpe.bench.report import bar_chart, machine, machine_line, run_dir
     from pyhpe.export import export_model
+    from pyhpe.export.ncnn_fuse import fuse_mixers
 
     exe = args.pyhpe_infer
     if not exe.is_file() or not os.access(exe, os.X_OK):
@@ -158,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
         param = work / f"{name}.ncnn.param"
         export_model(model, param, "ncnn", name=name, input_size=size, card=card, check=False)
         fused = not args.plain and param.with_name(f"{name}.fused.ncnn.param").is_file()
+        if fused and args.all_16bit:  # rewrite the fused pair from the plain one, without fp32 ends
+            fuse_mixers(param, fp32_ends=False)
         with torch.no_grad():
             torch_R = model(x).R.double().numpy()  # the deploy form: export reparameterized it
         runtime = {p: runtime_rotations(exe, param, x, p, fused, work) for p in precisions}
@@ -167,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     env.update(load_after=os.getloadavg()[0], end=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
     rows = summarise(runtime, torch_R, R_gt.numpy())
     what = (f"{name} ({'trained: ' + str(args.checkpoint) if args.checkpoint else 'random weights, seed 0'}), "
-            f"{'fused' if fused else 'plain'} ncnn pair, {size} px, {args.n} synthetic test heads (stream "
+            f"{'fused' if fused else 'plain'} ncnn pair{' without fp32 ends (--all-16bit)' if fused and args.all_16bit else ''}, {size} px, {args.n} synthetic test heads (stream "
             f"{args.seed}, rendered at {render} px)")
     (out / "results.json").write_text(json.dumps({"env": env, "model": what, "runtime_build": info,
                                                   "rows": rows}, indent=1))

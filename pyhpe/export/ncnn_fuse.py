@@ -210,9 +210,11 @@ def fused_paths(param: str | os.PathLike) -> tuple[Path, Path]:
 
 def fuse_mixers(param: str | os.PathLike, bin_path: str | os.PathLike | None = None,
                 out_param: str | os.PathLike | None = None,
-                out_bin: str | os.PathLike | None = None, ffn: bool = True) -> tuple[Path, Path, int] | None:
+                out_bin: str | os.PathLike | None = None, ffn: bool = True,
+                fp32_ends: bool = True) -> tuple[Path, Path, int] | None:
     """Write the fused pair of an ncnn model (default ``<stem>.fused.ncnn.param/.bin``): mixers,
-    and (``ffn``) the channel MLPs after them.
+    (``ffn``) the channel MLPs after them, and (``fp32_ends``) the stem and pose head kept fp32
+    under 16-bit storage (pyhpe/export/ncnn_precision.py; off only to measure what that buys).
 
     Returns (param, bin, number of mixers fused), or None (nothing written) when the model has no
     RepNeXt mixer. Raises :class:`~pyhpe.export.ncnn_graph.NcnnFormatError` for a model it cannot
@@ -229,7 +231,8 @@ def fuse_mixers(param: str | os.PathLike, bin_path: str | os.PathLike | None = N
     if ffn:
         fused, _ = fuse_ffn_layers(fused)
         fused, _ = unpack_splits(fused)
-    fused, _ = keep_fp32_ends(fused)
+    if fp32_ends:
+        fused, _ = keep_fp32_ends(fused)
     default_param, default_bin = fused_paths(param) if out_param is None else (None, None)
     out_param = Path(out_param) if out_param else default_param
     out_bin = Path(out_bin) if out_bin else (default_bin or out_param.with_suffix(".bin"))

@@ -99,6 +99,14 @@ def test_rewrite_keeps_fp32_ends(exported, fused):
     assert sum(m is not None for m in masks.values()) == 5
 
 
+def test_rewrite_without_fp32_ends(exported, tmp_path):
+    """fuse_mixers(fp32_ends=False) (pyhpe bench precision --all-16bit): no featmask, no PyhpeWiden."""
+    param, weights, _ = fuse_mixers(exported["param"], exported["bin"], tmp_path / "a.fused.ncnn.param",
+                                    fp32_ends=False)
+    layers = read_model(param, weights)
+    assert not any("31" in layer.params or layer.type == WIDEN_TYPE for layer in layers)
+
+
 def test_keep_fp32_ends_leaves_other_graphs():
     """No global Pooling -> InnerProduct output: no head change; a stem stops at a branch; an
     existing featmask is kept (or-ed)."""
