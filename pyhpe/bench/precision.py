@@ -70,10 +70,10 @@ def test_inputs(model, card, n: int, seed: int, render_size: int, progress: bool
 
 def runtime_rotations(exe: Path, param: Path, x: torch.Tensor, precision: str, fused: bool,
                       workdir: Path) -> np.ndarray:
-    """R (N x 3 x 3) from one ``pyhpe-infer --tensor`` call over all N inputs (one JSON line each)."""
+    """R (N x 3 x 3) from one ``pyhpe-infer --tensors`` call over all N inputs (one JSON line each)."""
     f = workdir / "inputs.f32"
     x.contiguous().numpy().astype(np.float32).tofile(f)
-    cmd = [str(exe), str(param), "--tensor", str(f), f"--{precision}", *(["--fused"] if fused else [])]
+    cmd = [str(exe), str(param), "--tensors", str(f), f"--{precision}", *(["--fused"] if fused else [])]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120 + 10 * len(x), check=False)
     if p.returncode != 0:
         raise SystemExit(f"{exe.name} failed ({precision}): {p.stderr.strip()}")

@@ -181,20 +181,22 @@ def test_host_fused_matches_pytorch(host_tools, exported, fused):
 
 
 def test_host_infer_several_tensors(host_tools, exported, tmp_path):
-    """--tensor with N inputs back to back prints N poses, each the one a single-input call gives;
-    a file that is no whole number of inputs is refused (exit 2)."""
+    """--tensors with N inputs back to back prints N poses, each the one a single --tensor call
+    gives; a file that is no whole number of inputs is refused (exit 2), and --tensor takes one."""
     exe, d = host_tools / "pyhpe-infer", exported["dir"]
     x = np.fromfile(d / "x.f32", np.float32)
     np.concatenate([x, -0.5 * x]).tofile(tmp_path / "two.f32")
     (-0.5 * x).tofile(tmp_path / "second.f32")
     p = _run([exe, exported["param"], "--fused", "--tensor", tmp_path / "two.f32", "--input-size", SIZE])
+    assert p.returncode == 2 and "exactly" in p.stderr, p.stderr
+    p = _run([exe, exported["param"], "--fused", "--tensors", tmp_path / "two.f32", "--input-size", SIZE])
     assert p.returncode == 0, p.stderr
     both = [json.loads(line) for line in p.stdout.strip().splitlines()]
     singles = [_pose(_run([exe, exported["param"], "--fused", "--tensor", f, "--input-size", SIZE]))
                for f in (d / "x.f32", tmp_path / "second.f32")]
     assert both == singles and both[0] != both[1]
     x[: x.size // 2].tofile(tmp_path / "half.f32")
-    p = _run([exe, exported["param"], "--tensor", tmp_path / "half.f32", "--input-size", SIZE])
+    p = _run([exe, exported["param"], "--tensors", tmp_path / "half.f32", "--input-size", SIZE])
     assert p.returncode == 2 and "whole number of inputs" in p.stderr, p.stderr
 
 

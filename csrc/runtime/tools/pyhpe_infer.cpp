@@ -1,8 +1,9 @@
 // pyhpe-infer: head pose of one face with the pyhpe runtime (ncnn), printed as one JSON line.
 //
 //   pyhpe-infer MODEL.ncnn.param --image face.ppm [--box x0 y0 x1 y1] [--bgr] [--dump-input X.f32]
-//   pyhpe-infer MODEL.ncnn.param --tensor input.f32        (3*S*S float32, normalised, planar;
-//               N such inputs back to back: N JSON lines, one model load)
+//   pyhpe-infer MODEL.ncnn.param --tensor input.f32        (3*S*S float32, normalised, planar)
+//   pyhpe-infer MODEL.ncnn.param --tensors inputs.f32      (N such inputs back to back: N JSON
+//               lines, one model load; rotation models)
 //   6DoF models (the sidecar's card task trgv2_6dof):
 //   pyhpe-infer MODEL.ncnn.param --image frame.ppm --box x0 y0 x1 y1 [--intrinsics fx,fy,cx,cy]
 //               [--dump-input X.f32] [--dump-camera C.f32]   (no --intrinsics: f = W + H, image centre)
@@ -36,8 +37,8 @@ static const char* kProg = "pyhpe-infer";
 
 static void usage() {
   fprintf(stderr,
-          "usage: pyhpe-infer MODEL.param (--image IMG.ppm [--box x0 y0 x1 y1] [--bgr] [--dump-input F32] | --tensor F32) "
-          "(F32: one or more 3*S*S float32 inputs; one JSON line each) "
+          "usage: pyhpe-infer MODEL.param (--image IMG.ppm [--box x0 y0 x1 y1] [--bgr] [--dump-input F32] | --tensor F32 "
+          "| --tensors F32: N inputs back to back, one JSON line each) "
           "[--bin PATH] %s [--threads N] [--fp32|--fp16|--bf16] [--fused] [--repeat N] [--info] [--print-options]\n"
           "  6DoF models: --box required with --image; [--intrinsics fx,fy,cx,cy] [--dump-camera F32]; "
           "--tensor F32 --camera F32|v1,...,v11; [--vertices N] [--dump-vertices F32] [--dump-landmarks F32]\n",
@@ -164,7 +165,7 @@ int main(int argc, char** argv) {
   std::string param, bin, image, tensor, dump_input;
   ModelFlags model_flags;
   float box[4];
-  bool has_box = false, bgr = false, info = false, fused = false, print_options = false;
+  bool has_box = false, bgr = false, info = false, fused = false, print_options = false, several = false;
   int precision = -1;  // -1: the sidecar's (fp32 without one)
   int repeat = 1, threads = 1;
   SixDoFArgs six;
@@ -184,6 +185,10 @@ int main(int argc, char** argv) {
     else if (a.is("--dump-input")) dump_input = a.value();
     else if (a.is("--print-options")) print_options = true;
     else if (a.is("--tensor")) tensor = a.value();
+    else if (a.is("--tensors")) {
+      tensor = a.value();
+      several = true;
+    }
     else if (a.is("--bin")) bin = a.value();
     else if (a.is("--box")) {
       a.need(4);
@@ -225,11 +230,12 @@ int main(int argc, char** argv) {
              opt.correction_blob, opt.vertices_blob, opt.landmarks_blob);
     if (image.empty() && tensor.empty()) return 0;
   }
-  if (image.empty() == tensor.empty()) die(kProg, "give exactly one of --image or --tensor");
+  if (image.empty() == tensor.empty()) die(kProg, "give exactly one of --image, --tensor or --tensors");
   if (!dump_input.empty() && image.empty()) die(kProg, "--dump-input needs --image");
   const bool sixdof = opt.model_kind == PYHPE_MODEL_6DOF;
   if (sixdof && !image.empty() && !has_box) die(kProg, "a 6DoF model needs --box with --image");
   if (sixdof && !tensor.empty() && six.camera.empty()) die(kProg, "a 6DoF model needs --camera with --tensor");
+  if (sixdof && several) die(kProg, "--tensors is for rotation models (a 6DoF model takes one --tensor and --camera)");
   if (!sixdof && (!six.intrinsics.empty() || !six.camera.empty() || !six.dump_camera.empty() ||
                   !six.dump_vertices.empty() || !six.dump_landmarks.empty()))
     die(kProg, "--intrinsics, --camera and the --dump-camera/vertices/landmarks flags are for 6DoF models");
@@ -243,7 +249,7 @@ int main(int argc, char** argv) {
     if (!read_ppm(image, &pixels, &w, &h)) die(kProg, image + ": not a readable binary PPM (P6, maxval 255)");
     if (bgr)  // the file is RGB; --bgr feeds it as BGR to exercise that path
       for (size_t p = 0; p + 2 < pixels.size(); p += 3) std::swap(pixels[p], pixels[p + 2]);
-  } else {  // one input, or (rotation models) several back to back
+  } else {  // one input (--tensor), or several back to back (--tensors; rotation models)
     FILE* f = fopen(tensor.c_str(), "rb");
     if (!f) die(kProg, tensor + ": cannot open");
     const size_t one = (size_t)3 * opt.input_size * opt.input_size;
@@ -252,8 +258,8 @@ int main(int argc, char** argv) {
     while ((n = fread(buf.data(), sizeof(float), one, f)) == one) chw.insert(chw.end(), buf.begin(), buf.end());
     const bool tail = n != 0 || fgetc(f) != EOF;
     fclose(f);
-    if (chw.empty() || tail || (sixdof && chw.size() != one))
-      die(kProg, tensor + ": expected " + std::string(sixdof ? "exactly" : "a whole number of inputs of") + " 3*" +
+    if (chw.empty() || tail || (!several && chw.size() != one))
+      die(kProg, tensor + ": expected " + std::string(several ? "a whole number of inputs of" : "exactly") + " 3*" +
                      std::to_string(opt.input_size) + "^2 float32 values");
   }
 
