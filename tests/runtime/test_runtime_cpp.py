@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from support import repnext_m0_eval, run_command
+from support import cpu_has, repnext_m0_eval, run_command
 from support.native_runtime import SIZE, build_host_runtime, ncnn_installed  # noqa: F401
 
 from pyhpe.export import export_model
@@ -133,6 +133,27 @@ def test_host_errors(host_tools, model, tmp_path):
     p = _run([exe, model["dir"] / "m0.ncnn.param", "--tensor", model["dir"] / "x.f32", "--input-size", SIZE,
               "--matrix"])  # a 6D model declared as a matrix model
     assert p.returncode == 14 and "output_kind" in p.stderr
+
+
+def test_host_ffn_bf16_timed_choice(host_tools):
+    """PYHPE_FFN_BF16=time: on a CPU with AVX512-BF16 the runtime times its VDPBF16PS kernel against
+    widening to fp32 (what it does by default where there is no AMX), picks the faster and says so
+    in the build info; elsewhere nothing is timed."""
+    import os
+    import re
+
+    env = {**os.environ, "PYHPE_FFN_BF16": "time"}
+    p = subprocess.run([str(host_tools / "pyhpe-infer"), "--info"], capture_output=True, text=True, env=env,
+                       timeout=120, check=False)
+    info = p.stdout.strip().splitlines()[0]
+    m = re.search(r"ffn bf16 (avx512bf16|via fp32) \(timed: avx512bf16 ([\d.]+) ms, via fp32 ([\d.]+) ms\)", info)
+    if not cpu_has("avx512_bf16") or "ffn bf16" not in info:
+        assert "timed" not in info, info
+        return
+    assert m, info
+    dot_ms, fp32_ms = float(m.group(2)), float(m.group(3))
+    assert dot_ms > 0 and fp32_ms > 0
+    assert m.group(1) == ("avx512bf16" if dot_ms < fp32_ms else "via fp32"), info
 
 
 @pytest.mark.parametrize("cpu", QEMU_CPUS)

@@ -1,9 +1,16 @@
 // Run-time choice between the per-ISA builds of PyhpeRepNeXtFFN's kernel (pyhpe/isa.h).
 #include "ffn_forward.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <string>
+#include <string.h>
 
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <string>
+#include <vector>
 
 namespace pyhpe_rt {
 
@@ -27,24 +34,104 @@ void ffn_forward(const FfnPacked& w, const float* h, size_t hs, const float* r, 
 
 const char* ffn_isa() { return kernels().isa; }
 
+namespace {
+
+uint16_t bf16_bits(float f) {  // round to nearest even (finite values only here)
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+float from_bf16_bits(uint16_t b) {
+  const uint32_t u = (uint32_t)b << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+// Best wall time of f() in ms over `runs` calls.
+template <class F>
+double best_ms(F&& f, int runs) {
+  double best = 1e30;
+  for (int i = 0; i < runs; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+FfnBf16Timing g_timing;  // set by the one timed choice ffn_bf16_kernel makes, if it makes one
+
+}  // namespace
+
+FfnBf16Kernel ffn_bf16_time(FfnBf16Timing* timing) {
+  // One RepNeXt-M4 stage-3 FFN (C 256, hidden 512, a 14 x 14 plane), 1 thread, random weights;
+  // the fp32 path converts as the layer does (bf16 planes widened, the result narrowed).
+  const int C = 256, Hd = 512, P = 196;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+  std::vector<float> w1((size_t)Hd * C), b1(Hd), w2((size_t)C * Hd), b2(C), hf((size_t)C * P), yf((size_t)C * P);
+  for (std::vector<float>* v : {&w1, &b1, &w2, &b2})
+    for (float& x : *v) x = u(rng) * 0.1f;
+  std::vector<uint16_t> h((size_t)C * P), y((size_t)C * P);
+  for (uint16_t& x : h) x = bf16_bits(u(rng));
+  const FfnPackedBf16 dot = ffn_pack_bf16(w1.data(), b1.data(), w2.data(), b2.data(), C, Hd, FfnBf16Kernel::kDot);
+  const FfnPacked f32 = ffn_pack(w1.data(), b1.data(), w2.data(), b2.data(), C, Hd);
+  auto run_dot = [&] { ffn_forward_bf16(dot, h.data(), P, h.data(), P, y.data(), P, P, 1); };
+  auto run_f32 = [&] {
+    for (size_t i = 0; i < h.size(); ++i) hf[i] = from_bf16_bits(h[i]);
+    ffn_forward(f32, hf.data(), P, hf.data(), P, yf.data(), P, P, 1);
+    for (size_t i = 0; i < y.size(); ++i) y[i] = bf16_bits(yf[i]);
+  };
+  FfnBf16Timing t;
+  for (int round = 0; round < 4; ++round) {  // interleaved; the first round warms up
+    const double d = best_ms(run_dot, 2), f = best_ms(run_f32, 2);
+    if (round > 0) t.dot_ms = std::min(t.dot_ms, d), t.fp32_ms = std::min(t.fp32_ms, f);
+  }
+  if (timing) *timing = t;
+  return t.dot_ms < t.fp32_ms ? FfnBf16Kernel::kDot : FfnBf16Kernel::kNone;
+}
+
 FfnBf16Kernel ffn_bf16_kernel() {
   static const FfnBf16Kernel k = [] {
     if (!ffn_bf16_compiled()) return FfnBf16Kernel::kNone;
     const char* v = getenv("PYHPE_FFN_BF16");
     const std::string want = v ? v : "";
     if (want == "fp32") return FfnBf16Kernel::kNone;
-    if (want == "dot" || want == "1") return ffn_bf16_runs(FfnBf16Kernel::kDot) ? FfnBf16Kernel::kDot : FfnBf16Kernel::kNone;
-    return ffn_bf16_runs(FfnBf16Kernel::kAmx) ? FfnBf16Kernel::kAmx : FfnBf16Kernel::kNone;  // unset, "amx"
+    const bool dot = ffn_bf16_runs(FfnBf16Kernel::kDot);
+    if (want == "dot" || want == "1") return dot ? FfnBf16Kernel::kDot : FfnBf16Kernel::kNone;
+    if (want != "time" && ffn_bf16_runs(FfnBf16Kernel::kAmx)) return FfnBf16Kernel::kAmx;  // unset, "amx"
+    if (want == "amx" || !dot) return FfnBf16Kernel::kNone;
+    return ffn_bf16_time(&g_timing);  // AVX512-BF16 without AMX (or "time"): the faster of the two here
   }();
   return k;
 }
 
+const FfnBf16Timing* ffn_bf16_timing() {
+  ffn_bf16_kernel();
+  return g_timing.dot_ms < 1e30 ? &g_timing : nullptr;
+}
+
+bool ffn_bf16_may_run() {
+  const char* v = getenv("PYHPE_FFN_BF16");
+  if (!ffn_bf16_compiled() || (v && std::string(v) == "fp32")) return false;
+  return ffn_bf16_runs(FfnBf16Kernel::kAmx) || ffn_bf16_runs(FfnBf16Kernel::kDot);
+}
+
 const char* ffn_bf16_path() {
-  switch (ffn_bf16_kernel()) {
-    case FfnBf16Kernel::kAmx: return "amx";
-    case FfnBf16Kernel::kDot: return "avx512bf16";
-    default: return "via fp32";
-  }
+  static const std::string path = [] {
+    std::string s = ffn_bf16_kernel() == FfnBf16Kernel::kAmx   ? "amx"
+                    : ffn_bf16_kernel() == FfnBf16Kernel::kDot ? "avx512bf16"
+                                                               : "via fp32";
+    if (const FfnBf16Timing* t = ffn_bf16_timing()) {
+      char buf[96];
+      snprintf(buf, sizeof buf, " (timed: avx512bf16 %.3f ms, via fp32 %.3f ms)", t->dot_ms, t->fp32_ms);
+      s += buf;
+    }
+    return s;
+  }();
+  return path.c_str();
 }
 
 #if !PYHPE_RT_FFN_FP16

@@ -66,14 +66,28 @@ bool ffn_bf16_compiled();
 // The bf16 kernels this CPU runs: AMX needs AMX-BF16 and the kernel's permission for the tile
 // state (arch_prctl, asked once); Dot needs AVX512-BF16.
 bool ffn_bf16_runs(FfnBf16Kernel kernel);
-// The kernel the layer runs bf16 blobs through (kNone: widened to fp32 around the fp32 kernel).
-// AMX where it runs; PYHPE_FFN_BF16=fp32 widens instead, =dot (or =1) picks the VDPBF16PS
-// kernel where the CPU has AVX512-BF16. That one is opt-in: on the one CPU measured
-// (an Intel Xeon with AMX, docs/deployment.md "Precision") VDPBF16PS issues at a quarter of the
-// rate of FMA, half the flops, and it was slower than widening; CPUs whose bf16 dot product outruns
-// their fp32 FMA (AMD Zen 4 is reported to) are where it can pay, unmeasured here.
+// The kernel the layer runs bf16 blobs through (kNone: widened to fp32 around the fp32 kernel),
+// chosen once per process: AMX where it runs; on a CPU with AVX512-BF16 but no AMX, whichever of
+// the VDPBF16PS kernel and widening ffn_bf16_time measures faster here (a few ms, once). On the
+// one CPU measured (an Intel Xeon with AMX, docs/deployment.md "Precision") VDPBF16PS issues at a
+// quarter of the FMA rate, half the flops, and loses to widening; CPUs whose bf16 dot product
+// outruns their fp32 FMA (AMD Zen 4 is reported to) are where it can win, so it is timed, not
+// assumed. PYHPE_FFN_BF16 overrides: fp32 (widen), dot or 1 (VDPBF16PS), amx (AMX or widen),
+// time (the timed choice even where AMX runs).
 FfnBf16Kernel ffn_bf16_kernel();
-// What bf16 blobs run through on this CPU: "amx", "avx512bf16" or "via fp32" (pyhpe_build_info).
+// The timed choice itself: one M4-sized FFN (C 256, hidden 512, 196 pixels) run through both
+// paths on 1 thread, best of interleaved runs; kDot if VDPBF16PS was faster, else kNone. Needs
+// ffn_bf16_runs(kDot).
+struct FfnBf16Timing {
+  double dot_ms = 1e30, fp32_ms = 1e30;
+};
+FfnBf16Kernel ffn_bf16_time(FfnBf16Timing* timing);
+// The times behind ffn_bf16_kernel()'s choice, or nullptr when it did not time.
+const FfnBf16Timing* ffn_bf16_timing();
+// Whether some bf16 kernel can run here (a cheap check for load time: no timing).
+bool ffn_bf16_may_run();
+// What bf16 blobs run through on this CPU: "amx", "avx512bf16" or "via fp32", with the times
+// when the choice was timed (pyhpe_build_info).
 const char* ffn_bf16_path();
 FfnPackedBf16 ffn_pack_bf16(const float* w1, const float* b1, const float* w2, const float* b2, int channels,
                             int hidden, FfnBf16Kernel kernel);

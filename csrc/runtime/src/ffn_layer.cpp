@@ -45,7 +45,7 @@ class RepNeXtFfnLayer : public CustomLayer {
       return -1;
     packed_ = ffn_pack(w1, b1, w2, b2, C, Hd);
     // fp16 (ARMv8.2) or bf16 (AVX512-BF16) arithmetic: packed in create_pipeline, once the options are known
-    if ((support_fp16_storage && ffn_fp16_compiled()) || bf16_arithmetic()) {
+    if ((support_fp16_storage && ffn_fp16_compiled()) || ffn_bf16_may_run()) {
       w1_ = w1;
       b1_ = b1;
       w2_ = w2;
