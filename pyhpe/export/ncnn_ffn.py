@@ -18,18 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pyhpe.export.ncnn_graph import Layer, decode_array, raw_array
+from pyhpe.export.ncnn_graph import Layer, consumers, decode_array, raw_array
 
 LAYER_TYPE = "PyhpeRepNeXtFFN"
 SPLIT_TYPE = "PyhpeSplit"
-
-
-def _consumers(layers: list[Layer]) -> dict[str, list[Layer]]:
-    out: dict[str, list[Layer]] = {}
-    for layer in layers:
-        for b in layer.bottoms:
-            out.setdefault(b, []).append(layer)
-    return out
 
 
 def _pointwise(layer: Layer | None, cin: int | None = None, cout: int | None = None) -> tuple[int, int] | None:
@@ -92,7 +84,7 @@ def _match(users: dict[str, list[Layer]], producer: dict[str, Layer], conv1: Lay
 def fuse_ffn_layers(layers: list[Layer]) -> tuple[list[Layer], int]:
     """The layer list with every MLP chain replaced (at its BinaryOp's place, so the order stays
     topological); returns (layers, number of chains fused)."""
-    users = _consumers(layers)
+    users = consumers(layers)
     producer = {t: layer for layer in layers for t in layer.tops}
     replace: dict[int, Layer] = {}
     drop: set[int] = set()
@@ -117,11 +109,11 @@ def unpack_splits(layers: list[Layer]) -> tuple[list[Layer], int]:
     """Every Split whose consumers are all pyhpe fused layers (``Pyhpe*``) becomes ``PyhpeSplit``:
     ncnn would pack an ncnn Split's input, and each elempack-1 consumer would unpack it again.
     Returns (layers, number changed)."""
-    users = _consumers(layers)
+    users = consumers(layers)
     out, count = [], 0
     for layer in layers:
-        consumers = [u for t in layer.tops for u in users.get(t, [])]
-        if layer.type == "Split" and consumers and all(u.type.startswith("Pyhpe") for u in consumers):
+        readers = [u for t in layer.tops for u in users.get(t, [])]
+        if layer.type == "Split" and readers and all(u.type.startswith("Pyhpe") for u in readers):
             layer = Layer(SPLIT_TYPE, layer.name, layer.bottoms, layer.tops, dict(layer.params), layer.weights)
             count += 1
         out.append(layer)

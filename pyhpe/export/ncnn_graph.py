@@ -105,6 +105,15 @@ def format_param(layers: list[Layer]) -> str:
     return "\n".join([MAGIC, f"{len(layers)} {len(blobs)}", *(layer.line() for layer in layers)]) + "\n"
 
 
+def consumers(layers: list[Layer]) -> dict[str, list[Layer]]:
+    """Blob name -> the layers that read it, in graph order."""
+    out: dict[str, list[Layer]] = {}
+    for layer in layers:
+        for b in layer.bottoms:
+            out.setdefault(b, []).append(layer)
+    return out
+
+
 def _align4(n: int) -> int:
     return (n + 3) // 4 * 4
 

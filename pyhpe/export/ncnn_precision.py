@@ -22,7 +22,7 @@ In fp32 nothing changes: featmask only masks 16-bit options and PyhpeWiden passe
 
 from __future__ import annotations
 
-from pyhpe.export.ncnn_graph import Layer
+from pyhpe.export.ncnn_graph import Layer, consumers
 
 WIDEN_TYPE = "PyhpeWiden"
 FEATMASK_KEY = "31"
@@ -34,14 +34,6 @@ def _mask(layer: Layer, bits: int) -> Layer:
     params = dict(layer.params)
     params[FEATMASK_KEY] = str(int(params.get(FEATMASK_KEY, "0")) | bits)
     return Layer(layer.type, layer.name, list(layer.bottoms), list(layer.tops), params, layer.weights)
-
-
-def _consumers(layers: list[Layer]) -> dict[str, list[Layer]]:
-    out: dict[str, list[Layer]] = {}
-    for layer in layers:
-        for b in layer.bottoms:
-            out.setdefault(b, []).append(layer)
-    return out
 
 
 def _stem(layers: list[Layer], users: dict[str, list[Layer]]) -> list[Layer]:
@@ -77,7 +69,7 @@ def _head(layers: list[Layer], users: dict[str, list[Layer]]) -> tuple[Layer, La
 def keep_fp32_ends(layers: list[Layer]) -> tuple[list[Layer], dict[str, int]]:
     """The layer list with the stem masked for bf16 and the pose head kept in fp32 (see the
     module docstring); returns (layers, {"stem": layers masked, "head": 1 or 0})."""
-    users = _consumers(layers)
+    users = consumers(layers)
     stem = {id(layer) for layer in _stem(layers, users)}
     head = _head(layers, users)
     out: list[Layer] = []

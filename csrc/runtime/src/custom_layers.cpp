@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "bf16.h"
 #include "cpu.h"
 #include "ffn_layer.h"
 #include "mat.h"
@@ -65,20 +66,6 @@ const char* storage_name(Storage s) {
 }
 
 namespace {
-
-inline float bf16_to_f32(unsigned short v) {
-  const unsigned u = (unsigned)v << 16;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
-inline unsigned short f32_to_bf16(float f) {
-  unsigned u;
-  memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);  // NaN stays NaN
-  return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);                  // nearest, ties to even
-}
 
 #if defined(__aarch64__)
 inline float f16_to_f32(unsigned short v) {

@@ -1,16 +1,18 @@
-// Run-time choice between the per-ISA builds of PyhpeRepNeXtFFN's kernel (pyhpe/isa.h).
+// Run-time choices for PyhpeRepNeXtFFN: between the per-ISA builds of its fp32 kernel (pyhpe/isa.h),
+// and of the path bf16 blobs take (AMX, VDPBF16PS or widening; timed where there is no AMX).
 #include "ffn_forward.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <algorithm>
 #include <chrono>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "bf16.h"
 
 namespace pyhpe_rt {
 
@@ -35,19 +37,6 @@ void ffn_forward(const FfnPacked& w, const float* h, size_t hs, const float* r, 
 const char* ffn_isa() { return kernels().isa; }
 
 namespace {
-
-uint16_t bf16_bits(float f) {  // round to nearest even (finite values only here)
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-float from_bf16_bits(uint16_t b) {
-  const uint32_t u = (uint32_t)b << 16;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
 
 // Best wall time of f() in ms over `runs` calls.
 template <class F>
@@ -75,14 +64,14 @@ FfnBf16Kernel ffn_bf16_time(FfnBf16Timing* timing) {
   for (std::vector<float>* v : {&w1, &b1, &w2, &b2})
     for (float& x : *v) x = u(rng) * 0.1f;
   std::vector<uint16_t> h((size_t)C * P), y((size_t)C * P);
-  for (uint16_t& x : h) x = bf16_bits(u(rng));
+  for (uint16_t& x : h) x = f32_to_bf16(u(rng));
   const FfnPackedBf16 dot = ffn_pack_bf16(w1.data(), b1.data(), w2.data(), b2.data(), C, Hd, FfnBf16Kernel::kDot);
   const FfnPacked f32 = ffn_pack(w1.data(), b1.data(), w2.data(), b2.data(), C, Hd);
   auto run_dot = [&] { ffn_forward_bf16(dot, h.data(), P, h.data(), P, y.data(), P, P, 1); };
   auto run_f32 = [&] {
-    for (size_t i = 0; i < h.size(); ++i) hf[i] = from_bf16_bits(h[i]);
+    for (size_t i = 0; i < h.size(); ++i) hf[i] = bf16_to_f32(h[i]);
     ffn_forward(f32, hf.data(), P, hf.data(), P, yf.data(), P, P, 1);
-    for (size_t i = 0; i < y.size(); ++i) y[i] = bf16_bits(yf[i]);
+    for (size_t i = 0; i < y.size(); ++i) y[i] = f32_to_bf16(yf[i]);
   };
   FfnBf16Timing t;
   for (int round = 0; round < 4; ++round) {  // interleaved; the first round warms up
