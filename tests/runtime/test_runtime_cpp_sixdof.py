@@ -309,6 +309,8 @@ def test_host_errors(host6, model, scene, tmp_path):
     assert p.returncode == 2 and "--camera" in p.stderr
     p = run_command([exe, param, "--tensor", x, "--camera", "1,2,3"])
     assert p.returncode == 2 and "11 values" in p.stderr
+    p = run_command([exe, param, "--tensors", x, "--camera", _write(tmp_path / "c2.f32", bad)])
+    assert p.returncode == 2 and "--tensors is for rotation models" in p.stderr
     opts = run_command([exe, param, "--print-options"]).stdout.strip().splitlines()
     six = json.loads(opts[1])
     assert six["model_kind"] == "6dof" and six["num_vertices"] == model["module"].topology.num_vertices
