@@ -52,6 +52,12 @@ double best_ms(F&& f, int runs) {
 
 FfnBf16Timing g_timing;  // set by the one timed choice ffn_bf16_kernel makes, if it makes one
 
+// PYHPE_FFN_BF16 ("" when unset; ffn_forward.h lists the values).
+std::string requested_bf16_path() {
+  const char* v = getenv("PYHPE_FFN_BF16");
+  return v ? v : "";
+}
+
 }  // namespace
 
 FfnBf16Kernel ffn_bf16_time(FfnBf16Timing* timing) {
@@ -85,8 +91,7 @@ FfnBf16Kernel ffn_bf16_time(FfnBf16Timing* timing) {
 FfnBf16Kernel ffn_bf16_kernel() {
   static const FfnBf16Kernel k = [] {
     if (!ffn_bf16_compiled()) return FfnBf16Kernel::kNone;
-    const char* v = getenv("PYHPE_FFN_BF16");
-    const std::string want = v ? v : "";
+    const std::string want = requested_bf16_path();
     if (want == "fp32") return FfnBf16Kernel::kNone;
     const bool dot = ffn_bf16_runs(FfnBf16Kernel::kDot);
     if (want == "dot" || want == "1") return dot ? FfnBf16Kernel::kDot : FfnBf16Kernel::kNone;
@@ -103,8 +108,7 @@ const FfnBf16Timing* ffn_bf16_timing() {
 }
 
 bool ffn_bf16_may_run() {
-  const char* v = getenv("PYHPE_FFN_BF16");
-  if (!ffn_bf16_compiled() || (v && std::string(v) == "fp32")) return false;
+  if (!ffn_bf16_compiled() || requested_bf16_path() == "fp32") return false;
   return ffn_bf16_runs(FfnBf16Kernel::kAmx) || ffn_bf16_runs(FfnBf16Kernel::kDot);
 }
 

@@ -1,7 +1,7 @@
 // PyhpeWiden (see widen_layer.h): fp32 blobs handed over, fp16/bf16 blobs widened plane by plane.
 #include "widen_layer.h"
 
-#include <vector>
+#include <string>
 
 #include "custom_layers.h"
 
