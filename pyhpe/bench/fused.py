@@ -1,6 +1,6 @@
 """Whole-model latency of RepNeXt-M4 with the fused ncnn layers, in one run: the C++ runtime on the
-plain ncnn pair, on the fused pair (PyhpeRepNeXtMixer + PyhpeRepNeXtFFN), on a mixer-only fused
-pair (PyhpeRepNeXtMixer alone, ``<stem>.mixer.ncnn.param``) and on RepVGG-B1g2, and onnxruntime on
+plain ncnn pair, on the fused pair (PyhpeRepNeXtMixer + PyhpeRepNeXtFFN + PyhpeRepNeXtStem), on a
+mixer-only fused pair (PyhpeRepNeXtMixer alone, ``<stem>.mixer.ncnn.param``) and on RepVGG-B1g2, and onnxruntime on
 RepNeXt-M4; batch 1, fp32 (``--precision`` adds the ncnn models in fp16 / bf16, interleaved pass
 by pass), 224x224, random weights (seed 0). The fused pairs are rewritten from
 the plain pair on every run (a --models-dir cache keeps only the exports).
@@ -62,7 +62,7 @@ def _fuse(paths: dict[str, Path], fuse_mixers) -> dict[str, Path]:
     """(Re)write M4's fused pair (mixers + FFNs) and its mixer-only pair from the plain pair."""
     plain = paths[M4]
     mixer = plain.with_name(f"{M4}.mixer.ncnn.param")
-    if fuse_mixers(plain) is None or fuse_mixers(plain, out_param=mixer, ffn=False) is None:
+    if fuse_mixers(plain) is None or fuse_mixers(plain, out_param=mixer, ffn=False, stem=False) is None:
         raise RuntimeError("the RepNeXt-M4 export has no RepNeXt mixers to fuse")
     return {**paths, "fused": plain.with_name(f"{M4}.fused.ncnn.param"), "mixer": mixer}
 
@@ -144,7 +144,7 @@ def peak_fractions(latency: dict, macs: dict[str, int], peaks: dict) -> dict[str
 
 
 def format_table(latency: dict) -> str:
-    lines = [("| threads | RepNeXt-M4 ncnn fused (mixer + FFN) | RepNeXt-M4 ncnn fused (mixer only) | RepNeXt-M4 ncnn "
+    lines = [("| threads | RepNeXt-M4 ncnn fused (mixer + FFN + stem) | RepNeXt-M4 ncnn fused (mixer only) | RepNeXt-M4 ncnn "
               "| RepVGG-B1g2 ncnn | RepNeXt-M4 onnxruntime | B1g2 / M4 fused | B1g2 / M4 | M4 fused / ORT | M4 / ORT |"),
              "|" + "---|" * 10]
     for t, lat in latency.items():

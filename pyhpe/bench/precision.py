@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         export_model(model, param, "ncnn", name=name, input_size=size, card=card, check=False)
         fused = not args.plain and param.with_name(f"{name}.fused.ncnn.param").is_file()
         if fused and args.all_16bit:  # rewrite the fused pair from the plain one, without fp32 ends
-            fuse_mixers(param, fp32_ends=False)
+            fuse_mixers(param, stem=False, fp32_ends=False)
         with torch.no_grad():
             torch_R = model(x).R.double().numpy()  # the deploy form: export reparameterized it
         runtime = {p: runtime_rotations(exe, param, x, p, fused, work) for p in precisions}

@@ -10,6 +10,7 @@ runtime's ncnn custom layer, csrc/runtime/src/mixer_layer.h, which runs the fuse
 csrc/include/pyhpe/repnext_mixer.h) with the BatchNorm folded into a per-channel scale and shift.
 The channel MLPs after the mixers (1x1 conv -> GELU -> 1x1 conv -> residual add) become
 ``PyhpeRepNeXtFFN`` layers, and the Splits between them ``PyhpeSplit`` (pyhpe/export/ncnn_ffn.py).
+The stem (3x3 conv -> GELU -> 3x3 conv) becomes ``PyhpeRepNeXtStem`` (pyhpe/export/ncnn_stem.py).
 The stem and the pose head stay fp32 under 16-bit storage (pyhpe/export/ncnn_precision.py).
 Everything else, weights included, is copied byte for byte. The result is a second model pair
 ``<stem>.fused.ncnn.param/.bin``: the pip ``ncnn`` package cannot run the custom layer, so the
@@ -36,6 +37,8 @@ from pyhpe.export.ncnn_graph import (
     write_model,
 )
 from pyhpe.export.ncnn_precision import keep_fp32_ends
+from pyhpe.export.ncnn_stem import LAYER_TYPE as STEM_LAYER_TYPE
+from pyhpe.export.ncnn_stem import fuse_stem
 
 LAYER_TYPE = "PyhpeRepNeXtMixer"
 MAX_KERNEL = 11  # the fused kernel's limit per side
@@ -210,11 +213,12 @@ def fused_paths(param: str | os.PathLike) -> tuple[Path, Path]:
 
 def fuse_mixers(param: str | os.PathLike, bin_path: str | os.PathLike | None = None,
                 out_param: str | os.PathLike | None = None,
-                out_bin: str | os.PathLike | None = None, ffn: bool = True,
+                out_bin: str | os.PathLike | None = None, ffn: bool = True, stem: bool = True,
                 fp32_ends: bool = True) -> tuple[Path, Path, int] | None:
     """Write the fused pair of an ncnn model (default ``<stem>.fused.ncnn.param/.bin``): mixers,
-    (``ffn``) the channel MLPs after them, and (``fp32_ends``) the stem and pose head kept fp32
-    under 16-bit storage (pyhpe/export/ncnn_precision.py; off only to measure what that buys).
+    (``ffn``) the channel MLPs after them, (``stem``) the stem, and (``fp32_ends``) the stem and
+    pose head kept fp32 under 16-bit storage (pyhpe/export/ncnn_precision.py). ``ffn``, ``stem``
+    and ``fp32_ends`` are off only to measure what each buys.
 
     Returns (param, bin, number of mixers fused), or None (nothing written) when the model has no
     RepNeXt mixer. Raises :class:`~pyhpe.export.ncnn_graph.NcnnFormatError` for a model it cannot
@@ -222,7 +226,7 @@ def fuse_mixers(param: str | os.PathLike, bin_path: str | os.PathLike | None = N
     param = Path(param)
     bin_path = Path(bin_path) if bin_path else param.with_suffix(".bin")
     layers = read_model(param, bin_path)
-    for kind in (LAYER_TYPE, FFN_LAYER_TYPE):
+    for kind in (LAYER_TYPE, FFN_LAYER_TYPE, STEM_LAYER_TYPE):
         if any(layer.type == kind for layer in layers):
             raise NcnnFormatError(f"{param} already contains {kind} layers")
     fused, count = fuse_layers(layers)
@@ -231,6 +235,8 @@ def fuse_mixers(param: str | os.PathLike, bin_path: str | os.PathLike | None = N
     if ffn:
         fused, _ = fuse_ffn_layers(fused)
         fused, _ = unpack_splits(fused)
+    if stem:
+        fused, _ = fuse_stem(fused)
     if fp32_ends:
         fused, _ = keep_fp32_ends(fused)
     default_param, default_bin = fused_paths(param) if out_param is None else (None, None)

@@ -195,6 +195,9 @@ def _weight_arrays(layer: Layer, r: _Reader) -> list[bytes]:
     if t == "PyhpeRepNeXtFFN":  # pyhpe's fused channel MLP (csrc/runtime/src/ffn_layer.h)
         c, hidden = layer.int_param(0), layer.int_param(1)
         return [r.raw(n, what) for n in (hidden * c, hidden, c * hidden, c)]
+    if t == "PyhpeRepNeXtStem":  # pyhpe's fused stem (csrc/runtime/src/stem_layer.h)
+        cin, c1, c2 = layer.int_param(0), layer.int_param(1), layer.int_param(2)
+        return [r.raw(n, what) for n in (c1 * cin * 9, c1, c2 * c1 * 9, c2)]
     if t == "MemoryData":
         n = 1
         for key in (0, 1, 11, 2):

@@ -13,7 +13,9 @@ storage, bit 2: no bf16 storage), but it hands a masked layer a 16-bit blob unco
 masked layer must receive fp32. :func:`keep_fp32_ends` therefore masks
 
 - the stem, the chain of convolutions and activations from the image input, whose input is
-  fp32 already: bf16 only (fp16 keeps 11 bits, and a phone runs the stem faster in fp16);
+  fp32 already: bf16 only (fp16 keeps 11 bits, and a phone runs ncnn's convolutions faster in
+  fp16); the fused stem layer ``PyhpeRepNeXtStem`` (fp32 arithmetic) for both, so that ncnn
+  never casts the image to 16 bits in front of it;
 - the head, a global Pooling feeding the output InnerProduct: both masked for fp16 and bf16,
   with a ``PyhpeWiden`` layer (csrc/runtime/src/widen_layer.h) in front that hands them fp32.
 
@@ -27,7 +29,9 @@ from pyhpe.export.ncnn_graph import Layer, consumers
 WIDEN_TYPE = "PyhpeWiden"
 FEATMASK_KEY = "31"
 NO_FP16_STORAGE, NO_BF16_STORAGE = 1 << 1, 1 << 2
-STEM_TYPES = frozenset(["Convolution", "ConvolutionDepthWise", "BatchNorm", "GELU", "ReLU", "HardSwish", "Swish"])
+STEM_TYPES = frozenset(["Convolution", "ConvolutionDepthWise", "BatchNorm", "GELU", "ReLU", "HardSwish", "Swish",
+                        "PyhpeRepNeXtStem"])
+FP32_ONLY = frozenset(["PyhpeRepNeXtStem"])  # stem layers masked for fp16 as well
 
 
 def _mask(layer: Layer, bits: int) -> Layer:
@@ -75,7 +79,7 @@ def keep_fp32_ends(layers: list[Layer]) -> tuple[list[Layer], dict[str, int]]:
     out: list[Layer] = []
     for layer in layers:
         if id(layer) in stem:
-            out.append(_mask(layer, NO_BF16_STORAGE))
+            out.append(_mask(layer, NO_BF16_STORAGE | (NO_FP16_STORAGE if layer.type in FP32_ONLY else 0)))
         elif head is not None and layer is head[0]:
             wide = layer.bottoms[0] + "_fp32"
             while wide in users or any(wide in other.tops for other in layers):

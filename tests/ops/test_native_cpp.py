@@ -1,6 +1,7 @@
 """Builds and runs the native C++ tests: csrc/tests/rotation_native_test.cpp (the rotation
 kernels), csrc/tests/mixer_native_test.cpp (the fused RepNeXt mixer),
 csrc/tests/ffn_native_test.cpp (the C++ runtime's fused channel MLP, PyhpeRepNeXtFFN),
+csrc/tests/stem_native_test.cpp (the C++ runtime's fused stem, PyhpeRepNeXtStem),
 csrc/tests/ffn_bf16_native_test.cpp (its bf16 kernel, AVX512-BF16),
 csrc/tests/sidecar_native_test.cpp (the C++ runtime's reader of the export sidecar) and
 csrc/tests/sixdof_native_test.cpp (TRGv2's 6DoF geometry, csrc/include/pyhpe/sixdof_math.h).
@@ -9,7 +10,7 @@ csrc/tests/CMakeLists.txt describes the builds; each program is built in these v
 report "N passed, 0 failed" each time:
   * host: -O2 (the baseline SSE2 pack path on x86-64),
   * host-avx2: -O2 -mavx2 -mfma (the AVX2 pack path; skipped on a CPU without AVX2),
-  * host-avx512 (rotation, mixer, ffn): -O2 -mavx512f -mavx2 -mfma (the AVX-512 paths: 16 float
+  * host-avx512 (rotation, mixer, ffn, stem): -O2 -mavx512f -mavx2 -mfma (the AVX-512 paths: 16 float
     lanes); compiled on every x86-64 host (test_host_avx512_builds), run only on a CPU with
     AVX-512F (skipped with the reason elsewhere; in CI a CPU with AVX-512F runs it),
   * host-avx512bf16 (ffn_bf16): the runtime's bf16 FFN kernel (-mavx512bf16); compiled on every
@@ -44,7 +45,7 @@ from support import REPO_ROOT, cpu_has
 ROOT = REPO_ROOT
 CMAKE_SOURCE = ROOT / "csrc" / "tests"
 AARCH64_TOOLCHAIN = ROOT / "csrc" / "runtime" / "cmake" / "aarch64-linux-gnu.toolchain.cmake"
-PROGRAMS = ("rotation", "mixer", "ffn", "sidecar", "sixdof")
+PROGRAMS = ("rotation", "mixer", "ffn", "stem", "sidecar", "sixdof")
 # checks a run must make (default 1000): the 6DoF geometry test is closed-form cases, not sweeps
 MIN_CHECKS = {"sixdof": 60}
 
@@ -60,7 +61,7 @@ BUILDS = {
 }
 
 # Variants only some programs have a path for (the others' default is every program).
-BUILD_PROGRAMS = {"host-avx512": ("rotation", "mixer", "ffn"), "host-wide16": ("rotation", "mixer"),
+BUILD_PROGRAMS = {"host-avx512": ("rotation", "mixer", "ffn", "stem"), "host-wide16": ("rotation", "mixer"),
                   "host-avx512bf16": ("ffn_bf16",)}
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -251,7 +252,7 @@ def test_host_avx512_builds(builds, program):
 @pytest.mark.parametrize("program", AVX512_PROGRAMS)
 def test_host_avx512(builds, program):
     exe = builds.get("host-avx512", program)
-    check_program_output(execute([str(exe)]), "avx512", None if program == "ffn" else 16)
+    check_program_output(execute([str(exe)]), "avx512", None if program in ("ffn", "stem") else 16)
 
 
 @pytest.mark.skipif(not is_x86_64(), reason="not x86-64")

@@ -1,5 +1,6 @@
-"""The fused RepNeXt mixer and channel MLP as ncnn custom layers (csrc/runtime/src/mixer_layer.h,
-ffn_layer.h) and the graph rewrite that uses them (pyhpe/export/ncnn_fuse.py, ncnn_ffn.py):
+"""The fused RepNeXt mixer, channel MLP and stem as ncnn custom layers (csrc/runtime/src/mixer_layer.h,
+ffn_layer.h, stem_layer.h) and the graph rewrite that uses them (pyhpe/export/ncnn_fuse.py,
+ncnn_ffn.py, ncnn_stem.py):
 structure of the rewritten model, the C++ runtime's output on the fused pair against PyTorch
 (host, and aarch64 NEON under qemu), error codes for broken fused models, and the interleaved
 pyhpe-bench --fused.
@@ -24,6 +25,7 @@ from pyhpe.export.ncnn_ffn import LAYER_TYPE as FFN_TYPE
 from pyhpe.export.ncnn_fuse import LAYER_TYPE, fuse_mixers, fused_paths
 from pyhpe.export.ncnn_graph import NcnnFormatError, parse_param, read_model
 from pyhpe.export.ncnn_precision import WIDEN_TYPE, keep_fp32_ends
+from pyhpe.export.ncnn_stem import LAYER_TYPE as STEM_TYPE
 
 _run = run_command
 
@@ -63,10 +65,11 @@ def test_rewrite_replaces_every_mixer(exported, fused):
     # every mixer's MLP + residual add is one PyhpeRepNeXtFFN: two 1x1 convolutions and a GELU
     # each; after a downsample mixer it takes one input (its Split is gone)
     assert kinds[FFN_TYPE] == count
-    assert plain_kinds["Convolution"] - kinds["Convolution"] == 2 * count
+    # the stem's two convolutions and GELU are one PyhpeRepNeXtStem: no Convolution or GELU is left
+    assert kinds[STEM_TYPE] == 1 and kinds["Convolution"] == kinds["GELU"] == 0
+    assert plain_kinds["Convolution"] == 2 * count + 2 and plain_kinds["GELU"] == count + 1
     # Splits gone: a downsample mixer's own, and the one feeding its FFN and residual; the others
     # feed only fused layers and become PyhpeSplit (no repacking between them)
-    assert plain_kinds["GELU"] - kinds["GELU"] == count
     assert kinds["Split"] == 0 and plain_kinds["Split"] - kinds["PyhpeSplit"] == 2 * n_down
     ffns = [layer for layer in new if layer.type == FFN_TYPE]
     assert sum(len(layer.bottoms) == 1 for layer in ffns) == n_down
@@ -85,18 +88,44 @@ def test_rewrite_replaces_every_mixer(exported, fused):
 
 
 def test_rewrite_keeps_fp32_ends(exported, fused):
-    """The stem (conv, GELU, conv from the input) is masked for bf16 storage (31=4); the head's
-    global Pooling and InnerProduct for fp16 and bf16 (31=6), behind a PyhpeWiden that hands them
-    fp32 (pyhpe/export/ncnn_precision.py). Nothing else is masked."""
+    """The fused stem is masked for fp16 and bf16 storage (31=6: it reads the image in fp32); the
+    head's global Pooling and InnerProduct too, behind a PyhpeWiden that hands them fp32
+    (pyhpe/export/ncnn_precision.py). Nothing else is masked."""
     new = read_model(*fused[:2])
     masks = {layer.name: layer.params.get("31") for layer in new}
-    assert [layer.type for layer in new[1:4]] == ["Convolution", "GELU", "Convolution"]
-    assert [masks[layer.name] for layer in new[1:5]] == ["4", "4", "4", None]  # up to the first PyhpeSplit
+    assert [layer.type for layer in new[:3]] == ["Input", STEM_TYPE, "PyhpeSplit"]
+    assert [masks[layer.name] for layer in new[1:3]] == ["6", None]
     widen, pool, fc = new[-3:]
     assert (widen.type, pool.type, fc.type) == (WIDEN_TYPE, "Pooling", "InnerProduct")
     assert widen.tops == pool.bottoms and pool.tops == fc.bottoms and not widen.params and not widen.weights
     assert masks[pool.name] == masks[fc.name] == "6"
-    assert sum(m is not None for m in masks.values()) == 5
+    assert sum(m is not None for m in masks.values()) == 3
+
+
+def test_rewrite_without_stem(exported, tmp_path):
+    """fuse_mixers(stem=False) keeps ncnn's stem layers, masked for bf16 storage only (31=4: a
+    phone runs ncnn's convolutions faster in fp16)."""
+    param, weights, _ = fuse_mixers(exported["param"], exported["bin"], tmp_path / "s.fused.ncnn.param", stem=False)
+    new = read_model(param, weights)
+    assert [layer.type for layer in new[1:4]] == ["Convolution", "GELU", "Convolution"]
+    assert [layer.params.get("31") for layer in new[1:5]] == ["4", "4", "4", None]
+    assert not any(layer.type == STEM_TYPE for layer in new)
+
+
+def test_rewrite_stem_weights(exported, fused):
+    """The stem layer's weights are the two convolutions' (W1, b1, W2, b2), its parameters their
+    channel counts."""
+    from pyhpe.export.ncnn_graph import decode_array
+
+    plain = read_model(exported["param"], exported["bin"])
+    stem = read_model(fused[0], fused[1])[1]
+    conv1, conv2 = plain[1], plain[3]
+    cin, c1, c2 = (int(stem.params[k]) for k in "012")
+    assert (cin, c1, c2) == (3, int(conv1.params["0"]), int(conv2.params["0"]))
+    want = [decode_array(conv1.weights[0], c1 * cin * 9, tagged=True), decode_array(conv1.weights[1], c1, tagged=False),
+            decode_array(conv2.weights[0], c2 * c1 * 9, tagged=True), decode_array(conv2.weights[1], c2, tagged=False)]
+    for w, a in zip(stem.weights, want):
+        np.testing.assert_array_equal(decode_array(w, a.size, tagged=False), a)
 
 
 def test_rewrite_without_fp32_ends(exported, tmp_path):

@@ -111,20 +111,20 @@ alignas(64) constexpr float kGeluTail[6][32] = {
 };
 // clang-format on
 
-PYHPE_FFN_INLINE V gelu(V xv) {
-  const __m512 x = (__m512)xv, zero = _mm512_setzero_ps();
-  const __m512 a = _mm512_abs_ps(x);
-  const __m512 s = _mm512_min_ps(_mm512_mul_ps(a, _mm512_set1_ps(32.0f / 6.0f)), _mm512_set1_ps(31.999998f));
-  const __m512i i = _mm512_cvttps_epi32(s);
-  const __m512 u = _mm512_sub_ps(s, _mm512_cvtepi32_ps(i));
+PYHPE_FFN_INLINE V gelu(V x) {
+  typedef int VI __attribute__((vector_size(kLanes * 4)));
+  const V a = (V)((VU32)x & 0x7fffffffu), last = bcast(31.999998f);  // the largest float below 32
+  V s = a * bcast(32.0f / 6.0f);
+  s = s < last ? s : last;  // NaN goes to the last interval too (and stays NaN in x f)
+  const VI i = __builtin_convertvector(s, VI);  // truncation: the interval
+  const V u = s - __builtin_convertvector(i, V);
   const auto coef = [&](int j) {
-    return _mm512_permutex2var_ps(_mm512_load_ps(kGeluTail[j]), i, _mm512_load_ps(kGeluTail[j] + 16));
+    return (V)_mm512_permutex2var_ps(_mm512_load_ps(kGeluTail[j]), (__m512i)i, _mm512_load_ps(kGeluTail[j] + 16));
   };
-  __m512 q = coef(5);
-  for (int j = 4; j >= 0; --j) q = _mm512_fmadd_ps(q, u, coef(j));
-  q = _mm512_mask_mov_ps(q, _mm512_cmp_ps_mask(a, _mm512_set1_ps(6.0f), _CMP_GE_OQ), zero);
-  const __m512 f = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), _mm512_sub_ps(_mm512_set1_ps(1.0f), q), q);
-  return (V)_mm512_mul_ps(x, f);
+  V q = coef(5);
+  for (int j = 4; j >= 0; --j) q = (V)_mm512_fmadd_ps((__m512)q, (__m512)u, (__m512)coef(j));
+  q = a < bcast(6.0f) ? q : V{};
+  return x * (x < V{} ? q : bcast(1.0f) - q);
 }
 #else
 // Exact (erf) GELU. With z = |x| / sqrt 2 and q = 1 - erf(z) from Abramowitz & Stegun 7.1.26

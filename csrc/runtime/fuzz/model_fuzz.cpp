@@ -123,7 +123,7 @@ const char* const kGarbage[] = {"=", "==", "-23300=", "-23300=5,1", "5=", "=5", 
                                 "0=-", "-23300=-1", "-23300=1000000,1", "#"};
 const char* const kTypes[] = {"Input", "Convolution", "ConvolutionDepthWise", "Split", "Slice", "Concat",
                               "BinaryOp", "Pooling", "InnerProduct", "BatchNorm", "GELU", "PyhpeRepNeXtMixer",
-                              "PyhpeRepNeXtFFN", "PyhpeSplit", "PyhpeWiden", "Reshape", "Flatten", "Noop", "MemoryData",
+                              "PyhpeRepNeXtFFN", "PyhpeSplit", "PyhpeWiden", "PyhpeRepNeXtStem", "Reshape", "Flatten", "Noop", "MemoryData",
                               "Crop", "Interp", "Gemm", "Eltwise", "Deconvolution", "Softmax", "Padding",
                               "NoSuchLayer"};
 

@@ -10,6 +10,7 @@
 #include "mixer_layer.h"
 #include "platform.h"
 #include "split_layer.h"
+#include "stem_layer.h"
 #include "widen_layer.h"
 
 namespace pyhpe_rt {
@@ -20,7 +21,7 @@ thread_local std::string g_layer_error;
 
 int register_custom_layers(ncnn::Net& net) {
   for (int (*reg)(ncnn::Net&) : {register_mixer_layer, register_ffn_layer, register_split_layer,
-                                      register_widen_layer})
+                                      register_widen_layer, register_stem_layer})
     if (int ret = reg(net)) return ret;
   return 0;
 }

@@ -1,6 +1,7 @@
 // pyhpe's ncnn custom layers as one set: PyhpeRepNeXtMixer (mixer_layer.h), PyhpeRepNeXtFFN
-// (ffn_layer.h), PyhpeSplit (split_layer.h) and PyhpeWiden (widen_layer.h). Every net the runtime
-// and its tools load registers all four (models without them load as before), and the layers report their
+// (ffn_layer.h), PyhpeSplit (split_layer.h), PyhpeWiden (widen_layer.h) and PyhpeRepNeXtStem
+// (stem_layer.h). Every net the runtime and its tools load registers all five (models without
+// them load as before), and the layers report their
 // failures through one per-thread message, so callers check a single place.
 #pragma once
 
@@ -12,7 +13,7 @@
 
 namespace pyhpe_rt {
 
-// Registers the four layers on net (before load_param). Returns ncnn's code (0 ok).
+// Registers the five layers on net (before load_param). Returns ncnn's code (0 ok).
 int register_custom_layers(ncnn::Net& net);
 
 // For the layers: records "<type> <name>: <message>" as this thread's error, logs it through

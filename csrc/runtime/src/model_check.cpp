@@ -48,7 +48,8 @@ const KnownLayer kLayers[] = {
     // one input, one output
     {"Convolution", 1, 1, 1, 1}, {"ConvolutionDepthWise", 1, 1, 1, 1}, {"Convolution1D", 1, 1, 1, 1},
     {"Deconvolution", 1, 1, 1, 1}, {"InnerProduct", 1, 1, 1, 1}, {"BatchNorm", 1, 1, 1, 1},
-    {"Pooling", 1, 1, 1, 1}, {"PyhpeRepNeXtMixer", 1, 1, 1, 1}, {"PyhpeWiden", 1, 1, 1, 1}, {"GELU", 1, 1, 1, 1}, {"UnaryOp", 1, 1, 1, 1},
+    {"Pooling", 1, 1, 1, 1}, {"PyhpeRepNeXtMixer", 1, 1, 1, 1}, {"PyhpeWiden", 1, 1, 1, 1}, {"PyhpeRepNeXtStem", 1, 1, 1, 1},
+    {"GELU", 1, 1, 1, 1}, {"UnaryOp", 1, 1, 1, 1},
     {"Reshape", 1, 1, 1, 1}, {"Permute", 1, 1, 1, 1}, {"Softmax", 1, 1, 1, 1}, {"Flatten", 1, 1, 1, 1},
     {"ReLU", 1, 1, 1, 1}, {"Sigmoid", 1, 1, 1, 1}, {"HardSigmoid", 1, 1, 1, 1}, {"HardSwish", 1, 1, 1, 1},
     {"Swish", 1, 1, 1, 1}, {"Mish", 1, 1, 1, 1}, {"Clip", 1, 1, 1, 1}, {"Interp", 1, 1, 1, 1},
@@ -492,6 +493,19 @@ class Checker {
       return check_window_pooling(l, in, out);
     }
     if (t == "PyhpeRepNeXtMixer") return check_mixer(l, in, out);
+    if (t == "PyhpeRepNeXtStem") {  // two 3x3 stride-2 convolutions, padding 1 (stem_layer.h)
+      long long cin, c1, c2;
+      if (!int_param(l, 0, 0, 1, kMaxSide, &cin) || !int_param(l, 1, 0, 1, kMaxSide, &c1) ||
+          !int_param(l, 2, 0, 1, kMaxSide, &c2))
+        return false;
+      weights_[&l] = {{c1 * cin * 9, false}, {c1, false}, {c2 * c1 * 9, false}, {c2, false}};
+      if (in[0].dims == 0) return true;
+      if (in[0].dims != 3 || in[0].c != cin)
+        return bad(l, "takes a 3-D input of " + std::to_string(cin) + " channels, got " + describe(in[0]));
+      const auto halve = [](int n) { return (n - 1) / 2 + 1; };
+      out[0] = Shape{3, halve(halve(in[0].w)), halve(halve(in[0].h)), (int)c2};
+      return true;
+    }
     if (t == "PyhpeRepNeXtFFN") {
       long long c, hidden;
       if (!int_param(l, 0, 0, 1, kMaxSide, &c) || !int_param(l, 1, 0, 1, kMaxSide, &hidden)) return false;
