@@ -245,10 +245,25 @@ struct Scratch {
   }
 };
 
+// The pixels past a chunk's last whole vector, when there are at most kGemvMax of them, run as
+// matrix-vector products (gemv) instead of one more padded vector tile: on a 7x7 plane (49 = 3 x 16
+// + 1 pixels) the padded tile cost a third of the layer's time for one pixel, on 14x14 (196 =
+// 12 x 16 + 4) a tenth. A gemv keeps kGemvTiles output tiles of kTileOc channels in flight per
+// pixel (independent FMA chains), for up to kGemvPixels pixels at a time.
+#if defined(__AVX512F__)
+constexpr int kGemvTiles = 8;
+#else
+constexpr int kGemvTiles = 4;
+#endif
+constexpr int kGemvPixels = 3, kGemvMax = kLanes / 2;
+typedef float VO __attribute__((vector_size(kTileOc * 4)));
+typedef float VOU __attribute__((vector_size(kTileOc * 4), aligned(4)));
+
 // One chunk of pixels [p0, p0 + np): its input copy xs and hidden rows hid (row stride ld, rows
-// zero-padded from np to npad, a multiple of kLanes).
+// zero-padded from np to npad, a multiple of kLanes). Vector tiles cover pixels [0, nvec) of the
+// chunk (a multiple of kLanes), gemv the rem pixels after them (0, or at most kGemvMax).
 struct Chunk {
-  int p0 = 0, np = 0, npad = 0;
+  int p0 = 0, np = 0, npad = 0, nvec = 0, rem = 0;
   size_t ld = 0;
   float* xs = nullptr;
   float* hid = nullptr;
@@ -262,25 +277,109 @@ inline void copy_in(const Chunk& k, const float* h, size_t hs, int c0, int c1) {
   }
 }
 
-// GEMM 1 for hidden-channel tiles [t0, t1) of a chunk.
-inline void hidden_tiles(const Weights& wt, const Chunk& k, int t0, int t1) {
-  for (int t = t0; t < t1; ++t)
-    for (int q = 0; q < k.npad; q += kTileVec * kLanes)
-      with_vectors<kTileVec>(std::min(kTileVec, (k.npad - q) / kLanes), [&](auto NV) {
-        hidden_tile<decltype(NV)::value>(wt.w1 + (size_t)t * wt.channels * kTileOc, wt.b1 + t * kTileOc, k.xs + q,
-                                         k.ld, wt.channels, k.hid + (size_t)t * kTileOc * k.ld + q, k.ld);
+// acc[j][i] = bias_j + sum_k W_j[k][.] in[k ld + i] for the output tiles j < kGemvTiles whose packed
+// weights start at w + tile[j] and biases at bias + tile[j] / K (W_j: K x kTileOc), pixels i < R.
+template <int R>
+PYHPE_FFN_INLINE void gemv(const float* w, const size_t (&tile)[kGemvTiles], const float* bias, const float* in,
+                           size_t ld, int K, VO (&acc)[kGemvTiles][R]) {
+#pragma GCC unroll 8
+  for (int j = 0; j < kGemvTiles; ++j)
+#pragma GCC unroll 3
+    for (int i = 0; i < R; ++i) acc[j][i] = *(const VOU*)(bias + tile[j] / K);
+  for (int k = 0; k < K; ++k) {
+    float x[R];
+#pragma GCC unroll 3
+    for (int i = 0; i < R; ++i) x[i] = in[(size_t)k * ld + i];
+#pragma GCC unroll 8
+    for (int j = 0; j < kGemvTiles; ++j) {
+      const VO wk = *(const VOU*)(w + tile[j] + (size_t)k * kTileOc);
+#pragma GCC unroll 3
+      for (int i = 0; i < R; ++i) acc[j][i] += wk * x[i];
+    }
+  }
+}
+
+// Runs f(tile offsets, tiles in the group, first tile) over the output tiles [t0, t1) in groups of
+// kGemvTiles; a short last group repeats its last tile (computed, not used). K: the GEMM's depth.
+template <class F>
+PYHPE_FFN_INLINE void gemv_groups(int t0, int t1, int K, F&& f) {
+  for (int g = t0; g < t1; g += kGemvTiles) {
+    size_t tile[kGemvTiles];
+    const int n = std::min(kGemvTiles, t1 - g);
+    for (int j = 0; j < kGemvTiles; ++j) tile[j] = (size_t)(g + std::min(j, n - 1)) * K * kTileOc;
+    f(tile, n, g);
+  }
+}
+
+// GEMM 1 for the rem pixels after k.nvec, hidden tiles [t0, t1): GELU(W1 x + b1) into their
+// hidden columns.
+inline void hidden_gemv(const Weights& wt, const Chunk& k, int t0, int t1) {
+  for (int i0 = 0; i0 < k.rem; i0 += kGemvPixels)
+    with_vectors<kGemvPixels>(std::min(kGemvPixels, k.rem - i0), [&](auto R) {
+      constexpr int n_pix = decltype(R)::value;
+      gemv_groups(t0, t1, wt.channels, [&](const size_t(&tile)[kGemvTiles], int n, int g) {
+        VO acc[kGemvTiles][n_pix];
+        gemv<n_pix>(wt.w1, tile, wt.b1, k.xs + k.nvec + i0, k.ld, wt.channels, acc);
+        alignas(64) float h[kGemvTiles * kTileOc + kLanes];  // one pixel's values, GELU in vectors
+        for (int i = 0; i < n_pix; ++i) {
+          for (int j = 0; j < kGemvTiles; ++j) *(VOU*)(h + j * kTileOc) = acc[j][i];
+          for (int v = 0; v < kGemvTiles * kTileOc; v += kLanes) *(V*)(h + v) = gelu(*(const V*)(h + v));
+          float* col = k.hid + (size_t)g * kTileOc * k.ld + k.nvec + i0 + i;
+          for (int c = 0; c < n * kTileOc; ++c) col[(size_t)c * k.ld] = h[c];
+        }
       });
+    });
+}
+
+// GEMM 2 (+ b2 + r, into y) for the rem pixels after k.nvec, output tiles [t0, t1).
+inline void output_gemv(const Weights& wt, const Chunk& k, int t0, int t1, const float* r, size_t rs, float* y,
+                        size_t ys) {
+  for (int i0 = 0; i0 < k.rem; i0 += kGemvPixels)
+    with_vectors<kGemvPixels>(std::min(kGemvPixels, k.rem - i0), [&](auto R) {
+      constexpr int n_pix = decltype(R)::value;
+      gemv_groups(t0, t1, wt.hidden, [&](const size_t(&tile)[kGemvTiles], int n, int g) {
+        VO acc[kGemvTiles][n_pix];
+        gemv<n_pix>(wt.w2, tile, wt.b2, k.hid + k.nvec + i0, k.ld, wt.hidden, acc);
+        for (int i = 0; i < n_pix; ++i) {
+          const size_t p = (size_t)k.p0 + k.nvec + i0 + i;
+          for (int j = 0; j < n; ++j)
+            for (int o = 0; o < kTileOc && (g + j) * kTileOc + o < wt.channels; ++o) {
+              const size_t c = (size_t)(g + j) * kTileOc + o;
+              y[c * ys + p] = acc[j][i][o] + r[c * rs + p];
+            }
+        }
+      });
+    });
+}
+
+// GEMM 1 for hidden-channel tiles [t0, t1) of a chunk: per group of kGemvTiles tiles the vector
+// tiles, then the gemv pixels while the group's weights are still in cache.
+inline void hidden_tiles(const Weights& wt, const Chunk& k, int t0, int t1) {
+  for (int g = t0; g < t1; g += kGemvTiles) {
+    const int g1 = std::min(t1, g + kGemvTiles);
+    for (int t = g; t < g1; ++t)
+      for (int q = 0; q < k.nvec; q += kTileVec * kLanes)
+        with_vectors<kTileVec>(std::min(kTileVec, (k.nvec - q) / kLanes), [&](auto NV) {
+          hidden_tile<decltype(NV)::value>(wt.w1 + (size_t)t * wt.channels * kTileOc, wt.b1 + t * kTileOc, k.xs + q,
+                                           k.ld, wt.channels, k.hid + (size_t)t * kTileOc * k.ld + q, k.ld);
+        });
+    if (k.rem) hidden_gemv(wt, k, g, g1);
+  }
 }
 
 // GEMM 2 (+ b2 + r, into y) for output-channel tiles [t0, t1) of a chunk; P: pixels per plane.
 inline void output_tiles(const Weights& wt, const Chunk& k, int t0, int t1, const float* r, size_t rs, float* y,
                          size_t ys, int P) {
-  for (int t = t0; t < t1; ++t)
-    for (int q = 0; q < k.npad; q += kTileVec * kLanes)
-      with_vectors<kTileVec>(std::min(kTileVec, (k.npad - q) / kLanes), [&](auto NV) {
-        output_tile<decltype(NV)::value>(wt.w2 + (size_t)t * wt.hidden * kTileOc, wt.b2 + t * kTileOc, k.hid + q,
-                                         k.ld, wt.hidden, t * kTileOc, wt.channels, k.p0 + q, P, r, rs, y, ys);
-      });
+  for (int g = t0; g < t1; g += kGemvTiles) {
+    const int g1 = std::min(t1, g + kGemvTiles);
+    for (int t = g; t < g1; ++t)
+      for (int q = 0; q < k.nvec; q += kTileVec * kLanes)
+        with_vectors<kTileVec>(std::min(kTileVec, (k.nvec - q) / kLanes), [&](auto NV) {
+          output_tile<decltype(NV)::value>(wt.w2 + (size_t)t * wt.hidden * kTileOc, wt.b2 + t * kTileOc, k.hid + q,
+                                           k.ld, wt.hidden, t * kTileOc, wt.channels, k.p0 + q, P, r, rs, y, ys);
+        });
+    if (k.rem) output_gemv(wt, k, g, g1, r, rs, y, ys);
+  }
 }
 
 // Pixels per chunk, a multiple of kLanes: input + hidden scratch of a chunk about 1 MB (L2 holds
@@ -312,6 +411,9 @@ inline void forward(const Weights& wt, const float* h, size_t hs, const float* r
     k.p0 = i * chunk;
     k.np = std::min(chunk, P - k.p0);
     k.npad = (k.np + kLanes - 1) / kLanes * kLanes;
+    const int whole = k.np / kLanes * kLanes;
+    k.rem = k.np - whole <= kGemvMax ? k.np - whole : 0;
+    k.nvec = k.rem ? whole : k.npad;
     k.ld = chunk;
     k.xs = xs;
     k.hid = hid;
