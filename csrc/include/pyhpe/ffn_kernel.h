@@ -170,22 +170,23 @@ struct Weights {
   int channels = 0, hidden = 0;
 };
 
-// acc[o][v] = bias[o] + sum_k w[k][o] * in[k][v * kLanes ...] over K input rows (row stride ld).
-template <int NV>
-PYHPE_FFN_INLINE void accumulate(const float* w, const float* bias, const float* in, size_t ld, int K,
-                                 V (&acc)[kTileOc][NV]) {
+// acc[o][v] = bias[o] + sum_k w[k][o] * row(k)[v * kLanes ...] over K input rows; row(k) is the
+// k-th row's first pixel, 64-byte aligned when kAligned (the stem kernel's shifted rows are not).
+template <int NV, bool kAligned, class Rows>
+PYHPE_FFN_INLINE void accumulate_rows(const float* w, const float* bias, int K, Rows&& row,
+                                      V (&acc)[kTileOc][NV]) {
 #pragma GCC unroll 8
   for (int o = 0; o < kTileOc; ++o)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[o][v] = bcast(bias[o]);
   for (int k = 0; k < K; ++k) {
-    const float* row = in + (size_t)k * ld;
+    const float* in = row(k);
     const float* wk = w + (size_t)k * kTileOc;
     // Weights stream from L3/memory (a model's FFNs hold far more than L2): fetch 2 KB ahead.
     __builtin_prefetch(wk + 512);
     V x[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) x[v] = *(const V*)(row + v * kLanes);
+    for (int v = 0; v < NV; ++v) x[v] = kAligned ? *(const V*)(in + v * kLanes) : *(const VU*)(in + v * kLanes);
 #pragma GCC unroll 8
     for (int o = 0; o < kTileOc; ++o) {
       const V wo = bcast(wk[o]);
@@ -193,6 +194,13 @@ PYHPE_FFN_INLINE void accumulate(const float* w, const float* bias, const float*
       for (int v = 0; v < NV; ++v) acc[o][v] += x[v] * wo;
     }
   }
+}
+
+// accumulate_rows over K rows of stride ld from in (aligned).
+template <int NV>
+PYHPE_FFN_INLINE void accumulate(const float* w, const float* bias, const float* in, size_t ld, int K,
+                                 V (&acc)[kTileOc][NV]) {
+  accumulate_rows<NV, true>(w, bias, K, [&](int k) { return in + (size_t)k * ld; }, acc);
 }
 
 // GEMM 1 on one tile: hid rows (stride ldh) = GELU(W1 x + b1) for NV pixel vectors.

@@ -36,7 +36,6 @@ namespace pyhpe {
 inline namespace PYHPE_ISA_NAMESPACE {
 namespace stem {
 
-using ffn::bcast;
 using ffn::kLanes;
 using ffn::kTileOc;
 using ffn::kTileVec;
@@ -71,27 +70,11 @@ struct Geometry {
 };
 
 // acc[o][v] = bias[o] + sum_k w[k][o] * src[off[k] + v * kLanes ...]: the FFN kernel's
-// accumulate with a row offset table (unaligned rows).
+// accumulation with a row offset table (unaligned rows).
 template <int NV>
 PYHPE_STEM_INLINE void accumulate(const float* w, const float* bias, const float* src, const int* off, int K,
                                   V (&acc)[kTileOc][NV]) {
-#pragma GCC unroll 8
-  for (int o = 0; o < kTileOc; ++o)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[o][v] = bcast(bias[o]);
-  for (int k = 0; k < K; ++k) {
-    const float* row = src + off[k];
-    const float* wk = w + (size_t)k * kTileOc;
-    V x[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) x[v] = *(const VU*)(row + v * kLanes);
-#pragma GCC unroll 8
-    for (int o = 0; o < kTileOc; ++o) {
-      const V wo = bcast(wk[o]);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[o][v] += x[v] * wo;
-    }
-  }
+  ffn::accumulate_rows<NV, false>(w, bias, K, [&](int k) { return src + off[k]; }, acc);
 }
 
 // Splits channel plane x (H x W, row-major) into its 16 phase planes Q[r][s] at q + (4r + s) plane.
