@@ -260,6 +260,13 @@ def test_host_fused_errors(host_tools, exported, fused, tmp_path):
     assert p.returncode == 13 and "cannot read" in p.stderr, p.stderr
     p = _run([exe, tmp_path / "none.param", "--fused", *args])
     assert p.returncode == 2 and "--fused" in p.stderr
+    # the stem layer: a channel count of 0, and an input channel count the image does not have
+    stem = next(ln for ln in text.splitlines() if ln.startswith(STEM_TYPE))
+    for name, edit in (("d", re.sub(r" 1=\d+", " 1=0", stem)), ("e", stem.replace(" 0=3 ", " 0=4 ", 1))):
+        (tmp_path / f"{name}.fused.ncnn.param").write_text(text.replace(stem, edit))
+        shutil.copy(weights, tmp_path / f"{name}.fused.ncnn.bin")
+        p = _run([exe, tmp_path / f"{name}.fused.ncnn.param", *args])
+        assert p.returncode == 13 and STEM_TYPE in p.stderr, p.stderr
 
 
 def test_host_bench_interleaved_fused(host_tools, exported, fused):
