@@ -10,7 +10,8 @@
 // broadcasts kTileOc weights from the packed weight array (pack_weights), then does FMAs.
 // Pixels are processed in chunks sized for L2: the chunk's input is copied into a zero-padded
 // scratch (so pixel tails need no masking), GEMM 1 writes GELU(W1 x + b1) into a hidden
-// scratch, GEMM 2 reads it and writes b2 + r + W2 · hidden for the valid pixels only.
+// scratch, GEMM 2 reads it and writes b2 + r + W2 · hidden for the valid pixels only. A tail of
+// at most half a vector runs as matrix-vector products instead (gemv, below).
 // Threads (OpenMP) each run whole chunks; planes of fewer SIMD vectors than threads share one
 // chunk and split its output-channel tiles (forward).
 #pragma once
