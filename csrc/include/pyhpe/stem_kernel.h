@@ -145,7 +145,7 @@ inline void conv1_tile(const Weights& wt, const Geometry& g, const float* q, flo
     fix_mid_plane(mid + (size_t)((oc0 + o) * 4 + 2 * a + b) * g.plane, g, a, b);
 }
 
-// conv2's row offsets into the mid phases, tap k = c * 9 + ky * 3 + kx (W2's column order).
+// conv2's row offsets into the mid phases, tap k = c * 9 + ky * 3 + kx (W2 is C2 x C1 x 3 x 3).
 inline std::vector<int> conv2_offsets(const Weights& wt, const Geometry& g) {
   std::vector<int> off((size_t)wt.c1 * 9);
   for (int c = 0; c < wt.c1; ++c)
@@ -194,8 +194,10 @@ inline size_t scratch_floats(const Weights& wt, int H, int W) {
 }
 
 // y = conv2(GELU(conv1(x))): x holds Cin planes of H x W (plane stride xs), y C2 planes of
-// H2 x W2 (plane stride ys). scratch: scratch_floats(wt, H, W) floats, 64-byte aligned.
-// threads: OpenMP threads over (phase, channel tile) tasks.
+// H2 x W2 (plane stride ys). scratch: scratch_floats(wt, H, W) floats (any alignment: the
+// shifted rows are read unaligned anyway).
+// threads: OpenMP threads over input channels, then conv1's (phase, channel tile) tasks, then
+// conv2's pixel tiles.
 inline void forward(const Weights& wt, const float* x, size_t xs, int H, int W, float* y, size_t ys, float* scratch,
                     int threads) {
   const Geometry g(H, W);
