@@ -18,33 +18,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from pyhpe.export.ncnn_graph import Layer, consumers, decode_array, raw_array
+from pyhpe.export.ncnn_graph import (
+    Layer,
+    consumers,
+    decode_array,
+    plain_conv,
+    raw_array,
+    sole_consumer,
+)
 
 LAYER_TYPE = "PyhpeRepNeXtFFN"
 SPLIT_TYPE = "PyhpeSplit"
 
 
 def _pointwise(layer: Layer | None, cin: int | None = None, cout: int | None = None) -> tuple[int, int] | None:
-    """(in, out) channels of a plain 1x1 convolution with bias (stride 1, no padding, no
-    activation, not grouped, not int8), else None; cin/cout, when given, must match."""
-    if layer is None or layer.type != "Convolution" or len(layer.bottoms) != 1:
+    """(in, out) channels of a plain 1x1 convolution with bias (:func:`plain_conv`: stride 1, no
+    padding), else None; cin/cout, when given, must match."""
+    shape = plain_conv(layer, 1, 1, 0)
+    if shape is None or (cin is not None and shape[0] != cin) or (cout is not None and shape[1] != cout):
         return None
-    p = layer.int_param
-    out = p(0)
-    ok = (p(1) == 1 and p(11, 1) == 1 and p(2, 1) == 1 and p(12, p(2, 1)) == 1 and p(3, 1) == 1
-          and p(13, p(3, 1)) == 1 and p(4, 0) == 0 and p(14, p(4, 0)) == 0 and p(15, 0) == 0 and p(16, 0) == 0
-          and p(5, 0) == 1 and p(9, 0) == 0 and p(8, 0) == 0 and p(19, 0) == 0 and p(6) % out == 0)
-    if not ok:
-        return None
-    cin_here = p(6) // out
-    if (cin is not None and cin_here != cin) or (cout is not None and out != cout):
-        return None
-    return cin_here, out
-
-
-def _only(users: dict[str, list[Layer]], blob: str) -> Layer | None:
-    found = users.get(blob, [])
-    return found[0] if len(found) == 1 else None
+    return shape
 
 
 def _match(users: dict[str, list[Layer]], producer: dict[str, Layer], conv1: Layer):
@@ -53,13 +46,13 @@ def _match(users: dict[str, list[Layer]], producer: dict[str, Layer], conv1: Lay
     if shape is None:
         return None
     cin, hidden = shape
-    gelu = _only(users, conv1.tops[0])
+    gelu = sole_consumer(users, conv1.tops[0])
     if gelu is None or gelu.type != "GELU" or gelu.int_param(0, 0) != 0:  # 0=0: the exact (erf) GELU
         return None
-    conv2 = _only(users, gelu.tops[0])
+    conv2 = sole_consumer(users, gelu.tops[0])
     if _pointwise(conv2, hidden, cin) is None or conv2.bottoms != gelu.tops:
         return None
-    add = _only(users, conv2.tops[0])
+    add = sole_consumer(users, conv2.tops[0])
     if (add is None or add.type != "BinaryOp" or add.int_param(0, 0) != 0 or add.int_param(1, 0) != 0
             or len(add.bottoms) != 2 or conv2.tops[0] not in add.bottoms):
         return None
@@ -70,7 +63,7 @@ def _match(users: dict[str, list[Layer]], producer: dict[str, Layer], conv1: Lay
     split = producer.get(h)
     bottoms, removed_split = [h, r], None
     if (split is not None and split.type == "Split" and h != r and sorted(split.tops) == sorted([h, r])
-            and _only(users, h) is conv1 and _only(users, r) is add):
+            and sole_consumer(users, h) is conv1 and sole_consumer(users, r) is add):
         bottoms, removed_split = [split.bottoms[0]], split
     w1 = decode_array(conv1.weights[0], hidden * cin, tagged=True, what=conv1.name)
     b1 = decode_array(conv1.weights[1], hidden, tagged=False, what=conv1.name)

@@ -34,6 +34,7 @@ from pyhpe.export.ncnn_graph import (
     decode_array,
     raw_array,
     read_model,
+    sole_consumer,
     write_model,
 )
 from pyhpe.export.ncnn_precision import keep_fp32_ends
@@ -90,8 +91,7 @@ class _Graph:
                 self.consumers.setdefault(b, []).append(layer)
 
     def only_consumer(self, blob: str) -> Layer | None:
-        users = self.consumers.get(blob, [])
-        return users[0] if len(users) == 1 else None
+        return sole_consumer(self.consumers, blob)
 
 
 def _bn_fold(bn: Layer, channels: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -114,6 +114,30 @@ def consumers(layers: list[Layer]) -> dict[str, list[Layer]]:
     return out
 
 
+def sole_consumer(users: dict[str, list[Layer]], blob: str) -> Layer | None:
+    """The one layer reading ``blob`` (``users``: :func:`consumers`), or None if none or several do."""
+    found = users.get(blob, [])
+    return found[0] if len(found) == 1 else None
+
+
+def plain_conv(layer: Layer | None, kernel: int, stride: int, pad: int) -> tuple[int, int] | None:
+    """(in, out) channels of a Convolution with a ``kernel`` x ``kernel`` window, ``stride`` and
+    ``pad`` (zero padding) on both axes and every side, and a bias: no dilation, fused activation,
+    int8 or dynamic weights. Else None. ncnn's defaults apply to absent keys (11 = 1, 12 = 2,
+    13 = 3, 14 = 4, 15 = 4, 16 = 14)."""
+    if layer is None or layer.type != "Convolution" or len(layer.bottoms) != 1 or len(layer.tops) != 1:
+        return None
+    p = layer.int_param
+    out, pad_left = p(0), p(4, 0)
+    pad_top = p(14, pad_left)
+    ok = (out > 0 and p(1) == kernel and p(11, p(1)) == kernel and p(2, 1) == 1 and p(12, p(2, 1)) == 1
+          and p(3, 1) == stride and p(13, p(3, 1)) == stride and pad_left == pad and pad_top == pad
+          and p(15, pad_left) == pad and p(16, pad_top) == pad
+          and (pad == 0 or float(layer.params.get("18", "0")) == 0.0)
+          and p(5, 0) == 1 and p(9, 0) == 0 and p(8, 0) == 0 and p(19, 0) == 0 and p(6) % (out * kernel * kernel) == 0)
+    return (p(6) // (out * kernel * kernel), out) if ok else None
+
+
 def _align4(n: int) -> int:
     return (n + 3) // 4 * 4
 

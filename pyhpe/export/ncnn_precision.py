@@ -71,8 +71,8 @@ def _head(layers: list[Layer], users: dict[str, list[Layer]]) -> tuple[Layer, La
 
 
 def keep_fp32_ends(layers: list[Layer]) -> tuple[list[Layer], dict[str, int]]:
-    """The layer list with the stem masked for bf16 and the pose head kept in fp32 (see the
-    module docstring); returns (layers, {"stem": layers masked, "head": 1 or 0})."""
+    """The layer list with the stem masked for bf16 (the fused stem layer for fp16 too) and the
+    pose head kept in fp32 (see the module docstring); returns (layers, {"stem": layers masked, "head": 1 or 0})."""
     users = consumers(layers)
     stem = {id(layer) for layer in _stem(layers, users)}
     head = _head(layers, users)

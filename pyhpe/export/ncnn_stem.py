@@ -16,24 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from pyhpe.export.ncnn_graph import Layer, consumers, decode_array, raw_array
+from pyhpe.export.ncnn_graph import (
+    Layer,
+    consumers,
+    decode_array,
+    plain_conv,
+    raw_array,
+    sole_consumer,
+)
 
 LAYER_TYPE = "PyhpeRepNeXtStem"
-
-
-def _stride2_conv3x3(layer: Layer | None) -> tuple[int, int] | None:
-    """(in, out) channels of a plain 3x3 convolution with stride 2, padding 1 on every side and
-    bias (no dilation, activation, int8 or dynamic weights), else None."""
-    if layer is None or layer.type != "Convolution" or len(layer.bottoms) != 1 or len(layer.tops) != 1:
-        return None
-    p = layer.int_param
-    out = p(0)
-    pad_left, pad_top = p(4, 0), p(14, p(4, 0))
-    ok = (p(1) == 3 and p(11, 3) == 3 and p(2, 1) == 1 and p(12, p(2, 1)) == 1 and p(3, 1) == 2
-          and p(13, p(3, 1)) == 2 and pad_left == 1 and pad_top == 1 and p(15, pad_left) == 1
-          and p(16, pad_top) == 1 and float(layer.params.get("18", "0")) == 0.0 and p(5, 0) == 1
-          and p(9, 0) == 0 and p(8, 0) == 0 and p(19, 0) == 0 and out > 0 and p(6) % (out * 9) == 0)
-    return (p(6) // (out * 9), out) if ok else None
 
 
 def fuse_stem(layers: list[Layer]) -> tuple[list[Layer], int]:
@@ -44,19 +36,15 @@ def fuse_stem(layers: list[Layer]) -> tuple[list[Layer], int]:
     if not inputs:
         return layers, 0
 
-    def only(blob: str) -> Layer | None:
-        found = users.get(blob, [])
-        return found[0] if len(found) == 1 else None
-
-    conv1 = only(inputs[0].tops[0])
-    shape1 = _stride2_conv3x3(conv1)
+    conv1 = sole_consumer(users, inputs[0].tops[0])
+    shape1 = plain_conv(conv1, 3, 2, 1)
     if shape1 is None:
         return layers, 0
-    gelu = only(conv1.tops[0])
+    gelu = sole_consumer(users, conv1.tops[0])
     if gelu is None or gelu.type != "GELU" or gelu.int_param(0, 0) != 0 or len(gelu.tops) != 1:
         return layers, 0
-    conv2 = only(gelu.tops[0])
-    shape2 = _stride2_conv3x3(conv2)
+    conv2 = sole_consumer(users, gelu.tops[0])
+    shape2 = plain_conv(conv2, 3, 2, 1)
     if shape2 is None or shape2[0] != shape1[1]:
         return layers, 0
     (cin, c1), (_, c2) = shape1, shape2

@@ -255,10 +255,11 @@ struct Scratch {
 };
 
 // The pixels past a chunk's last whole vector, when there are at most kGemvMax of them, run as
-// matrix-vector products (gemv) instead of one more padded vector tile: on a 7x7 plane (49 = 3 x 16
-// + 1 pixels) the padded tile cost a third of the layer's time for one pixel, on 14x14 (196 =
-// 12 x 16 + 4) a tenth. A gemv keeps kGemvTiles output tiles of kTileOc channels in flight per
-// pixel (independent FMA chains), for up to kGemvPixels pixels at a time.
+// matrix-vector products (gemv) instead of one more padded vector tile: a 7x7 plane is 3 x 16 + 1
+// pixels, a 14x14 one 12 x 16 + 4 (with this and the table GELU, RepNeXt-M4's 7x7 stage went
+// from 65 % to 80 % of the GEMM rate: docs/benchmarks.md "What was done about it"). A gemv keeps
+// kGemvTiles output tiles of kTileOc channels in flight per pixel (independent FMA chains), for
+// up to kGemvPixels pixels at a time.
 #if defined(__AVX512F__)
 constexpr int kGemvTiles = 8;
 #else
@@ -286,36 +287,39 @@ inline void copy_in(const Chunk& k, const float* h, size_t hs, int c0, int c1) {
   }
 }
 
-// acc[j][i] = bias_j + sum_k W_j[k][.] in[k ld + i] for the output tiles j < kGemvTiles whose packed
-// weights start at w + tile[j] and biases at bias + tile[j] / K (W_j: K x kTileOc), pixels i < R.
+// acc[j][i] = b_t + sum_k W_t[k][.] in[k ld + i] for the output tiles t = tile[j], j < kGemvTiles
+// (W_t: K x kTileOc at w + t K kTileOc, pack_weights; b_t at bias + t kTileOc), pixels i < R.
 template <int R>
-PYHPE_FFN_INLINE void gemv(const float* w, const size_t (&tile)[kGemvTiles], const float* bias, const float* in,
+PYHPE_FFN_INLINE void gemv(const float* w, const int (&tile)[kGemvTiles], const float* bias, const float* in,
                            size_t ld, int K, VO (&acc)[kGemvTiles][R]) {
+  const float* wt[kGemvTiles];
 #pragma GCC unroll 8
-  for (int j = 0; j < kGemvTiles; ++j)
+  for (int j = 0; j < kGemvTiles; ++j) {
+    wt[j] = w + (size_t)tile[j] * K * kTileOc;
 #pragma GCC unroll 3
-    for (int i = 0; i < R; ++i) acc[j][i] = *(const VOU*)(bias + tile[j] / K);
+    for (int i = 0; i < R; ++i) acc[j][i] = *(const VOU*)(bias + tile[j] * kTileOc);
+  }
   for (int k = 0; k < K; ++k) {
     float x[R];
 #pragma GCC unroll 3
     for (int i = 0; i < R; ++i) x[i] = in[(size_t)k * ld + i];
 #pragma GCC unroll 8
     for (int j = 0; j < kGemvTiles; ++j) {
-      const VO wk = *(const VOU*)(w + tile[j] + (size_t)k * kTileOc);
+      const VO wk = *(const VOU*)(wt[j] + (size_t)k * kTileOc);
 #pragma GCC unroll 3
       for (int i = 0; i < R; ++i) acc[j][i] += wk * x[i];
     }
   }
 }
 
-// Runs f(tile offsets, tiles in the group, first tile) over the output tiles [t0, t1) in groups of
-// kGemvTiles; a short last group repeats its last tile (computed, not used). K: the GEMM's depth.
+// Runs f(tiles, tiles in the group, first tile) over the output tiles [t0, t1) in groups of
+// kGemvTiles; a short last group repeats its last tile (computed, not used).
 template <class F>
-PYHPE_FFN_INLINE void gemv_groups(int t0, int t1, int K, F&& f) {
+PYHPE_FFN_INLINE void gemv_groups(int t0, int t1, F&& f) {
   for (int g = t0; g < t1; g += kGemvTiles) {
-    size_t tile[kGemvTiles];
+    int tile[kGemvTiles];
     const int n = std::min(kGemvTiles, t1 - g);
-    for (int j = 0; j < kGemvTiles; ++j) tile[j] = (size_t)(g + std::min(j, n - 1)) * K * kTileOc;
+    for (int j = 0; j < kGemvTiles; ++j) tile[j] = g + std::min(j, n - 1);
     f(tile, n, g);
   }
 }
@@ -326,10 +330,11 @@ inline void hidden_gemv(const Weights& wt, const Chunk& k, int t0, int t1) {
   for (int i0 = 0; i0 < k.rem; i0 += kGemvPixels)
     with_vectors<kGemvPixels>(std::min(kGemvPixels, k.rem - i0), [&](auto R) {
       constexpr int n_pix = decltype(R)::value;
-      gemv_groups(t0, t1, wt.channels, [&](const size_t(&tile)[kGemvTiles], int n, int g) {
+      gemv_groups(t0, t1, [&](const int(&tile)[kGemvTiles], int n, int g) {
         VO acc[kGemvTiles][n_pix];
         gemv<n_pix>(wt.w1, tile, wt.b1, k.xs + k.nvec + i0, k.ld, wt.channels, acc);
-        alignas(64) float h[kGemvTiles * kTileOc + kLanes];  // one pixel's values, GELU in vectors
+        static_assert(kGemvTiles * kTileOc % kLanes == 0, "a group's channels are whole vectors");
+        alignas(64) float h[kGemvTiles * kTileOc];  // one pixel's values, GELU in vectors
         for (int i = 0; i < n_pix; ++i) {
           for (int j = 0; j < kGemvTiles; ++j) *(VOU*)(h + j * kTileOc) = acc[j][i];
           for (int v = 0; v < kGemvTiles * kTileOc; v += kLanes) *(V*)(h + v) = gelu(*(const V*)(h + v));
@@ -346,7 +351,7 @@ inline void output_gemv(const Weights& wt, const Chunk& k, int t0, int t1, const
   for (int i0 = 0; i0 < k.rem; i0 += kGemvPixels)
     with_vectors<kGemvPixels>(std::min(kGemvPixels, k.rem - i0), [&](auto R) {
       constexpr int n_pix = decltype(R)::value;
-      gemv_groups(t0, t1, wt.hidden, [&](const size_t(&tile)[kGemvTiles], int n, int g) {
+      gemv_groups(t0, t1, [&](const int(&tile)[kGemvTiles], int n, int g) {
         VO acc[kGemvTiles][n_pix];
         gemv<n_pix>(wt.w2, tile, wt.b2, k.hid + k.nvec + i0, k.ld, wt.hidden, acc);
         for (int i = 0; i < n_pix; ++i) {

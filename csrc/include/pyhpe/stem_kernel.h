@@ -5,9 +5,9 @@
 // (W likewise). Header-only, no ncnn: csrc/runtime/src/stem_forward_isa.cpp compiles it once per
 // instruction set, csrc/tests/stem_native_test.cpp tests it against a long-double reference.
 //
-// Why a kernel of its own: ncnn runs the stem as Convolution -> GELU -> Convolution, where the
-// stride-2 convolutions go through im2col and the GELU is scalar; that was 3.3 ms of RepNeXt-M4's
-// 39 ms forward at 1 thread for 1.5 % of its multiply-adds (issue 17, docs/benchmarks.md).
+// Why a kernel of its own: ncnn runs the stem as Convolution -> GELU -> Convolution; on the
+// AVX-512 Xeon of docs/benchmarks.md ("Why 85 %") that took 3.2 ms of RepNeXt-M4's 40 ms forward
+// at 1 thread (convolutions 2.54 ms, GELU 0.66 ms) for 3 % of its multiply-adds (issue 17).
 //
 // Stride 2 becomes stride 1 by phases. Both convolutions compute on a flat grid of H2 rows of
 // S = W2 + 1 columns (the last column is junk, never stored): output pixel (i, j) is p = i S + j.
@@ -27,7 +27,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#include <algorithm>
 #include <vector>
 
 #include "pyhpe/ffn_kernel.h"

@@ -1,5 +1,5 @@
 // PyhpeRepNeXtStem (see stem_layer.h): parameters, weights and blob checks in ncnn's terms; the
-// arithmetic is stem_forward (pyhpe/stem_kernel.h, the build chosen for this CPU).
+// arithmetic is the StemKernels table (stem_forward.h, pyhpe/stem_kernel.h) chosen for this CPU.
 #include "stem_layer.h"
 
 #include <limits.h>
